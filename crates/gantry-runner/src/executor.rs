@@ -1,0 +1,172 @@
+//! The boundary between the run engine and the place where steps execute.
+//!
+//! The runner decides *what* runs (scripts, environment, order); an [`Executor`] decides *where*:
+//! a Docker container per job (`gantry-docker`'s bollard executor) or plain host processes (the
+//! host executor beside it). Nothing above this trait knows about Docker.
+//!
+//! Paths handed across this boundary are paths *as the steps see them* (inside the container for
+//! Docker). File commands (`GITHUB_ENV`, `GITHUB_OUTPUT`, ...) and step scripts travel through
+//! [`JobEnvironment::write_file`] / [`JobEnvironment::read_file`], so an executor is free to make
+//! them cheap (a bind-mounted directory) without the runner caring.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Creates one isolated environment per job.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// Prepares the environment a job's steps run in: pulls nothing, creates and starts the job
+    /// container (or a work directory on the host) and copies the workspace in.
+    async fn start_job(&self, spec: JobSpec) -> Result<Box<dyn JobEnvironment>, ExecutorError>;
+}
+
+/// Everything an executor needs to know to set up one job.
+#[derive(Debug, Clone)]
+pub struct JobSpec {
+    /// The run this job belongs to; executors put it in container labels so `gantry clean` and
+    /// crash recovery can find leftovers.
+    pub run_id: String,
+    /// A name unique within the run (`build`, `test-3`), usable in container names.
+    pub job_key: String,
+    /// Where the job runs: resolved from `runs-on` through the `-P LABEL=IMAGE|host` table.
+    pub platform: Platform,
+    /// The job's `container:` key, when it has one (overrides the platform image).
+    pub container: Option<ContainerSpec>,
+    /// `services:` containers, keyed by service id.
+    pub services: IndexMap<String, ContainerSpec>,
+    /// A directory on this machine whose contents become the job's workspace (copied, never
+    /// bind-mounted, so a job cannot change the user's checkout).
+    pub workspace_source: Option<PathBuf>,
+    /// The repository name (`owner/repo`), used to lay out paths the way GitHub does.
+    pub repository: String,
+    /// Mount the Docker socket into the job container (opt-in: `--docker-socket`).
+    pub docker_socket: bool,
+    /// Leave containers in place after the job (`--keep-containers`).
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Platform {
+    /// Run steps in a container made from this image (never pulled when present locally).
+    Image(String),
+    /// Run steps as processes on this machine.
+    Host,
+}
+
+/// A job or service container as the workflow describes it.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerSpec {
+    pub image: String,
+    pub env: IndexMap<String, String>,
+    /// `SOURCE:TARGET[:ro]` entries.
+    pub volumes: Vec<String>,
+    /// `HOST:CONTAINER` port mappings (services).
+    pub ports: Vec<String>,
+    /// The raw `options:` string (`--cpus 1 --hostname x ...`); executors support a subset and
+    /// reject the rest with a clear error.
+    pub options: Option<String>,
+    pub credentials: Option<(String, String)>,
+}
+
+/// Paths inside a job environment, as steps see them.
+#[derive(Debug, Clone)]
+pub struct JobPaths {
+    /// `GITHUB_WORKSPACE`.
+    pub workspace: String,
+    /// `RUNNER_TEMP`: step scripts and file-command files live here.
+    pub temp: String,
+    /// `RUNNER_TOOL_CACHE`.
+    pub tool_cache: String,
+    /// `HOME` for steps.
+    pub home: String,
+}
+
+/// One process to run to completion inside the job environment.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    /// Program and arguments, already expanded (`bash --noprofile --norc -eo pipefail /tmp/x.sh`).
+    pub argv: Vec<String>,
+    /// The complete environment of the process (the executor adds nothing but what the platform
+    /// needs, such as `PATH` when absent).
+    pub env: IndexMap<String, String>,
+    /// Working directory, as steps see it.
+    pub workdir: String,
+    /// Cancelling this token stops the process (and its children); `exec` then returns
+    /// [`ExitStatus::Cancelled`]. Used for Ctrl-C and `timeout-minutes`.
+    pub cancel: CancellationToken,
+}
+
+/// A piece of process output. Chunks are raw bytes cut wherever the pipe cut them: a line (or a
+/// secret) may span two chunks, and consumers must cope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputChunk {
+    pub stream: Stream,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Code(i32),
+    /// The cancel token fired and the process was stopped.
+    Cancelled,
+}
+
+/// A prepared job environment. Dropping it without [`JobEnvironment::cleanup`] must still not
+/// leak: executors register what they create so `gantry clean` (labels) can remove it.
+#[async_trait]
+pub trait JobEnvironment: Send + Sync {
+    fn paths(&self) -> &JobPaths;
+
+    /// Runs one process, sending its output to `output` as it arrives, and waits for it to end.
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Result<ExitStatus, ExecutorError>;
+
+    /// Writes a file (creating parent directories) at a path as steps see it.
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError>;
+
+    /// Reads a file at a path as steps see it; `Ok(None)` when it does not exist.
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError>;
+
+    /// Whether `program` can be found on the environment's `PATH` (shell selection: `bash` or
+    /// `sh` when a step names no shell).
+    async fn has_program(&self, program: &str) -> Result<bool, ExecutorError>;
+
+    /// Removes everything the job created (containers, networks, volumes, directories), unless
+    /// the spec asked to keep them. Must be safe to call after a failed or cancelled job.
+    async fn cleanup(&self) -> Result<(), ExecutorError>;
+}
+
+/// How long an executor waits for a cancelled process to exit before killing it hard.
+pub const CANCEL_GRACE: Duration = Duration::from_millis(7500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutorError {
+    #[error("image `{image}` is not present locally; {hint}")]
+    MissingImage { image: String, hint: String },
+    #[error("unsupported container option `{0}`")]
+    UnsupportedOption(String),
+    #[error("docker engine unavailable: {0}")]
+    EngineUnavailable(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
