@@ -1,1 +1,5 @@
-//! gantry-workflow
+//! Workflow and action files: YAML with source positions into a typed model, and validation.
+//! No I/O: callers hand in file names and contents.
+
+pub mod cron;
+pub mod filter;

@@ -1,0 +1,1 @@
+//! Cron schedules (`on.schedule[].cron`): parsing and validation.

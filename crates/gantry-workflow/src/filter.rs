@@ -1,0 +1,1 @@
+//! GitHub filter patterns (`branches`, `tags`, `paths` and their `-ignore` twins).
