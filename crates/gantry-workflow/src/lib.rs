@@ -3,3 +3,6 @@
 
 pub mod cron;
 pub mod filter;
+pub mod model;
+
+pub use model::*;
