@@ -5,5 +5,6 @@ pub mod checks;
 pub mod cron;
 pub mod filter;
 pub mod model;
+pub mod uses;
 
 pub use model::*;
