@@ -1,0 +1,59 @@
+//! Expression errors.
+//!
+//! Messages are GitHub's own words (capitalised, with upstream's `Located at position N within
+//! expression: ...` suffix): tools and users match on them, so they are kept verbatim instead of
+//! following this project's lowercase-fragment convention.
+
+use crate::text::utf16_position;
+
+/// Which stage rejected the expression, as upstream's test data classifies errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    Lexing,
+    Parsing,
+    Evaluation,
+}
+
+/// An error from lexing, parsing or evaluating one expression.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ExprError {
+    pub kind: ErrorKind,
+    /// Upstream's full message.
+    pub message: String,
+    /// Byte offset in the expression source where the problem is (0 when it concerns the whole
+    /// expression).
+    pub offset: usize,
+}
+
+impl ExprError {
+    pub(crate) fn new(kind: ErrorKind, message: String, offset: usize) -> Self {
+        ExprError {
+            kind,
+            message,
+            offset,
+        }
+    }
+
+    /// `<description>: '<token>'. Located at position N within expression: <source>`.
+    pub(crate) fn located(
+        kind: ErrorKind,
+        description: &str,
+        token: &str,
+        source: &str,
+        offset: usize,
+    ) -> Self {
+        let position = utf16_position(source, offset);
+        let message = format!(
+            "{description}: '{token}'. Located at position {position} within expression: {source}"
+        );
+        ExprError::new(kind, message, offset)
+    }
+}
+
+/// Upstream's fixed limits.
+pub const MAX_DEPTH: usize = 50;
+/// Maximum expression length in UTF-16 code units.
+pub const MAX_LENGTH: usize = 21_000;
+/// Maximum bytes of values created while evaluating one expression (the runner's 1 MiB).
+pub const MAX_MEMORY: usize = 1_048_576;

@@ -1,0 +1,339 @@
+//! The evaluator.
+//!
+//! Values flow through as owned [`Value`]s plus two facts the language needs and plain values
+//! cannot carry: whether an array is a *filtered* array (the result of `*`, to which further
+//! accessors apply element-wise) and where a value came from. Upstream compares arrays and objects
+//! by reference; here two values are "the same reference" when they were read from the same path
+//! of the same named value (the context cannot change during one evaluation).
+
+use crate::ast::{Accessor, LogicalOp, Node, NodeKind};
+use crate::compare::compare;
+use crate::error::{ErrorKind, ExprError, MAX_MEMORY};
+use crate::functions::{self, FuncError};
+use crate::parser::{Expr, is_builtin};
+use crate::value::{Value, find_key};
+
+/// What an expression can read and call at evaluation time.
+pub trait EvalContext {
+    /// Looks up a named value (case-insensitively); `None` = not available (evaluates to null).
+    fn named_value(&self, name: &str) -> Option<Value>;
+
+    /// Calls a caller-supplied function (status functions, `hashFiles`). `None` = unknown.
+    fn call_function(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExprError>> {
+        let _ = (name, args);
+        None
+    }
+}
+
+/// Evaluates a parsed expression.
+pub fn evaluate(expr: &Expr, ctx: &dyn EvalContext) -> Result<Value, ExprError> {
+    let mut evaluator = Evaluator {
+        ctx,
+        source: expr.source(),
+        memory: 0,
+    };
+    evaluator.eval(expr.root()).map(|result| result.value)
+}
+
+impl Expr {
+    /// Shorthand for [`evaluate`].
+    pub fn evaluate(&self, ctx: &dyn EvalContext) -> Result<Value, ExprError> {
+        evaluate(self, ctx)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+/// The path a value was read from: a named value and the keys/indexes below it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Origin {
+    root: String,
+    path: Vec<Segment>,
+}
+
+impl Origin {
+    pub(crate) fn child(&self, segment: Segment) -> Origin {
+        let mut path = self.path.clone();
+        path.push(segment);
+        Origin {
+            root: self.root.clone(),
+            path,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Evaluated {
+    pub value: Value,
+    /// Produced by `*`: later accessors apply to each element.
+    pub filtered: bool,
+    pub origin: Option<Origin>,
+}
+
+impl Evaluated {
+    pub(crate) fn fresh(value: Value) -> Self {
+        Evaluated {
+            value,
+            filtered: false,
+            origin: None,
+        }
+    }
+
+    fn filtered(items: Vec<Value>) -> Self {
+        Evaluated {
+            value: Value::Array(items),
+            filtered: true,
+            origin: None,
+        }
+    }
+
+    fn read(value: Value, origin: Option<Origin>, segment: Segment) -> Self {
+        let origin = origin.map(|o| o.child(segment));
+        Evaluated {
+            value,
+            filtered: false,
+            origin,
+        }
+    }
+
+    /// Whether both are the same array/object of the context.
+    pub(crate) fn same_reference(&self, other: &Evaluated) -> bool {
+        self.origin.is_some() && self.origin == other.origin
+    }
+}
+
+/// A non-star index: its string form (primitives only) and its array position (when the number
+/// form is finite and non-negative, floored).
+struct IndexKey {
+    text: Option<String>,
+    position: Option<usize>,
+}
+
+impl IndexKey {
+    fn of(value: &Value) -> Self {
+        let text = value.is_primitive().then(|| value.to_display_string());
+        let n = value.to_number();
+        let position = (n.is_finite() && n >= 0.0).then(|| n.floor() as usize);
+        IndexKey { text, position }
+    }
+}
+
+struct Evaluator<'a> {
+    ctx: &'a dyn EvalContext,
+    source: &'a str,
+    /// Bytes of values created so far that are still held by unfinished calls.
+    memory: usize,
+}
+
+type Evaled = Result<Evaluated, ExprError>;
+
+impl Evaluator<'_> {
+    fn eval(&mut self, node: &Node) -> Evaled {
+        match &node.kind {
+            NodeKind::Literal(value) => Ok(Evaluated::fresh(value.clone())),
+            NodeKind::NamedValue(name) => Ok(self.named_value(name)),
+            NodeKind::Access { target, accessor } => self.access(target, accessor),
+            NodeKind::Not(inner) => {
+                let value = self.eval(inner)?.value;
+                Ok(Evaluated::fresh(Value::Bool(!value.is_truthy())))
+            }
+            NodeKind::Compare { first, rest } => {
+                let mut acc = self.eval(first)?;
+                for (op, rhs) in rest {
+                    let right = self.eval(rhs)?;
+                    let result =
+                        compare(*op, &acc.value, &right.value, || acc.same_reference(&right));
+                    acc = Evaluated::fresh(Value::Bool(result));
+                }
+                Ok(acc)
+            }
+            NodeKind::Logical { op, operands } => self.logical(*op, operands),
+            NodeKind::Call { name, args, .. } => self.call(node, name, args),
+            NodeKind::Group(inner) => self.eval(inner),
+        }
+    }
+
+    fn named_value(&self, name: &str) -> Evaluated {
+        let value = self.ctx.named_value(name).unwrap_or_default();
+        let origin = Origin {
+            root: name.to_ascii_lowercase(),
+            path: Vec::new(),
+        };
+        Evaluated {
+            value,
+            filtered: false,
+            origin: Some(origin),
+        }
+    }
+
+    /// `&&` returns the first falsy operand, `||` the first truthy one, else the last operand.
+    fn logical(&mut self, op: LogicalOp, operands: &[Node]) -> Evaled {
+        let mut last = Evaluated::default();
+        for operand in operands {
+            last = self.eval(operand)?;
+            let truthy = last.value.is_truthy();
+            if (op == LogicalOp::And && !truthy) || (op == LogicalOp::Or && truthy) {
+                break;
+            }
+        }
+        Ok(last)
+    }
+
+    fn access(&mut self, target: &Node, accessor: &Accessor) -> Evaled {
+        // Upstream evaluates the index before the target.
+        let key = match accessor {
+            Accessor::Star => None,
+            Accessor::Property(name) => Some(IndexKey::of(&Value::String(name.clone()))),
+            Accessor::Index(index) => Some(IndexKey::of(&self.eval(index)?.value)),
+        };
+        let target = self.eval(target)?;
+        Ok(match key {
+            None => star(target),
+            Some(key) => index(target, &key),
+        })
+    }
+
+    fn call(&mut self, node: &Node, name: &str, args: &[Node]) -> Evaled {
+        let lower = name.to_ascii_lowercase();
+        if lower == "case" {
+            return self.case(node, args);
+        }
+        let mark = self.memory;
+        let values = args
+            .iter()
+            .map(|arg| self.eval(arg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let budget = MAX_MEMORY.saturating_sub(self.memory);
+        let result = if is_builtin(&lower) {
+            functions::call_builtin(&lower, &values, budget)
+                .map_err(|e| self.func_error(node, e))?
+        } else {
+            self.call_extension(node, name, values)?
+        };
+        // Arguments are released once the call returns; its result stays alive.
+        self.memory = mark;
+        self.track(functions::created_bytes(&lower, &result.value), node)?;
+        Ok(result)
+    }
+
+    fn call_extension(&self, node: &Node, name: &str, args: Vec<Evaluated>) -> Evaled {
+        let args: Vec<Value> = args.into_iter().map(|a| a.value).collect();
+        match self.ctx.call_function(name, &args) {
+            Some(result) => result.map(Evaluated::fresh),
+            None => {
+                let source = self.source;
+                Err(ExprError::located(
+                    ErrorKind::Evaluation,
+                    "Unrecognized function",
+                    name,
+                    source,
+                    node.span.start,
+                ))
+            }
+        }
+    }
+
+    /// `case(pred1, val1, ..., default)`: predicates must be booleans; evaluated lazily.
+    fn case(&mut self, node: &Node, args: &[Node]) -> Evaled {
+        for pair in args.chunks_exact(2) {
+            match self.eval(&pair[0])?.value {
+                Value::Bool(true) => return self.eval(&pair[1]),
+                Value::Bool(false) => {}
+                _ => return Err(self.func_error(node, FuncError::CasePredicate)),
+            }
+        }
+        match args.last() {
+            Some(default) if !args.len().is_multiple_of(2) => self.eval(default),
+            _ => Ok(Evaluated::default()),
+        }
+    }
+
+    fn track(&mut self, bytes: usize, node: &Node) -> Result<(), ExprError> {
+        self.memory = self.memory.saturating_add(bytes);
+        if self.memory > MAX_MEMORY {
+            return Err(self.func_error(node, FuncError::MemoryExceeded));
+        }
+        Ok(())
+    }
+
+    fn func_error(&self, node: &Node, error: FuncError) -> ExprError {
+        let message = match error {
+            FuncError::MemoryExceeded => {
+                let text = self
+                    .source
+                    .get(node.span.start..node.span.end)
+                    .unwrap_or(self.source);
+                format!("{error} while evaluating the following expression: {text}")
+            }
+            other => other.to_string(),
+        };
+        ExprError::new(ErrorKind::Evaluation, message, node.span.start)
+    }
+}
+
+/// `x.*` / `x[*]`.
+fn star(target: Evaluated) -> Evaluated {
+    match target.value {
+        Value::Array(items) if target.filtered => {
+            Evaluated::filtered(items.into_iter().flat_map(children).collect())
+        }
+        Value::Array(items) => Evaluated::filtered(items),
+        Value::Object(map) => Evaluated::filtered(map.into_values().collect()),
+        _ => Evaluated::filtered(Vec::new()),
+    }
+}
+
+/// Elements of arrays and values of objects; nothing for primitives.
+fn children(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        Value::Object(map) => map.into_values().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// `x[key]` / `x.key`.
+fn index(target: Evaluated, key: &IndexKey) -> Evaluated {
+    let origin = target.origin;
+    match target.value {
+        Value::Array(items) if target.filtered => Evaluated::filtered(
+            items
+                .into_iter()
+                .filter_map(|item| lookup(item, key))
+                .collect(),
+        ),
+        Value::Array(mut items) => match key.position {
+            Some(i) if i < items.len() => {
+                Evaluated::read(items.swap_remove(i), origin, Segment::Index(i))
+            }
+            _ => Evaluated::default(),
+        },
+        Value::Object(mut map) => {
+            let found = key.text.as_deref().and_then(|text| find_key(&map, text));
+            match found.and_then(|i| map.swap_remove_index(i)) {
+                Some((k, v)) => Evaluated::read(v, origin, Segment::Key(k)),
+                None => Evaluated::default(),
+            }
+        }
+        _ => Evaluated::default(),
+    }
+}
+
+/// One element of a filtered array indexed by `key`; missing entries are dropped.
+fn lookup(item: Value, key: &IndexKey) -> Option<Value> {
+    match item {
+        Value::Object(mut map) => {
+            let i = find_key(&map, key.text.as_deref()?)?;
+            map.swap_remove_index(i).map(|(_, v)| v)
+        }
+        Value::Array(mut items) => {
+            let i = key.position.filter(|&i| i < items.len())?;
+            Some(items.swap_remove(i))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests for gantry-expr: GitHub's expression test vectors, templates, conditions
+//! and robustness properties.
+
+mod conditions;
+mod robustness;
+mod support;
+mod templates;
+mod upstream;

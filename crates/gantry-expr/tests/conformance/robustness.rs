@@ -1,0 +1,1 @@
+//! Properties: no input makes the lexer, parser or evaluator panic or overflow the stack.

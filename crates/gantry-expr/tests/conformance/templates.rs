@@ -1,0 +1,1 @@
+//! Templates: strings with embedded `${{ }}`.
