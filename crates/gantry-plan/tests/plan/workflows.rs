@@ -1,0 +1,119 @@
+//! End to end over `tests/fixtures/workflows/<case>/`: `workflow.yml` read by gantry-workflow,
+//! and `cases.json`: `[{"event": {...}, "select"?: [job ids], "plan": {"jobs": [...], "inputs"?}
+//! | "skip": reason | "error": message, "resolve"?: {...}}]`. A planned job is
+//! `{"id", "needs", "matrix": null | [rows] | {"deferred": needs_outputs}}`.
+
+use std::convert::Infallible;
+
+use gantry_plan::{
+    ChangedFiles, Event, MatrixPlan, PlannedJob, WorkflowOutcome, plan_workflow, resolve_matrix,
+};
+use gantry_workflow::{Workflow, parse_workflow};
+use serde_json::{Value, json};
+
+use crate::{fixture_dir, strings};
+
+fn event(spec: &Value) -> Event {
+    let mut event = Event::new(
+        spec["event"].as_str().unwrap(),
+        spec.get("payload").cloned().unwrap_or_default(),
+    );
+    event.git_ref = spec.get("ref").and_then(Value::as_str).map(str::to_owned);
+    if let Some(files) = spec.get("files") {
+        event.changed_files = ChangedFiles::Known(strings(files));
+    }
+    event
+}
+
+fn job_json(job: &PlannedJob) -> Value {
+    let matrix = match &job.matrix {
+        MatrixPlan::None => Value::Null,
+        MatrixPlan::Rows(rows) => Value::Array(rows.iter().cloned().map(Value::Object).collect()),
+        MatrixPlan::Deferred { needs_outputs } => json!({"deferred": needs_outputs}),
+    };
+    json!({"id": job.id, "needs": job.needs, "matrix": matrix})
+}
+
+fn read(dir: &std::path::Path) -> Workflow {
+    let source = std::fs::read_to_string(dir.join("workflow.yml")).unwrap();
+    let parsed = parse_workflow("workflow.yml", &source);
+    parsed
+        .value
+        .unwrap_or_else(|| panic!("{}: {:?}", dir.display(), parsed.diagnostics))
+}
+
+#[test]
+fn workflow_fixtures() {
+    let root = fixture_dir("workflows");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 5);
+    for dir in dirs {
+        let workflow = read(&dir);
+        let cases: Vec<Value> =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap())
+                .unwrap();
+        for (i, case) in cases.iter().enumerate() {
+            let name = format!("{} #{i}", dir.file_name().unwrap().to_string_lossy());
+            check_case(&name, &workflow, case);
+        }
+    }
+}
+
+fn check_case(name: &str, workflow: &Workflow, case: &Value) {
+    let select = case.get("select").map(strings).unwrap_or_default();
+    let outcome = plan_workflow(workflow, &event(&case["event"]), &select);
+    if let Some(message) = case.get("error") {
+        assert_eq!(
+            outcome.unwrap_err().to_string(),
+            message.as_str().unwrap(),
+            "{name}"
+        );
+        return;
+    }
+    match (
+        outcome.unwrap_or_else(|e| panic!("{name}: {e}")),
+        case.get("skip"),
+    ) {
+        (WorkflowOutcome::Skipped(reason), Some(expected)) => {
+            assert_eq!(reason.to_string(), expected.as_str().unwrap(), "{name}")
+        }
+        (WorkflowOutcome::Run(plan), None) => {
+            let jobs: Vec<Value> = plan.jobs.iter().map(job_json).collect();
+            assert_eq!(Value::Array(jobs), case["plan"]["jobs"], "{name}");
+            let inputs = plan.inputs.map(Value::Object).unwrap_or(Value::Null);
+            assert_eq!(
+                &inputs,
+                case["plan"].get("inputs").unwrap_or(&Value::Null),
+                "{name}: inputs"
+            );
+        }
+        (outcome, _) => panic!("{name}: unexpected outcome {outcome:?}"),
+    }
+    if let Some(resolve) = case.get("resolve") {
+        check_resolve(name, workflow, resolve);
+    }
+}
+
+/// Run-time expansion of a deferred matrix with a stub evaluator.
+fn check_resolve(name: &str, workflow: &Workflow, resolve: &Value) {
+    let job = &workflow.jobs[resolve["job"].as_str().unwrap()];
+    let matrix = &job
+        .strategy
+        .as_ref()
+        .unwrap()
+        .value
+        .matrix
+        .as_ref()
+        .unwrap()
+        .value;
+    let rows = resolve_matrix(matrix, &mut |text: &str| {
+        Ok::<_, Infallible>(resolve["values"][text].clone())
+    })
+    .unwrap();
+    let rows = Value::Array(rows.into_iter().map(Value::Object).collect());
+    assert_eq!(rows, resolve["rows"], "{name}: resolved rows");
+}
