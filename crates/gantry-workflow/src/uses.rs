@@ -119,11 +119,26 @@ mod tests {
 
     #[test]
     fn valid_references() {
-        assert_eq!(parse_uses("actions/checkout@v4"), Ok(repo("actions", "checkout", None, "v4")));
-        assert_eq!(parse_uses("actions/aws/ec2@main"), Ok(repo("actions", "aws", Some("ec2"), "main")));
-        assert_eq!(parse_uses("o/r/a/b@x"), Ok(repo("o", "r", Some("a/b"), "x")));
-        assert_eq!(parse_uses("docker://alpine:3.8"), Ok(UsesRef::Docker("alpine:3.8".into())));
-        assert_eq!(parse_uses("./.github/actions/x"), Ok(UsesRef::Local("./.github/actions/x".into())));
+        assert_eq!(
+            parse_uses("actions/checkout@v4"),
+            Ok(repo("actions", "checkout", None, "v4"))
+        );
+        assert_eq!(
+            parse_uses("actions/aws/ec2@main"),
+            Ok(repo("actions", "aws", Some("ec2"), "main"))
+        );
+        assert_eq!(
+            parse_uses("o/r/a/b@x"),
+            Ok(repo("o", "r", Some("a/b"), "x"))
+        );
+        assert_eq!(
+            parse_uses("docker://alpine:3.8"),
+            Ok(UsesRef::Docker("alpine:3.8".into()))
+        );
+        assert_eq!(
+            parse_uses("./.github/actions/x"),
+            Ok(UsesRef::Local("./.github/actions/x".into()))
+        );
         assert_eq!(parse_uses(".\\x"), Ok(UsesRef::Local(".\\x".into())));
     }
 
@@ -132,23 +147,53 @@ mod tests {
         let s = |x: &str| x.to_owned();
         assert_eq!(parse_uses(""), Err(UsesError::Empty));
         assert_eq!(parse_uses("docker://"), Err(UsesError::EmptyImage));
-        assert_eq!(parse_uses("actions/checkout"), Err(UsesError::MissingRef(s("actions/checkout"))));
-        assert_eq!(parse_uses("$$docker://alpine:3.8"), Err(UsesError::MissingRef(s("$$docker://alpine:3.8"))));
-        assert_eq!(parse_uses("badrepo@invalid"), Err(UsesError::MissingRepo(s("badrepo@invalid"))));
+        assert_eq!(
+            parse_uses("actions/checkout"),
+            Err(UsesError::MissingRef(s("actions/checkout")))
+        );
+        assert_eq!(
+            parse_uses("$$docker://alpine:3.8"),
+            Err(UsesError::MissingRef(s("$$docker://alpine:3.8")))
+        );
+        assert_eq!(
+            parse_uses("badrepo@invalid"),
+            Err(UsesError::MissingRepo(s("badrepo@invalid")))
+        );
         assert_eq!(parse_uses("a/b@"), Err(UsesError::EmptyRef(s("a/b@"))));
         assert_eq!(parse_uses("a/b@c@d"), Err(UsesError::ExtraAt(s("a/b@c@d"))));
-        assert_eq!(parse_uses("../action.yml"), Err(UsesError::MissingRef(s("../action.yml"))));
+        assert_eq!(
+            parse_uses("../action.yml"),
+            Err(UsesError::MissingRef(s("../action.yml")))
+        );
     }
 
     #[test]
     fn workflow_references() {
         assert!(parse_workflow_ref("./.github/workflows/ci.yml").is_ok());
         assert!(parse_workflow_ref("o/r/.github/workflows/ci.yaml@v1").is_ok());
-        assert_eq!(parse_workflow_ref("o/r@v1"), Err(WorkflowRefError::NotInWorkflowsDir));
-        assert_eq!(parse_workflow_ref("o/r/.github/workflows/a/b.yml@v1"), Err(WorkflowRefError::NotInWorkflowsDir));
-        assert_eq!(parse_workflow_ref("./.github/workflows/ci.json"), Err(WorkflowRefError::NotInWorkflowsDir));
-        assert_eq!(parse_workflow_ref("./.github/workflows/ci.yml@v1"), Err(WorkflowRefError::LocalWithRef));
-        assert_eq!(parse_workflow_ref("docker://x"), Err(WorkflowRefError::Docker));
-        assert!(matches!(parse_workflow_ref("o/r/.github/workflows/ci.yml"), Err(WorkflowRefError::Syntax(_))));
+        assert_eq!(
+            parse_workflow_ref("o/r@v1"),
+            Err(WorkflowRefError::NotInWorkflowsDir)
+        );
+        assert_eq!(
+            parse_workflow_ref("o/r/.github/workflows/a/b.yml@v1"),
+            Err(WorkflowRefError::NotInWorkflowsDir)
+        );
+        assert_eq!(
+            parse_workflow_ref("./.github/workflows/ci.json"),
+            Err(WorkflowRefError::NotInWorkflowsDir)
+        );
+        assert_eq!(
+            parse_workflow_ref("./.github/workflows/ci.yml@v1"),
+            Err(WorkflowRefError::LocalWithRef)
+        );
+        assert_eq!(
+            parse_workflow_ref("docker://x"),
+            Err(WorkflowRefError::Docker)
+        );
+        assert!(matches!(
+            parse_workflow_ref("o/r/.github/workflows/ci.yml"),
+            Err(WorkflowRefError::Syntax(_))
+        ));
     }
 }

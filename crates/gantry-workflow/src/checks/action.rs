@@ -1,7 +1,7 @@
 //! `action.yml`: what `runs.using` may be, and what composite actions need.
 
-use super::steps::{self, Scope};
 use super::Sink;
+use super::steps::{self, Scope};
 use crate::model::{Action, ActionRuns};
 
 /// Node versions the runner can start. `node12` and `node16` are retired but still read.
@@ -19,7 +19,10 @@ pub(super) fn check(action: &Action, sink: &mut Sink) {
                 );
                 sink.error(using.span, "action", message);
             } else if RETIRED_NODE.contains(&using.value.as_str()) {
-                let message = format!("'{}' is retired on GitHub-hosted runners; use 'node20' or 'node24'.", using.value);
+                let message = format!(
+                    "'{}' is retired on GitHub-hosted runners; use 'node20' or 'node24'.",
+                    using.value
+                );
                 sink.warning(using.span, "action", message);
             }
             if main.value.trim().is_empty() {

@@ -30,17 +30,25 @@ pub(super) fn check(on: &Triggers, sink: &mut Sink) {
 fn unknown_event_message(name: &str) -> String {
     let lower = name.to_ascii_lowercase().replace('-', "_");
     match events_table::lookup(&lower) {
-        Some(spec) => format!("Unknown event '{name}'. Event names are case-sensitive: did you mean '{}'?", spec.name),
+        Some(spec) => format!(
+            "Unknown event '{name}'. Event names are case-sensitive: did you mean '{}'?",
+            spec.name
+        ),
         None => format!("Unknown event '{name}'."),
     }
 }
 
 fn check_types(spec: &EventSpec, config: &Spanned<EventConfig>, sink: &mut Sink) {
-    let Some(types) = &config.value.types else { return };
+    let Some(types) = &config.value.types else {
+        return;
+    };
     let allowed = match spec.types {
         Types::Any => return,
         Types::NotApplicable => {
-            let message = format!("Event '{}' has no activity types; remove 'types'.", spec.name);
+            let message = format!(
+                "Event '{}' has no activity types; remove 'types'.",
+                spec.name
+            );
             sink.error(types.span, "event-types", message);
             return;
         }
@@ -63,7 +71,11 @@ fn check_types(spec: &EventSpec, config: &Spanned<EventConfig>, sink: &mut Sink)
 fn filter_lists(c: &EventConfig) -> [(Filter, &'static str, Option<&Spanned<StringList>>); 7] {
     [
         (Filter::Branches, "branches", c.branches.as_ref()),
-        (Filter::Branches, "branches-ignore", c.branches_ignore.as_ref()),
+        (
+            Filter::Branches,
+            "branches-ignore",
+            c.branches_ignore.as_ref(),
+        ),
         (Filter::Tags, "tags", c.tags.as_ref()),
         (Filter::Tags, "tags-ignore", c.tags_ignore.as_ref()),
         (Filter::Paths, "paths", c.paths.as_ref()),
@@ -72,12 +84,21 @@ fn filter_lists(c: &EventConfig) -> [(Filter, &'static str, Option<&Spanned<Stri
     ]
 }
 
-fn check_filters_apply(spec: &EventSpec, c: &EventConfig, event_span: crate::model::Span, sink: &mut Sink) {
+fn check_filters_apply(
+    spec: &EventSpec,
+    c: &EventConfig,
+    event_span: crate::model::Span,
+    sink: &mut Sink,
+) {
     for (filter, key, list) in filter_lists(c) {
-        if let Some(list) = list {
-            if !spec.filters.contains(&filter) {
-                sink.error(list.span, "event-filter", format!("Event '{}' does not take '{key}'.", spec.name));
-            }
+        if let Some(list) = list
+            && !spec.filters.contains(&filter)
+        {
+            sink.error(
+                list.span,
+                "event-filter",
+                format!("Event '{}' does not take '{key}'.", spec.name),
+            );
         }
     }
     let others = [
@@ -92,9 +113,24 @@ fn check_filters_apply(spec: &EventSpec, c: &EventConfig, event_span: crate::mod
             sink.error(event_span, "event-filter", message);
         }
     }
-    check_conflict(FilterKind::Branches, c.branches.as_ref(), c.branches_ignore.as_ref(), sink);
-    check_conflict(FilterKind::Tags, c.tags.as_ref(), c.tags_ignore.as_ref(), sink);
-    check_conflict(FilterKind::Paths, c.paths.as_ref(), c.paths_ignore.as_ref(), sink);
+    check_conflict(
+        FilterKind::Branches,
+        c.branches.as_ref(),
+        c.branches_ignore.as_ref(),
+        sink,
+    );
+    check_conflict(
+        FilterKind::Tags,
+        c.tags.as_ref(),
+        c.tags_ignore.as_ref(),
+        sink,
+    );
+    check_conflict(
+        FilterKind::Paths,
+        c.paths.as_ref(),
+        c.paths_ignore.as_ref(),
+        sink,
+    );
 }
 
 /// `branches` and `branches-ignore` together: reported at whichever comes second.
@@ -104,8 +140,14 @@ fn check_conflict(
     ignore: Option<&Spanned<StringList>>,
     sink: &mut Sink,
 ) {
-    let (Some(include), Some(ignore)) = (include, ignore) else { return };
-    let later = if include.span.start.offset > ignore.span.start.offset { include } else { ignore };
+    let (Some(include), Some(ignore)) = (include, ignore) else {
+        return;
+    };
+    let later = if include.span.start.offset > ignore.span.start.offset {
+        include
+    } else {
+        ignore
+    };
     let message = FilterConflict { kind }.to_string();
     sink.error(later.span, "event-filter", capitalize(&message));
 }
@@ -118,7 +160,10 @@ fn check_patterns(c: &EventConfig, sink: &mut Sink) {
         }
         for pattern in &list.value {
             if let Some(error) = Pattern::validate(&pattern.value).first() {
-                let message = format!("Invalid pattern '{}' in '{key}': {}", pattern.value, error.kind);
+                let message = format!(
+                    "Invalid pattern '{}' in '{key}': {}",
+                    pattern.value, error.kind
+                );
                 sink.error(pattern.span, "glob", message);
             }
         }
@@ -150,7 +195,11 @@ fn check_dispatch_input(name: &str, input: &Spanned<Input>, sink: &mut Sink) {
         }
         InputType::Choice => check_choice_default(name, i, sink),
         _ if !i.options.is_empty() => {
-            sink.error(input.span, "input", "Input type is not 'choice', but 'options' is defined");
+            sink.error(
+                input.span,
+                "input",
+                "Input type is not 'choice', but 'options' is defined",
+            );
         }
         InputType::Boolean => check_boolean_default(name, i, sink),
         _ => {}
@@ -158,7 +207,9 @@ fn check_dispatch_input(name: &str, input: &Spanned<Input>, sink: &mut Sink) {
 }
 
 fn check_choice_default(name: &str, input: &Input, sink: &mut Sink) {
-    let Some(default) = &input.default else { return };
+    let Some(default) = &input.default else {
+        return;
+    };
     let text = match &default.value {
         Yaml::String(s) => s.clone(),
         Yaml::Number(n) => n.to_string(),
@@ -176,7 +227,9 @@ fn check_choice_default(name: &str, input: &Input, sink: &mut Sink) {
 }
 
 fn check_boolean_default(name: &str, input: &Input, sink: &mut Sink) {
-    let Some(default) = &input.default else { return };
+    let Some(default) = &input.default else {
+        return;
+    };
     // A quoted 'true'/'false' is what the dispatch form sends anyway; GitHub accepts it.
     let is_bool = match &default.value {
         Yaml::Bool(_) => true,

@@ -48,7 +48,11 @@ pub(super) struct EventSpec {
 }
 
 const fn event(name: &'static str, types: Types, filters: &'static [Filter]) -> EventSpec {
-    EventSpec { name, types, filters }
+    EventSpec {
+        name,
+        types,
+        filters,
+    }
 }
 
 use Filter::*;
@@ -83,7 +87,11 @@ const PULL_REQUEST_TYPES: Types = Only(&[
 
 pub(super) const EVENTS: &[EventSpec] = &[
     event("branch_protection_rule", CRUD, &[]),
-    event("check_run", Only(&["created", "rerequested", "completed", "requested_action"]), &[]),
+    event(
+        "check_run",
+        Only(&["created", "rerequested", "completed", "requested_action"]),
+        &[],
+    ),
     event("check_suite", Only(&["completed"]), &[]),
     event("create", NA, &[]),
     event("delete", NA, &[]),
@@ -141,22 +149,54 @@ pub(super) const EVENTS: &[EventSpec] = &[
     ),
     event("label", CRUD, &[]),
     event("merge_group", Only(&["checks_requested"]), &[Branches]),
-    event("milestone", Only(&["created", "closed", "opened", "edited", "deleted"]), &[]),
+    event(
+        "milestone",
+        Only(&["created", "closed", "opened", "edited", "deleted"]),
+        &[],
+    ),
     event("page_build", NA, &[]),
-    event("project", Only(&["created", "closed", "reopened", "edited", "deleted"]), &[]),
-    event("project_card", Only(&["created", "moved", "converted", "edited", "deleted"]), &[]),
-    event("project_column", Only(&["created", "updated", "moved", "deleted"]), &[]),
+    event(
+        "project",
+        Only(&["created", "closed", "reopened", "edited", "deleted"]),
+        &[],
+    ),
+    event(
+        "project_card",
+        Only(&["created", "moved", "converted", "edited", "deleted"]),
+        &[],
+    ),
+    event(
+        "project_column",
+        Only(&["created", "updated", "moved", "deleted"]),
+        &[],
+    ),
     event("public", NA, &[]),
     event("pull_request", PULL_REQUEST_TYPES, &[Branches, Paths]),
     event("pull_request_comment", CRUD, &[]),
-    event("pull_request_review", Only(&["submitted", "edited", "dismissed"]), &[]),
+    event(
+        "pull_request_review",
+        Only(&["submitted", "edited", "dismissed"]),
+        &[],
+    ),
     event("pull_request_review_comment", CRUD, &[]),
-    event("pull_request_target", PULL_REQUEST_TYPES, &[Branches, Paths]),
+    event(
+        "pull_request_target",
+        PULL_REQUEST_TYPES,
+        &[Branches, Paths],
+    ),
     event("push", NA, &[Branches, Tags, Paths]),
     event("registry_package", Only(&["published", "updated"]), &[]),
     event(
         "release",
-        Only(&["published", "unpublished", "created", "edited", "deleted", "prereleased", "released"]),
+        Only(&[
+            "published",
+            "unpublished",
+            "created",
+            "edited",
+            "deleted",
+            "prereleased",
+            "released",
+        ]),
         &[],
     ),
     event("repository_dispatch", Any, &[]),
@@ -165,7 +205,11 @@ pub(super) const EVENTS: &[EventSpec] = &[
     event("watch", Only(&["started"]), &[]),
     event("workflow_call", NA, &[Inputs, Outputs, Secrets]),
     event("workflow_dispatch", NA, &[Inputs]),
-    event("workflow_run", Only(&["requested", "completed", "in_progress"]), &[Branches, Workflows]),
+    event(
+        "workflow_run",
+        Only(&["requested", "completed", "in_progress"]),
+        &[Branches, Workflows],
+    ),
 ];
 
 pub(super) fn lookup(name: &str) -> Option<&'static EventSpec> {

@@ -19,7 +19,9 @@ fn id_problem(id: &str) -> Option<String> {
     }
     if id.starts_with("__") {
         // GitHub generates `__run`, `__actions_checkout`, ... for steps without an id.
-        return Some(format!("The identifier '{id}' is invalid. IDs starting with '__' are reserved."));
+        return Some(format!(
+            "The identifier '{id}' is invalid. IDs starting with '__' are reserved."
+        ));
     }
     None
 }
@@ -27,7 +29,9 @@ fn id_problem(id: &str) -> Option<String> {
 /// ASCII letters and `_` first, then letters, digits, `_` and `-`; shorter than the limit.
 fn is_valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     (first.is_ascii_alphabetic() || first == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         && id.len() < MAX_ID_LEN
@@ -53,7 +57,10 @@ pub(super) fn check_step_ids(steps: &[Step], sink: &mut Sink) {
             sink.error(
                 id.span,
                 "step-id",
-                format!("The identifier '{}' may not be used more than once within the same scope.", id.value),
+                format!(
+                    "The identifier '{}' may not be used more than once within the same scope.",
+                    id.value
+                ),
             );
         }
     }
@@ -69,10 +76,16 @@ mod tests {
             assert_eq!(id_problem(ok), None, "{ok}");
         }
         for bad in ["", "1a", "-a", "a$", "a.b", "é", &"a".repeat(100)] {
-            assert!(id_problem(bad).unwrap().contains("IDs may only contain"), "{bad}");
+            assert!(
+                id_problem(bad).unwrap().contains("IDs may only contain"),
+                "{bad}"
+            );
         }
         for reserved in ["__", "__a"] {
-            assert!(id_problem(reserved).unwrap().contains("reserved"), "{reserved}");
+            assert!(
+                id_problem(reserved).unwrap().contains("reserved"),
+                "{reserved}"
+            );
         }
     }
 }

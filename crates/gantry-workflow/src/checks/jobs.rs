@@ -11,11 +11,15 @@ pub(super) fn check(job: &Job, sink: &mut Sink) {
         None => check_runner_job(job, sink),
     }
     check_timeout(job.timeout_minutes.as_ref(), "timeout-minutes", sink);
-    check_timeout(job.cancel_timeout_minutes.as_ref(), "cancel-timeout-minutes", sink);
-    if let Some(strategy) = &job.strategy {
-        if let Some(m) = &strategy.value.matrix {
-            matrix::check(m, sink);
-        }
+    check_timeout(
+        job.cancel_timeout_minutes.as_ref(),
+        "cancel-timeout-minutes",
+        sink,
+    );
+    if let Some(strategy) = &job.strategy
+        && let Some(m) = &strategy.value.matrix
+    {
+        matrix::check(m, sink);
     }
 }
 
@@ -25,7 +29,14 @@ fn check_runner_job(job: &Job, sink: &mut Sink) {
         sink.error(job.span, "job", "Required property is missing: runs-on");
     }
     if job.steps.is_empty() {
-        sink.error(job.span, "job", format!("Job '{}' has no steps; a job needs at least one step.", job.id.value));
+        sink.error(
+            job.span,
+            "job",
+            format!(
+                "Job '{}' has no steps; a job needs at least one step.",
+                job.id.value
+            ),
+        );
     }
     steps::check_defaults_shell(&job.defaults, sink);
     steps::check_steps(&job.steps, steps::Scope::Workflow, sink);
@@ -33,30 +44,45 @@ fn check_runner_job(job: &Job, sink: &mut Sink) {
 
 /// A reusable-workflow call runs somewhere else: it has no steps and no runner of its own.
 fn check_workflow_call(job: &Job, uses: &Spanned<String>, sink: &mut Sink) {
-    if !is_expression(&uses.value) {
-        if let Err(e) = parse_workflow_ref(&uses.value) {
-            let message = format!(
-                "Invalid reusable workflow reference '{}': {e}. Expected {{owner}}/{{repo}}/.github/workflows/{{filename}}@{{ref}} \
-                 or ./.github/workflows/{{filename}}",
-                uses.value
-            );
-            sink.error(uses.span, "uses", message);
-        }
+    if !is_expression(&uses.value)
+        && let Err(e) = parse_workflow_ref(&uses.value)
+    {
+        let message = format!(
+            "Invalid reusable workflow reference '{}': {e}. Expected \
+             {{owner}}/{{repo}}/.github/workflows/{{filename}}@{{ref}} or ./.github/workflows/{{filename}}",
+            uses.value
+        );
+        sink.error(uses.span, "uses", message);
     }
     let id = &job.id.value;
     if let Some(first) = job.steps.first() {
-        sink.error(first.span, "job", format!("Job '{id}' calls a reusable workflow and cannot have 'steps'."));
+        sink.error(
+            first.span,
+            "job",
+            format!("Job '{id}' calls a reusable workflow and cannot have 'steps'."),
+        );
     }
     if let Some(runs_on) = &job.runs_on {
-        sink.error(runs_on.span, "job", format!("Job '{id}' calls a reusable workflow and cannot have 'runs-on'."));
+        sink.error(
+            runs_on.span,
+            "job",
+            format!("Job '{id}' calls a reusable workflow and cannot have 'runs-on'."),
+        );
     }
 }
 
 /// Timeouts are minutes and must be positive (a zero or negative timeout can never be met).
 pub(super) fn check_timeout(value: Option<&Spanned<OrExpr<f64>>>, key: &str, sink: &mut Sink) {
-    if let Some(Spanned { value: OrExpr::Value(minutes), span }) = value {
-        if *minutes <= 0.0 || minutes.is_nan() {
-            sink.error(*span, "timeout", format!("'{key}' must be greater than 0, got {minutes}."));
-        }
+    if let Some(Spanned {
+        value: OrExpr::Value(minutes),
+        span,
+    }) = value
+        && (*minutes <= 0.0 || minutes.is_nan())
+    {
+        sink.error(
+            *span,
+            "timeout",
+            format!("'{key}' must be greater than 0, got {minutes}."),
+        );
     }
 }

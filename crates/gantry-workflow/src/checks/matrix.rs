@@ -5,13 +5,20 @@ use super::{Sink, is_expression};
 use crate::model::{Matrix, Spanned, Yaml};
 
 pub(super) fn check(matrix: &Spanned<Matrix>, sink: &mut Sink) {
-    let Matrix::Map { dimensions, include, exclude } = &matrix.value else { return };
+    let Matrix::Map {
+        dimensions,
+        include,
+        exclude,
+    } = &matrix.value
+    else {
+        return;
+    };
     for (name, values) in dimensions {
-        if let Yaml::Seq(items) = &values.value {
-            if items.is_empty() {
-                let message = format!("Matrix vector '{}' does not contain any values", name.value);
-                sink.error(values.span, "matrix", message);
-            }
+        if let Yaml::Seq(items) = &values.value
+            && items.is_empty()
+        {
+            let message = format!("Matrix vector '{}' does not contain any values", name.value);
+            sink.error(values.span, "matrix", message);
         }
     }
     if let Some(include) = include {
@@ -27,14 +34,24 @@ pub(super) fn check(matrix: &Spanned<Matrix>, sink: &mut Sink) {
 
 /// The mapping entries of an `include`/`exclude` list; reports entries that are not mappings.
 /// An expression (for the whole list or one entry) is only known at run time.
-fn entries<'a>(list: &'a Spanned<Yaml>, key: &str, sink: &mut Sink) -> Vec<&'a [(Spanned<String>, Spanned<Yaml>)]> {
-    let Yaml::Seq(items) = &list.value else { return Vec::new() };
+fn entries<'a>(
+    list: &'a Spanned<Yaml>,
+    key: &str,
+    sink: &mut Sink,
+) -> Vec<&'a [(Spanned<String>, Spanned<Yaml>)]> {
+    let Yaml::Seq(items) = &list.value else {
+        return Vec::new();
+    };
     let mut maps = Vec::new();
     for item in items {
         match &item.value {
             Yaml::Map(entries) => maps.push(entries.as_slice()),
             Yaml::String(s) if is_expression(s) => {}
-            _ => sink.error(item.span, "matrix", format!("Each entry of matrix '{key}' must be a mapping.")),
+            _ => sink.error(
+                item.span,
+                "matrix",
+                format!("Each entry of matrix '{key}' must be a mapping."),
+            ),
         }
     }
     maps
@@ -43,9 +60,15 @@ fn entries<'a>(list: &'a Spanned<Yaml>, key: &str, sink: &mut Sink) -> Vec<&'a [
 fn check_exclude_keys(entry: &[(Spanned<String>, Spanned<Yaml>)], names: &[&str], sink: &mut Sink) {
     for (key, _) in entry {
         if !names.contains(&key.value.as_str()) {
-            let known = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
-            let message =
-                format!("Matrix 'exclude' key '{}' is not a vector of the matrix (vectors: {known}).", key.value);
+            let known = if names.is_empty() {
+                "none".to_owned()
+            } else {
+                names.join(", ")
+            };
+            let message = format!(
+                "Matrix 'exclude' key '{}' is not a vector of the matrix (vectors: {known}).",
+                key.value
+            );
             sink.error(key.span, "matrix", message);
         }
     }

@@ -51,12 +51,18 @@ impl Sink {
     }
 
     fn push(&mut self, severity: Severity, span: Span, rule: &'static str, message: String) {
-        self.diagnostics.push(Diagnostic { severity, span, message, rule });
+        self.diagnostics.push(Diagnostic {
+            severity,
+            span,
+            message,
+            rule,
+        });
     }
 
     /// Stable sort by position: diagnostics at one place keep the order the checks found them.
     fn into_sorted(mut self) -> Vec<Diagnostic> {
-        self.diagnostics.sort_by_key(|d| (d.span.start.line, d.span.start.col));
+        self.diagnostics
+            .sort_by_key(|d| (d.span.start.line, d.span.start.col));
         self.diagnostics
     }
 }
@@ -65,3 +71,6 @@ impl Sink {
 fn is_expression(s: &str) -> bool {
     s.contains("${{")
 }
+
+#[cfg(test)]
+mod tests;

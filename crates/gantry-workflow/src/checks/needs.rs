@@ -21,7 +21,10 @@ fn check_duplicates(jobs: &[&Job], sink: &mut Sink) {
         let mut seen = HashSet::new();
         for need in &job.needs {
             if !seen.insert(need.value.to_ascii_lowercase()) {
-                let message = format!("Job '{}' lists job '{}' in 'needs' more than once.", job.id.value, need.value);
+                let message = format!(
+                    "Job '{}' lists job '{}' in 'needs' more than once.",
+                    job.id.value, need.value
+                );
                 sink.warning(need.span, "needs", message);
             }
         }
@@ -31,15 +34,22 @@ fn check_duplicates(jobs: &[&Job], sink: &mut Sink) {
 /// GitHub's walk: start from jobs without needs, satisfy needs as jobs "complete".
 fn github_walk(jobs: &[&Job], sink: &mut Sink) {
     let Some(first) = jobs.first() else { return };
-    let mut ready: VecDeque<&str> = jobs.iter().filter(|j| j.needs.is_empty()).map(|j| j.id.value.as_str()).collect();
+    let mut ready: VecDeque<&str> = jobs
+        .iter()
+        .filter(|j| j.needs.is_empty())
+        .map(|j| j.id.value.as_str())
+        .collect();
     if ready.is_empty() {
         // GitHub points at the `jobs` mapping, whose position is its first key.
         let message = "The workflow must contain at least one job with no dependencies.";
         sink.error(first.id.span, "needs-cycle", message);
         return;
     }
-    let mut waiting: Vec<(&Job, Vec<&Spanned<String>>)> =
-        jobs.iter().filter(|j| !j.needs.is_empty()).map(|j| (*j, j.needs.iter().collect())).collect();
+    let mut waiting: Vec<(&Job, Vec<&Spanned<String>>)> = jobs
+        .iter()
+        .filter(|j| !j.needs.is_empty())
+        .map(|j| (*j, j.needs.iter().collect()))
+        .collect();
     while let Some(done) = ready.pop_front() {
         waiting.retain_mut(|(job, needs)| {
             needs.retain(|n| n.value != done);
@@ -52,19 +62,29 @@ fn github_walk(jobs: &[&Job], sink: &mut Sink) {
     let known: HashSet<&str> = jobs.iter().map(|j| j.id.value.as_str()).collect();
     for (job, needs) in waiting {
         for need in needs {
-            sink.error(need.span, rule_for(&known, need), unsatisfied_message(&known, job, need));
+            sink.error(
+                need.span,
+                rule_for(&known, need),
+                unsatisfied_message(&known, job, need),
+            );
         }
     }
 }
 
 fn rule_for(known: &HashSet<&str>, need: &Spanned<String>) -> &'static str {
-    if known.contains(need.value.as_str()) { "needs-cycle" } else { "needs" }
+    if known.contains(need.value.as_str()) {
+        "needs-cycle"
+    } else {
+        "needs"
+    }
 }
 
 fn unsatisfied_message(known: &HashSet<&str>, job: &Job, need: &Spanned<String>) -> String {
     let (id, needed) = (&job.id.value, &need.value);
     if known.contains(needed.as_str()) {
-        format!("Job '{id}' depends on job '{needed}' which creates a cycle in the dependency graph.")
+        format!(
+            "Job '{id}' depends on job '{needed}' which creates a cycle in the dependency graph."
+        )
     } else {
         format!("Job '{id}' depends on unknown job '{needed}'.")
     }
@@ -72,19 +92,36 @@ fn unsatisfied_message(known: &HashSet<&str>, job: &Job, need: &Spanned<String>)
 
 /// One diagnostic per cycle, at the first job of the cycle in source order.
 fn report_cycles(jobs: &[&Job], sink: &mut Sink) {
-    let index: HashMap<&str, usize> = jobs.iter().enumerate().map(|(i, j)| (j.id.value.as_str(), i)).collect();
-    let edges: Vec<Vec<usize>> =
-        jobs.iter().map(|j| j.needs.iter().filter_map(|n| index.get(n.value.as_str()).copied()).collect()).collect();
+    let index: HashMap<&str, usize> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.value.as_str(), i))
+        .collect();
+    let edges: Vec<Vec<usize>> = jobs
+        .iter()
+        .map(|j| {
+            j.needs
+                .iter()
+                .filter_map(|n| index.get(n.value.as_str()).copied())
+                .collect()
+        })
+        .collect();
     let mut on_reported_cycle = vec![false; jobs.len()];
     for start in 0..jobs.len() {
         if on_reported_cycle[start] {
             continue;
         }
-        let Some(cycle) = shortest_cycle(&edges, start) else { continue };
+        let Some(cycle) = shortest_cycle(&edges, start) else {
+            continue;
+        };
         for &node in &cycle {
             on_reported_cycle[node] = true;
         }
-        let names: Vec<&str> = cycle.iter().chain([&start]).map(|&i| jobs[i].id.value.as_str()).collect();
+        let names: Vec<&str> = cycle
+            .iter()
+            .chain([&start])
+            .map(|&i| jobs[i].id.value.as_str())
+            .collect();
         let message = format!("The jobs form a dependency cycle: {}", names.join(" -> "));
         sink.error(jobs[start].id.span, "needs-cycle", message);
     }

@@ -65,7 +65,10 @@ fn check_step_uses(uses: &Spanned<String>, sink: &mut Sink) {
         // GitHub accepts the bare prefix when reading the file; the run fails later.
         Err(e @ UsesError::EmptyImage) => sink.warning(uses.span, "uses", format!("{e}.")),
         Err(_) => {
-            let message = format!("Expected format {{org}}/{{repo}}[/path]@ref. Actual '{}'", uses.value);
+            let message = format!(
+                "Expected format {{org}}/{{repo}}[/path]@ref. Actual '{}'",
+                uses.value
+            );
             sink.error(uses.span, "uses", message);
         }
     }
