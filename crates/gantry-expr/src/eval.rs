@@ -337,3 +337,109 @@ fn lookup(item: Value, key: &IndexKey) -> Option<Value> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::{ParseOptions, parse};
+
+    struct Ctx(Value);
+
+    impl EvalContext for Ctx {
+        fn named_value(&self, name: &str) -> Option<Value> {
+            self.0.get(name).cloned()
+        }
+    }
+
+    fn eval(source: &str) -> Result<Value, ExprError> {
+        let data =
+            serde_json::json!({"github": {"event": {"labels": [{"name": "bug"}], "obj": {}}}});
+        let opts = ParseOptions::new().named_value("github");
+        evaluate(&parse(source, &opts)?, &Ctx(Value::from(data)))
+    }
+
+    #[test]
+    fn arrays_and_objects_equal_only_themselves() {
+        assert_eq!(eval("github.event == github.EVENT"), Ok(Value::Bool(true)));
+        assert_eq!(
+            eval("github.event.obj == github.event"),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            eval("fromJSON('{}') == fromJSON('{}')"),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            eval("case(true, github.event, 1) == github.event"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            eval("(github.event || 1) != github.event"),
+            Ok(Value::Bool(false))
+        );
+        assert_eq!(
+            eval("contains(github.event.labels, github.event.labels[0])"),
+            Ok(Value::Bool(true))
+        );
+        assert_eq!(
+            eval("contains(github.event.labels, fromJSON('{\"name\":\"bug\"}'))"),
+            Ok(Value::Bool(false))
+        );
+    }
+
+    #[test]
+    fn format_rejects_specifiers_and_spaces_like_the_runner() {
+        let err = eval("format('{0:yyyy}', 1)").unwrap_err();
+        assert_eq!(
+            err.message,
+            "The format specifiers 'yyyy' are not valid for objects of type 'Number'"
+        );
+        let err = eval("format('{0 }', 1)").unwrap_err();
+        assert_eq!(err.message, "The following format string is invalid: {0 }");
+        assert_eq!(eval("format('{0:}', 1)"), Ok(Value::from("1")));
+    }
+
+    #[test]
+    fn filtered_arrays_apply_accessors_to_each_element() {
+        assert_eq!(
+            eval("github.event.labels.*.name"),
+            Ok(Value::from(vec![Value::from("bug")]))
+        );
+        assert_eq!(eval("github.event.labels.name"), Ok(Value::Null));
+        // Still filtered after passing through `||`: `[0]` indexes each element, not the list.
+        assert_eq!(
+            eval("(github.event.labels.* || 1).name"),
+            Ok(Value::from(vec![Value::from("bug")]))
+        );
+        assert_eq!(
+            eval("(github.event.labels.* || 1)[0]"),
+            Ok(Value::Array(vec![]))
+        );
+    }
+
+    #[test]
+    fn errors_carry_the_offset_of_the_failing_call() {
+        let err = eval("1 && case(1, 2, 3)").unwrap_err();
+        assert_eq!((err.kind, err.offset), (ErrorKind::Evaluation, 5));
+        let err = eval("fromJSON('{')").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("Error parsing JSON when evaluating fromJson"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn unknown_functions_fail_at_evaluation_in_permissive_mode() {
+        let expr = parse("hashFiles('**/x')", &ParseOptions::permissive()).unwrap();
+        let err = evaluate(&expr, &Ctx(Value::Null)).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Evaluation);
+        assert!(
+            err.message
+                .starts_with("Unrecognized function: 'hashFiles'"),
+            "{}",
+            err.message
+        );
+    }
+}

@@ -60,6 +60,23 @@ impl ParseOptions {
         self
     }
 
+    /// Adds one entry of a schema `context` list: `github` (a named value) or
+    /// `hashFiles(1,255)` / `failure(0,MAX)` (a function with its argument range).
+    pub fn allowed_context(self, entry: &str) -> Self {
+        let Some((name, arity)) = entry.strip_suffix(')').and_then(|e| e.split_once('(')) else {
+            return self.named_value(entry.trim());
+        };
+        let bound = |text: &str| match text.trim() {
+            "MAX" => Some(usize::MAX),
+            digits => digits.parse().ok(),
+        };
+        let range = arity
+            .split_once(',')
+            .and_then(|(min, max)| Some((bound(min)?, bound(max)?)));
+        let (min, max) = range.unwrap_or((0, usize::MAX));
+        self.function(name.trim(), min, max)
+    }
+
     /// Allows `success()`, `always()`, `failure()` and `cancelled()`.
     pub fn status_functions(self) -> Self {
         STATUS_FUNCTIONS
@@ -546,6 +563,23 @@ mod tests {
         let calls: Vec<&str> = expr.function_calls().into_iter().map(|c| c.name).collect();
         assert_eq!(calls, ["success", "contains"]);
         assert_eq!(expr.named_values()[0].1, Span::new(22, 28));
+    }
+
+    #[test]
+    fn schema_context_entries_declare_values_and_functions() {
+        let opts = ["github", "hashFiles(1,255)", "failure(0,MAX)"]
+            .into_iter()
+            .fold(ParseOptions::new(), ParseOptions::allowed_context);
+        assert!(opts.allows_named_value("GitHub"));
+        assert_eq!(opts.function_arity("hashfiles"), Some((1, 255)));
+        assert_eq!(opts.function_arity("failure"), Some((0, usize::MAX)));
+        let err = parse("hashFiles()", &opts).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("Too few parameters supplied: 'hashFiles'"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -278,6 +278,18 @@ impl From<serde_json::Value> for Value {
     }
 }
 
+impl From<&Value> for serde_json::Value {
+    fn from(value: &Value) -> Self {
+        value.to_json()
+    }
+}
+
+impl From<Value> for serde_json::Value {
+    fn from(value: Value) -> Self {
+        value.to_json()
+    }
+}
+
 impl From<&serde_json::Value> for Value {
     fn from(json: &serde_json::Value) -> Self {
         Value::from(json.clone())
