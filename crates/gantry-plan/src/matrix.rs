@@ -1,11 +1,16 @@
-//! `strategy.matrix` expansion, exactly as GitHub documents it.
+//! `strategy.matrix` expansion, as GitHub's workflow parser does it.
 //!
 //! 1. The cartesian product of the vectors, in key order (the first key varies slowest).
-//! 2. `exclude` removes every combination that matches all the keys of an entry (a partial match).
-//! 3. Each `include` entry is added to every original combination whose *original* values it
-//!    does not overwrite (keys added by an earlier include may be overwritten). An entry that
-//!    fits no original combination becomes a new combination. Combinations created by include
-//!    are never extended by later entries.
+//! 2. `exclude` removes every combination that an entry matches.
+//! 3. An `include` entry splits into a *filter* (its keys that are matrix vectors) and *extra*
+//!    values (the other keys). Every remaining combination the filter matches gets the extra
+//!    values, later entries overwriting earlier extras; so an entry is added wherever it does not
+//!    overwrite an original value. An entry that matches no combination becomes a new
+//!    combination (filter keys first, then extras). Combinations created by include are never
+//!    extended by later entries.
+//!
+//! Matching compares each *leaf* of the entry (a nested mapping is a partial match) with the
+//! expression language's loose `==`: strings ignore case, and mixed types compare as numbers.
 //!
 //! The input is the matrix as JSON after expressions were evaluated: the caller evaluates a
 //! matrix that is an expression (`${{ fromJSON(needs.x.outputs.m) }}`), or a vector that is one,
@@ -38,6 +43,10 @@ pub enum MatrixError {
     },
     #[error("matrix exclude key '{0}' does not match any key within the matrix")]
     UnknownExcludeKey(String),
+    #[error("matrix include entry #{0} does not contain any values")]
+    EmptyInclude(usize),
+    #[error("matrix exclude entry #{0} must not be empty")]
+    EmptyExclude(usize),
     #[error("matrix must define at least one vector or include entry")]
     NoVectors,
     #[error("the matrix produces {0} jobs, more than GitHub's limit of {MAX_MATRIX_JOBS}")]
@@ -55,9 +64,13 @@ pub fn expand(matrix: &Value) -> Result<Vec<MatrixRow>, MatrixError> {
     if vectors.is_empty() && include.is_empty() {
         return Err(MatrixError::NoVectors);
     }
-    check_exclude_keys(&exclude, &vectors)?;
+    check_entries(&include, &exclude, &vectors)?;
     let mut rows = product(&vectors);
-    rows.retain(|row| !exclude.iter().any(|entry| is_subset(entry, row)));
+    rows.retain(|row| {
+        !exclude
+            .iter()
+            .any(|entry| filter_matches(entry.iter(), row))
+    });
     let rows = apply_include(rows, &include, &vectors);
     if rows.len() > MAX_MATRIX_JOBS {
         return Err(MatrixError::TooManyJobs(rows.len()));
@@ -106,7 +119,17 @@ fn entries<'a>(
     }
 }
 
-fn check_exclude_keys(exclude: &[&MatrixRow], vectors: &Vectors<'_>) -> Result<(), MatrixError> {
+fn check_entries(
+    include: &[&MatrixRow],
+    exclude: &[&MatrixRow],
+    vectors: &Vectors<'_>,
+) -> Result<(), MatrixError> {
+    if let Some(index) = include.iter().position(|e| e.is_empty()) {
+        return Err(MatrixError::EmptyInclude(index));
+    }
+    if let Some(index) = exclude.iter().position(|e| e.is_empty()) {
+        return Err(MatrixError::EmptyExclude(index));
+    }
     let unknown = exclude
         .iter()
         .flat_map(|e| e.keys())
@@ -140,35 +163,102 @@ fn apply_include(
     include: &[&MatrixRow],
     vectors: &Vectors<'_>,
 ) -> Vec<MatrixRow> {
-    let originals = rows.len();
-    let is_original_key = |k: &String| vectors.iter().any(|(v, _)| *v == k);
+    let is_vector = |k: &String| vectors.iter().any(|(v, _)| *v == k);
+    let mut unmatched = Vec::new();
     for entry in include {
-        let mut added = false;
-        for row in rows.iter_mut().take(originals) {
-            let keeps_originals = entry
-                .iter()
-                .filter(|(k, _)| is_original_key(k))
-                .all(|(k, v)| row.get(k).is_some_and(|r| json_eq(r, v)));
-            if keeps_originals {
-                row.extend(entry.iter().map(|(k, v)| (k.clone(), v.clone())));
-                added = true;
+        let filter = entry.iter().filter(|(k, _)| is_vector(k));
+        let extra = entry.iter().filter(|(k, _)| !is_vector(k));
+        let mut matched = false;
+        for row in rows.iter_mut() {
+            // The filter holds only vector keys, so extras added earlier never take part.
+            if filter_matches(filter.clone(), row) {
+                row.extend(extra.clone().map(|(k, v)| (k.clone(), v.clone())));
+                matched = true;
             }
         }
-        if !added {
-            rows.push((*entry).clone());
+        if !matched {
+            unmatched.push(
+                filter
+                    .chain(extra)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
         }
     }
+    rows.extend(unmatched);
     rows
 }
 
-/// Whether every key of `entry` has an equal value in `row`.
-fn is_subset(entry: &MatrixRow, row: &MatrixRow) -> bool {
-    entry
-        .iter()
-        .all(|(k, v)| row.get(k).is_some_and(|r| json_eq(r, v)))
+/// Whether every leaf of the filter equals (loosely) the value at the same path in `row`; a
+/// missing path reads as null.
+fn filter_matches<'a>(
+    filter: impl Iterator<Item = (&'a String, &'a Value)>,
+    row: &MatrixRow,
+) -> bool {
+    let mut filter = filter.peekable();
+    filter.peek().is_none() || filter.all(|(k, v)| leaves_match(v, row.get(k)))
 }
 
-/// JSON equality where `1` equals `1.0` (YAML and `fromJSON` may produce either).
+fn leaves_match(filter: &Value, actual: Option<&Value>) -> bool {
+    match filter {
+        Value::Object(map) => map.iter().all(|(k, v)| {
+            leaves_match(v, actual.and_then(|a| a.as_object()).and_then(|a| a.get(k)))
+        }),
+        Value::Array(items) => items.iter().enumerate().all(|(i, v)| {
+            leaves_match(v, actual.and_then(|a| a.as_array()).and_then(|a| a.get(i)))
+        }),
+        literal => loose_eq(literal, actual.unwrap_or(&Value::Null)),
+    }
+}
+
+/// The expression language's `==`: same-type values compare directly (strings ignoring case,
+/// arrays and objects never equal a literal), mixed types compare as numbers.
+pub fn loose_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Null, Value::Null) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::String(x), Value::String(y)) => x
+            .chars()
+            .flat_map(char::to_uppercase)
+            .eq(y.chars().flat_map(char::to_uppercase)),
+        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => false,
+        _ => {
+            let (x, y) = (to_number(a), to_number(b));
+            x == y
+        }
+    }
+}
+
+/// GitHub's number coercion: null is 0, booleans 1 and 0, strings parsed as numbers (empty is
+/// 0, anything else NaN).
+fn to_number(value: &Value) -> f64 {
+    match value {
+        Value::Null => 0.0,
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
+        Value::String(s) => parse_number(s.trim()),
+        Value::Array(_) | Value::Object(_) => f64::NAN,
+    }
+}
+
+fn parse_number(text: &str) -> f64 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).map_or(f64::NAN, |n| n as f64);
+    }
+    let looks_numeric = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
+    if looks_numeric {
+        text.parse().unwrap_or(f64::NAN)
+    } else {
+        f64::NAN
+    }
+}
+
+/// Strict JSON equality, except that `1` equals `1.0` (YAML and `fromJSON` may produce either).
 pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
