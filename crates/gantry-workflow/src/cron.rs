@@ -602,6 +602,57 @@ mod tests {
         );
     }
 
+    /// The accept/reject rules of GitHub's own workflow parser (actions/languageservices).
+    #[test]
+    fn github_parser_rules() {
+        let valid = [
+            "0 0 * * *",
+            "0 000 001 * *",
+            "2,10 4,5 * * *",
+            "30 4-6 * * *",
+            "0 4-4 * * *",
+            "20/15 * * * *",
+            "28 */4 * * *",
+            "28 5,*/4,6-8 * * *",
+            "0 0 * * SUN",
+            "0 0 * * sun-TUE",
+            "0 0 * * SUN-2",
+            "0 2-4/5 * * *",
+            "0   0  *  *               *",
+            "0 0 * FEB/2 MON/3",
+        ];
+        for cron in valid {
+            assert!(Cron::parse(cron).is_ok(), "{cron} should be valid");
+        }
+        let invalid = [
+            "0 -1 * * *",
+            "0 1- * * *",
+            "0 /1 * * *",
+            "0 1/ * * *",
+            "0 ,1 * * *",
+            "0 1, * * *",
+            "0 5--5 * * *",
+            "0 *//5 * * *",
+            "0 */* * * *",
+            "0 5/* * * *",
+            "0 *-4 5-* *-* *",
+            "0 ,, * * *",
+            ", , , , ,",
+            "0 ** * * *",
+            "0 0 * * BUN",
+            "0 0 * SUN JAN",
+            "0 0 * * FRI-TUE",
+            "0 12-4 * * *",
+            "0 2/4-5 * * *",
+            "0 2-4-6 * * *",
+            "0 2/4/6 * * *",
+            "0 * * */FEB */TUE",
+        ];
+        for cron in invalid {
+            assert!(Cron::parse(cron).is_err(), "{cron} should be invalid");
+        }
+    }
+
     #[test]
     fn short_intervals_warn() {
         let interval = |s: &str| Cron::parse(s).unwrap().min_interval_minutes();

@@ -5,7 +5,8 @@
 //! - `**` matches zero or more of any character; `**/` matches zero or more whole directories,
 //!   so `**/README.md` matches `README.md` and `js/README.md`;
 //! - `?` matches zero or one of the preceding character, `+` one or more of it;
-//! - `[...]` matches one listed character; ranges may only span `a-z`, `A-Z` or `0-9`;
+//! - `[...]` matches one listed alphanumeric character; ranges may only span `a-z`, `A-Z` or
+//!   `0-9`;
 //! - a leading `!` negates the pattern; within a list the last matching pattern wins;
 //! - `\` escapes a special character (`*`, `?`, `+`, `[`, `]`, `!`, `\`); before any other
 //!   character it is a literal backslash (file paths may contain one).
@@ -31,6 +32,8 @@ pub enum FilterErrorKind {
     InvalidRange(char, char),
     #[error("range '{0}-' is missing its end")]
     UnfinishedRange(char),
+    #[error("'{0}' cannot appear in a character class: it may only list a-z, A-Z and 0-9")]
+    ClassCharacter(char),
 }
 
 /// An invalid pattern, with the 0-based character offset of the problem inside the pattern
@@ -264,7 +267,14 @@ fn class_item(
 ) -> usize {
     let lo = chars[pos];
     if chars.get(pos + 1) != Some(&'-') {
-        ranges.push((lo, lo));
+        if lo.is_ascii_alphanumeric() {
+            ranges.push((lo, lo));
+        } else {
+            errors.push(FilterError {
+                position: pos,
+                kind: FilterErrorKind::ClassCharacter(lo),
+            });
+        }
         return pos + 1;
     }
     match chars.get(pos + 2) {
@@ -763,6 +773,8 @@ mod tests {
         );
         assert_eq!(err("[9-0]").kind, FilterErrorKind::InvalidRange('9', '0'));
         assert_eq!(err("[0-]").kind, FilterErrorKind::UnfinishedRange('0'));
+        assert_eq!(err("v[._]").kind, FilterErrorKind::ClassCharacter('.'));
+        assert_eq!(err("v[._]").position, 2);
         assert_eq!(Pattern::validate("+[]?[z-a").len(), 4); // +, [], z-a, unclosed
     }
 
