@@ -1,0 +1,459 @@
+//! Walks a YAML tree against GitHub's template schema, the way GitHub's template reader does:
+//! unknown keys, wrong types, missing required keys, disallowed values and `${{ }}` expressions
+//! (checked against the context the schema allows at that key), all reported in one pass.
+
+use std::collections::HashSet;
+
+use crate::exprcheck::{Ctx, check_expression};
+use crate::model::{Diagnostic, Severity, Span};
+use crate::schema::{DefId, Literal, Schema};
+use crate::yaml::{Node, NodeKind};
+
+/// GitHub's limit on the `format(...)` expression a templated string becomes.
+const MAX_EXPRESSION_LENGTH: usize = 21_000;
+const OPEN: &str = "${{";
+
+/// Properties that only exist behind GitHub's `allowBackgroundSteps` feature flag (off).
+const BACKGROUND_PROPERTIES: [&str; 4] = ["background", "wait", "wait-all", "cancel"];
+
+/// Validates `root` against the schema definition named `root_def`.
+pub fn validate(schema: &Schema, root_def: &str, root: &Node) -> Vec<Diagnostic> {
+    let mut walker = Walker {
+        schema,
+        diagnostics: Vec::new(),
+    };
+    match schema.id(root_def) {
+        Some(def) => walker.read_value(root, def, &Ctx::EMPTY),
+        None => walker.error(root.span, "schema", format!("Schema definition '{root_def}' not found")),
+    }
+    walker.diagnostics
+}
+
+/// What a scalar turned out to be once its `${{ }}` were looked at.
+enum Scanned {
+    /// No expression (or one that folds to a string literal): validate the literal.
+    Literal(Option<String>),
+    /// A value computed at run time: accepted wherever expressions are allowed.
+    Expression,
+    /// The template itself was broken (already reported): validate the original text.
+    Error,
+}
+
+struct Walker<'s> {
+    schema: &'s Schema,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl<'s> Walker<'s> {
+    fn error(&mut self, span: Span, rule: &'static str, message: String) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            span,
+            message,
+            rule,
+        });
+    }
+
+    fn read_value(&mut self, node: &Node, def: DefId, parent: &Ctx<'_>) {
+        let d = self.schema.get(def);
+        let ctx = Ctx {
+            items: &d.context,
+            parent: Some(parent),
+        };
+        match &node.kind {
+            NodeKind::Seq(items) => self.read_sequence(node, items, def, &ctx),
+            NodeKind::Map(entries) => self.read_mapping(node, entries, def, &ctx),
+            _ => self.read_scalar(node, def, &ctx),
+        }
+    }
+
+    fn read_sequence(&mut self, node: &Node, items: &[Node], def: DefId, ctx: &Ctx<'_>) {
+        let Some(item_def) = self.schema.sequence_item(def) else {
+            self.error(node.span, "schema", "A sequence was not expected".into());
+            return;
+        };
+        for item in items {
+            self.read_value(item, item_def, ctx);
+        }
+    }
+
+    fn read_scalar(&mut self, node: &Node, def: DefId, ctx: &Ctx<'_>) {
+        let scanned = match &node.kind {
+            NodeKind::String(s) => self.scan(s, node.span, ctx),
+            _ => Scanned::Literal(None),
+        };
+        match scanned {
+            Scanned::Expression => {
+                if ctx.is_empty() {
+                    self.not_allowed(node.span);
+                }
+            }
+            Scanned::Literal(Some(folded)) => {
+                self.validate_literal(node, Literal::String(&folded), def, ctx)
+            }
+            Scanned::Literal(None) | Scanned::Error => {
+                self.validate_literal(node, literal_of(node), def, ctx)
+            }
+        }
+    }
+
+    fn not_allowed(&mut self, span: Span) {
+        self.error(
+            span,
+            "expression",
+            "A template expression is not allowed in this context".into(),
+        );
+    }
+
+    /// Matches a scalar against the scalar definitions; a non-string that fits nowhere is tried
+    /// again as a string (GitHub coerces `1` to `"1"` where a string is expected).
+    fn validate_literal(&mut self, node: &Node, lit: Literal<'_>, def: DefId, ctx: &Ctx<'_>) {
+        let mut defs = Vec::new();
+        self.schema.scalar_defs(def, &mut defs);
+        let matches = |lit: Literal<'_>| defs.iter().any(|&d| self.schema.get(d).matches(lit));
+        let text = node.scalar_to_string().unwrap_or_default();
+        let shown = match lit {
+            Literal::String(s) => s.to_owned(),
+            _ => text.clone(),
+        };
+        let ok = matches(lit) || (!matches!(lit, Literal::String(_)) && matches(Literal::String(&text)));
+        if !ok {
+            self.error(node.span, "schema", format!("Unexpected value '{shown}'"));
+            return;
+        }
+        if self.schema.get(def).is_condition {
+            self.check_condition(node, &shown, ctx);
+        }
+    }
+
+    /// `if:` values without `${{ }}` are expressions too.
+    fn check_condition(&mut self, node: &Node, text: &str, ctx: &Ctx<'_>) {
+        let trimmed = text.trim();
+        if trimmed.is_empty() || text.contains(OPEN) {
+            return;
+        }
+        if let Some(message) = check_expression(trimmed, ctx) {
+            self.error(node.span, "expression", message);
+        }
+    }
+
+    fn read_mapping(&mut self, node: &Node, entries: &[(Node, Node)], def: DefId, ctx: &Ctx<'_>) {
+        let mut defs = self.schema.mapping_defs(def);
+        let Some(&first) = defs.first() else {
+            self.error(node.span, "schema", "A mapping was not expected".into());
+            return;
+        };
+        let Some(m) = self.schema.mapping(first) else {
+            return;
+        };
+        if defs.len() > 1 || !m.properties.is_empty() || m.loose_key.is_none() {
+            self.read_known_mapping(node, entries, &mut defs, ctx);
+        } else if let (Some(key_def), Some(value_def)) = (m.loose_key, m.loose_value) {
+            self.read_loose_mapping(entries, key_def, value_def, ctx);
+        }
+    }
+
+    /// A key's text, or `None` for an expression key (handled here).
+    fn read_key(&mut self, key: &Node, value: &Node, value_def: DefId, ctx: &Ctx<'_>) -> Option<String> {
+        let text = key.scalar_to_string();
+        let Some(text) = text else {
+            self.error(key.span, "schema", "A mapping key must be a scalar".into());
+            return None;
+        };
+        if matches!(key.kind, NodeKind::String(_)) {
+            match self.scan(&text, key.span, ctx) {
+                Scanned::Expression => {
+                    if ctx.is_empty() {
+                        self.not_allowed(key.span);
+                    } else {
+                        self.read_value(value, value_def, ctx);
+                    }
+                    return None;
+                }
+                Scanned::Literal(Some(folded)) => return Some(folded),
+                Scanned::Literal(None) | Scanned::Error => {}
+            }
+        }
+        Some(text)
+    }
+
+    fn check_duplicate(&mut self, seen: &mut HashSet<String>, key: &Node, text: &str) -> bool {
+        if text.is_empty() || seen.insert(text.to_uppercase()) {
+            return false;
+        }
+        self.error(key.span, "schema", format!("'{text}' is already defined"));
+        true
+    }
+
+    fn read_known_mapping(
+        &mut self,
+        node: &Node,
+        entries: &[(Node, Node)],
+        defs: &mut Vec<DefId>,
+        ctx: &Ctx<'_>,
+    ) {
+        let schema = self.schema;
+        let loose = schema.mapping(defs[0]).and_then(|m| m.loose_key.zip(m.loose_value));
+        let mut seen = HashSet::new();
+        let mut has_expression_key = false;
+        for (key, value) in entries {
+            let Some(text) = self.read_key(key, value, schema.any(), ctx) else {
+                has_expression_key |= key.is_scalar();
+                continue;
+            };
+            if self.check_duplicate(&mut seen, key, &text) {
+                continue;
+            }
+            if let Some(prop) = match_property_and_filter(schema, defs, &text) {
+                if BACKGROUND_PROPERTIES.contains(&text.as_str()) {
+                    self.error(key.span, "schema", format!("Unexpected value '{text}'"));
+                    continue;
+                }
+                self.read_value(value, prop, ctx);
+            } else if let Some((key_def, value_def)) = loose {
+                self.validate_literal(key, Literal::String(&text), key_def, ctx);
+                self.read_value(value, value_def, ctx);
+            } else {
+                self.error(key.span, "schema", format!("Unexpected value '{text}'"));
+            }
+        }
+        if defs.len() > 1 {
+            let message = ambiguous_message(schema, defs);
+            self.error(node.span, "schema", message);
+        } else if !has_expression_key {
+            self.check_required(node, defs[0], &seen);
+        }
+    }
+
+    fn check_required(&mut self, node: &Node, def: DefId, seen: &HashSet<String>) {
+        let Some(m) = self.schema.mapping(def) else {
+            return;
+        };
+        for (name, prop) in &m.properties {
+            if prop.required && !seen.contains(&name.to_uppercase()) {
+                self.error(node.span, "schema", format!("Required property is missing: {name}"));
+            }
+        }
+    }
+
+    fn read_loose_mapping(
+        &mut self,
+        entries: &[(Node, Node)],
+        key_def: DefId,
+        value_def: DefId,
+        ctx: &Ctx<'_>,
+    ) {
+        let mut seen = HashSet::new();
+        for (key, value) in entries {
+            let Some(text) = self.read_key(key, value, value_def, ctx) else {
+                continue;
+            };
+            if self.check_duplicate(&mut seen, key, &text) {
+                continue;
+            }
+            self.validate_literal(key, Literal::String(&text), key_def, ctx);
+            self.read_value(value, value_def, ctx);
+        }
+    }
+
+    /// Splits a string into literal text and `${{ }}` expressions and checks each expression.
+    /// Errors are reported at the start of the string, as GitHub does.
+    fn scan(&mut self, raw: &str, span: Span, ctx: &Ctx<'_>) -> Scanned {
+        let Some(mut start) = raw.find(OPEN) else {
+            return Scanned::Literal(None);
+        };
+        let bytes = raw.as_bytes();
+        let mut failed = false;
+        let mut segments: Vec<Segment<'_>> = Vec::new();
+        let mut i = 0;
+        loop {
+            if i < start {
+                segments.push(Segment::Text(&raw[i..start]));
+            }
+            let Some(end) = find_close(bytes, start + OPEN.len()) else {
+                self.error(
+                    span,
+                    "expression",
+                    "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.".into(),
+                );
+                return Scanned::Error;
+            };
+            let inner = &raw[start + OPEN.len()..end - 1];
+            i = end + 1;
+            match self.parse_expression(inner, span, ctx) {
+                Parsed::Error => failed = true,
+                Parsed::Insert if start != 0 || i < raw.len() => {
+                    self.error(span, "expression", directive_message("insert"));
+                    return Scanned::Error;
+                }
+                Parsed::Insert => segments.push(Segment::Expr("insert")),
+                Parsed::Expr(e) => segments.push(Segment::Expr(e)),
+            }
+            match raw[i..].find(OPEN) {
+                Some(next) => start = i + next,
+                None => {
+                    if i < raw.len() {
+                        segments.push(Segment::Text(&raw[i..]));
+                    }
+                    break;
+                }
+            }
+        }
+        if failed {
+            return Scanned::Error;
+        }
+        if let [Segment::Expr(e)] = segments.as_slice() {
+            if let Some(s) = string_literal(e) {
+                return Scanned::Literal(Some(s));
+            }
+            return Scanned::Expression;
+        }
+        if format_length(&segments) > MAX_EXPRESSION_LENGTH {
+            self.error(
+                span,
+                "expression",
+                format!("Exceeded max expression length {MAX_EXPRESSION_LENGTH}"),
+            );
+            return Scanned::Error;
+        }
+        Scanned::Expression
+    }
+
+    fn parse_expression<'r>(&mut self, inner: &'r str, span: Span, ctx: &Ctx<'_>) -> Parsed<'r> {
+        let trimmed = inner.trim();
+        if trimmed.is_empty() {
+            self.error(span, "expression", "An expression was expected".into());
+            return Parsed::Error;
+        }
+        match match_insert(trimmed) {
+            Some(Ok(())) => return Parsed::Insert,
+            Some(Err(message)) => {
+                self.error(span, "expression", message);
+                return Parsed::Error;
+            }
+            None => {}
+        }
+        if let Some(message) = check_expression(trimmed, ctx) {
+            self.error(span, "expression", message);
+            return Parsed::Error;
+        }
+        Parsed::Expr(trimmed)
+    }
+}
+
+enum Segment<'a> {
+    Text(&'a str),
+    Expr(&'a str),
+}
+
+enum Parsed<'a> {
+    Expr(&'a str),
+    Insert,
+    Error,
+}
+
+/// The literal a scalar node is, for matching.
+fn literal_of(node: &Node) -> Literal<'_> {
+    match &node.kind {
+        NodeKind::Null => Literal::Null,
+        NodeKind::Bool(_) => Literal::Bool,
+        NodeKind::Number(_) => Literal::Number,
+        NodeKind::String(s) => Literal::String(s),
+        NodeKind::Seq(_) | NodeKind::Map(_) => Literal::Null,
+    }
+}
+
+/// The index of the second `}` of the closing `}}`, skipping `'...'` string literals.
+fn find_close(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut in_string = false;
+    for i in from..bytes.len() {
+        match bytes[i] {
+            b'\'' => in_string = !in_string,
+            b'}' if !in_string && bytes[i - 1] == b'}' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// `insert` alone is the insert directive; `insert x` is a directive with a wrong arity.
+fn match_insert(trimmed: &str) -> Option<Result<(), String>> {
+    let rest = trimmed.strip_prefix("insert")?;
+    if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
+        return None;
+    }
+    let params = rest.split_whitespace().count();
+    if params == 0 {
+        return Some(Ok(()));
+    }
+    Some(Err(format!(
+        "Exactly 0 parameter(s) were expected following the directive 'insert'. Actual parameter count: {params}"
+    )))
+}
+
+fn directive_message(directive: &str) -> String {
+    format!(
+        "The directive '{directive}' is not allowed in this context. Directives are not supported for expressions that are embedded within a string. Directives are only supported when the entire value is an expression."
+    )
+}
+
+/// `'abc'` (with `''` escapes) is a string literal: `${{ 'x' }}` is just the text `x`.
+fn string_literal(expr: &str) -> Option<String> {
+    let inner = expr.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            if chars.next() != Some('\'') {
+                return None;
+            }
+        }
+        out.push(c);
+    }
+    Some(out)
+}
+
+/// The length of the `format('...', e1, e2)` expression GitHub builds from a templated string.
+fn format_length(segments: &[Segment<'_>]) -> usize {
+    let mut len = "format('')".len();
+    for s in segments {
+        match s {
+            Segment::Text(t) => {
+                len += t.len() + t.bytes().filter(|b| matches!(b, b'\'' | b'{' | b'}')).count();
+            }
+            Segment::Expr(e) => len += 3 + ", ".len() + e.len(),
+        }
+    }
+    len
+}
+
+/// GitHub's property lookup across candidate mappings: a property known to some of them
+/// narrows the candidates to those.
+fn match_property_and_filter(schema: &Schema, defs: &mut Vec<DefId>, name: &str) -> Option<DefId> {
+    let prop = |d: DefId| schema.mapping(d).and_then(|m| m.properties.get(name)).map(|p| p.ty);
+    let found = defs.iter().find_map(|&d| prop(d))?;
+    defs.retain(|&d| prop(d).is_some());
+    Some(found)
+}
+
+/// "There's not enough info...": the properties that tell the remaining candidates apart.
+fn ambiguous_message(schema: &Schema, defs: &[DefId]) -> String {
+    let mut counts: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
+    for &d in defs {
+        if let Some(m) = schema.mapping(d) {
+            for name in m.properties.keys() {
+                *counts.entry(name.as_str()).or_default() += 1;
+            }
+        }
+    }
+    let mut unique: Vec<&str> = counts
+        .into_iter()
+        .filter(|&(name, n)| n == 1 && !matches!(name, "wait" | "wait-all" | "cancel"))
+        .map(|(name, _)| name)
+        .collect();
+    unique.sort_unstable();
+    format!(
+        "There's not enough info to determine what you meant. Add one of these properties: {}",
+        unique.join(", ")
+    )
+}

@@ -1,0 +1,594 @@
+//! A small positioned YAML tree built from `saphyr-parser` events.
+//!
+//! Scalars are typed the way GitHub's workflow reader types them (YAML 1.2 core schema: `yes` is a
+//! string, `0x1F` a number, `12_345` a string), explicit core tags are honoured, and anything
+//! GitHub rejects (anchors, aliases, other tags, a tag that does not fit its scalar) becomes a
+//! diagnostic instead of an error that stops reading.
+
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
+
+use crate::model::{Diagnostic, Pos, Severity, Span};
+
+/// One node of the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Seq(Vec<Node>),
+    /// Keys in source order, duplicates included (the schema walker reports them).
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    pub fn is_scalar(&self) -> bool {
+        !matches!(self.kind, NodeKind::Seq(_) | NodeKind::Map(_))
+    }
+
+    /// The string value if this is a string scalar.
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            NodeKind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A scalar as GitHub turns it into a string (`null` → `""`, `1e3` → `"1000"`).
+    pub fn scalar_to_string(&self) -> Option<String> {
+        match &self.kind {
+            NodeKind::Null => Some(String::new()),
+            NodeKind::Bool(b) => Some(b.to_string()),
+            NodeKind::Number(n) => Some(format_number(*n)),
+            NodeKind::String(s) => Some(s.clone()),
+            NodeKind::Seq(_) | NodeKind::Map(_) => None,
+        }
+    }
+
+    /// The entries of a mapping node (empty for anything else).
+    pub fn entries(&self) -> &[(Node, Node)] {
+        match &self.kind {
+            NodeKind::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    /// The value of the first entry whose key is the string `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries()
+            .iter()
+            .find(|(k, _)| k.as_str() == Some(key))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Formats a number as GitHub does when it coerces one to a string: .NET's `G15` format.
+pub fn format_number(n: f64) -> String {
+    if n.is_nan() {
+        return "NaN".to_owned();
+    }
+    if n.is_infinite() {
+        return if n > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if n == 0.0 {
+        return "0".to_owned();
+    }
+    // Round to 15 significant digits first; the exponent of the rounded value picks the notation.
+    let sci = format!("{:.14e}", n);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let negative = mantissa.starts_with('-');
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digits = digits.trim_end_matches('0');
+    let digits = if digits.is_empty() { "0" } else { digits };
+    let sign = if negative { "-" } else { "" };
+    if !(-5..15).contains(&exp) {
+        let (first, rest) = digits.split_at(1);
+        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{first}{frac}E{esign}{:02}", exp.abs());
+    }
+    if exp < 0 {
+        let zeros = "0".repeat((-exp - 1) as usize);
+        return format!("{sign}0.{zeros}{digits}");
+    }
+    let int_len = exp as usize + 1;
+    if digits.len() <= int_len {
+        format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
+    }
+}
+
+/// The result of reading a YAML file: the root node (absent after a syntax error or for an
+/// empty stream) and every problem found.
+#[derive(Debug, Default)]
+pub struct YamlDoc {
+    pub root: Option<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads `source` into a tree. Never panics; syntax errors become diagnostics.
+pub fn read(source: &str) -> YamlDoc {
+    let mut patched: Option<String> = None;
+    // GitHub's YAML parser accepts a comment glued to a flow collection (`[a]# note`), which
+    // saphyr rejects: blank such comments out (same byte length, so positions hold) and retry.
+    for _ in 0..MAX_COMMENT_PATCHES {
+        let text = patched.as_deref().unwrap_or(source);
+        match read_once(text) {
+            Ok(doc) => return doc,
+            Err((doc, Some(offset))) => {
+                let mut bytes = text.as_bytes().to_vec();
+                for b in bytes[offset..].iter_mut().take_while(|b| **b != b'\n') {
+                    *b = b' ';
+                }
+                match String::from_utf8(bytes) {
+                    Ok(s) => patched = Some(s),
+                    Err(_) => return doc,
+                }
+            }
+            Err((doc, None)) => return doc,
+        }
+    }
+    read_once(patched.as_deref().unwrap_or(source)).unwrap_or_else(|(doc, _)| doc)
+}
+
+const MAX_COMMENT_PATCHES: usize = 64;
+
+/// One attempt. On a syntax error, also the byte offset of a glued comment's `#`, if that was
+/// the problem.
+fn read_once(source: &str) -> Result<YamlDoc, (YamlDoc, Option<usize>)> {
+    let mut builder = Builder::new(source);
+    let mut parser = Parser::new_from_str(source);
+    while let Some(event) = parser.next_event() {
+        match event {
+            Ok((event, span)) => {
+                if !builder.on_event(event, span.start, span.end) {
+                    break;
+                }
+            }
+            Err(err) => {
+                let offset = builder.positions.byte_offset(err.marker().index());
+                let glued = err.info().starts_with("comments must be separated")
+                    && source.as_bytes().get(offset) == Some(&b'#');
+                builder.syntax_error(&err);
+                let doc = YamlDoc {
+                    root: None,
+                    diagnostics: builder.diagnostics,
+                };
+                return Err((doc, glued.then_some(offset)));
+            }
+        }
+    }
+    Ok(YamlDoc {
+        root: builder.root,
+        diagnostics: builder.diagnostics,
+    })
+}
+
+/// Maps saphyr's character-based markers to our positions (byte offsets, 1-based columns).
+struct Positions<'a> {
+    source: &'a str,
+    /// Byte offset of each character, only built for non-ASCII input.
+    char_offsets: Option<Vec<usize>>,
+}
+
+impl<'a> Positions<'a> {
+    fn new(source: &'a str) -> Self {
+        let char_offsets = (!source.is_ascii()).then(|| {
+            let mut v: Vec<usize> = source.char_indices().map(|(i, _)| i).collect();
+            v.push(source.len());
+            v
+        });
+        Self {
+            source,
+            char_offsets,
+        }
+    }
+
+    fn byte_offset(&self, char_index: usize) -> usize {
+        match &self.char_offsets {
+            Some(v) => v.get(char_index).copied().unwrap_or(self.source.len()),
+            None => char_index.min(self.source.len()),
+        }
+    }
+
+    fn pos(&self, m: Marker) -> Pos {
+        Pos {
+            line: to_u32(m.line()),
+            col: to_u32(m.col() + 1),
+            offset: self.byte_offset(m.index()),
+        }
+    }
+}
+
+/// The position of byte `offset`, counting from `from` (which lies before it).
+fn advance(src: &[u8], from: Pos, offset: usize) -> Pos {
+    let mut pos = from;
+    for &b in &src[from.offset.min(offset)..offset] {
+        if b == b'\n' {
+            pos.line += 1;
+            pos.col = 1;
+        } else if b & 0xC0 != 0x80 {
+            // Columns count characters: skip UTF-8 continuation bytes.
+            pos.col += 1;
+        }
+    }
+    pos.offset = offset;
+    pos
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+enum Frame {
+    Seq(Vec<Node>, Pos),
+    /// Entries so far, a key waiting for its value, and the start.
+    Map(Vec<(Node, Node)>, Option<Node>, Pos),
+}
+
+struct Builder<'a> {
+    positions: Positions<'a>,
+    stack: Vec<Frame>,
+    root: Option<Node>,
+    documents: usize,
+    diagnostics: Vec<Diagnostic>,
+    /// Where the previous event ended: block scalars are located from there.
+    last_end: Pos,
+}
+
+impl<'a> Builder<'a> {
+    fn new(source: &'a str) -> Self {
+        Self {
+            positions: Positions::new(source),
+            stack: Vec::new(),
+            root: None,
+            documents: 0,
+            diagnostics: Vec::new(),
+            last_end: Pos::default(),
+        }
+    }
+
+    fn error(&mut self, span: Span, message: String) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            span,
+            message,
+            rule: "syntax",
+        });
+    }
+
+    fn syntax_error(&mut self, err: &ScanError) {
+        let pos = self.positions.pos(*err.marker());
+        self.error(Span { start: pos, end: pos }, syntax_message(err.info()));
+    }
+
+    /// Handles one event; `false` stops reading (a second document).
+    fn on_event(&mut self, event: Event<'_>, start: Marker, end: Marker) -> bool {
+        let span = Span {
+            start: self.positions.pos(start),
+            end: self.positions.pos(end),
+        };
+        let last_end = std::mem::replace(&mut self.last_end, span.end);
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.error(span, "Only one YAML document is allowed in a workflow file".into());
+                    return false;
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let span = self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
+                self.check_anchor(anchor, span);
+                let kind = self.scalar_kind(&value, style, tag.as_deref(), span);
+                self.push(Node { kind, span });
+            }
+            Event::SequenceStart(anchor, tag) => {
+                self.check_anchor(anchor, span);
+                self.check_collection_tag(tag.as_deref(), "seq", span);
+                self.stack.push(Frame::Seq(Vec::new(), span.start));
+            }
+            Event::MappingStart(anchor, tag) => {
+                self.check_anchor(anchor, span);
+                self.check_collection_tag(tag.as_deref(), "map", span);
+                self.stack.push(Frame::Map(Vec::new(), None, span.start));
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close(span.end),
+            Event::Alias(_) => {
+                let name = self.name_after(span.start.offset, '*');
+                self.error(
+                    span,
+                    format!("Anchors are not currently supported. Remove the alias '{name}'"),
+                );
+                self.push(Node {
+                    kind: NodeKind::Null,
+                    span,
+                });
+            }
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
+        }
+        true
+    }
+
+    fn close(&mut self, end: Pos) {
+        let node = match self.stack.pop() {
+            Some(Frame::Seq(items, start)) => Node {
+                kind: NodeKind::Seq(items),
+                span: Span { start, end },
+            },
+            Some(Frame::Map(entries, _, start)) => Node {
+                kind: NodeKind::Map(entries),
+                span: Span { start, end },
+            },
+            None => return,
+        };
+        self.push(node);
+    }
+
+    fn push(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            Some(Frame::Seq(items, _)) => items.push(node),
+            Some(Frame::Map(entries, pending, _)) => match pending.take() {
+                Some(key) => entries.push((key, node)),
+                None => *pending = Some(node),
+            },
+            None => self.root = Some(node),
+        }
+    }
+
+    /// GitHub locates a block scalar at its `|`/`>` indicator (saphyr: at its content) and an
+    /// empty value just after the `:` (saphyr: at the `:`).
+    fn scalar_span(&self, value: &str, style: ScalarStyle, decorated: bool, span: Span, last_end: Pos) -> Span {
+        let src = self.positions.source.as_bytes();
+        let start = match style {
+            ScalarStyle::Literal | ScalarStyle::Folded if !decorated => {
+                let from = last_end.offset.min(span.start.offset);
+                match src[from..span.start.offset].iter().position(|b| matches!(b, b'|' | b'>')) {
+                    Some(i) => advance(src, last_end, from + i),
+                    None => span.start,
+                }
+            }
+            ScalarStyle::Plain if value.is_empty() && !decorated && src.get(span.start.offset) == Some(&b':') => {
+                advance(src, span.start, span.start.offset + 1)
+            }
+            _ => return span,
+        };
+        Span { start, end: span.end.max(start) }
+    }
+
+    /// GitHub rejects anchors (and so aliases): report the anchor by name.
+    fn check_anchor(&mut self, anchor: usize, span: Span) {
+        if anchor == 0 {
+            return;
+        }
+        let name = self.name_after(span.start.offset, '&');
+        self.error(
+            span,
+            format!("Anchors are not currently supported. Remove the anchor '{name}'"),
+        );
+    }
+
+    /// The anchor or alias name written after `sigil` at or just after `offset`.
+    fn name_after(&self, offset: usize, sigil: char) -> String {
+        let src = self.positions.source;
+        let rest = src.get(offset..).unwrap_or("");
+        let Some(at) = rest.find(sigil) else {
+            return String::new();
+        };
+        rest[at + 1..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .collect()
+    }
+
+    fn check_collection_tag(&mut self, tag: Option<&Tag>, expected: &str, span: Span) {
+        if let Some(tag) = tag {
+            let full = full_tag(tag);
+            if full != format!("{CORE}{expected}") {
+                self.error(span, format!("Unexpected tag '{full}'"));
+            }
+        }
+    }
+
+    fn scalar_kind(
+        &mut self,
+        value: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        span: Span,
+    ) -> NodeKind {
+        let Some(tag) = tag else {
+            return if style == ScalarStyle::Plain {
+                plain_scalar(value)
+            } else {
+                NodeKind::String(value.to_owned())
+            };
+        };
+        let full = full_tag(tag);
+        let Some(suffix) = full.strip_prefix(CORE) else {
+            self.error(span, format!("Unexpected tag '{full}'"));
+            return NodeKind::String(value.to_owned());
+        };
+        if suffix == "str" {
+            return NodeKind::String(value.to_owned());
+        }
+        if !matches!(suffix, "null" | "bool" | "int" | "float") {
+            self.error(span, format!("Unexpected tag '{full}'"));
+            return NodeKind::String(value.to_owned());
+        }
+        if style != ScalarStyle::Plain {
+            self.error(
+                span,
+                format!(
+                    "The scalar style '{}' on line {} and column {} is not valid with the tag '{full}'",
+                    style_name(style),
+                    span.start.line,
+                    span.start.col
+                ),
+            );
+            return NodeKind::String(value.to_owned());
+        }
+        let typed = match suffix {
+            "null" => parse_null(value).then_some(NodeKind::Null),
+            "bool" => parse_bool(value).map(NodeKind::Bool),
+            "int" => parse_int(value).map(NodeKind::Number),
+            _ => parse_float(value).map(NodeKind::Number),
+        };
+        typed.unwrap_or_else(|| {
+            self.error(
+                span,
+                format!(
+                    "The value '{value}' on line {} and column {} is invalid for the type '{full}'",
+                    span.start.line, span.start.col
+                ),
+            );
+            NodeKind::String(value.to_owned())
+        })
+    }
+}
+
+const CORE: &str = "tag:yaml.org,2002:";
+
+fn full_tag(tag: &Tag) -> String {
+    if tag.handle == "!" {
+        format!("!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    }
+}
+
+fn style_name(style: ScalarStyle) -> &'static str {
+    match style {
+        ScalarStyle::Plain => "Plain",
+        ScalarStyle::SingleQuoted => "SingleQuoted",
+        ScalarStyle::DoubleQuoted => "DoubleQuoted",
+        ScalarStyle::Literal => "Literal",
+        ScalarStyle::Folded => "Folded",
+    }
+}
+
+/// saphyr's messages start with "while parsing ..."; keep them but make them a sentence.
+fn syntax_message(info: &str) -> String {
+    let mut s = String::from("YAML syntax error: ");
+    s.push_str(info);
+    s
+}
+
+/// Types an untagged plain scalar by the YAML 1.2 core schema.
+fn plain_scalar(value: &str) -> NodeKind {
+    if parse_null(value) {
+        return NodeKind::Null;
+    }
+    if let Some(b) = parse_bool(value) {
+        return NodeKind::Bool(b);
+    }
+    if let Some(n) = parse_int(value).or_else(|| parse_float(value)) {
+        return NodeKind::Number(n);
+    }
+    NodeKind::String(value.to_owned())
+}
+
+fn parse_null(v: &str) -> bool {
+    matches!(v, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`.
+fn parse_int(v: &str) -> Option<f64> {
+    if let Some(oct) = v.strip_prefix("0o") {
+        return radix(oct, 8);
+    }
+    if let Some(hex) = v.strip_prefix("0x") {
+        return radix(hex, 16);
+    }
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<f64>().ok()
+}
+
+fn radix(digits: &str, base: u32) -> Option<f64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.chars().try_fold(0f64, |acc, c| {
+        c.to_digit(base).map(|d| acc * f64::from(base) + f64::from(d))
+    })
+}
+
+/// `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, `[-+]?.inf`, `.nan`.
+fn parse_float(v: &str) -> Option<f64> {
+    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let negative = v.starts_with('-');
+    if matches!(unsigned, ".inf" | ".Inf" | ".INF") {
+        return Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
+    }
+    if matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return Some(f64::NAN);
+    }
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = all_digits(int)
+        && all_digits(frac)
+        && (!int.is_empty() || !frac.is_empty())
+        && (mantissa.contains('.') || !int.is_empty());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let d = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !d.is_empty() && all_digits(d)
+    });
+    if !mantissa_ok || !exponent_ok {
+        return None;
+    }
+    v.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_format_like_dotnet_g15() {
+        assert_eq!(format_number(13313073.0), "13313073");
+        assert_eq!(format_number(0.845_512_408_225_570_1), "0.84551240822557");
+        assert_eq!(format_number(1_587_106_672_383_762_434.0), "1.58710667238376E+18");
+        assert_eq!(format_number(123456.123456), "123456.123456");
+        assert_eq!(format_number(f64::MAX), "1.79769313486232E+308");
+        assert_eq!(format_number(0.0001), "0.0001");
+        assert_eq!(format_number(0.00001), "1E-05");
+        assert_eq!(format_number(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn core_schema_typing() {
+        assert_eq!(plain_scalar("yes"), NodeKind::String("yes".into()));
+        assert_eq!(plain_scalar("TRUE"), NodeKind::Bool(true));
+        assert_eq!(plain_scalar("0x1F"), NodeKind::Number(31.0));
+        assert_eq!(plain_scalar("12_345"), NodeKind::String("12_345".into()));
+        assert_eq!(plain_scalar("3.10"), NodeKind::Number(3.1));
+        assert_eq!(plain_scalar(".5"), NodeKind::Number(0.5));
+        assert_eq!(plain_scalar("1e3"), NodeKind::Number(1000.0));
+        assert_eq!(plain_scalar("~"), NodeKind::Null);
+        assert_eq!(plain_scalar("."), NodeKind::String(".".into()));
+        assert_eq!(plain_scalar("2002-12-14"), NodeKind::String("2002-12-14".into()));
+    }
+}

@@ -1,0 +1,164 @@
+//! `shared/conformance/workflow-parser/*.yml`: every error case must report an error at each
+//! expected line and column; every accepted case must parse without errors.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use gantry_workflow::{Diagnostic, Severity, parse_workflow};
+
+/// Cases this reader cannot do yet, each with the reason. Keep it short.
+const ALLOWED_FAILURES: &[(&str, &str)] = &[];
+
+/// One expected error: `(line, col)` when GitHub gives a position, and the message.
+struct Expected {
+    pos: Option<(u32, u32)>,
+    message: String,
+}
+
+struct Case {
+    workflow: String,
+    /// Called workflows of reusable-workflow cases: `(reference, content)`.
+    extra_files: Vec<(String, String)>,
+    errors: Option<Vec<Expected>>,
+}
+
+fn load(path: &Path) -> Case {
+    let text = std::fs::read_to_string(path).unwrap().replace("\r\n", "\n");
+    let parts: Vec<&str> = text.split("\n---\n").collect();
+    let expected: serde_json::Value = serde_json::from_str(parts[parts.len() - 1]).unwrap();
+    let errors = expected.get("errors").and_then(|e| e.as_array()).map(|errors| {
+        errors
+            .iter()
+            .map(|e| parse_expected(e["Message"].as_str().unwrap()))
+            .collect()
+    });
+    let extra_files = parts[2..parts.len() - 1]
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0].trim().to_owned(), c[1].to_owned()))
+        .collect();
+    Case {
+        workflow: parts[1].to_owned(),
+        extra_files,
+        errors,
+    }
+}
+
+/// `.github/workflows/x.yml (Line: 5, Col: 18): message` or `.github/workflows/x.yml: message`.
+fn parse_expected(message: &str) -> Expected {
+    if let Some(rest) = message.split_once(" (Line: ").map(|(_, r)| r) {
+        let (line, rest) = rest.split_once(", Col: ").unwrap();
+        let (col, msg) = rest.split_once("): ").unwrap();
+        return Expected {
+            pos: Some((line.parse().unwrap(), col.parse().unwrap())),
+            message: msg.to_owned(),
+        };
+    }
+    let msg = match message.strip_prefix(".github/workflows/") {
+        Some(rest) => rest.split_once(": ").map_or(rest, |(_, m)| m),
+        None => message,
+    };
+    Expected {
+        pos: None,
+        message: msg.to_owned(),
+    }
+}
+
+fn errors(diagnostics: &[Diagnostic]) -> impl Iterator<Item = &Diagnostic> {
+    diagnostics.iter().filter(|d| d.severity == Severity::Error)
+}
+
+#[derive(Default)]
+struct Tally {
+    error_cases: usize,
+    error_cases_ok: usize,
+    expected_errors: usize,
+    position_matches: usize,
+    message_matches: usize,
+    accepted_cases: usize,
+    accepted_ok: usize,
+    failures: Vec<(String, String)>,
+}
+
+impl Tally {
+    fn error_case(&mut self, name: &str, expected: &[Expected], found: &[Diagnostic]) {
+        self.error_cases += 1;
+        let mut missing = String::new();
+        for e in expected {
+            self.expected_errors += 1;
+            let at_pos: Vec<&Diagnostic> = errors(found)
+                .filter(|d| e.pos.is_none_or(|(l, c)| d.span.start.line == l && d.span.start.col == c))
+                .collect();
+            if at_pos.iter().any(|d| d.message == e.message) {
+                self.message_matches += 1;
+            }
+            if !at_pos.is_empty() {
+                self.position_matches += 1;
+            } else {
+                let _ = writeln!(missing, "  missing {:?}: {}", e.pos, e.message);
+            }
+        }
+        if missing.is_empty() {
+            self.error_cases_ok += 1;
+        } else {
+            for d in errors(found) {
+                let _ = writeln!(missing, "  found {}:{} {}", d.span.start.line, d.span.start.col, d.message);
+            }
+            self.failures.push((name.to_owned(), missing));
+        }
+    }
+
+    fn accepted_case(&mut self, name: &str, found: &[Diagnostic]) {
+        self.accepted_cases += 1;
+        let mut unexpected = String::new();
+        for d in errors(found) {
+            let _ = writeln!(unexpected, "  unexpected {}:{} {}", d.span.start.line, d.span.start.col, d.message);
+        }
+        if unexpected.is_empty() {
+            self.accepted_ok += 1;
+        } else {
+            self.failures.push((name.to_owned(), unexpected));
+        }
+    }
+}
+
+#[test]
+fn workflow_parser_conformance() {
+    let dir = super::conformance_dir().join("workflow-parser");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    paths.sort();
+    let mut tally = Tally::default();
+    for path in &paths {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let case = load(path);
+        let mut found = parse_workflow(&name, &case.workflow).diagnostics;
+        for (reference, content) in &case.extra_files {
+            found.extend(parse_workflow(reference, content).diagnostics.into_iter().map(|mut d| {
+                d.message = format!("[{reference}] {}", d.message);
+                d
+            }));
+        }
+        match &case.errors {
+            Some(expected) => tally.error_case(&name, expected, &found),
+            None => tally.accepted_case(&name, &found),
+        }
+    }
+    println!(
+        "error cases: {}/{} pass; expected errors at the right position: {}/{}, with GitHub's exact message: {}",
+        tally.error_cases_ok, tally.error_cases, tally.position_matches, tally.expected_errors, tally.message_matches
+    );
+    println!("accepted cases: {}/{} parse without errors", tally.accepted_ok, tally.accepted_cases);
+    let mut unexpected = Vec::new();
+    for (name, detail) in &tally.failures {
+        let allowed = ALLOWED_FAILURES.iter().any(|(n, _)| n == name);
+        println!("{} {name}\n{detail}", if allowed { "ALLOWED" } else { "FAIL" });
+        if !allowed {
+            unexpected.push(name.as_str());
+        }
+    }
+    assert!(unexpected.is_empty(), "conformance failures: {unexpected:?}");
+}

@@ -1,0 +1,42 @@
+//! Arbitrary input never panics the reader.
+
+use proptest::prelude::*;
+
+/// Fragments that steer random input towards workflow-shaped YAML.
+fn yamlish() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("on: push\n".to_owned()),
+        Just("jobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n".to_owned()),
+        Just("${{ ".to_owned()),
+        Just(" }}".to_owned()),
+        Just("&a ".to_owned()),
+        Just("*a".to_owned()),
+        Just("!!int ".to_owned()),
+        Just("- ".to_owned()),
+        Just(": ".to_owned()),
+        Just("\n  ".to_owned()),
+        Just("'".to_owned()),
+        Just("\"".to_owned()),
+        Just("[{".to_owned()),
+        "[a-z0-9 _.()=!|&-]{0,12}",
+        "\\PC{0,4}",
+    ];
+    prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn workflows_never_panic(src in yamlish()) {
+        let parsed = gantry_workflow::parse_workflow("fuzz.yml", &src);
+        for d in &parsed.diagnostics {
+            prop_assert!(d.span.start.line >= 1 || d.span.start.line == 0);
+        }
+    }
+
+    #[test]
+    fn actions_never_panic(src in yamlish()) {
+        let _ = gantry_workflow::parse_action("action.yml", &src);
+    }
+}
