@@ -8,8 +8,9 @@
 
 use crate::ast::{Accessor, LogicalOp, Node, NodeKind};
 use crate::compare::compare;
-use crate::error::{ErrorKind, ExprError, MAX_MEMORY};
+use crate::error::{ErrorKind, ExprError};
 use crate::functions::{self, FuncError};
+use crate::memory::{Memory, max_string_len};
 use crate::parser::{Expr, is_builtin};
 use crate::value::{Value, find_key};
 
@@ -30,9 +31,9 @@ pub fn evaluate(expr: &Expr, ctx: &dyn EvalContext) -> Result<Value, ExprError> 
     let mut evaluator = Evaluator {
         ctx,
         source: expr.source(),
-        memory: 0,
+        memory: Memory::default(),
     };
-    evaluator.eval(expr.root()).map(|result| result.value)
+    evaluator.eval(expr.root(), 0).map(|result| result.value)
 }
 
 impl Expr {
@@ -125,35 +126,44 @@ impl IndexKey {
 struct Evaluator<'a> {
     ctx: &'a dyn EvalContext,
     source: &'a str,
-    /// Bytes of values created so far that are still held by unfinished calls.
-    memory: usize,
+    memory: Memory,
 }
 
 type Evaled = Result<Evaluated, ExprError>;
 
 impl Evaluator<'_> {
-    fn eval(&mut self, node: &Node) -> Evaled {
+    /// Evaluates `node` at tree depth `level` and charges its result against the memory limit.
+    fn eval(&mut self, node: &Node, level: usize) -> Evaled {
+        let result = self.eval_node(node, level + 1)?;
+        if self.memory.record(level, &result).is_err() {
+            return Err(self.memory_error(node));
+        }
+        Ok(result)
+    }
+
+    /// Evaluates `node`; its children are at `child` depth.
+    fn eval_node(&mut self, node: &Node, child: usize) -> Evaled {
         match &node.kind {
             NodeKind::Literal(value) => Ok(Evaluated::fresh(value.clone())),
             NodeKind::NamedValue(name) => Ok(self.named_value(name)),
-            NodeKind::Access { target, accessor } => self.access(target, accessor),
+            NodeKind::Access { target, accessor } => self.access(target, accessor, child),
             NodeKind::Not(inner) => {
-                let value = self.eval(inner)?.value;
+                let value = self.eval(inner, child)?.value;
                 Ok(Evaluated::fresh(Value::Bool(!value.is_truthy())))
             }
             NodeKind::Compare { first, rest } => {
-                let mut acc = self.eval(first)?;
+                let mut acc = self.eval(first, child)?;
                 for (op, rhs) in rest {
-                    let right = self.eval(rhs)?;
+                    let right = self.eval(rhs, child)?;
                     let result =
                         compare(*op, &acc.value, &right.value, || acc.same_reference(&right));
                     acc = Evaluated::fresh(Value::Bool(result));
                 }
                 Ok(acc)
             }
-            NodeKind::Logical { op, operands } => self.logical(*op, operands),
-            NodeKind::Call { name, args, .. } => self.call(node, name, args),
-            NodeKind::Group(inner) => self.eval(inner),
+            NodeKind::Logical { op, operands } => self.logical(*op, operands, child),
+            NodeKind::Call { name, args, .. } => self.call(node, name, args, child),
+            NodeKind::Group(inner) => self.eval(inner, child),
         }
     }
 
@@ -171,10 +181,10 @@ impl Evaluator<'_> {
     }
 
     /// `&&` returns the first falsy operand, `||` the first truthy one, else the last operand.
-    fn logical(&mut self, op: LogicalOp, operands: &[Node]) -> Evaled {
+    fn logical(&mut self, op: LogicalOp, operands: &[Node], child: usize) -> Evaled {
         let mut last = Evaluated::default();
         for operand in operands {
-            last = self.eval(operand)?;
+            last = self.eval(operand, child)?;
             let truthy = last.value.is_truthy();
             if (op == LogicalOp::And && !truthy) || (op == LogicalOp::Or && truthy) {
                 break;
@@ -183,41 +193,34 @@ impl Evaluator<'_> {
         Ok(last)
     }
 
-    fn access(&mut self, target: &Node, accessor: &Accessor) -> Evaled {
+    fn access(&mut self, target: &Node, accessor: &Accessor, child: usize) -> Evaled {
         // Upstream evaluates the index before the target.
         let key = match accessor {
             Accessor::Star => None,
             Accessor::Property(name) => Some(IndexKey::of(&Value::String(name.clone()))),
-            Accessor::Index(index) => Some(IndexKey::of(&self.eval(index)?.value)),
+            Accessor::Index(index) => Some(IndexKey::of(&self.eval(index, child)?.value)),
         };
-        let target = self.eval(target)?;
+        let target = self.eval(target, child)?;
         Ok(match key {
             None => star(target),
             Some(key) => index(target, &key),
         })
     }
 
-    fn call(&mut self, node: &Node, name: &str, args: &[Node]) -> Evaled {
+    fn call(&mut self, node: &Node, name: &str, args: &[Node], child: usize) -> Evaled {
         let lower = name.to_ascii_lowercase();
         if lower == "case" {
-            return self.case(node, args);
+            return self.case(node, args, child);
         }
-        let mark = self.memory;
         let values = args
             .iter()
-            .map(|arg| self.eval(arg))
+            .map(|arg| self.eval(arg, child))
             .collect::<Result<Vec<_>, _>>()?;
-        let budget = MAX_MEMORY.saturating_sub(self.memory);
-        let result = if is_builtin(&lower) {
-            functions::call_builtin(&lower, &values, budget)
-                .map_err(|e| self.func_error(node, e))?
-        } else {
-            self.call_extension(node, name, values)?
-        };
-        // Arguments are released once the call returns; its result stays alive.
-        self.memory = mark;
-        self.track(functions::created_bytes(&lower, &result.value), node)?;
-        Ok(result)
+        if !is_builtin(&lower) {
+            return self.call_extension(node, name, values);
+        }
+        let max_len = max_string_len(self.memory.available_at(child - 1));
+        functions::call_builtin(&lower, &values, max_len).map_err(|e| self.func_error(node, e))
     }
 
     fn call_extension(&self, node: &Node, name: &str, args: Vec<Evaluated>) -> Evaled {
@@ -238,40 +241,35 @@ impl Evaluator<'_> {
     }
 
     /// `case(pred1, val1, ..., default)`: predicates must be booleans; evaluated lazily.
-    fn case(&mut self, node: &Node, args: &[Node]) -> Evaled {
+    fn case(&mut self, node: &Node, args: &[Node], child: usize) -> Evaled {
         for pair in args.chunks_exact(2) {
-            match self.eval(&pair[0])?.value {
-                Value::Bool(true) => return self.eval(&pair[1]),
+            match self.eval(&pair[0], child)?.value {
+                Value::Bool(true) => return self.eval(&pair[1], child),
                 Value::Bool(false) => {}
                 _ => return Err(self.func_error(node, FuncError::CasePredicate)),
             }
         }
         match args.last() {
-            Some(default) if !args.len().is_multiple_of(2) => self.eval(default),
+            Some(default) if !args.len().is_multiple_of(2) => self.eval(default, child),
             _ => Ok(Evaluated::default()),
         }
     }
 
-    fn track(&mut self, bytes: usize, node: &Node) -> Result<(), ExprError> {
-        self.memory = self.memory.saturating_add(bytes);
-        if self.memory > MAX_MEMORY {
-            return Err(self.func_error(node, FuncError::MemoryExceeded));
-        }
-        Ok(())
+    /// The runner names the whole expression in this message.
+    fn memory_error(&self, node: &Node) -> ExprError {
+        let message = format!(
+            "{} while evaluating the following expression: {}",
+            FuncError::MemoryExceeded,
+            self.source
+        );
+        ExprError::new(ErrorKind::Evaluation, message, node.span.start)
     }
 
     fn func_error(&self, node: &Node, error: FuncError) -> ExprError {
-        let message = match error {
-            FuncError::MemoryExceeded => {
-                let text = self
-                    .source
-                    .get(node.span.start..node.span.end)
-                    .unwrap_or(self.source);
-                format!("{error} while evaluating the following expression: {text}")
-            }
-            other => other.to_string(),
-        };
-        ExprError::new(ErrorKind::Evaluation, message, node.span.start)
+        if error == FuncError::MemoryExceeded {
+            return self.memory_error(node);
+        }
+        ExprError::new(ErrorKind::Evaluation, error.to_string(), node.span.start)
     }
 }
 

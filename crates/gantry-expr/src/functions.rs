@@ -1,8 +1,8 @@
 //! Built-in functions (except `case`, which the evaluator runs lazily).
 //!
-//! Functions that build strings receive a byte budget (what is left of the evaluation's memory
-//! limit) and stop as soon as their output would exceed it, so a hostile `format` cannot
-//! allocate gigabytes before the limit is checked.
+//! Functions that build strings receive the longest output the evaluation's memory limit still
+//! allows and stop as soon as they would exceed it, so a hostile `format` cannot allocate
+//! gigabytes before the limit is checked.
 
 use crate::compare::loose_equals;
 use crate::eval::{Evaluated, Segment};
@@ -36,10 +36,9 @@ impl From<TooLong> for FuncError {
 pub(crate) fn call_builtin(
     name: &str,
     args: &[Evaluated],
-    budget: usize,
+    max_len: usize,
 ) -> Result<Evaluated, FuncError> {
     let arg = |i: usize| args.get(i).map_or(&Value::Null, |a| &a.value);
-    let max_len = max_string_len(budget);
     let value = match name {
         "contains" => Value::Bool(contains(args)),
         "startswith" => Value::Bool(affix(arg(0), arg(1), |s, p| s.starts_with(p))),
@@ -51,40 +50,6 @@ pub(crate) fn call_builtin(
         _ => Value::Null,
     };
     Ok(Evaluated::fresh(value))
-}
-
-/// Bytes a function result newly occupies (what the memory limit counts). Results that merely
-/// pass an argument through or are booleans cost nothing extra.
-pub(crate) fn created_bytes(name: &str, value: &Value) -> usize {
-    match name {
-        "contains" | "startswith" | "endswith" => 0,
-        _ => value_bytes(value),
-    }
-}
-
-/// Rough in-memory size, the way the runner estimates it (UTF-16 strings, pointer per entry).
-fn value_bytes(value: &Value) -> usize {
-    const OBJECT: usize = 24;
-    match value {
-        Value::String(s) => string_bytes(s.len()),
-        Value::Array(items) => OBJECT + items.iter().map(|v| 8 + value_bytes(v)).sum::<usize>(),
-        Value::Object(map) => {
-            OBJECT
-                + map
-                    .iter()
-                    .map(|(k, v)| 8 + string_bytes(k.len()) + value_bytes(v))
-                    .sum::<usize>()
-        }
-        _ => OBJECT,
-    }
-}
-
-fn string_bytes(len: usize) -> usize {
-    26 + 2 * len
-}
-
-fn max_string_len(budget: usize) -> usize {
-    budget.saturating_sub(26) / 2
 }
 
 fn check_len(out: &str, max_len: usize) -> Result<(), FuncError> {

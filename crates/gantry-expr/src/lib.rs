@@ -24,6 +24,7 @@ mod error;
 mod eval;
 mod functions;
 mod lexer;
+mod memory;
 mod number;
 mod parser;
 mod template;

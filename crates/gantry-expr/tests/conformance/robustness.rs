@@ -162,3 +162,32 @@ fn huge_results_hit_the_memory_limit_before_being_built() {
         err.message
     );
 }
+
+#[test]
+fn memory_is_released_when_a_call_finishes() {
+    // tojson(github) is about 10 KB, so each 40-fold format is about 800 KB in UTF-16.
+    let github = serde_json::json!({ "payload": "p".repeat(9_800) });
+    let ctx = crate::support::JsonContext::from_json(&serde_json::json!({ "github": github }));
+    let options = ParseOptions::new().named_value("github");
+    let big = format!("format('{}', tojson(github))", "{0}".repeat(40));
+    let run = |source: &str| parse(source, &options).and_then(|expr| evaluate(&expr, &ctx));
+    // One such string at a time fits, even several in sequence.
+    assert_eq!(
+        run(&format!("startsWith({big}, 'x')")),
+        Ok(Value::Bool(false))
+    );
+    assert_eq!(
+        run(&format!(
+            "startsWith({big}, 'x') || endsWith({big}, 'p\"\n}}')"
+        )),
+        Ok(Value::Bool(true))
+    );
+    // Two alive at once (both arguments of one call) do not.
+    let err = run(&format!("startsWith({big}, {big})")).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("The maximum allowed memory size was exceeded"),
+        "{}",
+        err.message
+    );
+}
