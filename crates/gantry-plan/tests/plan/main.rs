@@ -4,6 +4,8 @@ mod dag;
 mod events;
 mod inputs;
 mod matrix;
+mod realworld;
+mod webhooks;
 mod workflows;
 
 use std::path::{Path, PathBuf};
