@@ -1,1 +1,17 @@
-fn main() {}
+//! The `gantry` binary. All logic lives in the library crates; this crate parses the command line,
+//! reads files, renders results and is the only place that prints or picks an exit status.
+
+mod cli;
+mod color;
+mod commands;
+mod discover;
+mod engine;
+mod error;
+mod exit;
+mod logging;
+mod output;
+mod render;
+
+fn main() -> std::process::ExitCode {
+    exit::run(std::env::args_os())
+}

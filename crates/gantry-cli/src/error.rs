@@ -1,0 +1,32 @@
+//! The errors that stop a command before it can report what it found. All of them exit with
+//! [`crate::exit::USAGE_OR_IO`]; problems found in the user's files are not errors but an
+//! [`crate::exit::Outcome`].
+
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("`{}` does not exist", path.display())]
+    Missing { path: PathBuf },
+    #[error("cannot read `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error(
+        "no workflows directory at `{}` (pass the files or directories to read)",
+        path.display()
+    )]
+    NoWorkflows { path: PathBuf },
+    #[error("`{}` is not valid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("`{}` must hold a JSON object whose keys are context names", path.display())]
+    ContextNotObject { path: PathBuf },
+    #[error("invalid GANTRY_LOG filter: {source}")]
+    LogFilter {
+        source: tracing_subscriber::filter::ParseError,
+    },
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}

@@ -1,0 +1,73 @@
+//! `gantry validate --format text`: one block per diagnostic, then a summary line.
+//!
+//! ```text
+//! .github/workflows/ci.yml:4:14: error: unknown job `biuld` in needs [needs]
+//!   |
+//! 4 |     needs: [biuld]
+//!   |             ^^^^^
+//!
+//! 1 file checked: 1 error
+//! ```
+
+use std::fmt::Write;
+
+use annotate_snippets::Level;
+
+use super::{Checked, Summary, plural, severity_name, snippet};
+use crate::engine::{Diagnostic, Severity};
+use crate::output::Paint;
+
+pub fn render(checked: &[Checked], color: bool) -> String {
+    let paint = Paint { enabled: color };
+    let mut out = String::new();
+    for file in checked {
+        for diagnostic in &file.diagnostics {
+            out.push_str(&diagnostic_block(file, diagnostic, paint));
+            out.push_str("\n\n");
+        }
+    }
+    out.push_str(&summary_line(Summary::of(checked), paint));
+    out.push('\n');
+    out
+}
+
+fn diagnostic_block(file: &Checked, d: &Diagnostic, paint: Paint) -> String {
+    let (label, level) = match d.severity {
+        Severity::Error => (paint.error(severity_name(d.severity)), Level::ERROR),
+        Severity::Warning => (paint.warning(severity_name(d.severity)), Level::WARNING),
+    };
+    let mut out = String::new();
+    let start = d.span.start;
+    let location = format!("{}:{}:{}:", file.file.display_path(), start.line, start.col);
+    let _ = writeln!(
+        out,
+        "{} {label}: {} {}",
+        paint.bold(&location),
+        paint.bold(&d.message),
+        paint.dim(&format!("[{}]", d.rule)),
+    );
+    let span = d.span.start.offset..d.span.end.offset;
+    out.push_str(&snippet::render(
+        &file.file.text,
+        span,
+        level,
+        paint.enabled,
+    ));
+    out
+}
+
+fn summary_line(summary: Summary, paint: Paint) -> String {
+    let files = format!("{} checked", plural(summary.files, "file"));
+    let mut found = Vec::new();
+    if summary.errors > 0 {
+        found.push(paint.error(&plural(summary.errors, "error")));
+    }
+    if summary.warnings > 0 {
+        found.push(paint.warning(&plural(summary.warnings, "warning")));
+    }
+    if found.is_empty() {
+        format!("{files}: no problems found")
+    } else {
+        format!("{files}: {}", found.join(", "))
+    }
+}

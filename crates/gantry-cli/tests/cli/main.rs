@@ -1,0 +1,9 @@
+//! End-to-end tests: each runs the built `gantry` binary in a fresh temporary directory and
+//! checks its whole stdout, stderr and exit status (in the style of `just`'s test builder).
+
+mod expr;
+mod graph;
+mod list;
+mod options;
+mod test;
+mod validate;
