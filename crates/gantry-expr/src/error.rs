@@ -27,6 +27,11 @@ pub struct ExprError {
 }
 
 impl ExprError {
+    /// An evaluation error, e.g. from a caller-supplied function such as `hashFiles`.
+    pub fn evaluation(message: impl Into<String>) -> Self {
+        ExprError::new(ErrorKind::Evaluation, message.into(), 0)
+    }
+
     pub(crate) fn new(kind: ErrorKind, message: String, offset: usize) -> Self {
         ExprError {
             kind,

@@ -219,7 +219,7 @@ impl Evaluator<'_> {
         if !is_builtin(&lower) {
             return self.call_extension(node, name, values);
         }
-        let max_len = max_string_len(self.memory.available_at(child - 1));
+        let max_len = max_string_len(self.memory.available_at(child.saturating_sub(1)));
         functions::call_builtin(&lower, &values, max_len).map_err(|e| self.func_error(node, e))
     }
 

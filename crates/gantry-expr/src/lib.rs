@@ -1,6 +1,14 @@
 //! GitHub Actions `${{ }}` expressions: lexer, parser and evaluator, with GitHub's exact
 //! semantics and error messages (checked against GitHub's own test vectors). No I/O.
 //!
+//! - [`parse`] one expression (the text inside `${{ }}`) with [`ParseOptions`] naming the allowed
+//!   contexts and extra functions, then [`evaluate`] it against an [`EvalContext`].
+//! - [`parse_template`] for strings with embedded `${{ }}` (`run:`, `env:` values, names).
+//! - [`parse_condition`] for `if:` values (optional `${{ }}`, implicit `success() && (...)`).
+//! - [`Value`] is the data model, with GitHub's coercions ([`Value::to_display_string`],
+//!   [`Value::is_truthy`], [`Value::to_number`]) and `toJSON` output ([`Value::to_json_pretty`]).
+//! - Errors ([`ExprError`], [`TemplateError`]) carry upstream's exact messages and byte offsets.
+//!
 //! ```
 //! use gantry_expr::{parse, evaluate, EvalContext, ParseOptions, Value};
 //!

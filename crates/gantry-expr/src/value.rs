@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 
 use crate::number::{format_json_number, format_number, parse_number};
-use crate::text::eq_ignore_case;
+use crate::text::{eq_ignore_case, fold};
 
 /// An expression value: the JSON data model with `f64` numbers.
 ///
@@ -271,9 +271,7 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Array(items) => {
                 Value::Array(items.into_iter().map(Value::from).collect())
             }
-            serde_json::Value::Object(map) => {
-                Value::Object(map.into_iter().map(|(k, v)| (k, Value::from(v))).collect())
-            }
+            serde_json::Value::Object(map) => Value::Object(object_from_json(map)),
         }
     }
 }
@@ -288,6 +286,19 @@ impl From<Value> for serde_json::Value {
     fn from(value: Value) -> Self {
         value.to_json()
     }
+}
+
+/// Keys that differ only in case name the same property; like GitHub's dictionaries, the first
+/// one is kept.
+fn object_from_json(map: serde_json::Map<String, serde_json::Value>) -> IndexMap<String, Value> {
+    let mut seen = std::collections::HashSet::with_capacity(map.len());
+    let mut out = IndexMap::with_capacity(map.len());
+    for (key, value) in map {
+        if seen.insert(fold(&key)) {
+            out.insert(key, Value::from(value));
+        }
+    }
+    out
 }
 
 impl From<&serde_json::Value> for Value {
@@ -342,6 +353,15 @@ mod tests {
         assert_eq!(v.get("FOO"), Some(&Value::Number(1.0)));
         assert_eq!(v.get("foo"), Some(&Value::Number(1.0)));
         assert_eq!(v.get("bar"), None);
+    }
+
+    #[test]
+    fn json_objects_keep_the_first_of_case_insensitive_duplicates() {
+        let v = Value::from(serde_json::json!({"Foo": 1, "foo": 2, "bar": 3}));
+        let Value::Object(map) = v else {
+            panic!("object expected")
+        };
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["Foo", "bar"]);
     }
 
     #[test]
