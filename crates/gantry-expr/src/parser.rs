@@ -77,11 +77,13 @@ impl ParseOptions {
         self.function(name.trim(), min, max)
     }
 
-    /// Allows `success()`, `always()`, `failure()` and `cancelled()`.
-    pub fn status_functions(self) -> Self {
-        STATUS_FUNCTIONS
-            .iter()
-            .fold(self, |opts, name| opts.function(name, 0, 0))
+    /// Allows `success()`, `always()`, `failure()` and `cancelled()` without arguments, keeping
+    /// any arity already declared (job-level `if:` allows `success('job-id', ...)`).
+    pub fn status_functions(mut self) -> Self {
+        for name in STATUS_FUNCTIONS {
+            self.functions.entry(name.to_string()).or_insert((0, 0));
+        }
+        self
     }
 
     /// Accepts any named value and any function name (arity unchecked for unknown functions).

@@ -126,3 +126,55 @@ fn wrapped_condition_returns_the_user_value_when_successful() {
     let expr = parse_condition("github.event_name", &options()).unwrap();
     assert_eq!(expr.evaluate(&ctx("success")).unwrap(), Value::from("push"));
 }
+
+#[test]
+fn declared_status_function_arities_are_kept() {
+    let job_if = options()
+        .allowed_context("success(0,MAX)")
+        .allowed_context("failure(0,MAX)");
+    let expr = parse_condition("${{ success('build', 'build2') }}", &job_if).unwrap();
+    assert_eq!(expr.source(), "success('build', 'build2')");
+    let err = parse_condition("success('build')", &options()).unwrap_err();
+    assert!(
+        err.message
+            .starts_with("Too many parameters supplied: 'success'"),
+        "{}",
+        err.message
+    );
+}
+
+#[test]
+fn literal_and_nested_conditions_follow_github() {
+    assert_eq!(source_of("true"), "success() && (true)");
+    assert_eq!(source_of("123 || failure()"), "123 || failure()");
+    assert_eq!(source_of("${{ 0 || 1 }}"), "success() && (0 || 1)");
+    assert_eq!(
+        source_of("false || (always() && true)"),
+        "false || (always() && true)"
+    );
+    assert_eq!(
+        source_of("fromJson(toJSON(success()))"),
+        "fromJson(toJSON(success()))"
+    );
+    assert_eq!(
+        source_of("${{ true || 'success()' }}"),
+        "success() && (true || 'success()')"
+    );
+    assert_eq!(
+        source_of("${{  toJSON( github.ref) }}"),
+        "success() && (toJSON( github.ref))"
+    );
+}
+
+#[test]
+fn unterminated_strings_are_reported_against_the_condition() {
+    let source = "(github.ref != 'a' || github.ref != 'b) && success()";
+    let err = parse_condition(source, &options()).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Lexing);
+    assert_eq!(
+        err.message,
+        format!(
+            "Unexpected symbol: ''b) && success()'. Located at position 37 within expression: {source}"
+        )
+    );
+}
