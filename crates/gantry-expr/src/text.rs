@@ -1,25 +1,30 @@
 //! Case-insensitive string handling as GitHub does it.
 //!
-//! Upstream compares strings after upper-casing them, except that the dotless `ı` is kept as is
-//! (JavaScript would upper-case it to `I`, .NET's ordinal-ignore-case does not), and orders them
-//! by UTF-16 code units.
+//! Upstream compares strings after upper-casing them character by character (.NET's
+//! ordinal-ignore-case), and orders them by UTF-16 code units. Two consequences the test vectors
+//! pin down: the dotless `ı` does not match `I`, and `İ` does not match `i`. Characters whose
+//! upper case is several characters (`ß` → `SS`) are kept as they are, as .NET's simple case
+//! mapping does.
 
 use std::cmp::Ordering;
 
-/// Upper-cases `s` for comparisons, leaving the dotless `ı` alone.
+/// Upper-cases `s` for comparisons, one character to one character.
 pub(crate) fn fold(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_uppercase();
     }
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c == 'ı' {
-            out.push(c);
-        } else {
-            out.extend(c.to_uppercase());
-        }
+    s.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    if c == 'ı' {
+        return c;
     }
-    out
+    let mut upper = c.to_uppercase();
+    match (upper.next(), upper.next()) {
+        (Some(u), None) => u,
+        _ => c,
+    }
 }
 
 /// Case-insensitive equality (object keys, string `==`).
@@ -54,6 +59,8 @@ mod tests {
         assert!(!eq_ignore_case("ı", "I"));
         assert_eq!(cmp_ignore_case("a", "["), Ordering::Less);
         assert_eq!(cmp_ignore_case("ı", "I"), Ordering::Greater);
+        assert!(!eq_ignore_case("straße", "STRASSE"));
+        assert!(eq_ignore_case("STRAßE", "straße"));
     }
 
     #[test]
