@@ -2,6 +2,7 @@
 //! and robustness properties.
 
 mod conditions;
+mod realworld;
 mod robustness;
 mod support;
 mod templates;
