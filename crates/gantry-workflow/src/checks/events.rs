@@ -174,8 +174,12 @@ fn check_patterns(c: &EventConfig, sink: &mut Sink) {
 fn check_cron(cron: &Spanned<String>, sink: &mut Sink) {
     match Cron::parse(&cron.value) {
         Err(error) => {
+            let reason = match error.field {
+                Some(field) => format!("{field} field: {}", error.kind),
+                None => error.kind.to_string(),
+            };
             let message = format!(
-                "Invalid cron expression. Expected format: '* * * * *' (minute hour day month weekday): {error}"
+                "Invalid cron expression. Expected format: '* * * * *' (minute hour day month weekday): {reason}"
             );
             sink.error(cron.span, "cron", message);
         }
