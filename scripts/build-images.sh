@@ -1,5 +1,190 @@
 #!/usr/bin/env bash
 # Builds gantry's container images offline, only when they are missing from the engine.
-# Filled in by the runner-image work; kept as a no-op until then so the test command is stable.
+#
+#   gantry/busybox:latest   a rootfs holding Debian's static busybox and its applet links; used
+#                           by the executor tests, which need a shell but not bash or node.
+#   gantry/runner:bookworm  Debian bookworm (debootstrap) with bash, git, curl, python3, node and
+#   gantry/runner:latest    npm: the default image for `ubuntu-*` runners.
+#
+# There is no image registry here, so nothing is pulled: both images are assembled from Debian
+# packages (apt works) and imported with `docker import`. Idempotent; `--force` rebuilds both.
+# Downloads are cached under $GANTRY_IMAGE_CACHE (default ~/.cache/gantry/images) so a rebuild
+# does not fetch the same .debs again.
 set -euo pipefail
-exit 0
+
+FORCE=0
+ONLY=""
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    --only=*) ONLY="${arg#--only=}" ;;
+    -h|--help)
+      echo "usage: $0 [--force] [--only=busybox|runner]"; exit 0 ;;
+    *) echo "build-images: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+CACHE="${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}"
+SUITE=bookworm
+RUNNER_PACKAGES="bash git ca-certificates curl python3 nodejs npm xz-utils"
+mkdir -p "$CACHE"
+
+log() { echo "build-images: $*" >&2; }
+
+# Work directories and mounts are released on every exit path (error, Ctrl-C, success): a stale
+# bind mount of the cache inside a deleted rootfs would make `rm -rf` walk the cache.
+MOUNTS=()
+WORKDIRS=()
+cleanup() {
+  local m
+  for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
+  for m in "${WORKDIRS[@]}"; do rm -rf "$m"; done
+}
+trap cleanup EXIT
+
+image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# The Debian mirror this machine's apt already uses (deb822 `URIs:` or one-line `deb` entries),
+# so the image comes from the same place as every other package here.
+find_mirror() {
+  local files=(/etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list)
+  local uri
+  uri=$(grep -hsE '^\s*URIs:\s*\S+/debian/?\s*$' "${files[@]}" | head -n1 | awk '{print $2}')
+  if [ -z "$uri" ]; then
+    uri=$(grep -hsE '^\s*deb\s' "${files[@]}" | awk '{for(i=2;i<=NF;i++) if ($i ~ /^https?:\/\/.*\/debian\/?$/) {print $i; exit}}' | head -n1)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+# Makes sure root (uid 0) and a nobody user exist so `--user` and tools that look up the
+# current user work in the tiny image.
+write_min_etc() {
+  local root=$1
+  mkdir -p "$root/etc"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  printf 'hosts: files dns\n' >"$root/etc/nsswitch.conf"
+}
+
+busybox_binary() {
+  # Prefer the cached .deb (same bits every time); fetch it once with apt when absent.
+  local deb
+  deb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$CACHE" && apt-get download -q busybox-static >/dev/null 2>&1) || true
+    deb=$(ls "$CACHE"/busybox-static_*.deb 2>/dev/null | head -n1 || true)
+  fi
+  if [ -n "$deb" ]; then
+    local x="$CACHE/busybox-static-x"
+    rm -rf "$x"; mkdir -p "$x"
+    dpkg-deb -x "$deb" "$x"
+    echo "$x/bin/busybox"
+  elif [ -x /bin/busybox ] && dpkg -s busybox-static >/dev/null 2>&1; then
+    echo /bin/busybox
+  else
+    log "cannot find busybox-static (apt-get download failed and it is not installed)"; exit 1
+  fi
+}
+
+build_busybox() {
+  local tag=gantry/busybox:latest
+  if image_present "$tag" && [ "$FORCE" = 0 ]; then log "$tag present"; return; fi
+  local start=$SECONDS work
+  work=$(mktemp -d /var/tmp/gantry-busybox.XXXXXX)
+  WORKDIRS+=("$work")
+  local root="$work/rootfs" bb
+  bb=$(busybox_binary)
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,tmp,root,var/www,proc,sys,dev}
+  chmod 1777 "$root/tmp"
+  install -m 0755 "$bb" "$root/bin/busybox"
+  # Every applet becomes a symlink at the path busybox itself reports (bin/sh, usr/bin/env ...).
+  local applet
+  for applet in $("$root/bin/busybox" --list-full); do
+    [ -e "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+  done
+  write_min_etc "$root"
+  tar -C "$root" -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["/bin/sh"]' \
+    --message 'gantry test image: Debian busybox-static' \
+    - "$tag" >/dev/null
+  log "$tag built in $((SECONDS - start))s ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
+}
+
+# apt inside the chroot must not start daemons, and should not install docs we then delete.
+prepare_chroot() {
+  local root=$1 mirror=$2
+  printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+  chmod 0755 "$root/usr/sbin/policy-rc.d"
+  mkdir -p "$root/etc/dpkg/dpkg.cfg.d" "$root/etc/apt/apt.conf.d"
+  cat >"$root/etc/dpkg/dpkg.cfg.d/01-gantry-nodoc" <<'EOF'
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-include=/usr/share/locale/locale.alias
+path-exclude=/usr/share/lintian/*
+EOF
+  cat >"$root/etc/apt/apt.conf.d/01-gantry" <<'EOF'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+EOF
+  printf 'deb %s %s main\ndeb %s %s-updates main\n' "$mirror" "$SUITE" "$mirror" "$SUITE" \
+    >"$root/etc/apt/sources.list"
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+}
+
+chroot_apt() {
+  local root=$1; shift
+  DEBIAN_FRONTEND=noninteractive LC_ALL=C chroot "$root" "$@"
+}
+
+build_runner() {
+  local tag=gantry/runner:bookworm
+  if image_present "$tag" && [ "$FORCE" = 0 ]; then
+    log "$tag present"
+    image_present gantry/runner:latest || docker tag "$tag" gantry/runner:latest
+    return
+  fi
+  local start=$SECONDS work mirror
+  mirror=$(find_mirror)
+  work=$(mktemp -d /var/tmp/gantry-runner.XXXXXX)
+  local root="$work/rootfs"
+  mkdir -p "$CACHE/debootstrap" "$CACHE/apt-archives/partial"
+  WORKDIRS+=("$work")
+  log "debootstrap $SUITE from $mirror"
+  debootstrap --variant=minbase --cache-dir="$CACHE/debootstrap" "$SUITE" "$root" "$mirror" \
+    >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
+  prepare_chroot "$root" "$mirror"
+  MOUNTS+=("$root/proc" "$root/var/cache/apt/archives")
+  mount -t proc proc "$root/proc"
+  mount --bind "$CACHE/apt-archives" "$root/var/cache/apt/archives"
+  log "apt-get install $RUNNER_PACKAGES"
+  chroot_apt "$root" apt-get update -q >/dev/null
+  # shellcheck disable=SC2086
+  chroot_apt "$root" apt-get install -y -q $RUNNER_PACKAGES >"$work/apt.log" 2>&1 \
+    || { tail -n 30 "$work/apt.log" >&2; exit 1; }
+  umount -l "$root/var/cache/apt/archives" "$root/proc"
+  # Shrink: package lists and caches are rebuilt by `apt-get update` when a job needs them.
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/debconf/*-old \
+    "$root"/var/log/*.log "$root"/usr/share/doc/*/changelog* "$root"/tmp/* "$root"/root/.npm
+  rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
+  tar -C "$root" --numeric-owner -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'ENV DEBIAN_FRONTEND=noninteractive' \
+    --change 'CMD ["/bin/bash"]' \
+    --message "gantry runner image: Debian $SUITE (debootstrap) + $RUNNER_PACKAGES" \
+    - "$tag" >/dev/null
+  docker tag "$tag" gantry/runner:latest
+  log "$tag built in $((SECONDS - start))s ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
+}
+
+case "$ONLY" in
+  "") build_busybox; build_runner ;;
+  busybox) build_busybox ;;
+  runner) build_runner ;;
+  *) log "unknown image $ONLY"; exit 2 ;;
+esac

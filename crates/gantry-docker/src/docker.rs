@@ -1,0 +1,391 @@
+//! The Docker executor: creates a job's network, service containers and job container.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
+    VolumeCreateRequest,
+};
+use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use gantry_runner::executor::{ContainerSpec, Executor, ExecutorError, JobEnvironment, JobPaths, JobSpec, Platform};
+
+use crate::agent::AGENT_SCRIPT;
+use crate::job::{AGENT_DIR, Agent, DockerJob};
+use crate::options::ContainerOptions;
+use crate::resources::{ResourceGuard, labels};
+use crate::{engine_error, io_error, tarball};
+
+const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// Runs each job in its own container. Never pulls: images must be present in the engine.
+#[derive(Debug, Clone)]
+pub struct DockerExecutor {
+    docker: Docker,
+}
+
+impl DockerExecutor {
+    /// Connects to the engine named by `DOCKER_HOST` (or the local socket) and agrees on an API
+    /// version, so older engines (20.10 speaks 1.41) work.
+    pub async fn connect() -> Result<Self, ExecutorError> {
+        let docker = Docker::connect_with_defaults()
+            .map_err(|e| ExecutorError::EngineUnavailable(e.to_string()))?
+            .negotiate_version()
+            .await
+            .map_err(|e| ExecutorError::EngineUnavailable(e.to_string()))?;
+        Ok(Self::with_client(docker))
+    }
+
+    /// Uses an already connected client.
+    pub fn with_client(docker: Docker) -> Self {
+        Self { docker }
+    }
+
+    /// The engine client, for [`crate::clean_all`].
+    pub fn client(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Fails with [`ExecutorError::MissingImage`] unless `image` is present locally.
+    pub async fn ensure_image(&self, image: &str) -> Result<(), ExecutorError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
+                Err(ExecutorError::MissingImage { image: image.to_string(), hint: missing_image_hint(image) })
+            }
+            Err(e) => Err(engine_error(&format!("inspecting image {image}"), e)),
+        }
+    }
+}
+
+fn missing_image_hint(image: &str) -> String {
+    if image.starts_with("gantry/") {
+        "build gantry's images offline with `scripts/build-images.sh`".to_string()
+    } else {
+        format!("gantry never pulls; load it with `docker load -i FILE` or build it with `docker build -t {image} .`")
+    }
+}
+
+/// GitHub's layout for container jobs (`/__w/<repo>/<repo>`, `/__w/_temp`, ...).
+fn job_paths(repository: &str) -> JobPaths {
+    let name = repository.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("workspace");
+    JobPaths {
+        workspace: format!("/__w/{name}/{name}"),
+        temp: "/__w/_temp".to_string(),
+        tool_cache: "/__t".to_string(),
+        home: "/github/home".to_string(),
+    }
+}
+
+/// Container and network names: readable, and unique even when a run id is reused.
+fn object_name(parts: &[&str]) -> String {
+    let mut name: String = parts
+        .join("-")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '-' })
+        .collect();
+    name.truncate(100);
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("gantry-{name}-{}", &suffix[..8])
+}
+
+#[async_trait]
+impl Executor for DockerExecutor {
+    async fn start_job(&self, spec: JobSpec) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
+        let image = match (&spec.container, &spec.platform) {
+            (Some(c), _) => c.image.clone(),
+            (None, Platform::Image(image)) => image.clone(),
+            (None, Platform::Host) => {
+                return Err(ExecutorError::Other("the docker executor cannot run a host-platform job".into()));
+            }
+        };
+        self.ensure_image(&image).await?;
+        for svc in spec.services.values() {
+            self.ensure_image(&svc.image).await?;
+        }
+        let job_opts = ContainerOptions::parse(spec.container.as_ref().and_then(|c| c.options.as_deref()))?;
+        let svc_opts = spec
+            .services
+            .values()
+            .map(|s| ContainerOptions::parse(s.options.as_deref()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let setup = Setup { docker: &self.docker, spec: &spec, guard: ResourceGuard::new(self.docker.clone(), spec.keep) };
+        setup.run(image, job_opts, svc_opts).await
+    }
+}
+
+/// One `start_job`: everything it creates is registered in the guard right away, so dropping
+/// the future half-way still removes it.
+struct Setup<'a> {
+    docker: &'a Docker,
+    spec: &'a JobSpec,
+    guard: ResourceGuard,
+}
+
+impl Setup<'_> {
+    async fn run(
+        self,
+        image: String,
+        job_opts: ContainerOptions,
+        svc_opts: Vec<ContainerOptions>,
+    ) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
+        let paths = job_paths(&self.spec.repository);
+        let host_dir = HostDir::create(self.spec.keep)?;
+        let network = match self.spec.services.is_empty() {
+            true => None,
+            false => Some(self.create_network().await?),
+        };
+        for ((id, svc), opts) in self.spec.services.iter().zip(&svc_opts) {
+            self.start_service(id, svc, opts, network.as_deref()).await?;
+        }
+        let body = self.job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir).await?;
+        let id = self.create(&self.spec.job_key, body).await?;
+        self.upload_tree(&id, &paths).await?;
+        let agent = self.attach_and_start(&id).await?;
+        tracing::debug!(container = %id, "job container started");
+        Ok(Box::new(DockerJob::new(self.docker.clone(), id, paths, agent, host_dir, self.guard)))
+    }
+
+    fn labels(&self) -> HashMap<String, String> {
+        labels(&self.spec.run_id, &self.spec.job_key)
+    }
+
+    async fn create_network(&self) -> Result<String, ExecutorError> {
+        let name = object_name(&[&self.spec.run_id, &self.spec.job_key]);
+        let req = NetworkCreateRequest {
+            name: name.clone(),
+            driver: Some("bridge".into()),
+            labels: Some(self.labels()),
+            ..Default::default()
+        };
+        self.docker.create_network(req).await.map_err(|e| engine_error("creating the job network", e))?;
+        self.guard.register(|r| r.networks.push(name.clone()));
+        Ok(name)
+    }
+
+    async fn create(&self, what: &str, body: ContainerCreateBody) -> Result<String, ExecutorError> {
+        let name = object_name(&[&self.spec.run_id, what]);
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self
+            .docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| engine_error(&format!("creating container {name}"), e))?;
+        self.guard.register(|r| r.containers.push(created.id.clone()));
+        Ok(created.id)
+    }
+
+    async fn start_service(
+        &self,
+        id: &str,
+        svc: &ContainerSpec,
+        opts: &ContainerOptions,
+        network: Option<&str>,
+    ) -> Result<(), ExecutorError> {
+        let mut host = HostConfig::default();
+        opts.apply_to_host_config(&mut host);
+        host.binds = self.volume_binds(&svc.volumes).await?;
+        let (exposed, bindings) = port_map(&svc.ports)?;
+        host.port_bindings = bindings;
+        host.network_mode = opts.network.clone().or(network.map(str::to_string));
+        let body = ContainerCreateBody {
+            image: Some(svc.image.clone()),
+            env: Some(env_list(&svc.env, &opts.env)),
+            labels: Some(self.labels()),
+            hostname: opts.hostname.clone(),
+            user: opts.user.clone(),
+            working_dir: opts.workdir.clone(),
+            entrypoint: opts.entrypoint.clone().map(|e| vec![e]),
+            healthcheck: opts.health.clone(),
+            exposed_ports: exposed,
+            host_config: Some(host),
+            networking_config: network.map(|n| endpoint(n, id)),
+            ..Default::default()
+        };
+        let cid = self.create(&format!("{}-{id}", self.spec.job_key), body).await?;
+        self.docker.start_container(&cid, None).await.map_err(|e| engine_error(&format!("starting service {id}"), e))?;
+        wait_healthy(self.docker, &cid, id).await
+    }
+
+    async fn job_container_body(
+        &self,
+        image: &str,
+        opts: &ContainerOptions,
+        network: Option<&str>,
+        paths: &JobPaths,
+        host_dir: &HostDir,
+    ) -> Result<ContainerCreateBody, ExecutorError> {
+        let mut host = HostConfig::default();
+        opts.apply_to_host_config(&mut host);
+        let spec = self.spec.container.clone().unwrap_or_default();
+        let mut binds = vec![
+            format!("{}:{}", host_dir.temp().display(), paths.temp),
+            format!("{}:{AGENT_DIR}:ro", host_dir.agent().display()),
+        ];
+        binds.extend(self.volume_binds(&spec.volumes).await?.unwrap_or_default());
+        if self.spec.docker_socket {
+            binds.push(format!("{DOCKER_SOCKET}:{DOCKER_SOCKET}"));
+        }
+        host.binds = Some(binds);
+        // Host networking by default, as act does; with services the job joins their network so
+        // service ids resolve as host names.
+        host.network_mode = Some(opts.network.clone().or(network.map(str::to_string)).unwrap_or_else(|| "host".into()));
+        Ok(ContainerCreateBody {
+            image: Some(image.to_string()),
+            env: Some(env_list(&spec.env, &opts.env)),
+            labels: Some(self.labels()),
+            hostname: opts.hostname.clone(),
+            user: opts.user.clone(),
+            entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), AGENT_SCRIPT.into(), "gantry-agent".into()]),
+            cmd: Some(vec![]),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            open_stdin: Some(true),
+            stdin_once: Some(false),
+            tty: Some(false),
+            host_config: Some(host),
+            networking_config: network.filter(|_| opts.network.is_none()).map(|n| endpoint(n, &self.spec.job_key)),
+            ..Default::default()
+        })
+    }
+
+    /// `SOURCE:TARGET[:ro]`: absolute sources are bind mounts; names are volumes, created here
+    /// (labelled, removed with the job) unless they already exist and belong to the user.
+    async fn volume_binds(&self, volumes: &[String]) -> Result<Option<Vec<String>>, ExecutorError> {
+        let mut binds = Vec::new();
+        for v in volumes {
+            let source = v.split(':').next().unwrap_or_default();
+            if !v.contains(':') {
+                // A bare target is an anonymous volume: removed with the container (`v=true`).
+                binds.push(v.clone());
+                continue;
+            }
+            if !source.starts_with('/') && !source.starts_with('.') && self.docker.inspect_volume(source).await.is_err() {
+                let req = VolumeCreateRequest { name: Some(source.to_string()), labels: Some(self.labels()), ..Default::default() };
+                self.docker.create_volume(req).await.map_err(|e| engine_error(&format!("creating volume {source}"), e))?;
+                self.guard.register(|r| r.volumes.push(source.to_string()));
+            }
+            binds.push(v.clone());
+        }
+        Ok((!binds.is_empty()).then_some(binds))
+    }
+
+    /// Creates the job directories and copies the workspace in before the container starts.
+    async fn upload_tree(&self, id: &str, paths: &JobPaths) -> Result<(), ExecutorError> {
+        let workspace = paths.workspace.clone();
+        let dirs = [
+            "/__w".to_string(),
+            Path::new(&workspace).parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            workspace.clone(),
+            paths.tool_cache.clone(),
+            "/github".to_string(),
+            paths.home.clone(),
+            "/github/workflow".to_string(),
+        ];
+        let source = self.spec.workspace_source.clone();
+        let archive = tokio::task::spawn_blocking(move || {
+            let dirs: Vec<&str> = dirs.iter().map(String::as_str).filter(|d| !d.is_empty()).collect();
+            tarball::job_tree(&dirs, &workspace, source.as_deref())
+        })
+        .await
+        .map_err(|e| ExecutorError::Other(format!("archiving the workspace: {e}")))??;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(id, Some(opts), bollard::body_full(archive.into()))
+            .await
+            .map_err(|e| engine_error("copying the workspace into the job container", e))
+    }
+
+    async fn attach_and_start(&self, id: &str) -> Result<Agent, ExecutorError> {
+        let opts = AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
+        let attached = self.docker.attach_container(id, Some(opts)).await.map_err(|e| engine_error("attaching to the job container", e))?;
+        self.docker.start_container(id, None).await.map_err(|e| engine_error("starting the job container", e))?;
+        Ok(Agent::new(attached.input, attached.output))
+    }
+}
+
+fn endpoint(network: &str, alias: &str) -> NetworkingConfig {
+    let settings = EndpointSettings { aliases: Some(vec![alias.to_string()]), ..Default::default() };
+    NetworkingConfig { endpoints_config: Some(HashMap::from([(network.to_string(), settings)])) }
+}
+
+fn env_list(env: &indexmap::IndexMap<String, String>, extra: &[String]) -> Vec<String> {
+    env.iter().map(|(k, v)| format!("{k}={v}")).chain(extra.iter().cloned()).collect()
+}
+
+type PortConfig = (Option<Vec<String>>, Option<bollard::models::PortMap>);
+
+/// `HOST:CONTAINER[/proto]` or `CONTAINER[/proto]` (a free host port).
+fn port_map(ports: &[String]) -> Result<PortConfig, ExecutorError> {
+    if ports.is_empty() {
+        return Ok((None, None));
+    }
+    let mut exposed = Vec::new();
+    let mut map = bollard::models::PortMap::new();
+    for p in ports {
+        let (host, container) = match p.rsplit_once(':') {
+            Some((h, c)) => (Some(h.to_string()), c),
+            None => (None, p.as_str()),
+        };
+        let key = if container.contains('/') { container.to_string() } else { format!("{container}/tcp") };
+        if key.split('/').next().is_none_or(|n| n.parse::<u16>().is_err()) {
+            return Err(ExecutorError::UnsupportedOption(format!("ports: {p} (invalid port)")));
+        }
+        exposed.push(key.clone());
+        let binding = PortBinding { host_ip: None, host_port: Some(host.unwrap_or_default()) };
+        map.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+    }
+    Ok((Some(exposed), Some(map)))
+}
+
+/// Waits until a service with a health check reports healthy, as GitHub does before the first
+/// step. Services without one are ready as soon as they run.
+async fn wait_healthy(docker: &Docker, id: &str, name: &str) -> Result<(), ExecutorError> {
+    loop {
+        let info = docker.inspect_container(id, None).await.map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
+        let state = info.state.unwrap_or_default();
+        if state.running != Some(true) {
+            return Err(ExecutorError::Other(format!("service container `{name}` exited with code {}", state.exit_code.unwrap_or(-1))));
+        }
+        let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
+        match health.as_deref() {
+            None | Some("") | Some("none") | Some("healthy") => return Ok(()),
+            Some("unhealthy") => return Err(ExecutorError::Other(format!("service container `{name}` is unhealthy"))),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// The per-job host directory: `temp/` is bind-mounted at `RUNNER_TEMP` (scripts and file
+/// commands cost a local file write), `agent/` holds step requests (read-only inside).
+pub(crate) struct HostDir {
+    dir: tempfile::TempDir,
+}
+
+impl HostDir {
+    fn create(keep: bool) -> Result<Self, ExecutorError> {
+        let mut dir = tempfile::Builder::new().prefix("gantry-job-").tempdir().map_err(|e| io_error("creating the job directory", e))?;
+        if keep {
+            dir.disable_cleanup(true);
+        }
+        let this = Self { dir };
+        for d in [this.temp(), this.agent()] {
+            std::fs::create_dir(&d).map_err(|e| io_error(format!("creating {}", d.display()), e))?;
+            // The container's user may be anyone (`--user 1001`): it must be able to write.
+            crate::job::set_mode(&d, 0o777)?;
+        }
+        Ok(this)
+    }
+
+    pub(crate) fn temp(&self) -> std::path::PathBuf {
+        self.dir.path().join("temp")
+    }
+
+    pub(crate) fn agent(&self) -> std::path::PathBuf {
+        self.dir.path().join("agent")
+    }
+}

@@ -1,0 +1,286 @@
+//! A running Docker job: steps go to the in-container agent over the attached stdin.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use futures::{Stream, StreamExt, TryStreamExt};
+use gantry_runner::executor::{CANCEL_GRACE, ExecRequest, ExecutorError, ExitStatus, JobEnvironment, JobPaths, OutputChunk, Stream as Out};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::{MarkerScanner, request_script};
+use crate::docker::HostDir;
+use crate::resources::{ResourceGuard, remove_container};
+use crate::{engine_error, io_error, tarball};
+
+/// Where the host's `agent/` directory appears inside the job container.
+pub(crate) const AGENT_DIR: &str = "/__gantry";
+
+/// How long a killed step may take to report its end before the agent is presumed dead.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+
+type Input = Pin<Box<dyn AsyncWrite + Send>>;
+type Output = Pin<Box<dyn Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>>;
+
+/// The attached stdin/stdout of the agent. One step at a time: the lock around it serialises
+/// `exec`s.
+pub(crate) struct Agent {
+    input: Input,
+    output: Output,
+    /// A step whose `exec` future was dropped before its end marker arrived: killed and
+    /// drained before the next step, so its output cannot leak into the next one.
+    in_flight: Option<String>,
+}
+
+impl Agent {
+    pub(crate) fn new(input: Input, output: Output) -> Self {
+        Self { input, output, in_flight: None }
+    }
+}
+
+pub(crate) struct DockerJob {
+    docker: Docker,
+    container: String,
+    paths: JobPaths,
+    agent: Mutex<Agent>,
+    host_dir: HostDir,
+    guard: ResourceGuard,
+    seq: AtomicU64,
+}
+
+/// What one step's output loop is waiting for.
+struct StepWait<'a> {
+    nonce: String,
+    sink: Option<&'a mpsc::Sender<OutputChunk>>,
+    cancel: CancellationToken,
+}
+
+impl DockerJob {
+    pub(crate) fn new(docker: Docker, container: String, paths: JobPaths, agent: Agent, host_dir: HostDir, guard: ResourceGuard) -> Self {
+        Self { docker, container, paths, agent: Mutex::new(agent), host_dir, guard, seq: AtomicU64::new(0) }
+    }
+
+    /// The host path behind a step path inside the bind-mounted `RUNNER_TEMP`, if it is one.
+    fn temp_path(&self, path: &str) -> Option<PathBuf> {
+        let rel = path.strip_prefix(&self.paths.temp)?;
+        if !rel.is_empty() && !rel.starts_with('/') {
+            return None;
+        }
+        Some(self.host_dir.temp().join(rel.trim_start_matches('/')))
+    }
+
+    async fn signal(&self, signal: &str) -> Result<(), ExecutorError> {
+        let opts = KillContainerOptionsBuilder::default().signal(signal).build();
+        self.docker.kill_container(&self.container, Some(opts)).await.map_err(|e| engine_error("signalling the job container", e))
+    }
+
+    /// Sends one request to the agent and streams its output until both end markers arrive.
+    async fn run(&self, request: &ExecRequest, sink: Option<&mpsc::Sender<OutputChunk>>) -> Result<ExitStatus, ExecutorError> {
+        let mut agent = self.agent.lock().await;
+        if let Some(stale) = agent.in_flight.take() {
+            self.signal("USR2").await?;
+            let wait = StepWait { nonce: stale, sink: None, cancel: CancellationToken::new() };
+            self.pump(&mut agent, &wait).await?;
+        }
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        let file = format!("{seq}.sh");
+        let env: Vec<(String, String)> = request.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let script = request_script(&request.argv, &env, &request.workdir);
+        let host_file = self.host_dir.agent().join(&file);
+        tokio::fs::write(&host_file, script).await.map_err(|e| io_error("writing the step request", e))?;
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let line = format!("{nonce} {AGENT_DIR}/{file}\n");
+        agent.in_flight = Some(nonce.clone());
+        let sent = async {
+            agent.input.write_all(line.as_bytes()).await?;
+            agent.input.flush().await
+        }
+        .await;
+        sent.map_err(|e| io_error("sending the step to the job container", e))?;
+        let wait = StepWait { nonce, sink, cancel: request.cancel.clone() };
+        let status = self.pump(&mut agent, &wait).await;
+        agent.in_flight = None;
+        let _ = tokio::fs::remove_file(&host_file).await;
+        status
+    }
+
+    /// Reads the attach stream for one step: forwards output, handles cancellation (TERM, then
+    /// KILL after [`CANCEL_GRACE`]), returns when both streams carried the end marker.
+    async fn pump(&self, agent: &mut Agent, wait: &StepWait<'_>) -> Result<ExitStatus, ExecutorError> {
+        let mut out = MarkerScanner::new(&wait.nonce);
+        let mut err = MarkerScanner::new(&wait.nonce);
+        let mut cancelled = false;
+        let mut deadline: Option<tokio::time::Instant> = None;
+        let mut killed = false;
+        loop {
+            if let (Some(code), Some(_)) = (out.finished(), err.finished()) {
+                return Ok(if cancelled { ExitStatus::Cancelled } else { ExitStatus::Code(code) });
+            }
+            let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                item = agent.output.next() => {
+                    let (stream, bytes) = match item {
+                        Some(Ok(LogOutput::StdOut { message })) => (Out::Stdout, out.push(&message)),
+                        Some(Ok(LogOutput::StdErr { message })) => (Out::Stderr, err.push(&message)),
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return Err(engine_error("reading step output", e)),
+                        None => return Err(ExecutorError::Other("the job container's agent exited".into())),
+                    };
+                    if let (Some(sink), false) = (wait.sink, bytes.is_empty()) {
+                        // A closed receiver means nobody wants the output; the step still runs.
+                        let _ = sink.send(OutputChunk { stream, bytes }).await;
+                    }
+                }
+                _ = wait.cancel.cancelled(), if !cancelled => {
+                    cancelled = true;
+                    self.signal("USR1").await?;
+                    deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+                }
+                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                    if killed {
+                        return Err(ExecutorError::Other("a cancelled step did not stop; the job container is stuck".into()));
+                    }
+                    killed = true;
+                    self.signal("USR2").await?;
+                    deadline = Some(tokio::time::Instant::now() + KILL_WAIT);
+                }
+            }
+        }
+    }
+
+    async fn upload_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError> {
+        let archive = tarball::single_file(path, contents)?;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(&self.container, Some(opts), bollard::body_full(archive.into()))
+            .await
+            .map_err(|e| engine_error(&format!("writing {path} into the job container"), e))
+    }
+
+    async fn download_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
+        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
+        let body: Result<Vec<bytes::Bytes>, _> = self.docker.download_from_container(&self.container, Some(opts)).try_collect().await;
+        match body {
+            Ok(parts) => tarball::first_file(&parts.concat(), path),
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+            Err(e) => Err(engine_error(&format!("reading {path} from the job container"), e)),
+        }
+    }
+
+    /// Files a root step created in the bind-mounted temp directory may not be deletable by a
+    /// non-root gantry; open them up before the directory is removed.
+    async fn release_temp(&self) {
+        if running_as_root() {
+            return;
+        }
+        let req = ExecRequest {
+            argv: vec!["chmod".into(), "-R".into(), "a+rwX".into(), self.paths.temp.clone()],
+            env: Default::default(),
+            workdir: "/".into(),
+            cancel: CancellationToken::new(),
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.run(&req, None)).await;
+    }
+}
+
+/// Whether gantry itself runs as root (then it can delete anything a container left).
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), ExecutorError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| io_error(format!("setting permissions of {}", path.display()), e))
+}
+
+/// Creates missing parents of a temp file, writable by any container user.
+fn create_parents(root: &Path, file: &Path) -> Result<(), ExecutorError> {
+    let Some(parent) = file.parent() else { return Ok(()) };
+    if parent.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(parent).map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
+    let mut dir = parent;
+    while dir != root {
+        set_mode(dir, 0o777)?;
+        dir = match dir.parent() {
+            Some(d) => d,
+            None => break,
+        };
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl JobEnvironment for DockerJob {
+    fn paths(&self) -> &JobPaths {
+        &self.paths
+    }
+
+    async fn exec(&self, request: ExecRequest, output: mpsc::Sender<OutputChunk>) -> Result<ExitStatus, ExecutorError> {
+        if request.cancel.is_cancelled() {
+            return Ok(ExitStatus::Cancelled);
+        }
+        self.run(&request, Some(&output)).await
+    }
+
+    async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError> {
+        tarball::check_step_path(path)?;
+        let Some(host) = self.temp_path(path) else {
+            return self.upload_file(path, contents).await;
+        };
+        let root = self.host_dir.temp();
+        let data = contents.to_vec();
+        tokio::task::spawn_blocking(move || {
+            create_parents(&root, &host)?;
+            std::fs::write(&host, data).map_err(|e| io_error(format!("writing {}", host.display()), e))?;
+            // Steps append to file-command files; the container user may not be us.
+            set_mode(&host, 0o666)
+        })
+        .await
+        .map_err(|e| ExecutorError::Other(format!("writing {path}: {e}")))?
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
+        tarball::check_step_path(path)?;
+        let Some(host) = self.temp_path(path) else {
+            return self.download_file(path).await;
+        };
+        match tokio::fs::read(&host).await {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            // A file a root step created with mode 0600: ask the engine instead.
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => self.download_file(path).await,
+            Err(e) => Err(io_error(format!("reading {path}"), e)),
+        }
+    }
+
+    async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {
+        let req = ExecRequest {
+            argv: vec!["sh".into(), "-c".into(), r#"command -v "$1" >/dev/null 2>&1"#.into(), "sh".into(), program.into()],
+            env: Default::default(),
+            workdir: "/".into(),
+            cancel: CancellationToken::new(),
+        };
+        Ok(self.run(&req, None).await? == ExitStatus::Code(0))
+    }
+
+    async fn cleanup(&self) -> Result<(), ExecutorError> {
+        if self.guard.keeps() {
+            return Ok(());
+        }
+        self.release_temp().await;
+        // Remove the job container first so the agent lets go of the bind mounts, then the rest.
+        let removed = remove_container(&self.docker, &self.container).await;
+        let rest = self.guard.release().await;
+        removed.and(rest)
+    }
+}

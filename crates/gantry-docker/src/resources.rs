@@ -1,0 +1,215 @@
+//! What a job created in the engine, and how it all goes away: explicitly (`cleanup`), when the
+//! job is dropped mid-way (a guard), or later by label (`gantry clean`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+};
+use gantry_runner::executor::ExecutorError;
+
+use crate::engine_error;
+
+pub const LABEL_MANAGED: &str = "io.gantry.managed";
+pub const LABEL_RUN_ID: &str = "io.gantry.run-id";
+pub const LABEL_JOB: &str = "io.gantry.job";
+
+/// The labels put on every container, network and volume a job creates.
+pub(crate) fn labels(run_id: &str, job: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (LABEL_MANAGED.to_string(), "true".to_string()),
+        (LABEL_RUN_ID.to_string(), run_id.to_string()),
+        (LABEL_JOB.to_string(), job.to_string()),
+    ])
+}
+
+/// Engine objects owned by one job, in creation order.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Resources {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl Resources {
+    fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+/// Removes a job's resources when dropped without an explicit cleanup (the job future was
+/// dropped on Ctrl-C, a panic unwound through it). Removal runs on the current Tokio runtime;
+/// when there is none, labels remain the safety net for `gantry clean`.
+#[derive(Debug)]
+pub(crate) struct ResourceGuard {
+    docker: Docker,
+    resources: Arc<Mutex<Resources>>,
+    keep: bool,
+}
+
+impl ResourceGuard {
+    pub(crate) fn new(docker: Docker, keep: bool) -> Self {
+        Self { docker, resources: Arc::default(), keep }
+    }
+
+    pub(crate) fn keeps(&self) -> bool {
+        self.keep
+    }
+
+    pub(crate) fn register(&self, f: impl FnOnce(&mut Resources)) {
+        // A poisoned lock only means another registration panicked; the list is still valid.
+        let mut res = self.resources.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut res);
+    }
+
+    fn take(&self) -> Resources {
+        std::mem::take(&mut *self.resources.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Removes everything now; afterwards the guard has nothing left to do.
+    pub(crate) async fn release(&self) -> Result<(), ExecutorError> {
+        if self.keep {
+            self.take();
+            return Ok(());
+        }
+        remove_all(&self.docker, self.take()).await
+    }
+}
+
+impl Drop for ResourceGuard {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        let res = self.take();
+        if res.is_empty() {
+            return;
+        }
+        let docker = self.docker.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn(async move {
+                    if let Err(e) = remove_all(&docker, res).await {
+                        tracing::warn!("cleanup of a dropped job failed: {e}");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!("job dropped outside a runtime; run `gantry clean` to remove its containers"),
+        }
+    }
+}
+
+/// Removes containers (with their anonymous volumes), then networks, then volumes. Keeps going
+/// after a failure so one stuck object does not leak the rest; reports the first error.
+pub(crate) async fn remove_all(docker: &Docker, res: Resources) -> Result<(), ExecutorError> {
+    let mut first_err = None;
+    for c in res.containers.iter().rev() {
+        record(&mut first_err, remove_container(docker, c).await);
+    }
+    for n in &res.networks {
+        record(&mut first_err, ignore_missing(docker.remove_network(n).await));
+    }
+    for v in &res.volumes {
+        let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+        record(&mut first_err, ignore_missing(docker.remove_volume(v, Some(opts)).await));
+    }
+    first_err.map_or(Ok(()), Err)
+}
+
+fn record(first: &mut Option<ExecutorError>, r: Result<(), ExecutorError>) {
+    if let Err(e) = r {
+        first.get_or_insert(e);
+    }
+}
+
+pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), ExecutorError> {
+    let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    ignore_missing(docker.remove_container(id, Some(opts)).await)
+}
+
+/// Gone already (404) or being removed by someone else (409) both mean "not ours to remove".
+fn ignore_missing(r: Result<(), bollard::errors::Error>) -> Result<(), ExecutorError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
+        Err(e) => Err(engine_error("removing a job resource", e)),
+    }
+}
+
+/// What [`clean_all`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CleanReport {
+    pub containers: usize,
+    pub networks: usize,
+    pub volumes: usize,
+}
+
+/// Removes every container, network and volume labelled `io.gantry.managed=true`, whatever run
+/// created it (`gantry clean`, crash recovery).
+pub async fn clean_all(docker: &Docker) -> Result<CleanReport, ExecutorError> {
+    let found = list_managed(docker, None).await?;
+    let report = CleanReport {
+        containers: found.containers.len(),
+        networks: found.networks.len(),
+        volumes: found.volumes.len(),
+    };
+    remove_all(docker, found.into()).await?;
+    Ok(report)
+}
+
+/// Lists managed objects, optionally only those of one run (tests use this to prove nothing
+/// leaked).
+pub async fn list_managed(docker: &Docker, run_id: Option<&str>) -> Result<ManagedObjects, ExecutorError> {
+    let label = match run_id {
+        Some(id) => format!("{LABEL_RUN_ID}={id}"),
+        None => format!("{LABEL_MANAGED}=true"),
+    };
+    let filters = HashMap::from([("label", vec![label.as_str()])]);
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .await
+        .map_err(|e| engine_error("listing containers", e))?;
+    let networks = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(|e| engine_error("listing networks", e))?;
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+        .await
+        .map_err(|e| engine_error("listing volumes", e))?;
+    Ok(Resources {
+        containers: containers.into_iter().filter_map(|c| c.id).collect(),
+        networks: networks.into_iter().filter_map(|n| n.id).collect(),
+        volumes: volumes.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect(),
+    }
+    .into())
+}
+
+/// Engine objects found by label.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ManagedObjects {
+    pub containers: Vec<String>,
+    pub networks: Vec<String>,
+    pub volumes: Vec<String>,
+}
+
+impl ManagedObjects {
+    pub fn is_empty(&self) -> bool {
+        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+    }
+}
+
+impl From<Resources> for ManagedObjects {
+    fn from(r: Resources) -> Self {
+        Self { containers: r.containers, networks: r.networks, volumes: r.volumes }
+    }
+}
+
+impl From<ManagedObjects> for Resources {
+    fn from(m: ManagedObjects) -> Self {
+        Self { containers: m.containers, networks: m.networks, volumes: m.volumes }
+    }
+}
