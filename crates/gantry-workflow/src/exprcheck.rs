@@ -44,5 +44,7 @@ pub fn check_expression(expr: &str, ctx: &Ctx<'_>) -> Option<String> {
             ),
         };
     });
-    gantry_expr::parse(expr, &options).err().map(|e| e.to_string())
+    gantry_expr::parse(expr, &options)
+        .err()
+        .map(|e| e.to_string())
 }

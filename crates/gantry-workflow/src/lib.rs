@@ -14,4 +14,6 @@ pub mod uses;
 pub mod yaml;
 
 pub use model::*;
-pub use parse::{parse_action, parse_workflow};
+pub use parse::{
+    ReadOptions, parse_action, parse_action_with, parse_workflow, parse_workflow_with,
+};

@@ -3,21 +3,64 @@
 use crate::convert;
 use crate::model::{Action, Diagnostic, Parsed, Severity, Span, Workflow};
 use crate::schema::{action_schema, workflow_schema};
-use crate::{checks, template, yaml};
+use crate::yaml::{self, YamlOptions};
+use crate::{checks, template};
+
+/// GitHub's parser limits and feature switches. `Default` is what github.com does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Resolve YAML anchors and aliases instead of rejecting them.
+    pub allow_anchors: bool,
+    /// Maximum nesting of mappings and sequences.
+    pub max_depth: usize,
+    /// Maximum file size in characters.
+    pub max_file_size: usize,
+    /// GitHub's experimental background steps (`background`, `wait`, `wait-all`, `cancel`).
+    pub allow_background_steps: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            allow_anchors: false,
+            max_depth: 50,
+            max_file_size: 1024 * 1024,
+            allow_background_steps: false,
+        }
+    }
+}
 
 /// Reads a workflow file: YAML, GitHub's schema and expressions, the model, then the semantic
 /// checks. `file` names the file for callers that render diagnostics; nothing is read from disk.
-pub fn parse_workflow(_file: &str, source: &str) -> Parsed<Workflow> {
-    let doc = yaml::read(source);
-    let mut diagnostics = doc.diagnostics;
-    let Some(root) = doc.root else {
-        if diagnostics.is_empty() {
-            diagnostics.push(empty_file("workflow"));
-        }
+pub fn parse_workflow(file: &str, source: &str) -> Parsed<Workflow> {
+    parse_workflow_with(file, source, &ReadOptions::default())
+}
+
+/// [`parse_workflow`] with explicit limits and feature switches.
+pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Workflow> {
+    let (root, mut diagnostics) = read_root(source, options, "workflow");
+    let Some(root) = root else {
         return finish(None, diagnostics);
     };
-    diagnostics.extend(template::validate(workflow_schema(), "workflow-root", &root));
-    let value = convert::workflow(&root);
+    let schema = workflow_schema();
+    let background = options.allow_background_steps;
+    diagnostics.extend(template::validate(
+        schema,
+        "workflow-root",
+        &root,
+        background,
+    ));
+    // GitHub reads event configurations loosely (it ran workflows with `status: {}` or
+    // `workflow_dispatch: []`), except `workflow_dispatch`, whose inputs it checks strictly.
+    if let Some(dispatch) = root.get("on").and_then(|on| on.get("workflow_dispatch")) {
+        diagnostics.extend(template::validate(
+            schema,
+            "workflow-dispatch",
+            dispatch,
+            background,
+        ));
+    }
+    let value = convert::workflow(&root, &mut diagnostics);
     if let Some(wf) = &value {
         diagnostics.extend(checks::check_workflow(wf));
     }
@@ -25,16 +68,22 @@ pub fn parse_workflow(_file: &str, source: &str) -> Parsed<Workflow> {
 }
 
 /// Reads an action's metadata file (`action.yml`).
-pub fn parse_action(_file: &str, source: &str) -> Parsed<Action> {
-    let doc = yaml::read(source);
-    let mut diagnostics = doc.diagnostics;
-    let Some(root) = doc.root else {
-        if diagnostics.is_empty() {
-            diagnostics.push(empty_file("action"));
-        }
+pub fn parse_action(file: &str, source: &str) -> Parsed<Action> {
+    parse_action_with(file, source, &ReadOptions::default())
+}
+
+/// [`parse_action`] with explicit limits and feature switches.
+pub fn parse_action_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Action> {
+    let (root, mut diagnostics) = read_root(source, options, "action");
+    let Some(root) = root else {
         return finish(None, diagnostics);
     };
-    diagnostics.extend(template::validate(action_schema(), "action-root", &root));
+    diagnostics.extend(template::validate(
+        action_schema(),
+        "action-root",
+        &root,
+        options.allow_background_steps,
+    ));
     let value = convert::action(&root);
     match &value {
         Some(action) => diagnostics.extend(checks::check_action(action)),
@@ -43,12 +92,42 @@ pub fn parse_action(_file: &str, source: &str) -> Parsed<Action> {
     finish(value, diagnostics)
 }
 
-fn empty_file(what: &str) -> Diagnostic {
+/// The YAML tree (`None` when nothing could be read) and its diagnostics.
+fn read_root(
+    source: &str,
+    options: &ReadOptions,
+    what: &str,
+) -> (Option<yaml::Node>, Vec<Diagnostic>) {
+    let size = source.chars().count();
+    if size > options.max_file_size {
+        let message = format!(
+            "The maximum file size of {} characters has been exceeded",
+            options.max_file_size
+        );
+        return (None, vec![error(Span::default(), "limits", message)]);
+    }
+    let yaml_options = YamlOptions {
+        allow_anchors: options.allow_anchors,
+        max_depth: options.max_depth,
+    };
+    let doc = yaml::read(source, yaml_options);
+    let mut diagnostics = doc.diagnostics;
+    if doc.root.is_none() && diagnostics.is_empty() {
+        diagnostics.push(error(
+            Span::default(),
+            "syntax",
+            format!("The {what} file is empty"),
+        ));
+    }
+    (doc.root, diagnostics)
+}
+
+fn error(span: Span, rule: &'static str, message: String) -> Diagnostic {
     Diagnostic {
         severity: Severity::Error,
-        span: Span::default(),
-        message: format!("The {what} file is empty"),
-        rule: "syntax",
+        span,
+        message,
+        rule,
     }
 }
 
@@ -67,12 +146,7 @@ fn missing_runs(root: &yaml::Node) -> Diagnostic {
             ),
         },
     };
-    Diagnostic {
-        severity: Severity::Error,
-        span,
-        message,
-        rule: "schema",
-    }
+    error(span, "schema", message)
 }
 
 /// Diagnostics in source order; a stable sort keeps those at one place in the order found.

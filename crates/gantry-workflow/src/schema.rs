@@ -261,7 +261,13 @@ impl Schema {
         let context = body
             .get("context")
             .and_then(Value::as_array)
-            .map(|items| items.iter().filter_map(Value::as_str).map(parse_context).collect())
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(parse_context)
+                    .collect()
+            })
             .unwrap_or_default();
         let kind = if body.get("null").is_some() {
             DefKind::Null
@@ -272,7 +278,10 @@ impl Schema {
         } else if let Some(s) = body.get("string") {
             DefKind::String(string_def(s))
         } else if let Some(seq) = body.get("sequence") {
-            let item = seq.get("item-type").and_then(Value::as_str).ok_or_else(malformed)?;
+            let item = seq
+                .get("item-type")
+                .and_then(Value::as_str)
+                .ok_or_else(malformed)?;
             DefKind::Sequence {
                 item: self.lookup(item)?,
             }
@@ -281,7 +290,11 @@ impl Schema {
         } else if let Some(list) = body.get("one-of").and_then(Value::as_array) {
             let ids = list
                 .iter()
-                .map(|v| v.as_str().ok_or_else(malformed).and_then(|n| self.lookup(n)))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(malformed)
+                        .and_then(|n| self.lookup(n))
+                })
                 .collect::<Result<_, _>>()?;
             DefKind::OneOf(ids)
         } else if let Some(list) = body.get("allowed-values").and_then(Value::as_array) {
@@ -321,7 +334,8 @@ impl Schema {
                     ),
                 };
                 let ty = self.lookup(ty)?;
-                def.properties.insert(key.clone(), Property { ty, required });
+                def.properties
+                    .insert(key.clone(), Property { ty, required });
             }
         }
         let lookup = |k: &str| {
@@ -336,14 +350,18 @@ impl Schema {
     }
 
     fn lookup(&self, name: &str) -> Result<DefId, SchemaError> {
-        self.id(name).ok_or_else(|| SchemaError::Missing(name.to_owned()))
+        self.id(name)
+            .ok_or_else(|| SchemaError::Missing(name.to_owned()))
     }
 }
 
 fn string_def(s: &Value) -> StringDef {
     StringDef {
         constant: s.get("constant").and_then(Value::as_str).map(str::to_owned),
-        ignore_case: s.get("ignore-case").and_then(Value::as_bool).unwrap_or(false),
+        ignore_case: s
+            .get("ignore-case")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         require_non_empty: s
             .get("require-non-empty")
             .and_then(Value::as_bool)

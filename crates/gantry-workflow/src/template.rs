@@ -16,15 +16,26 @@ const OPEN: &str = "${{";
 /// Properties that only exist behind GitHub's `allowBackgroundSteps` feature flag (off).
 const BACKGROUND_PROPERTIES: [&str; 4] = ["background", "wait", "wait-all", "cancel"];
 
-/// Validates `root` against the schema definition named `root_def`.
-pub fn validate(schema: &Schema, root_def: &str, root: &Node) -> Vec<Diagnostic> {
+/// Validates `root` against the schema definition named `root_def`. `background_steps`
+/// enables GitHub's experimental background-step keys (`background`, `wait`, ...).
+pub fn validate(
+    schema: &Schema,
+    root_def: &str,
+    root: &Node,
+    background_steps: bool,
+) -> Vec<Diagnostic> {
     let mut walker = Walker {
         schema,
+        background_steps,
         diagnostics: Vec::new(),
     };
     match schema.id(root_def) {
         Some(def) => walker.read_value(root, def, &Ctx::EMPTY),
-        None => walker.error(root.span, "schema", format!("Schema definition '{root_def}' not found")),
+        None => walker.error(
+            root.span,
+            "schema",
+            format!("Schema definition '{root_def}' not found"),
+        ),
     }
     walker.diagnostics
 }
@@ -41,6 +52,7 @@ enum Scanned {
 
 struct Walker<'s> {
     schema: &'s Schema,
+    background_steps: bool,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -116,7 +128,14 @@ impl<'s> Walker<'s> {
             Literal::String(s) => s.to_owned(),
             _ => text.clone(),
         };
-        let ok = matches(lit) || (!matches!(lit, Literal::String(_)) && matches(Literal::String(&text)));
+        // An empty value where only a mapping fits is an empty mapping (`inputs:` with nothing
+        // under it), as GitHub reads it.
+        let empty_mapping = matches!(lit, Literal::Null)
+            && defs.is_empty()
+            && !self.schema.mapping_defs(def).is_empty();
+        let ok = empty_mapping
+            || matches(lit)
+            || (!matches!(lit, Literal::String(_)) && matches(Literal::String(&text)));
         if !ok {
             self.error(node.span, "schema", format!("Unexpected value '{shown}'"));
             return;
@@ -154,7 +173,13 @@ impl<'s> Walker<'s> {
     }
 
     /// A key's text, or `None` for an expression key (handled here).
-    fn read_key(&mut self, key: &Node, value: &Node, value_def: DefId, ctx: &Ctx<'_>) -> Option<String> {
+    fn read_key(
+        &mut self,
+        key: &Node,
+        value: &Node,
+        value_def: DefId,
+        ctx: &Ctx<'_>,
+    ) -> Option<String> {
         let text = key.scalar_to_string();
         let Some(text) = text else {
             self.error(key.span, "schema", "A mapping key must be a scalar".into());
@@ -193,7 +218,9 @@ impl<'s> Walker<'s> {
         ctx: &Ctx<'_>,
     ) {
         let schema = self.schema;
-        let loose = schema.mapping(defs[0]).and_then(|m| m.loose_key.zip(m.loose_value));
+        let loose = schema
+            .mapping(defs[0])
+            .and_then(|m| m.loose_key.zip(m.loose_value));
         let mut seen = HashSet::new();
         let mut has_expression_key = false;
         for (key, value) in entries {
@@ -205,7 +232,7 @@ impl<'s> Walker<'s> {
                 continue;
             }
             if let Some(prop) = match_property_and_filter(schema, defs, &text) {
-                if BACKGROUND_PROPERTIES.contains(&text.as_str()) {
+                if !self.background_steps && BACKGROUND_PROPERTIES.contains(&text.as_str()) {
                     self.error(key.span, "schema", format!("Unexpected value '{text}'"));
                     continue;
                 }
@@ -218,7 +245,7 @@ impl<'s> Walker<'s> {
             }
         }
         if defs.len() > 1 {
-            let message = ambiguous_message(schema, defs);
+            let message = ambiguous_message(schema, defs, self.background_steps);
             self.error(node.span, "schema", message);
         } else if !has_expression_key {
             self.check_required(node, defs[0], &seen);
@@ -231,7 +258,11 @@ impl<'s> Walker<'s> {
         };
         for (name, prop) in &m.properties {
             if prop.required && !seen.contains(&name.to_uppercase()) {
-                self.error(node.span, "schema", format!("Required property is missing: {name}"));
+                self.error(
+                    node.span,
+                    "schema",
+                    format!("Required property is missing: {name}"),
+                );
             }
         }
     }
@@ -403,10 +434,8 @@ fn string_literal(expr: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\'' {
-            if chars.next() != Some('\'') {
-                return None;
-            }
+        if c == '\'' && chars.next() != Some('\'') {
+            return None;
         }
         out.push(c);
     }
@@ -419,7 +448,10 @@ fn format_length(segments: &[Segment<'_>]) -> usize {
     for s in segments {
         match s {
             Segment::Text(t) => {
-                len += t.len() + t.bytes().filter(|b| matches!(b, b'\'' | b'{' | b'}')).count();
+                len += t.len()
+                    + t.bytes()
+                        .filter(|b| matches!(b, b'\'' | b'{' | b'}'))
+                        .count();
             }
             Segment::Expr(e) => len += 3 + ", ".len() + e.len(),
         }
@@ -430,14 +462,19 @@ fn format_length(segments: &[Segment<'_>]) -> usize {
 /// GitHub's property lookup across candidate mappings: a property known to some of them
 /// narrows the candidates to those.
 fn match_property_and_filter(schema: &Schema, defs: &mut Vec<DefId>, name: &str) -> Option<DefId> {
-    let prop = |d: DefId| schema.mapping(d).and_then(|m| m.properties.get(name)).map(|p| p.ty);
+    let prop = |d: DefId| {
+        schema
+            .mapping(d)
+            .and_then(|m| m.properties.get(name))
+            .map(|p| p.ty)
+    };
     let found = defs.iter().find_map(|&d| prop(d))?;
     defs.retain(|&d| prop(d).is_some());
     Some(found)
 }
 
 /// "There's not enough info...": the properties that tell the remaining candidates apart.
-fn ambiguous_message(schema: &Schema, defs: &[DefId]) -> String {
+fn ambiguous_message(schema: &Schema, defs: &[DefId], background_steps: bool) -> String {
     let mut counts: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
     for &d in defs {
         if let Some(m) = schema.mapping(d) {
@@ -448,7 +485,9 @@ fn ambiguous_message(schema: &Schema, defs: &[DefId]) -> String {
     }
     let mut unique: Vec<&str> = counts
         .into_iter()
-        .filter(|&(name, n)| n == 1 && !matches!(name, "wait" | "wait-all" | "cancel"))
+        .filter(|&(name, n)| {
+            n == 1 && (background_steps || !matches!(name, "wait" | "wait-all" | "cancel"))
+        })
         .map(|(name, _)| name)
         .collect();
     unique.sort_unstable();

@@ -5,6 +5,8 @@
 //! GitHub rejects (anchors, aliases, other tags, a tag that does not fit its scalar) becomes a
 //! diagnostic instead of an error that stops reading.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
 
 use crate::model::{Diagnostic, Pos, Severity, Span};
@@ -88,9 +90,13 @@ pub fn format_number(n: f64) -> String {
     let digits = digits.trim_end_matches('0');
     let digits = if digits.is_empty() { "0" } else { digits };
     let sign = if negative { "-" } else { "" };
-    if !(-5..15).contains(&exp) {
+    if !(-4..15).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let frac = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{first}{frac}E{esign}{:02}", exp.abs());
     }
@@ -114,14 +120,32 @@ pub struct YamlDoc {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+/// What the reader accepts beyond GitHub's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct YamlOptions {
+    /// Resolve anchors and aliases instead of rejecting them (GitHub's `AllowAnchors`).
+    pub allow_anchors: bool,
+    /// Collections nested deeper than this are an error (GitHub: 50).
+    pub max_depth: usize,
+}
+
+impl Default for YamlOptions {
+    fn default() -> Self {
+        Self {
+            allow_anchors: false,
+            max_depth: 50,
+        }
+    }
+}
+
 /// Reads `source` into a tree. Never panics; syntax errors become diagnostics.
-pub fn read(source: &str) -> YamlDoc {
+pub fn read(source: &str, options: YamlOptions) -> YamlDoc {
     let mut patched: Option<String> = None;
     // GitHub's YAML parser accepts a comment glued to a flow collection (`[a]# note`), which
     // saphyr rejects: blank such comments out (same byte length, so positions hold) and retry.
     for _ in 0..MAX_COMMENT_PATCHES {
         let text = patched.as_deref().unwrap_or(source);
-        match read_once(text) {
+        match read_once(text, options) {
             Ok(doc) => return doc,
             Err((doc, Some(offset))) => {
                 let mut bytes = text.as_bytes().to_vec();
@@ -136,15 +160,15 @@ pub fn read(source: &str) -> YamlDoc {
             Err((doc, None)) => return doc,
         }
     }
-    read_once(patched.as_deref().unwrap_or(source)).unwrap_or_else(|(doc, _)| doc)
+    read_once(patched.as_deref().unwrap_or(source), options).unwrap_or_else(|(doc, _)| doc)
 }
 
 const MAX_COMMENT_PATCHES: usize = 64;
 
 /// One attempt. On a syntax error, also the byte offset of a glued comment's `#`, if that was
 /// the problem.
-fn read_once(source: &str) -> Result<YamlDoc, (YamlDoc, Option<usize>)> {
-    let mut builder = Builder::new(source);
+fn read_once(source: &str, options: YamlOptions) -> Result<YamlDoc, (YamlDoc, Option<usize>)> {
+    let mut builder = Builder::new(source, options);
     let mut parser = Parser::new_from_str(source);
     while let Some(event) = parser.next_event() {
         match event {
@@ -228,10 +252,11 @@ fn to_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// A collection being built, with its start and anchor id (0: none).
 enum Frame {
-    Seq(Vec<Node>, Pos),
-    /// Entries so far, a key waiting for its value, and the start.
-    Map(Vec<(Node, Node)>, Option<Node>, Pos),
+    Seq(Vec<Node>, Pos, usize),
+    /// Entries so far, a key waiting for its value.
+    Map(Vec<(Node, Node)>, Option<Node>, Pos, usize),
 }
 
 struct Builder<'a> {
@@ -242,11 +267,18 @@ struct Builder<'a> {
     diagnostics: Vec<Diagnostic>,
     /// Where the previous event ended: block scalars are located from there.
     last_end: Pos,
+    options: YamlOptions,
+    /// Anchored nodes by anchor id, when anchors are allowed.
+    anchors: HashMap<usize, Node>,
+    depth_reported: bool,
 }
 
 impl<'a> Builder<'a> {
-    fn new(source: &'a str) -> Self {
+    fn new(source: &'a str, options: YamlOptions) -> Self {
         Self {
+            options,
+            anchors: HashMap::new(),
+            depth_reported: false,
             positions: Positions::new(source),
             stack: Vec::new(),
             root: None,
@@ -256,18 +288,35 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A YAML feature GitHub does not accept (the file itself is well-formed).
     fn error(&mut self, span: Span, message: String) {
         self.diagnostics.push(Diagnostic {
             severity: Severity::Error,
             span,
             message,
-            rule: "syntax",
+            rule: "yaml",
         });
     }
 
     fn syntax_error(&mut self, err: &ScanError) {
         let pos = self.positions.pos(*err.marker());
-        self.error(Span { start: pos, end: pos }, syntax_message(err.info()));
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            span: Span {
+                start: pos,
+                end: pos,
+            },
+            message: syntax_message(err.info()),
+            rule: "syntax",
+        });
+    }
+
+    fn open(&mut self, frame: Frame, span: Span) {
+        if self.stack.len() >= self.options.max_depth && !self.depth_reported {
+            self.depth_reported = true;
+            self.error(span, "Maximum object depth exceeded".into());
+        }
+        self.stack.push(frame);
     }
 
     /// Handles one event; `false` stops reading (a second document).
@@ -281,62 +330,93 @@ impl<'a> Builder<'a> {
             Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    self.error(span, "Only one YAML document is allowed in a workflow file".into());
+                    self.diagnostics.push(Diagnostic {
+                        severity: Severity::Error,
+                        span,
+                        message: "Only one YAML document is allowed in a workflow file".into(),
+                        rule: "syntax",
+                    });
                     return false;
                 }
             }
             Event::Scalar(value, style, anchor, tag) => {
-                let span = self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
+                let span =
+                    self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
                 self.check_anchor(anchor, span);
                 let kind = self.scalar_kind(&value, style, tag.as_deref(), span);
-                self.push(Node { kind, span });
+                self.push(Node { kind, span }, anchor);
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_anchor(anchor, span);
                 self.check_collection_tag(tag.as_deref(), "seq", span);
-                self.stack.push(Frame::Seq(Vec::new(), span.start));
+                self.open(Frame::Seq(Vec::new(), span.start, anchor), span);
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_anchor(anchor, span);
                 self.check_collection_tag(tag.as_deref(), "map", span);
-                self.stack.push(Frame::Map(Vec::new(), None, span.start));
+                self.open(Frame::Map(Vec::new(), None, span.start, anchor), span);
             }
-            Event::SequenceEnd | Event::MappingEnd => self.close(span.end),
-            Event::Alias(_) => {
-                let name = self.name_after(span.start.offset, '*');
-                self.error(
-                    span,
-                    format!("Anchors are not currently supported. Remove the alias '{name}'"),
-                );
-                self.push(Node {
-                    kind: NodeKind::Null,
-                    span,
-                });
+            // Block collections end where the next token starts (an empty span): end them at
+            // their last child instead, as editors expect.
+            Event::SequenceEnd | Event::MappingEnd => {
+                let end = if span.start == span.end {
+                    None
+                } else {
+                    Some(span.end)
+                };
+                self.close(end);
+            }
+            Event::Alias(id) => {
+                let node = self.alias(id, span);
+                self.push(node, 0);
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
         true
     }
 
-    fn close(&mut self, end: Pos) {
-        let node = match self.stack.pop() {
-            Some(Frame::Seq(items, start)) => Node {
-                kind: NodeKind::Seq(items),
-                span: Span { start, end },
-            },
-            Some(Frame::Map(entries, _, start)) => Node {
-                kind: NodeKind::Map(entries),
-                span: Span { start, end },
-            },
+    fn close(&mut self, end: Option<Pos>) {
+        let (kind, start, anchor) = match self.stack.pop() {
+            Some(Frame::Seq(items, start, anchor)) => (NodeKind::Seq(items), start, anchor),
+            Some(Frame::Map(entries, _, start, anchor)) => (NodeKind::Map(entries), start, anchor),
             None => return,
         };
-        self.push(node);
+        let last_child = match &kind {
+            NodeKind::Seq(items) => items.last().map(|n| n.span.end),
+            NodeKind::Map(entries) => entries.last().map(|(_, v)| v.span.end),
+            _ => None,
+        };
+        let end = end.or(last_child).unwrap_or(start);
+        let span = Span { start, end };
+        self.push(Node { kind, span }, anchor);
     }
 
-    fn push(&mut self, node: Node) {
+    /// An alias: the anchored node again when anchors are allowed, else an error.
+    fn alias(&mut self, id: usize, span: Span) -> Node {
+        if self.options.allow_anchors {
+            if let Some(node) = self.anchors.get(&id) {
+                return node.clone();
+            }
+        } else {
+            let name = self.name_after(span.start.offset, '*');
+            self.error(
+                span,
+                format!("Anchors are not currently supported. Remove the alias '{name}'"),
+            );
+        }
+        Node {
+            kind: NodeKind::Null,
+            span,
+        }
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) {
+        if anchor != 0 && self.options.allow_anchors {
+            self.anchors.insert(anchor, node.clone());
+        }
         match self.stack.last_mut() {
-            Some(Frame::Seq(items, _)) => items.push(node),
-            Some(Frame::Map(entries, pending, _)) => match pending.take() {
+            Some(Frame::Seq(items, ..)) => items.push(node),
+            Some(Frame::Map(entries, pending, ..)) => match pending.take() {
                 Some(key) => entries.push((key, node)),
                 None => *pending = Some(node),
             },
@@ -346,27 +426,42 @@ impl<'a> Builder<'a> {
 
     /// GitHub locates a block scalar at its `|`/`>` indicator (saphyr: at its content) and an
     /// empty value just after the `:` (saphyr: at the `:`).
-    fn scalar_span(&self, value: &str, style: ScalarStyle, decorated: bool, span: Span, last_end: Pos) -> Span {
+    fn scalar_span(
+        &self,
+        value: &str,
+        style: ScalarStyle,
+        decorated: bool,
+        span: Span,
+        last_end: Pos,
+    ) -> Span {
         let src = self.positions.source.as_bytes();
         let start = match style {
             ScalarStyle::Literal | ScalarStyle::Folded if !decorated => {
                 let from = last_end.offset.min(span.start.offset);
-                match src[from..span.start.offset].iter().position(|b| matches!(b, b'|' | b'>')) {
+                match src[from..span.start.offset]
+                    .iter()
+                    .position(|b| matches!(b, b'|' | b'>'))
+                {
                     Some(i) => advance(src, last_end, from + i),
                     None => span.start,
                 }
             }
-            ScalarStyle::Plain if value.is_empty() && !decorated && src.get(span.start.offset) == Some(&b':') => {
+            ScalarStyle::Plain
+                if value.is_empty() && !decorated && src.get(span.start.offset) == Some(&b':') =>
+            {
                 advance(src, span.start, span.start.offset + 1)
             }
             _ => return span,
         };
-        Span { start, end: span.end.max(start) }
+        Span {
+            start,
+            end: span.end.max(start),
+        }
     }
 
     /// GitHub rejects anchors (and so aliases): report the anchor by name.
     fn check_anchor(&mut self, anchor: usize, span: Span) {
-        if anchor == 0 {
+        if anchor == 0 || self.options.allow_anchors {
             return;
         }
         let name = self.name_after(span.start.offset, '&');
@@ -413,6 +508,10 @@ impl<'a> Builder<'a> {
             };
         };
         let full = full_tag(tag);
+        // `!` is YAML's non-specific tag: the scalar is a string.
+        if full == "!" {
+            return NodeKind::String(value.to_owned());
+        }
         let Some(suffix) = full.strip_prefix(CORE) else {
             self.error(span, format!("Unexpected tag '{full}'"));
             return NodeKind::String(value.to_owned());
@@ -528,7 +627,8 @@ fn radix(digits: &str, base: u32) -> Option<f64> {
         return None;
     }
     digits.chars().try_fold(0f64, |acc, c| {
-        c.to_digit(base).map(|d| acc * f64::from(base) + f64::from(d))
+        c.to_digit(base)
+            .map(|d| acc * f64::from(base) + f64::from(d))
     })
 }
 
@@ -537,7 +637,11 @@ fn parse_float(v: &str) -> Option<f64> {
     let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
     let negative = v.starts_with('-');
     if matches!(unsigned, ".inf" | ".Inf" | ".INF") {
-        return Some(if negative { f64::NEG_INFINITY } else { f64::INFINITY });
+        return Some(if negative {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
     }
     if matches!(v, ".nan" | ".NaN" | ".NAN") {
         return Some(f64::NAN);
@@ -570,7 +674,10 @@ mod tests {
     fn numbers_format_like_dotnet_g15() {
         assert_eq!(format_number(13313073.0), "13313073");
         assert_eq!(format_number(0.845_512_408_225_570_1), "0.84551240822557");
-        assert_eq!(format_number(1_587_106_672_383_762_434.0), "1.58710667238376E+18");
+        assert_eq!(
+            format_number(1_587_106_672_383_762_434.0),
+            "1.58710667238376E+18"
+        );
         assert_eq!(format_number(123456.123456), "123456.123456");
         assert_eq!(format_number(f64::MAX), "1.79769313486232E+308");
         assert_eq!(format_number(0.0001), "0.0001");
@@ -589,6 +696,9 @@ mod tests {
         assert_eq!(plain_scalar("1e3"), NodeKind::Number(1000.0));
         assert_eq!(plain_scalar("~"), NodeKind::Null);
         assert_eq!(plain_scalar("."), NodeKind::String(".".into()));
-        assert_eq!(plain_scalar("2002-12-14"), NodeKind::String("2002-12-14".into()));
+        assert_eq!(
+            plain_scalar("2002-12-14"),
+            NodeKind::String("2002-12-14".into())
+        );
     }
 }

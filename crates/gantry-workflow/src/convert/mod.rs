@@ -12,7 +12,7 @@ pub use workflow::workflow;
 
 use indexmap::IndexMap;
 
-use crate::model::{Env, OrExpr, Spanned, StringList, Yaml};
+use crate::model::{Diagnostic, Env, OrExpr, Severity, Span, Spanned, StringList, Yaml};
 use crate::yaml::{Node, NodeKind};
 
 /// A scalar as a string (`null` → `""`, numbers as GitHub prints them); `None` for collections.
@@ -125,4 +125,21 @@ fn yaml_map(node: Option<&Node>) -> IndexMap<String, Spanned<Yaml>> {
         .iter()
         .filter_map(|(k, v)| Some((k.scalar_to_string()?, yaml(v))))
         .collect()
+}
+
+/// Problems GitHub's converter (not its schema) reports.
+#[derive(Default)]
+struct Sink {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Sink {
+    fn error(&mut self, span: Span, message: &str) {
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: message.to_owned(),
+            rule: "schema",
+        });
+    }
 }

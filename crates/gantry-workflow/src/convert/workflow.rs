@@ -3,22 +3,24 @@
 use indexmap::IndexMap;
 
 use super::{
-    bool_at, env, is_expression, number_at, plain_bool, spanned_list, string, string_at,
+    Sink, bool_at, env, is_expression, number_at, plain_bool, spanned_list, string, string_at,
     string_list, string_map, yaml, yaml_map,
 };
 use crate::model::{
-    CallOutput, CallSecret, Concurrency, Container, Credentials, Defaults, Environment,
+    CallOutput, CallSecret, Concurrency, Container, Credentials, Defaults, Diagnostic, Environment,
     EventConfig, Input, InputType, Job, JobSecrets, Matrix, PermissionLevel, Permissions, RunsOn,
     Spanned, Step, StepKind, Strategy, Triggers, Workflow,
 };
 use crate::yaml::{Node, NodeKind};
 
-/// Converts a workflow's root mapping. `None` if the root is not a mapping at all.
-pub fn workflow(root: &Node) -> Option<Workflow> {
+/// Converts a workflow's root mapping. `None` if the root is not a mapping at all. Problems
+/// only the conversion sees (GitHub's converter reports them too) go to `diagnostics`.
+pub fn workflow(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<Workflow> {
     if !matches!(root.kind, NodeKind::Map(_)) {
         return None;
     }
-    Some(Workflow {
+    let mut sink = Sink::default();
+    let wf = Workflow {
         name: string_at(root, "name"),
         run_name: string_at(root, "run-name"),
         on: root.get("on").map(triggers).unwrap_or_default(),
@@ -26,8 +28,13 @@ pub fn workflow(root: &Node) -> Option<Workflow> {
         env: env(root, "env"),
         defaults: defaults(root.get("defaults")),
         concurrency: root.get("concurrency").and_then(concurrency),
-        jobs: root.get("jobs").map(jobs).unwrap_or_default(),
-    })
+        jobs: root
+            .get("jobs")
+            .map(|j| jobs(j, &mut sink))
+            .unwrap_or_default(),
+    };
+    diagnostics.append(&mut sink.diagnostics);
+    Some(wf)
 }
 
 /// `on:` in any of its three forms, as a map of event to configuration.
@@ -79,7 +86,10 @@ fn event_config(node: &Node) -> EventConfig {
 }
 
 /// A mapping of name → definition; entries whose definition does not convert are skipped.
-fn named<T>(node: Option<&Node>, f: impl Fn(&Node) -> Option<T>) -> IndexMap<String, Spanned<T>> {
+fn named<T>(
+    node: Option<&Node>,
+    mut f: impl FnMut(&Node) -> Option<T>,
+) -> IndexMap<String, Spanned<T>> {
     let Some(node) = node else {
         return IndexMap::new();
     };
@@ -167,17 +177,23 @@ fn concurrency(node: &Node) -> Option<Spanned<Concurrency>> {
     Some(Spanned::new(value, node.span))
 }
 
-fn jobs(node: &Node) -> IndexMap<String, Job> {
+fn jobs(node: &Node, sink: &mut Sink) -> IndexMap<String, Job> {
+    if matches!(&node.kind, NodeKind::Map(e) if e.is_empty()) {
+        sink.error(
+            node.span,
+            "The workflow must contain at least one job with no dependencies.",
+        );
+    }
     node.entries()
         .iter()
         .filter_map(|(k, v)| {
             let id = Spanned::new(k.scalar_to_string()?, k.span);
-            Some((id.value.clone(), job(id, v)?))
+            Some((id.value.clone(), job(id, v, sink)?))
         })
         .collect()
 }
 
-fn job(id: Spanned<String>, node: &Node) -> Option<Job> {
+fn job(id: Spanned<String>, node: &Node, sink: &mut Sink) -> Option<Job> {
     if !matches!(node.kind, NodeKind::Map(_)) {
         return None;
     }
@@ -186,7 +202,7 @@ fn job(id: Spanned<String>, node: &Node) -> Option<Job> {
         name: string_at(node, "name"),
         needs: node.get("needs").map(string_list).unwrap_or_default(),
         if_: string_at(node, "if"),
-        runs_on: node.get("runs-on").and_then(runs_on),
+        runs_on: node.get("runs-on").and_then(|r| runs_on(r, sink)),
         environment: node.get("environment").and_then(environment),
         outputs: node.get("outputs").map(string_map).unwrap_or_default(),
         env: env(node, "env"),
@@ -194,10 +210,10 @@ fn job(id: Spanned<String>, node: &Node) -> Option<Job> {
         permissions: node.get("permissions").and_then(permissions),
         concurrency: node.get("concurrency").and_then(concurrency),
         strategy: node.get("strategy").and_then(strategy),
-        container: node.get("container").and_then(container),
+        container: node.get("container").and_then(|c| container(c, sink)),
         services: node
             .get("services")
-            .map(|s| named(Some(s), |c| container(c).map(|c| c.value)))
+            .map(|s| named(Some(s), |c| container(c, sink).map(|c| c.value)))
             .unwrap_or_default(),
         timeout_minutes: number_at(node, "timeout-minutes"),
         cancel_timeout_minutes: number_at(node, "cancel-timeout-minutes"),
@@ -210,12 +226,12 @@ fn job(id: Spanned<String>, node: &Node) -> Option<Job> {
     })
 }
 
-fn runs_on(node: &Node) -> Option<Spanned<RunsOn>> {
+fn runs_on(node: &Node, sink: &mut Sink) -> Option<Spanned<RunsOn>> {
     let value = match &node.kind {
         NodeKind::String(s) if is_expression(s) => RunsOn::Expr(s.clone()),
         NodeKind::Map(_) => RunsOn::Labels {
             labels: node.get("labels").map(string_list).unwrap_or_default(),
-            group: string_at(node, "group"),
+            group: string_at(node, "group").inspect(|g| check_group(g, sink)),
         },
         _ => RunsOn::Labels {
             labels: string_list(node),
@@ -223,6 +239,29 @@ fn runs_on(node: &Node) -> Option<Spanned<RunsOn>> {
         },
     };
     Some(Spanned::new(value, node.span))
+}
+
+/// A runner group is a name, or `org/`/`organization/`/`ent/`/`enterprise/` and a name.
+fn check_group(group: &Spanned<String>, sink: &mut Sink) {
+    let name = &group.value;
+    if name.contains("${{") {
+        return;
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    let message = match parts.as_slice() {
+        [_] => return,
+        [prefix, _] if !matches!(*prefix, "org" | "organization" | "ent" | "enterprise") => {
+            format!(
+                "Invalid runs-on group name '{name}'. Please use 'organization/' or 'enterprise/' prefix to target a single runner group."
+            )
+        }
+        [_, ""] => format!("Invalid runs-on group name '{name}'."),
+        [_, _] => return,
+        _ => format!(
+            "Invalid runs-on group name '{name}'. Please use 'organization/' or 'enterprise/' prefix to target a single runner group."
+        ),
+    };
+    sink.error(group.span, &message);
 }
 
 fn environment(node: &Node) -> Option<Spanned<Environment>> {
@@ -278,11 +317,19 @@ fn matrix(node: &Node) -> Option<Spanned<Matrix>> {
     Some(Spanned::new(value, node.span))
 }
 
-/// `container:` / a service: the string form names only the image.
-fn container(node: &Node) -> Option<Spanned<Container>> {
+/// `container:` / a service: the string form names only the image, which may not be empty.
+fn container(node: &Node, sink: &mut Sink) -> Option<Spanned<Container>> {
+    let image = match &node.kind {
+        NodeKind::Map(_) => string_at(node, "image").filter(|i| !i.value.is_empty()),
+        _ => string(node).filter(|i| !i.value.is_empty()),
+    };
+    // An expression may still produce an image at run time; a missing or empty one never will.
+    if image.is_none() && !matches!(node.kind, NodeKind::Seq(_)) {
+        sink.error(node.span, "Container image cannot be empty");
+    }
     let value = match &node.kind {
         NodeKind::Map(_) => Container {
-            image: string_at(node, "image").unwrap_or_else(|| Spanned::new(String::new(), node.span)),
+            image: image.unwrap_or_else(|| Spanned::new(String::new(), node.span)),
             credentials: node.get("credentials").and_then(credentials),
             env: env(node, "env"),
             ports: node.get("ports").map(string_list).unwrap_or_default(),
@@ -291,7 +338,7 @@ fn container(node: &Node) -> Option<Spanned<Container>> {
         },
         NodeKind::Seq(_) => return None,
         _ => Container {
-            image: string(node)?,
+            image: image?,
             credentials: None,
             env: IndexMap::new(),
             ports: Vec::new(),

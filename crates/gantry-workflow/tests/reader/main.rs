@@ -4,11 +4,15 @@
 mod conformance;
 mod fuzz;
 mod realworld;
+mod schema_copy;
 mod snapshots;
 
 use std::path::PathBuf;
 
 /// `shared/conformance`, a sibling of the checkout.
 fn conformance_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/conformance"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/conformance"
+    ))
 }

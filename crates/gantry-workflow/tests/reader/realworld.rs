@@ -6,7 +6,10 @@ use gantry_workflow::{Severity, parse_workflow};
 #[test]
 fn realworld_files_read() {
     let dir = super::conformance_dir().join("realworld");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     paths.sort();
     assert!(paths.len() >= 700, "realworld corpus missing");
     let mut syntax_failures = Vec::new();
@@ -18,15 +21,29 @@ fn realworld_files_read() {
         if parsed.value.is_none() || parsed.diagnostics.iter().any(|d| d.rule == "syntax") {
             syntax_failures.push(name.clone());
         }
-        let errors: Vec<_> =
-            parsed.diagnostics.iter().filter(|d| d.severity == Severity::Error).collect();
+        let errors: Vec<_> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
         if !errors.is_empty() {
             with_errors += 1;
             for d in errors {
-                println!("{name}:{}:{} [{}] {}", d.span.start.line, d.span.start.col, d.rule, d.message);
+                println!(
+                    "{name}:{}:{} [{}] {}",
+                    d.span.start.line, d.span.start.col, d.rule, d.message
+                );
             }
         }
     }
-    println!("realworld: {} files, {} with errors, {} unreadable", paths.len(), with_errors, syntax_failures.len());
-    assert!(syntax_failures.is_empty(), "unreadable: {syntax_failures:?}");
+    println!(
+        "realworld: {} files, {} with errors, {} unreadable",
+        paths.len(),
+        with_errors,
+        syntax_failures.len()
+    );
+    assert!(
+        syntax_failures.is_empty(),
+        "unreadable: {syntax_failures:?}"
+    );
 }
