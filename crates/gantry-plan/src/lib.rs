@@ -1,19 +1,25 @@
 //! Event matching, the job DAG and matrix expansion. No I/O.
 //!
 //! The algorithms work on plain data ([`dag::JobGraph`], [`matrix::expand`], [`event::Trigger`],
-//! [`inputs::resolve_inputs`]); [`plan`] adapts the `gantry-workflow` model to them.
+//! [`inputs::resolve_inputs`]); [`job_matrix`] and [`plan`] adapt the `gantry-workflow` model to
+//! them.
 
 pub mod dag;
 pub mod event;
 pub mod inputs;
+pub mod job_matrix;
 pub mod matrix;
 pub mod plan;
 
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
 pub use inputs::{InputError, InputKind, InputSpec, resolve_inputs};
+pub use job_matrix::{
+    JobMatrixError, MATRIX_CONTEXTS, MatrixContexts, MatrixPlan, job_matrix, job_matrix_with,
+    resolve_matrix, yaml_to_json,
+};
 pub use matrix::{MAX_MATRIX_JOBS, MatrixError, MatrixRow, expand};
 pub use plan::{
-    MatrixPlan, MatrixResolveError, Plan, PlanError, PlannedJob, WorkflowOutcome, WorkflowPlan,
-    job_graph, job_matrix, plan, plan_workflow, resolve_matrix, trigger_specs, yaml_to_json,
+    Plan, PlanContext, PlanError, PlannedJob, WorkflowOutcome, WorkflowPlan, job_graph, plan,
+    plan_workflow, plan_workflow_with, trigger_specs,
 };

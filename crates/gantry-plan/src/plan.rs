@@ -1,7 +1,7 @@
 //! Which workflows and jobs run for an event: adapters from the workflow model to the plain-data
 //! algorithms, and the plan itself.
 
-use gantry_workflow::{Job, Matrix, Workflow, Yaml};
+use gantry_workflow::{Job, Workflow};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -9,9 +9,11 @@ use thiserror::Error;
 use crate::dag::{DagError, JobGraph, UnknownJob};
 use crate::event::{Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
 use crate::inputs::{InputError, InputKind, InputSpec, resolve_inputs};
-use crate::matrix::{MatrixError, MatrixRow, expand};
+use crate::job_matrix::{
+    JobMatrixError, MatrixContexts, MatrixPlan, job_matrix_with, yaml_to_json,
+};
 
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Error)]
 pub enum PlanError {
     #[error("invalid triggers: {}", join(.0))]
     Triggers(Vec<TriggerError>),
@@ -20,7 +22,7 @@ pub enum PlanError {
     #[error(transparent)]
     UnknownJob(#[from] UnknownJob),
     #[error("job '{job}': {error}")]
-    Matrix { job: String, error: MatrixError },
+    Matrix { job: String, error: JobMatrixError },
     #[error("invalid inputs: {}", join(.0))]
     Inputs(Vec<InputError>),
 }
@@ -33,33 +35,14 @@ fn join<T: std::fmt::Display>(items: &[T]) -> String {
         .join("; ")
 }
 
-/// A matrix expanded with the caller's expression evaluator, or why not.
-#[derive(Debug, Error)]
-pub enum MatrixResolveError<E: std::error::Error + 'static> {
-    #[error("cannot evaluate matrix expression '{expression}': {error}")]
-    Eval { expression: String, error: E },
-    #[error(transparent)]
-    Matrix(#[from] MatrixError),
-}
-
-/// A job's matrix as far as the plan knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MatrixPlan {
-    /// No `strategy.matrix`: one run.
-    None,
-    /// Expanded at plan time.
-    Rows(Vec<MatrixRow>),
-    /// Contains expressions; the runner expands it at run time with [`resolve_matrix`].
-    /// `needs_outputs` tells whether it reads `needs` (and so must wait for those jobs).
-    Deferred { needs_outputs: bool },
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlannedJob {
     pub id: String,
     /// Direct needs, in source order.
     pub needs: Vec<String>,
     pub matrix: MatrixPlan,
+    /// A reusable-workflow call (`uses:`), which the runner expands into the called jobs.
+    pub uses: Option<String>,
 }
 
 /// One workflow that runs: its jobs in topological order.
@@ -88,16 +71,26 @@ pub struct Plan {
     pub errors: Vec<(String, PlanError)>,
 }
 
+/// Contexts known when a run starts, besides the event and `inputs` (which the planner
+/// derives itself). A matrix that reads an unknown context is deferred.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanContext {
+    /// The full `github` context, as the runner builds it.
+    pub github: Option<Value>,
+    /// `vars`: configuration variables.
+    pub vars: Option<Value>,
+}
+
 /// Plans every workflow for `event`. `jobs` selects jobs by id (each with everything it needs);
 /// empty selects all jobs. A workflow that does not define a selected job is an error only
 /// when it would run.
-pub fn plan<'a, I>(workflows: I, event: &Event, jobs: &[String]) -> Plan
+pub fn plan<'a, I>(workflows: I, event: &Event, jobs: &[String], context: &PlanContext) -> Plan
 where
     I: IntoIterator<Item = (&'a str, &'a Workflow)>,
 {
     let mut plan = Plan::default();
     for (name, workflow) in workflows {
-        match plan_workflow(workflow, event, jobs) {
+        match plan_workflow_with(workflow, event, jobs, context) {
             Ok(WorkflowOutcome::Run(p)) => plan.runs.push((name.to_owned(), p)),
             Ok(WorkflowOutcome::Skipped(reason)) => plan.skipped.push((name.to_owned(), reason)),
             Err(error) => plan.errors.push((name.to_owned(), error)),
@@ -106,11 +99,22 @@ where
     plan
 }
 
-/// Plans one workflow for `event`.
+/// [`plan_workflow_with`] without `github` or `vars`: only literal matrices and matrices that
+/// read `inputs` are expanded.
 pub fn plan_workflow(
     workflow: &Workflow,
     event: &Event,
     jobs: &[String],
+) -> Result<WorkflowOutcome, PlanError> {
+    plan_workflow_with(workflow, event, jobs, &PlanContext::default())
+}
+
+/// Plans one workflow for `event`.
+pub fn plan_workflow_with(
+    workflow: &Workflow,
+    event: &Event,
+    jobs: &[String],
+    context: &PlanContext,
 ) -> Result<WorkflowOutcome, PlanError> {
     let triggers = Triggers::compile(&trigger_specs(workflow)).map_err(PlanError::Triggers)?;
     let trigger = match triggers.check(event) {
@@ -124,9 +128,21 @@ pub fn plan_workflow(
     } else {
         graph.closure(jobs)?
     };
+    let contexts = MatrixContexts {
+        github: context.github.clone(),
+        // Events other than workflow_dispatch and workflow_call have an empty `inputs`.
+        inputs: Some(Value::Object(inputs.clone().unwrap_or_default())),
+        vars: context.vars.clone(),
+        needs: None,
+    };
     let planned = selected
         .into_iter()
-        .filter_map(|id| workflow.jobs.get(id).map(|job| plan_job(id, job)))
+        .filter_map(|id| {
+            workflow
+                .jobs
+                .get(id)
+                .map(|job| plan_job(id, job, &contexts))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(WorkflowOutcome::Run(WorkflowPlan {
         event: event.name.clone(),
@@ -136,15 +152,17 @@ pub fn plan_workflow(
     }))
 }
 
-fn plan_job(id: &str, job: &Job) -> Result<PlannedJob, PlanError> {
-    let matrix = job_matrix(job).map_err(|error| PlanError::Matrix {
+fn plan_job(id: &str, job: &Job, contexts: &MatrixContexts) -> Result<PlannedJob, PlanError> {
+    let matrix = job_matrix_with(job, contexts).map_err(|error| PlanError::Matrix {
         job: id.to_owned(),
         error,
     })?;
+    let uses = job.uses.as_ref().map(|u| u.value.clone());
     Ok(PlannedJob {
         id: id.to_owned(),
         needs: job.needs.iter().map(|n| n.value.clone()).collect(),
         matrix,
+        uses,
     })
 }
 
@@ -175,126 +193,6 @@ fn event_inputs(trigger: &Trigger, event: &Event) -> Result<Option<Map<String, V
     resolve_inputs(&trigger.inputs, provided)
         .map(Some)
         .map_err(PlanError::Inputs)
-}
-
-/// The job's matrix: expanded when it holds no expression, deferred otherwise.
-pub fn job_matrix(job: &Job) -> Result<MatrixPlan, MatrixError> {
-    let Some(matrix) = job.strategy.as_ref().and_then(|s| s.value.matrix.as_ref()) else {
-        return Ok(MatrixPlan::None);
-    };
-    let expressions = matrix_expressions(&matrix.value);
-    if !expressions.is_empty() {
-        let needs_outputs = expressions.iter().any(|e| e.contains("needs."));
-        return Ok(MatrixPlan::Deferred { needs_outputs });
-    }
-    let literal =
-        resolve_matrix(&matrix.value, &mut |_| Err(NoExpressions)).map_err(|e| match e {
-            MatrixResolveError::Matrix(m) => m,
-            // Unreachable: the matrix has no expression to evaluate.
-            MatrixResolveError::Eval { .. } => MatrixError::NoVectors,
-        })?;
-    Ok(MatrixPlan::Rows(literal))
-}
-
-#[derive(Debug, Error)]
-#[error("expressions are not evaluated at plan time")]
-struct NoExpressions;
-
-/// Evaluates every expression in a matrix with `evaluate` (given the source text, `${{ }}`
-/// included) and expands it. The runner calls this for deferred matrices once `needs` outputs
-/// are known.
-pub fn resolve_matrix<E, F>(
-    matrix: &Matrix,
-    evaluate: &mut F,
-) -> Result<Vec<MatrixRow>, MatrixResolveError<E>>
-where
-    E: std::error::Error + 'static,
-    F: FnMut(&str) -> Result<Value, E>,
-{
-    let mut eval = |text: &str| {
-        evaluate(text).map_err(|error| MatrixResolveError::Eval {
-            expression: text.to_owned(),
-            error,
-        })
-    };
-    let value = match matrix {
-        Matrix::Expr(text) => eval(text)?,
-        Matrix::Map {
-            dimensions,
-            include,
-            exclude,
-        } => {
-            let mut map = Map::new();
-            for (key, value) in dimensions {
-                map.insert(key.value.clone(), yaml_to_json(&value.value, &mut eval)?);
-            }
-            for (key, list) in [("include", include), ("exclude", exclude)] {
-                if let Some(list) = list {
-                    map.insert(key.to_owned(), yaml_to_json(&list.value, &mut eval)?);
-                }
-            }
-            Value::Object(map)
-        }
-    };
-    Ok(expand(&value)?)
-}
-
-/// Converts free-form YAML to JSON; strings holding `${{` go through `eval`.
-pub fn yaml_to_json<E, F>(yaml: &Yaml, eval: &mut F) -> Result<Value, E>
-where
-    F: FnMut(&str) -> Result<Value, E>,
-{
-    Ok(match yaml {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(*b),
-        Yaml::Number(n) => number(*n),
-        Yaml::String(s) if s.contains("${{") => eval(s)?,
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Seq(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| yaml_to_json(&i.value, eval))
-                .collect::<Result<_, _>>()?,
-        ),
-        Yaml::Map(entries) => {
-            let mut map = Map::new();
-            for (k, v) in entries {
-                map.insert(k.value.clone(), yaml_to_json(&v.value, eval)?);
-            }
-            Value::Object(map)
-        }
-    })
-}
-
-/// Whole numbers become JSON integers so that `matrix.version` renders as `14`, not `14.0`.
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-    }
-}
-
-/// The expression strings in a matrix, in source order.
-fn matrix_expressions(matrix: &Matrix) -> Vec<String> {
-    let mut found = Vec::new();
-    match matrix {
-        Matrix::Expr(text) => found.push(text.clone()),
-        Matrix::Map {
-            dimensions,
-            include,
-            exclude,
-        } => {
-            let lists = include.iter().chain(exclude).map(|l| &l.value);
-            for yaml in dimensions.iter().map(|(_, v)| &v.value).chain(lists) {
-                let _ = yaml_to_json(yaml, &mut |s: &str| -> Result<Value, NoExpressions> {
-                    found.push(s.to_owned());
-                    Ok(Value::Null)
-                });
-            }
-        }
-    }
-    found
 }
 
 /// The workflow's `on:` as plain trigger specs.
@@ -338,8 +236,9 @@ fn input_spec(input: &gantry_workflow::Input) -> InputSpec {
         gantry_workflow::InputType::Choice => InputKind::Choice,
         gantry_workflow::InputType::Environment => InputKind::Environment,
     };
-    let no_eval =
-        &mut |s: &str| -> Result<Value, NoExpressions> { Ok(Value::String(s.to_owned())) };
+    let no_eval = &mut |s: &str| -> Result<Value, std::convert::Infallible> {
+        Ok(Value::String(s.to_owned()))
+    };
     InputSpec {
         kind,
         required: input.required,

@@ -1,12 +1,12 @@
 //! End to end over `tests/fixtures/workflows/<case>/`: `workflow.yml` read by gantry-workflow,
-//! and `cases.json`: `[{"event": {...}, "select"?: [job ids], "plan": {"jobs": [...], "inputs"?}
-//! | "skip": reason | "error": message, "resolve"?: {...}}]`. A planned job is
-//! `{"id", "needs", "matrix": null | [rows] | {"deferred": needs_outputs}}`.
-
-use std::convert::Infallible;
+//! and `cases.json`: `[{"event": {...}, "select"?: [job ids], "context"?: {"github"?, "vars"?},
+//! "plan": {"jobs": [...], "inputs"?} | "skip": reason | "error": message prefix, "resolve"?: {"job",
+//! "contexts", "rows"}}]`. A planned job is `{"id", "needs", "matrix": null | [rows] |
+//! {"deferred": needs_outputs}, "uses"?}`.
 
 use gantry_plan::{
-    ChangedFiles, Event, MatrixPlan, PlannedJob, WorkflowOutcome, plan_workflow, resolve_matrix,
+    ChangedFiles, Event, MatrixContexts, MatrixPlan, PlanContext, PlannedJob, WorkflowOutcome,
+    job_matrix_with, plan_workflow_with,
 };
 use gantry_workflow::{Workflow, parse_workflow};
 use serde_json::{Value, json};
@@ -31,7 +31,11 @@ fn job_json(job: &PlannedJob) -> Value {
         MatrixPlan::Rows(rows) => Value::Array(rows.iter().cloned().map(Value::Object).collect()),
         MatrixPlan::Deferred { needs_outputs } => json!({"deferred": needs_outputs}),
     };
-    json!({"id": job.id, "needs": job.needs, "matrix": matrix})
+    let mut out = json!({"id": job.id, "needs": job.needs, "matrix": matrix});
+    if let Some(uses) = &job.uses {
+        out["uses"] = json!(uses);
+    }
+    out
 }
 
 fn read(dir: &std::path::Path) -> Workflow {
@@ -65,12 +69,17 @@ fn workflow_fixtures() {
 
 fn check_case(name: &str, workflow: &Workflow, case: &Value) {
     let select = case.get("select").map(strings).unwrap_or_default();
-    let outcome = plan_workflow(workflow, &event(&case["event"]), &select);
+    let context = case.get("context").cloned().unwrap_or_default();
+    let context = PlanContext {
+        github: context.get("github").cloned(),
+        vars: context.get("vars").cloned(),
+    };
+    let outcome = plan_workflow_with(workflow, &event(&case["event"]), &select, &context);
     if let Some(message) = case.get("error") {
-        assert_eq!(
-            outcome.unwrap_err().to_string(),
-            message.as_str().unwrap(),
-            "{name}"
+        let error = outcome.unwrap_err().to_string();
+        assert!(
+            error.starts_with(message.as_str().unwrap()),
+            "{name}: {error}"
         );
         return;
     }
@@ -98,22 +107,20 @@ fn check_case(name: &str, workflow: &Workflow, case: &Value) {
     }
 }
 
-/// Run-time expansion of a deferred matrix with a stub evaluator.
+/// Run-time expansion of a deferred matrix, once `needs` is known.
 fn check_resolve(name: &str, workflow: &Workflow, resolve: &Value) {
     let job = &workflow.jobs[resolve["job"].as_str().unwrap()];
-    let matrix = &job
-        .strategy
-        .as_ref()
-        .unwrap()
-        .value
-        .matrix
-        .as_ref()
-        .unwrap()
-        .value;
-    let rows = resolve_matrix(matrix, &mut |text: &str| {
-        Ok::<_, Infallible>(resolve["values"][text].clone())
-    })
-    .unwrap();
+    let given = &resolve["contexts"];
+    let contexts = MatrixContexts {
+        github: given.get("github").cloned(),
+        inputs: given.get("inputs").cloned(),
+        vars: given.get("vars").cloned(),
+        needs: given.get("needs").cloned(),
+    };
+    let plan = job_matrix_with(job, &contexts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let MatrixPlan::Rows(rows) = plan else {
+        panic!("{name}: still {plan:?}")
+    };
     let rows = Value::Array(rows.into_iter().map(Value::Object).collect());
     assert_eq!(rows, resolve["rows"], "{name}: resolved rows");
 }
