@@ -1,7 +1,7 @@
 //! `action.yml`: what `runs.using` may be, and what composite actions need.
 
 use super::Sink;
-use super::steps::{self, Scope};
+use super::steps;
 use crate::model::{Action, ActionRuns};
 
 /// Node versions the runner can start. `node12` and `node16` are retired but still read.
@@ -35,7 +35,7 @@ pub(super) fn check(action: &Action, sink: &mut Sink) {
             }
         }
         ActionRuns::Composite { steps: list } => {
-            steps::check_steps(list, Scope::Composite, sink);
+            steps::check_steps(list, sink);
             check_composite_outputs(action, sink);
         }
     }

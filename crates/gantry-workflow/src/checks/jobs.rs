@@ -1,7 +1,7 @@
 //! One job: its id, what it runs (steps on a runner, or a reusable workflow), timeouts, matrix.
 
 use super::{Sink, ids, is_expression, matrix, steps};
-use crate::model::{Job, OrExpr, Spanned};
+use crate::model::{Job, OrExpr, RunsOn, Spanned};
 use crate::uses::parse_workflow_ref;
 
 pub(super) fn check(job: &Job, sink: &mut Sink) {
@@ -23,10 +23,26 @@ pub(super) fn check(job: &Job, sink: &mut Sink) {
     }
 }
 
-/// A job that runs on a runner needs `runs-on` and steps.
+/// A job that runs on a runner needs a runner to match and steps.
 fn check_runner_job(job: &Job, sink: &mut Sink) {
-    if job.runs_on.is_none() {
-        sink.error(job.span, "job", "Required property is missing: runs-on");
+    // A missing `runs-on` is the schema's to report ("Required property is missing: runs-on").
+    match &job.runs_on {
+        None => {}
+        Some(Spanned {
+            value:
+                RunsOn::Labels {
+                    labels,
+                    group: None,
+                },
+            span,
+        }) if labels.is_empty() => {
+            let message = format!(
+                "Job '{}' has an empty 'runs-on': no runner can match it.",
+                job.id.value
+            );
+            sink.error(*span, "job", message);
+        }
+        Some(_) => {}
     }
     if job.steps.is_empty() {
         sink.error(
@@ -39,7 +55,7 @@ fn check_runner_job(job: &Job, sink: &mut Sink) {
         );
     }
     steps::check_defaults_shell(&job.defaults, sink);
-    steps::check_steps(&job.steps, steps::Scope::Workflow, sink);
+    steps::check_steps(&job.steps, sink);
 }
 
 /// A reusable-workflow call runs somewhere else: it has no steps and no runner of its own.

@@ -4,34 +4,22 @@ use super::{Sink, ids, is_expression, jobs};
 use crate::model::{Defaults, Spanned, Step, StepKind};
 use crate::uses::{UsesError, parse_uses};
 
-/// Where the steps live: composite actions require `shell` on every `run` step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Scope {
-    Workflow,
-    Composite,
-}
-
 /// The shells GitHub knows by name; anything else must be a command template with `{0}`.
 const KNOWN_SHELLS: &[&str] = &["bash", "pwsh", "python", "sh", "cmd", "powershell"];
 
-pub(super) fn check_steps(steps: &[Step], scope: Scope, sink: &mut Sink) {
+/// Steps of a job or of a composite action. A composite `run` step without `shell` is the
+/// schema's to report (GitHub's action schema requires it).
+pub(super) fn check_steps(steps: &[Step], sink: &mut Sink) {
     ids::check_step_ids(steps, sink);
     for step in steps {
         jobs::check_timeout(step.timeout_minutes.as_ref(), "timeout-minutes", sink);
         match &step.kind {
-            StepKind::Run { shell, .. } => check_run_shell(step, shell.as_ref(), scope, sink),
+            StepKind::Run {
+                shell: Some(shell), ..
+            } => check_shell(shell, sink),
+            StepKind::Run { shell: None, .. } => {}
             StepKind::Uses { uses, .. } => check_step_uses(uses, sink),
         }
-    }
-}
-
-fn check_run_shell(step: &Step, shell: Option<&Spanned<String>>, scope: Scope, sink: &mut Sink) {
-    match shell {
-        Some(shell) => check_shell(shell, sink),
-        None if scope == Scope::Composite => {
-            sink.error(step.span, "shell", "Required property is missing: shell");
-        }
-        None => {}
     }
 }
 
