@@ -1,0 +1,145 @@
+//! Docker-only behaviour: `container:` options, services, images, sockets.
+
+use gantry_runner::executor::{ContainerSpec, ExecutorError, ExitStatus, Platform};
+use indexmap::IndexMap;
+
+use crate::common::{BUSYBOX, Harness, docker, sh};
+
+const HTTPD: &str = "gantry-test/httpd:latest";
+
+/// A service image that serves one page: built (offline) from the busybox image when missing.
+async fn httpd_image() {
+    let d = docker().await;
+    if d.inspect_image(HTTPD).await.is_ok() {
+        return;
+    }
+    let dockerfile = format!(
+        "FROM {BUSYBOX}\nCMD [\"sh\", \"-c\", \"echo hello-from-$SERVICE_NAME > /var/www/index.html && exec httpd -f -p 8080 -h /var/www\"]\n"
+    );
+    let mut child = std::process::Command::new("docker")
+        .args(["build", "-q", "-t", HTTPD, "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
+    assert!(child.wait().unwrap().success(), "docker build of {HTTPD} failed");
+}
+
+fn container(options: &str) -> ContainerSpec {
+    ContainerSpec {
+        image: BUSYBOX.into(),
+        env: IndexMap::from([("FROM_SPEC".to_string(), "spec value".to_string())]),
+        options: Some(options.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn container_options_are_applied() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.container = Some(container("--network bridge --hostname gantry-box -e OPT=1 --env 'SPACED=a b' --cpus 1 --memory 64m --cap-add NET_ADMIN --user 0:0"));
+    let env = h.executor.start_job(spec).await.unwrap();
+    let (status, out) = sh(&*env, "echo \"$(hostname)|$OPT|$SPACED|$FROM_SPEC|$(id -u)\"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max").await;
+    assert_eq!(status, ExitStatus::Code(0));
+    assert_eq!(out.out(), format!("gantry-box|1|a b|spec value|0\n{}\n", 64 << 20));
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn unsupported_options_are_all_reported() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.container = Some(container("--cpus 1 --gpus all --pid=host"));
+    let err = h.executor.start_job(spec).await.err().unwrap();
+    assert!(matches!(&err, ExecutorError::UnsupportedOption(_)), "{err:?}");
+    assert_eq!(err.to_string(), "unsupported container option `--gpus`, `--pid`");
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn service_is_reachable_by_alias() {
+    httpd_image().await;
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    let web = ContainerSpec {
+        image: HTTPD.into(),
+        env: IndexMap::from([("SERVICE_NAME".to_string(), "web".to_string())]),
+        ports: vec!["8080".into()],
+        options: Some("--health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/' --health-interval 200ms --health-retries 20".into()),
+        ..Default::default()
+    };
+    spec.services.insert("web".into(), web);
+    let env = h.executor.start_job(spec).await.unwrap();
+    let (status, out) = sh(&*env, "wget -q -O - http://web:8080/").await;
+    assert_eq!((status, out.out()), (ExitStatus::Code(0), "hello-from-web\n".to_string()), "{}", out.err());
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn missing_images_name_the_fix() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.platform = Platform::Image("gantry-test/no-such-image:1".into());
+    let err = h.executor.start_job(spec.clone()).await.err().unwrap();
+    let ExecutorError::MissingImage { image, hint } = &err else { panic!("{err:?}") };
+    assert_eq!(image, "gantry-test/no-such-image:1");
+    assert!(hint.contains("docker load") && hint.contains("docker build"), "{hint}");
+
+    spec.platform = Platform::Image("gantry/no-such-image:1".into());
+    let err = h.executor.start_job(spec.clone()).await.err().unwrap();
+    assert!(err.to_string().contains("scripts/build-images.sh"), "{err}");
+
+    spec.platform = Platform::Image(BUSYBOX.into());
+    spec.services.insert("db".into(), ContainerSpec { image: "gantry-test/no-such-db:1".into(), ..Default::default() });
+    let err = h.executor.start_job(spec).await.err().unwrap();
+    assert!(matches!(err, ExecutorError::MissingImage { .. }), "{err:?}");
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn job_paths_follow_github_layout() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let p = env.paths();
+    assert_eq!((p.workspace.as_str(), p.temp.as_str(), p.tool_cache.as_str(), p.home.as_str()), ("/__w/hello/hello", "/__w/_temp", "/__t", "/github/home"));
+    let (status, _) = sh(&*env, "test -d /__w/hello/hello && test -d /__w/_temp && test -d /__t && test -d /github/home && test ! -e /var/run/docker.sock").await;
+    assert_eq!(status, ExitStatus::Code(0));
+    env.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn named_volumes_are_created_and_removed() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    let volume = format!("gantry-test-{}", h.run_id);
+    let mut c = container("");
+    c.volumes = vec![format!("{volume}:/data"), "/cache".into()];
+    spec.container = Some(c);
+    let env = h.executor.start_job(spec).await.unwrap();
+    let (status, _) = sh(&*env, "echo x > /data/f && echo y > /cache/f").await;
+    assert_eq!(status, ExitStatus::Code(0));
+    assert!(!h.leftovers().await.is_empty());
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+    assert!(docker().await.inspect_volume(&volume).await.is_err(), "volume {volume} survived");
+}
+
+#[tokio::test]
+async fn keep_leaves_the_container() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.keep = true;
+    let env = h.executor.start_job(spec).await.unwrap();
+    env.cleanup().await.unwrap();
+    let left = h.leftovers().await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    let force = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    for c in left {
+        docker().await.remove_container(&c, Some(force.clone())).await.unwrap();
+    }
+    h.assert_clean().await;
+}
