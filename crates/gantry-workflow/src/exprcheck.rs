@@ -30,8 +30,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Parses `expr` (without `${{ }}`) and returns GitHub's error message if it is not valid here.
-pub fn check_expression(expr: &str, ctx: &Ctx<'_>) -> Option<String> {
+/// The expression parser's options for the entries in force at `ctx`.
+pub fn parse_options(ctx: &Ctx<'_>) -> gantry_expr::ParseOptions {
     let mut options = gantry_expr::ParseOptions::new();
     ctx.for_each(&mut |item| {
         let taken = std::mem::take(&mut options);
@@ -44,7 +44,26 @@ pub fn check_expression(expr: &str, ctx: &Ctx<'_>) -> Option<String> {
             ),
         };
     });
-    gantry_expr::parse(expr, &options)
+    options
+}
+
+/// An identity for the entries in force at `ctx`: the addresses of the schema's context lists
+/// along the chain. Equal keys mean equal options, so options can be built once per key.
+pub fn ctx_key(ctx: &Ctx<'_>) -> Vec<usize> {
+    let mut key = Vec::new();
+    let mut level = Some(ctx);
+    while let Some(c) = level {
+        if !c.items.is_empty() {
+            key.push(c.items.as_ptr() as usize);
+        }
+        level = c.parent;
+    }
+    key
+}
+
+/// Parses `expr` (without `${{ }}`) and returns GitHub's error message if it is not valid.
+pub fn check_expression(expr: &str, options: &gantry_expr::ParseOptions) -> Option<String> {
+    gantry_expr::parse(expr, options)
         .err()
         .map(|e| e.to_string())
 }

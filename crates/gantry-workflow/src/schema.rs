@@ -18,6 +18,10 @@ pub type DefId = u32;
 pub struct Schema {
     pub defs: Vec<Def>,
     by_name: HashMap<String, DefId>,
+    /// Per definition: its scalar definitions, one-of expanded (computed once, see `index`).
+    scalars: Vec<Vec<DefId>>,
+    /// Per definition: itself or its one-of members that are mappings.
+    mappings: Vec<Vec<DefId>>,
 }
 
 #[derive(Debug)]
@@ -129,7 +133,11 @@ pub fn action_schema() -> &'static Schema {
 /// back to an empty schema (every document then fails with "missing definition") rather than
 /// panic in a library.
 fn compile_or_empty(json: &str) -> Schema {
-    Schema::compile(json).unwrap_or_else(|_| Schema::builtins())
+    Schema::compile(json).unwrap_or_else(|_| {
+        let mut s = Schema::builtins();
+        s.index();
+        s
+    })
 }
 
 impl Schema {
@@ -147,12 +155,44 @@ impl Schema {
     }
 
     /// Scalar definitions reachable through one-of definitions, in order.
-    pub fn scalar_defs(&self, id: DefId, out: &mut Vec<DefId>) {
+    pub fn scalar_defs(&self, id: DefId) -> &[DefId] {
+        self.scalars.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The definition itself or its one-of members that are mappings.
+    pub fn mapping_defs(&self, id: DefId) -> &[DefId] {
+        self.mappings.get(id as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// Precomputes the one-of expansions the walker asks for at every node.
+    fn index(&mut self) {
+        let n = self.defs.len() as DefId;
+        self.scalars = (0..n)
+            .map(|id| {
+                let mut out = Vec::new();
+                self.collect_scalars(id, &mut out, 0);
+                out
+            })
+            .collect();
+        self.mappings = (0..n)
+            .map(|id| {
+                self.members(id)
+                    .filter(|&d| matches!(self.get(d).kind, DefKind::Mapping(_)))
+                    .collect()
+            })
+            .collect();
+    }
+
+    fn collect_scalars(&self, id: DefId, out: &mut Vec<DefId>, depth: usize) {
+        // One-of definitions may not nest deeply; the bound only guards against a cyclic schema.
+        if depth > 16 {
+            return;
+        }
         match &self.get(id).kind {
             DefKind::Null | DefKind::Boolean | DefKind::Number | DefKind::String(_) => out.push(id),
             DefKind::OneOf(ids) => {
                 for &nested in ids {
-                    self.scalar_defs(nested, out);
+                    self.collect_scalars(nested, out, depth + 1);
                 }
             }
             DefKind::Sequence { .. } | DefKind::Mapping(_) => {}
@@ -165,13 +205,6 @@ impl Schema {
             DefKind::Sequence { item } => Some(item),
             _ => None,
         })
-    }
-
-    /// The definition itself or its one-of members that are mappings.
-    pub fn mapping_defs(&self, id: DefId) -> Vec<DefId> {
-        self.members(id)
-            .filter(|&d| matches!(self.get(d).kind, DefKind::Mapping(_)))
-            .collect()
     }
 
     pub fn mapping(&self, id: DefId) -> Option<&MappingDef> {
@@ -195,6 +228,8 @@ impl Schema {
         let mut s = Schema {
             defs: Vec::new(),
             by_name: HashMap::new(),
+            scalars: Vec::new(),
+            mappings: Vec::new(),
         };
         s.add("null", DefKind::Null, Vec::new());
         s.add("boolean", DefKind::Boolean, Vec::new());
@@ -253,6 +288,7 @@ impl Schema {
         for (name, body) in defs {
             s.compile_def(name, body)?;
         }
+        s.index();
         Ok(s)
     }
 

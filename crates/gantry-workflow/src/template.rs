@@ -2,9 +2,9 @@
 //! unknown keys, wrong types, missing required keys, disallowed values and `${{ }}` expressions
 //! (checked against the context the schema allows at that key), all reported in one pass.
 
-use std::collections::HashSet;
+use std::borrow::Cow;
 
-use crate::exprcheck::{Ctx, check_expression};
+use crate::exprcheck::{Ctx, check_expression, ctx_key, parse_options};
 use crate::model::{Diagnostic, Severity, Span};
 use crate::schema::{DefId, Literal, Schema};
 use crate::yaml::{Node, NodeKind};
@@ -28,6 +28,7 @@ pub fn validate(
         schema,
         background_steps,
         diagnostics: Vec::new(),
+        options: Vec::new(),
     };
     match schema.id(root_def) {
         Some(def) => walker.read_value(root, def, &Ctx::EMPTY),
@@ -53,10 +54,25 @@ enum Scanned {
 struct Walker<'s> {
     schema: &'s Schema,
     background_steps: bool,
+    /// Expression parser options per context (see `ctx_key`); a handful per file.
+    options: Vec<(Vec<usize>, gantry_expr::ParseOptions)>,
     diagnostics: Vec<Diagnostic>,
 }
 
 impl<'s> Walker<'s> {
+    /// GitHub's message if `expr` does not parse with the context allowed at `ctx`.
+    fn expression_error(&mut self, expr: &str, ctx: &Ctx<'_>) -> Option<String> {
+        let key = ctx_key(ctx);
+        let index = match self.options.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.options.push((key, parse_options(ctx)));
+                self.options.len() - 1
+            }
+        };
+        check_expression(expr, &self.options[index].1)
+    }
+
     fn error(&mut self, span: Span, rule: &'static str, message: String) {
         self.diagnostics.push(Diagnostic {
             severity: Severity::Error,
@@ -120,19 +136,22 @@ impl<'s> Walker<'s> {
     /// Matches a scalar against the scalar definitions; a non-string that fits nowhere is tried
     /// again as a string (GitHub coerces `1` to `"1"` where a string is expected).
     fn validate_literal(&mut self, node: &Node, lit: Literal<'_>, def: DefId, ctx: &Ctx<'_>) {
-        let mut defs = Vec::new();
-        self.schema.scalar_defs(def, &mut defs);
-        let matches = |lit: Literal<'_>| defs.iter().any(|&d| self.schema.get(d).matches(lit));
-        let text = node.scalar_to_string().unwrap_or_default();
+        let schema = self.schema;
+        let defs = schema.scalar_defs(def);
+        let matches = |lit: Literal<'_>| defs.iter().any(|&d| schema.get(d).matches(lit));
+        // Non-strings are shown (and retried) as the string GitHub would make of them.
+        let text = match lit {
+            Literal::String(_) => String::new(),
+            _ => node.scalar_to_string().unwrap_or_default(),
+        };
         let shown = match lit {
-            Literal::String(s) => s.to_owned(),
-            _ => text.clone(),
+            Literal::String(s) => s,
+            _ => text.as_str(),
         };
         // An empty value where only a mapping fits is an empty mapping (`inputs:` with nothing
         // under it), as GitHub reads it.
-        let empty_mapping = matches!(lit, Literal::Null)
-            && defs.is_empty()
-            && !self.schema.mapping_defs(def).is_empty();
+        let empty_mapping =
+            matches!(lit, Literal::Null) && defs.is_empty() && !schema.mapping_defs(def).is_empty();
         let ok = empty_mapping
             || matches(lit)
             || (!matches!(lit, Literal::String(_)) && matches(Literal::String(&text)));
@@ -140,8 +159,8 @@ impl<'s> Walker<'s> {
             self.error(node.span, "schema", format!("Unexpected value '{shown}'"));
             return;
         }
-        if self.schema.get(def).is_condition {
-            self.check_condition(node, &shown, ctx);
+        if schema.get(def).is_condition {
+            self.check_condition(node, shown, ctx);
         }
     }
 
@@ -151,13 +170,13 @@ impl<'s> Walker<'s> {
         if trimmed.is_empty() || text.contains(OPEN) {
             return;
         }
-        if let Some(message) = check_expression(trimmed, ctx) {
+        if let Some(message) = self.expression_error(trimmed, ctx) {
             self.error(node.span, "expression", message);
         }
     }
 
     fn read_mapping(&mut self, node: &Node, entries: &[(Node, Node)], def: DefId, ctx: &Ctx<'_>) {
-        let mut defs = self.schema.mapping_defs(def);
+        let mut defs = self.schema.mapping_defs(def).to_vec();
         let Some(&first) = defs.first() else {
             self.error(node.span, "schema", "A mapping was not expected".into());
             return;
@@ -173,17 +192,22 @@ impl<'s> Walker<'s> {
     }
 
     /// A key's text, or `None` for an expression key (handled here).
-    fn read_key(
+    fn read_key<'n>(
         &mut self,
-        key: &Node,
+        key: &'n Node,
         value: &Node,
         value_def: DefId,
         ctx: &Ctx<'_>,
-    ) -> Option<String> {
-        let text = key.scalar_to_string();
-        let Some(text) = text else {
-            self.error(key.span, "schema", "A mapping key must be a scalar".into());
-            return None;
+    ) -> Option<Cow<'n, str>> {
+        let text = match &key.kind {
+            NodeKind::String(s) => Cow::Borrowed(s.as_str()),
+            _ => match key.scalar_to_string() {
+                Some(t) => Cow::Owned(t),
+                None => {
+                    self.error(key.span, "schema", "A mapping key must be a scalar".into());
+                    return None;
+                }
+            },
         };
         if matches!(key.kind, NodeKind::String(_)) {
             match self.scan(&text, key.span, ctx) {
@@ -195,15 +219,15 @@ impl<'s> Walker<'s> {
                     }
                     return None;
                 }
-                Scanned::Literal(Some(folded)) => return Some(folded),
+                Scanned::Literal(Some(folded)) => return Some(Cow::Owned(folded)),
                 Scanned::Literal(None) | Scanned::Error => {}
             }
         }
         Some(text)
     }
 
-    fn check_duplicate(&mut self, seen: &mut HashSet<String>, key: &Node, text: &str) -> bool {
-        if text.is_empty() || seen.insert(text.to_uppercase()) {
+    fn check_duplicate(&mut self, seen: &mut Keys, key: &Node, text: &str) -> bool {
+        if text.is_empty() || seen.insert(text) {
             return false;
         }
         self.error(key.span, "schema", format!("'{text}' is already defined"));
@@ -221,7 +245,7 @@ impl<'s> Walker<'s> {
         let loose = schema
             .mapping(defs[0])
             .and_then(|m| m.loose_key.zip(m.loose_value));
-        let mut seen = HashSet::new();
+        let mut seen = Keys::default();
         let mut has_expression_key = false;
         for (key, value) in entries {
             let Some(text) = self.read_key(key, value, schema.any(), ctx) else {
@@ -232,7 +256,7 @@ impl<'s> Walker<'s> {
                 continue;
             }
             if let Some(prop) = match_property_and_filter(schema, defs, &text) {
-                if !self.background_steps && BACKGROUND_PROPERTIES.contains(&text.as_str()) {
+                if !self.background_steps && BACKGROUND_PROPERTIES.contains(&&*text) {
                     self.error(key.span, "schema", format!("Unexpected value '{text}'"));
                     continue;
                 }
@@ -252,12 +276,12 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn check_required(&mut self, node: &Node, def: DefId, seen: &HashSet<String>) {
+    fn check_required(&mut self, node: &Node, def: DefId, seen: &Keys) {
         let Some(m) = self.schema.mapping(def) else {
             return;
         };
         for (name, prop) in &m.properties {
-            if prop.required && !seen.contains(&name.to_uppercase()) {
+            if prop.required && !seen.contains(name) {
                 self.error(
                     node.span,
                     "schema",
@@ -274,7 +298,7 @@ impl<'s> Walker<'s> {
         value_def: DefId,
         ctx: &Ctx<'_>,
     ) {
-        let mut seen = HashSet::new();
+        let mut seen = Keys::default();
         for (key, value) in entries {
             let Some(text) = self.read_key(key, value, value_def, ctx) else {
                 continue;
@@ -364,11 +388,46 @@ impl<'s> Walker<'s> {
             }
             None => {}
         }
-        if let Some(message) = check_expression(trimmed, ctx) {
+        if let Some(message) = self.expression_error(trimmed, ctx) {
             self.error(span, "expression", message);
             return Parsed::Error;
         }
         Parsed::Expr(trimmed)
+    }
+}
+
+/// Keys seen in one mapping, compared case-insensitively as GitHub does. Mappings are small, so
+/// a linear scan beats hashing upper-cased copies.
+#[derive(Default)]
+struct Keys {
+    upper: Vec<String>,
+}
+
+impl Keys {
+    /// Adds `key`; `false` if it was already there.
+    fn insert(&mut self, key: &str) -> bool {
+        if self.contains(key) {
+            return false;
+        }
+        self.upper.push(key.to_uppercase());
+        true
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.upper.iter().any(|k| eq_upper(k, key))
+    }
+}
+
+/// `upper == key.to_uppercase()` without allocating for ASCII keys.
+fn eq_upper(upper: &str, key: &str) -> bool {
+    if key.is_ascii() {
+        upper.len() == key.len()
+            && upper
+                .bytes()
+                .zip(key.bytes())
+                .all(|(u, k)| u == k.to_ascii_uppercase())
+    } else {
+        upper == key.to_uppercase()
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod conformance;
 mod fuzz;
+mod messages;
 mod realworld;
 mod schema_copy;
 mod snapshots;

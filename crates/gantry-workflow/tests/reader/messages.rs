@@ -1,0 +1,98 @@
+//! Small workflows with one known problem each: the message GitHub gives, at GitHub's position.
+//! Each case is `(workflow, [(line, col, message)])`.
+
+use gantry_workflow::{Severity, parse_action, parse_workflow};
+
+const CASES: &[(&str, &[(u32, u32, &str)])] = &[
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n        runn: 1\n",
+        &[(7, 9, "Unexpected value 'runn'")],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    if: secrets.x == 'y'\n    runs-on: x\n    steps:\n      - run: echo\n",
+        &[(
+            4,
+            9,
+            "Unrecognized named-value: 'secrets'. Located at position 1 within expression: secrets.x == 'y'",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo ${{ matrix.x }} ${{ foo.bar }}\n",
+        &[(
+            6,
+            14,
+            "Unrecognized named-value: 'foo'. Located at position 1 within expression: foo.bar",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    timeout-minutes: ten\n    steps:\n      - run: echo\n",
+        &[(5, 22, "Unexpected value 'ten'")],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: a\n    Steps: []\n",
+        &[(7, 5, "'Steps' is already defined")],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: a/b@v1\n        with:\n          x: ${{ hashFiles() }}\n",
+        &[(
+            8,
+            14,
+            "Too few parameters supplied: 'hashFiles'. Located at position 1 within expression: hashFiles()",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n        if: ${{ success('a') }}\n",
+        &[(
+            7,
+            13,
+            "Too many parameters supplied: 'success'. Located at position 1 within expression: success('a')",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: a/b@v1\n        with: [1]\n",
+        &[(7, 15, "A sequence was not expected")],
+    ),
+];
+
+#[test]
+fn workflow_messages() {
+    let mut failures = Vec::new();
+    for (source, expected) in CASES {
+        let parsed = parse_workflow("case.yml", source);
+        let found: Vec<(u32, u32, &str)> = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| (d.span.start.line, d.span.start.col, d.message.as_str()))
+            .collect();
+        if found != *expected {
+            failures.push(format!(
+                "{source}\n  expected {expected:?}\n  found    {found:?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn action_messages() {
+    let parsed = parse_action(
+        "action.yml",
+        "name: x\nruns:\n  using: composite\n  steps:\n    - run: echo ${{ secrets.x }}\n      shell: bash\n",
+    );
+    let messages: Vec<&str> = parsed
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        ["Unrecognized named-value: 'secrets'. Located at position 1 within expression: secrets.x"]
+    );
+    let missing = parse_action("action.yml", "name: x\n");
+    assert!(missing.value.is_none());
+    assert_eq!(
+        missing.diagnostics[0].message,
+        "Required property is missing: runs"
+    );
+}
