@@ -4,7 +4,7 @@
 use super::events_table::{self, EventSpec, Filter, Types};
 use super::{Sink, is_expression};
 use crate::cron::Cron;
-use crate::filter::{FilterConflict, FilterKind, Pattern};
+use crate::filter::{FilterKind, Pattern};
 use crate::model::{EventConfig, Input, InputType, Spanned, StringList, Triggers, Yaml};
 
 pub(super) fn check(on: &Triggers, sink: &mut Sink) {
@@ -148,8 +148,13 @@ fn check_conflict(
     } else {
         ignore
     };
-    let message = FilterConflict { kind }.to_string();
-    sink.error(later.span, "event-filter", capitalize(&message));
+    // GitHub's wording when it refuses to run such a workflow (its file reader accepts it).
+    let message = format!(
+        "you may only define one of `{}` and `{}` for a single event",
+        kind.include_key(),
+        kind.ignore_key()
+    );
+    sink.error(later.span, "event-filter", message);
 }
 
 fn check_patterns(c: &EventConfig, sink: &mut Sink) {

@@ -45,14 +45,9 @@ fn check_runner_job(job: &Job, sink: &mut Sink) {
         Some(_) => {}
     }
     if job.steps.is_empty() {
-        sink.error(
-            job.span,
-            "job",
-            format!(
-                "Job '{}' has no steps; a job needs at least one step.",
-                job.id.value
-            ),
-        );
+        // GitHub reads such a file without complaint, but the job has nothing to do.
+        let message = format!("Job '{}' has no steps, so it does nothing.", job.id.value);
+        sink.warning(job.span, "job", message);
     }
     steps::check_defaults_shell(&job.defaults, sink);
     steps::check_steps(&job.steps, sink);
@@ -87,7 +82,8 @@ fn check_workflow_call(job: &Job, uses: &Spanned<String>, sink: &mut Sink) {
     }
 }
 
-/// Timeouts are minutes and must be positive (a zero or negative timeout can never be met).
+/// Timeouts are minutes. GitHub reads a zero or negative timeout without complaint (even
+/// `-Infinity`), but it cannot be what the author meant: warn.
 pub(super) fn check_timeout(value: Option<&Spanned<OrExpr<f64>>>, key: &str, sink: &mut Sink) {
     if let Some(Spanned {
         value: OrExpr::Value(minutes),
@@ -95,10 +91,7 @@ pub(super) fn check_timeout(value: Option<&Spanned<OrExpr<f64>>>, key: &str, sin
     }) = value
         && (*minutes <= 0.0 || minutes.is_nan())
     {
-        sink.error(
-            *span,
-            "timeout",
-            format!("'{key}' must be greater than 0, got {minutes}."),
-        );
+        let message = format!("'{key}' must be a positive number of minutes, got {minutes}.");
+        sink.warning(*span, "timeout", message);
     }
 }
