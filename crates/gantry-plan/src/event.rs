@@ -46,6 +46,11 @@ impl Event {
         }
     }
 
+    /// The `schedule` event GitHub sends when `cron` fires.
+    pub fn schedule(cron: &str) -> Event {
+        Event::new("schedule", serde_json::json!({ "schedule": cron }))
+    }
+
     /// `payload.action`; for `repository_dispatch`, the `event_type`.
     pub fn action(&self) -> Option<&str> {
         let action = self.payload.get("action").and_then(Value::as_str);
@@ -428,6 +433,19 @@ impl Triggers {
 
     pub fn get(&self, event: &str) -> Option<&Trigger> {
         self.triggers.iter().find(|t| t.event == event)
+    }
+
+    /// The first time strictly after `after` (unix seconds) that one of the workflow's
+    /// schedules fires, with that schedule (the earliest-listed one on ties).
+    pub fn next_schedule(&self, after: i64) -> Option<(i64, &Cron)> {
+        let crons = self
+            .triggers
+            .iter()
+            .filter(|t| t.event == "schedule")
+            .flat_map(|t| &t.crons);
+        crons
+            .filter_map(|c| c.next_after_unix(after).map(|at| (at, c)))
+            .min_by_key(|(at, _)| *at)
     }
 
     /// Whether the workflow runs for `event`, and why not.

@@ -97,3 +97,18 @@ fn event_fixtures() {
     }
     assert!(checked >= 50, "only {checked} cases");
 }
+
+#[test]
+fn next_schedule_picks_the_earliest_cron() {
+    let spec = TriggerSpec {
+        event: "schedule".into(),
+        crons: vec!["0 12 * * *".into(), "30 6 * * *".into()],
+        ..TriggerSpec::default()
+    };
+    let triggers = Triggers::compile(&[spec]).unwrap();
+    // 2023-11-14 22:13:20 UTC: the next firing is 06:30 the next day.
+    let (at, cron) = triggers.next_schedule(1_700_000_000).unwrap();
+    assert_eq!((at, cron.as_str()), (1_700_029_800, "30 6 * * *"));
+    assert!(triggers.check(&Event::schedule(cron.as_str())).is_ok());
+    assert!(Triggers::default().next_schedule(0).is_none());
+}
