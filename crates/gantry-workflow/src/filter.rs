@@ -399,14 +399,13 @@ impl FilterSet {
         let mut errors = Vec::new();
         for (index, source) in patterns.into_iter().enumerate() {
             let source = source.as_ref();
-            for error in Pattern::validate(source) {
-                errors.push(FilterSetError {
-                    index,
-                    pattern: source.to_owned(),
-                    error,
-                });
-            }
-            compiled.push(compile(source).0);
+            let (pattern, pattern_errors) = compile(source);
+            errors.extend(pattern_errors.into_iter().map(|error| FilterSetError {
+                index,
+                pattern: source.to_owned(),
+                error,
+            }));
+            compiled.push(pattern);
         }
         if errors.is_empty() {
             Ok(FilterSet { patterns: compiled })
