@@ -1,6 +1,7 @@
 //! Workflow and action files: YAML with source positions into a typed model, and validation.
 //! No I/O: callers hand in file names and contents.
 
+pub mod calls;
 pub mod checks;
 mod convert;
 pub mod cron;
@@ -13,6 +14,7 @@ pub mod template;
 pub mod uses;
 pub mod yaml;
 
+pub use calls::{PermissionPolicy, check_calls};
 pub use model::*;
 pub use parse::{
     ReadOptions, parse_action, parse_action_with, parse_workflow, parse_workflow_with,

@@ -197,30 +197,41 @@ fn read_once(source: &str, options: YamlOptions) -> Result<YamlDoc, (YamlDoc, Op
 }
 
 /// Maps saphyr's character-based markers to our positions (byte offsets, 1-based columns).
+/// Markers arrive almost in order, so a cursor walked from the last one converts character
+/// indices to byte offsets without a table.
 struct Positions<'a> {
     source: &'a str,
-    /// Byte offset of each character, only built for non-ASCII input.
-    char_offsets: Option<Vec<usize>>,
+    ascii: bool,
+    /// The last conversion: `(char index, byte offset)`.
+    cursor: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'a> Positions<'a> {
     fn new(source: &'a str) -> Self {
-        let char_offsets = (!source.is_ascii()).then(|| {
-            let mut v: Vec<usize> = source.char_indices().map(|(i, _)| i).collect();
-            v.push(source.len());
-            v
-        });
         Self {
             source,
-            char_offsets,
+            ascii: source.is_ascii(),
+            cursor: std::cell::Cell::new((0, 0)),
         }
     }
 
     fn byte_offset(&self, char_index: usize) -> usize {
-        match &self.char_offsets {
-            Some(v) => v.get(char_index).copied().unwrap_or(self.source.len()),
-            None => char_index.min(self.source.len()),
+        if self.ascii {
+            return char_index.min(self.source.len());
         }
+        let (mut chars, mut bytes) = self.cursor.get();
+        if char_index < chars {
+            (chars, bytes) = (0, 0);
+        }
+        for c in self.source[bytes..].chars() {
+            if chars == char_index {
+                break;
+            }
+            chars += 1;
+            bytes += c.len_utf8();
+        }
+        self.cursor.set((chars, bytes));
+        bytes
     }
 
     fn pos(&self, m: Marker) -> Pos {

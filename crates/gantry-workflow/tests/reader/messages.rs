@@ -3,7 +3,10 @@
 
 use gantry_workflow::{Severity, parse_action, parse_workflow};
 
-const CASES: &[(&str, &[(u32, u32, &str)])] = &[
+/// `(line, col, message)`.
+type Expected = (u32, u32, &'static str);
+
+const CASES: &[(&str, &[Expected])] = &[
     (
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n        runn: 1\n",
         &[(7, 9, "Unexpected value 'runn'")],

@@ -1,0 +1,286 @@
+//! Checks of reusable-workflow calls against the called workflows: inputs and secrets the
+//! callee defines or requires, and permissions it requests beyond what the caller grants.
+//!
+//! The caller hands in a resolver (`uses:` value → parsed callee), so this module stays free of
+//! I/O; callees that cannot be resolved are skipped.
+
+use indexmap::IndexMap;
+
+use crate::model::{
+    Diagnostic, Job, JobSecrets, PermissionLevel, Permissions, Severity, Span, Spanned, Workflow,
+};
+
+/// The repository's default `GITHUB_TOKEN` permissions (Settings → Actions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PermissionPolicy {
+    /// `contents` and `packages` read, everything else none (GitHub's default for new repositories).
+    LimitedRead,
+    /// Every scope write.
+    #[default]
+    Write,
+}
+
+/// The scopes `read-all`/`write-all` stand for, in the order GitHub lists them.
+const SCOPES: [&str; 13] = [
+    "actions",
+    "checks",
+    "contents",
+    "deployments",
+    "discussions",
+    "issues",
+    "packages",
+    "pages",
+    "pull-requests",
+    "repository-projects",
+    "statuses",
+    "security-events",
+    "id-token",
+];
+
+/// GitHub truncates long messages to this many characters and appends `[...]`.
+const MAX_MESSAGE: usize = 500;
+
+/// Calls nested deeper than this are not followed (GitHub allows 4 levels).
+const MAX_NESTING: usize = 10;
+
+/// Every problem with `workflow`'s calls of reusable workflows. `resolve` returns the parsed
+/// workflow a job's `uses:` names, or `None` when it is not available.
+pub fn check_calls(
+    workflow: &Workflow,
+    resolve: &dyn Fn(&str) -> Option<Workflow>,
+    policy: PermissionPolicy,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let inherited = default_grant(policy);
+    for job in workflow.jobs.values() {
+        let Some(uses) = &job.uses else { continue };
+        let Some(callee) = resolve(&uses.value) else {
+            continue;
+        };
+        check_inputs(job, uses, &callee, &mut out);
+        check_secrets(job, &callee, &mut out);
+        let granted = job
+            .permissions
+            .as_ref()
+            .or(workflow.permissions.as_ref())
+            .map_or_else(|| inherited.clone(), |p| grant(&p.value));
+        let site = Site {
+            span: job.id.span,
+            resolve,
+        };
+        site.check_permissions(&uses.value, &callee, &granted, 0, &mut out);
+    }
+    out
+}
+
+/// Where errors about one call are reported: the calling job in the checked file.
+struct Site<'r> {
+    span: Span,
+    resolve: &'r dyn Fn(&str) -> Option<Workflow>,
+}
+
+impl Site<'_> {
+    fn check_permissions(
+        &self,
+        reference: &str,
+        callee: &Workflow,
+        granted: &Grant,
+        depth: usize,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if let Some(p) = &callee.permissions {
+            let who = format!("The workflow '{reference}'");
+            self.compare(reference, &who, &p.value, granted, out);
+        }
+        for job in callee.jobs.values() {
+            if let Some(p) = &job.permissions {
+                let name = job.name.as_ref().map_or(&job.id.value, |n| &n.value);
+                let who = format!("The nested job '{name}'");
+                self.compare(reference, &who, &p.value, granted, out);
+            }
+            let Some(uses) = &job.uses else { continue };
+            if depth >= MAX_NESTING {
+                continue;
+            }
+            let Some(nested) = (self.resolve)(&uses.value) else {
+                continue;
+            };
+            // What the nested call may use: the callee job's or workflow's own permissions (already
+            // checked against ours above), else what the callee itself was granted.
+            let nested_grant = job
+                .permissions
+                .as_ref()
+                .or(callee.permissions.as_ref())
+                .map_or_else(|| granted.clone(), |p| grant(&p.value));
+            self.check_permissions(&uses.value, &nested, &nested_grant, depth + 1, out);
+        }
+    }
+
+    fn compare(
+        &self,
+        reference: &str,
+        who: &str,
+        requested: &Permissions,
+        granted: &Grant,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let excess: Vec<(&str, PermissionLevel)> = requests(requested)
+            .into_iter()
+            .filter(|(scope, level)| rank(*level) > rank(granted.level(scope)))
+            .collect();
+        if excess.is_empty() {
+            return;
+        }
+        let list = |f: &dyn Fn(&str, PermissionLevel) -> PermissionLevel| {
+            excess
+                .iter()
+                .map(|(s, l)| format!("{s}: {}", level_name(f(s, *l))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let asked = list(&|_, l| l);
+        let allowed = list(&|s, _| granted.level(s));
+        let message = format!(
+            "Error calling workflow '{reference}'. {who} is requesting '{asked}', but is only allowed '{allowed}'."
+        );
+        out.push(error(self.span, "permissions", truncate(message)));
+    }
+}
+
+/// The permissions a call may use: listed scopes, everything else `none`.
+#[derive(Debug, Clone)]
+struct Grant {
+    scopes: IndexMap<String, PermissionLevel>,
+}
+
+impl Grant {
+    fn level(&self, scope: &str) -> PermissionLevel {
+        self.scopes
+            .get(scope)
+            .copied()
+            .unwrap_or(PermissionLevel::None)
+    }
+}
+
+fn default_grant(policy: PermissionPolicy) -> Grant {
+    match policy {
+        PermissionPolicy::Write => all(PermissionLevel::Write),
+        PermissionPolicy::LimitedRead => Grant {
+            scopes: ["contents", "packages", "metadata"]
+                .into_iter()
+                .map(|s| (s.to_owned(), PermissionLevel::Read))
+                .collect(),
+        },
+    }
+}
+
+fn all(level: PermissionLevel) -> Grant {
+    Grant {
+        scopes: SCOPES.iter().map(|s| ((*s).to_owned(), level)).collect(),
+    }
+}
+
+fn grant(p: &Permissions) -> Grant {
+    match p {
+        Permissions::ReadAll => all(PermissionLevel::Read),
+        Permissions::WriteAll => all(PermissionLevel::Write),
+        Permissions::Scopes(map) => Grant {
+            scopes: map.iter().map(|(k, v)| (k.clone(), v.value)).collect(),
+        },
+    }
+}
+
+/// The scopes a `permissions:` value asks for, in GitHub's order for the shorthands.
+fn requests(p: &Permissions) -> Vec<(&str, PermissionLevel)> {
+    match p {
+        Permissions::ReadAll => SCOPES.iter().map(|s| (*s, PermissionLevel::Read)).collect(),
+        Permissions::WriteAll => SCOPES
+            .iter()
+            .map(|s| (*s, PermissionLevel::Write))
+            .collect(),
+        Permissions::Scopes(map) => map.iter().map(|(k, v)| (k.as_str(), v.value)).collect(),
+    }
+}
+
+fn rank(level: PermissionLevel) -> u8 {
+    match level {
+        PermissionLevel::None => 0,
+        PermissionLevel::Read => 1,
+        PermissionLevel::Write => 2,
+    }
+}
+
+fn level_name(level: PermissionLevel) -> &'static str {
+    match level {
+        PermissionLevel::None => "none",
+        PermissionLevel::Read => "read",
+        PermissionLevel::Write => "write",
+    }
+}
+
+fn truncate(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE) {
+        Some((at, _)) => format!("{}[...]", &message[..at]),
+        None => message,
+    }
+}
+
+/// Required inputs the call leaves out, and inputs the callee does not define.
+fn check_inputs(job: &Job, uses: &Spanned<String>, callee: &Workflow, out: &mut Vec<Diagnostic>) {
+    let Some(call) = callee.on.events.get("workflow_call") else {
+        return;
+    };
+    let inputs = &call.value.inputs;
+    for (name, input) in inputs {
+        let given = job.with.keys().any(|k| k.eq_ignore_ascii_case(name));
+        if input.value.required && input.value.default.is_none() && !given {
+            let message = format!("Input {name} is required, but not provided while calling.");
+            out.push(error(uses.span, "calls", message));
+        }
+    }
+    for (name, value) in &job.with {
+        if !inputs.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            let message =
+                format!("Invalid input, {name} is not defined in the referenced workflow.");
+            out.push(error(value.span, "calls", message));
+        }
+    }
+}
+
+/// Secrets passed that the callee does not define, and required ones left out.
+fn check_secrets(job: &Job, callee: &Workflow, out: &mut Vec<Diagnostic>) {
+    let defined = callee
+        .on
+        .events
+        .get("workflow_call")
+        .map(|c| &c.value.secrets);
+    let passed = match job.secrets.as_ref().map(|s| &s.value) {
+        Some(JobSecrets::Inherit) => return,
+        Some(JobSecrets::Map(map)) => Some(map),
+        None => None,
+    };
+    for (name, value) in passed.into_iter().flatten() {
+        if !defined.is_some_and(|d| d.keys().any(|k| k.eq_ignore_ascii_case(name))) {
+            let message =
+                format!("Invalid secret, {name} is not defined in the referenced workflow.");
+            out.push(error(value.span, "calls", message));
+        }
+    }
+    let span = job.uses.as_ref().map_or(job.span, |u| u.span);
+    for (name, secret) in defined.into_iter().flatten() {
+        let given = passed.is_some_and(|p| p.keys().any(|k| k.eq_ignore_ascii_case(name)));
+        if secret.value.required && !given {
+            let message = format!("Secret {name} is required, but not provided while calling.");
+            out.push(error(span, "calls", message));
+        }
+    }
+}
+
+fn error(span: Span, rule: &'static str, message: String) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        span,
+        message,
+        rule,
+    }
+}
