@@ -134,6 +134,8 @@ pub enum SkipReason {
     Workflow(String),
     #[error("schedule '{0}' is not one of this workflow's schedules")]
     Schedule(String),
+    #[error("the workflow defines none of the selected jobs")]
+    NoSelectedJob,
 }
 
 /// Activity types that run when `types` is omitted; `None` means every type.

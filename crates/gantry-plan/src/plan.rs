@@ -82,14 +82,19 @@ pub struct PlanContext {
 }
 
 /// Plans every workflow for `event`. `jobs` selects jobs by id (each with everything it needs);
-/// empty selects all jobs. A workflow that does not define a selected job is an error only
-/// when it would run.
+/// empty selects all jobs. Workflows that define none of the selected jobs are skipped; one
+/// that defines only some of them is an error when it would run.
 pub fn plan<'a, I>(workflows: I, event: &Event, jobs: &[String], context: &PlanContext) -> Plan
 where
     I: IntoIterator<Item = (&'a str, &'a Workflow)>,
 {
     let mut plan = Plan::default();
     for (name, workflow) in workflows {
+        if !jobs.is_empty() && !jobs.iter().any(|j| workflow.jobs.contains_key(j)) {
+            plan.skipped
+                .push((name.to_owned(), SkipReason::NoSelectedJob));
+            continue;
+        }
         match plan_workflow_with(workflow, event, jobs, context) {
             Ok(WorkflowOutcome::Run(p)) => plan.runs.push((name.to_owned(), p)),
             Ok(WorkflowOutcome::Skipped(reason)) => plan.skipped.push((name.to_owned(), reason)),

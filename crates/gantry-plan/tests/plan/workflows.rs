@@ -5,8 +5,8 @@
 //! {"deferred": needs_outputs}, "uses"?}`.
 
 use gantry_plan::{
-    ChangedFiles, Event, MatrixContexts, MatrixPlan, PlanContext, PlannedJob, WorkflowOutcome,
-    job_matrix_with, plan_workflow_with,
+    ChangedFiles, Event, MatrixContexts, MatrixPlan, PlanContext, PlannedJob, SkipReason,
+    WorkflowOutcome, job_matrix_with, plan_workflow_with,
 };
 use gantry_workflow::{Workflow, parse_workflow};
 use serde_json::{Value, json};
@@ -123,4 +123,59 @@ fn check_resolve(name: &str, workflow: &Workflow, resolve: &Value) {
     };
     let rows = Value::Array(rows.into_iter().map(Value::Object).collect());
     assert_eq!(rows, resolve["rows"], "{name}: resolved rows");
+}
+
+fn names<T>(list: &[(String, T)]) -> Vec<String> {
+    list.iter().map(|(n, _)| n.clone()).collect()
+}
+
+/// `plan` over every workflow fixture: a push to main, then `-j b`.
+#[test]
+fn plan_over_several_workflows() {
+    let root = fixture_dir("workflows");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    let workflows: Vec<(String, Workflow)> = dirs
+        .iter()
+        .map(|d| {
+            (
+                d.file_name().unwrap().to_string_lossy().into_owned(),
+                read(d),
+            )
+        })
+        .collect();
+    let refs = || workflows.iter().map(|(n, w)| (n.as_str(), w));
+    let push = Event::new("push", json!({"ref": "refs/heads/main"}));
+
+    let all = gantry_plan::plan(refs(), &push, &[], &PlanContext::default());
+    assert_eq!(
+        names(&all.runs),
+        ["ci-push", "deferred-matrix", "select-job"]
+    );
+    assert_eq!(names(&all.errors), ["cycle"]);
+    assert_eq!(names(&all.skipped), ["dispatch", "dispatch-matrix"]);
+
+    let only_b = gantry_plan::plan(refs(), &push, &["b".to_owned()], &PlanContext::default());
+    assert_eq!(names(&only_b.runs), ["select-job"]);
+    assert_eq!(
+        only_b.runs[0]
+            .1
+            .jobs
+            .iter()
+            .map(|j| j.id.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    // The cycle fixture also defines a job `b`, so its broken graph is still reported.
+    assert_eq!(names(&only_b.errors), ["cycle"]);
+    assert_eq!(only_b.skipped.len(), workflows.len() - 2);
+    assert!(
+        only_b
+            .skipped
+            .iter()
+            .all(|(_, r)| *r == SkipReason::NoSelectedJob)
+    );
 }
