@@ -2,7 +2,7 @@
 
 use super::Sink;
 use super::steps;
-use crate::model::{Action, ActionRuns};
+use crate::model::{Action, ActionRuns, Spanned};
 
 /// Node versions the runner can start. `node12` and `node16` are retired but still read.
 const NODE_VERSIONS: &[&str] = &["node12", "node16", "node20", "node24"];
@@ -10,7 +10,14 @@ const RETIRED_NODE: &[&str] = &["node12", "node16"];
 
 pub(super) fn check(action: &Action, sink: &mut Sink) {
     match &action.runs.value {
-        ActionRuns::Node { using, main, .. } => {
+        ActionRuns::Node {
+            using,
+            main,
+            pre,
+            pre_if,
+            post,
+            post_if,
+        } => {
             if !NODE_VERSIONS.contains(&using.value.as_str()) {
                 let message = format!(
                     "Unknown 'using' value '{}'. Use one of {}, 'docker' or 'composite'.",
@@ -25,6 +32,8 @@ pub(super) fn check(action: &Action, sink: &mut Sink) {
                 );
                 sink.warning(using.span, "action", message);
             }
+            check_hook_condition("pre", pre.is_some(), pre_if.as_ref(), sink);
+            check_hook_condition("post", post.is_some(), post_if.as_ref(), sink);
             if main.value.trim().is_empty() {
                 sink.error(main.span, "action", "Required property is missing: main");
             }
@@ -35,9 +44,24 @@ pub(super) fn check(action: &Action, sink: &mut Sink) {
             }
         }
         ActionRuns::Composite { steps: list } => {
-            steps::check_steps(list, sink);
+            steps::check_steps(list, None, sink);
             check_composite_outputs(action, sink);
         }
+    }
+}
+
+/// `pre-if`/`post-if` guard a `pre`/`post` script; without the script they do nothing.
+fn check_hook_condition(
+    hook: &str,
+    has_script: bool,
+    condition: Option<&Spanned<String>>,
+    sink: &mut Sink,
+) {
+    if let Some(condition) = condition
+        && !has_script
+    {
+        let message = format!("'{hook}-if' has no effect without '{hook}'.");
+        sink.warning(condition.span, "action", message);
     }
 }
 

@@ -170,9 +170,25 @@ fn check_patterns(c: &EventConfig, sink: &mut Sink) {
                     pattern.value, error.kind
                 );
                 sink.error(pattern.span, "glob", message);
+            } else if filter == Filter::Paths {
+                check_path_prefix(pattern, key, sink);
             }
         }
     }
+}
+
+/// Changed files are matched as `src/main.rs`, relative to the repository root without a
+/// leading `./` or `/`: a pattern starting with either can never match.
+fn check_path_prefix(pattern: &Spanned<String>, key: &str, sink: &mut Sink) {
+    let body = pattern.value.strip_prefix('!').unwrap_or(&pattern.value);
+    let Some(prefix) = ["./", "/"].into_iter().find(|p| body.starts_with(p)) else {
+        return;
+    };
+    let message = format!(
+        "Pattern '{}' in '{key}' never matches: changed files are relative to the repository root, without a leading '{prefix}'.",
+        pattern.value
+    );
+    sink.error(pattern.span, "glob", message);
 }
 
 /// GitHub's message, then the parser's reason; schedules GitHub would throttle get a warning.

@@ -7,7 +7,7 @@ use crate::uses::parse_workflow_ref;
 pub(super) fn check(job: &Job, sink: &mut Sink) {
     ids::check_job_id(&job.id, sink);
     match &job.uses {
-        Some(uses) => check_workflow_call(job, uses, sink),
+        Some(uses) => check_workflow_call(uses, sink),
         None => check_runner_job(job, sink),
     }
     check_timeout(job.timeout_minutes.as_ref(), "timeout-minutes", sink);
@@ -49,12 +49,13 @@ fn check_runner_job(job: &Job, sink: &mut Sink) {
         let message = format!("Job '{}' has no steps, so it does nothing.", job.id.value);
         sink.warning(job.span, "job", message);
     }
-    steps::check_defaults_shell(&job.defaults, sink);
-    steps::check_steps(&job.steps, sink);
+    let unix = steps::unix_label(job.runs_on.as_ref());
+    steps::check_defaults_shell(&job.defaults, unix, sink);
+    steps::check_steps(&job.steps, unix, sink);
 }
 
-/// A reusable-workflow call runs somewhere else: it has no steps and no runner of its own.
-fn check_workflow_call(job: &Job, uses: &Spanned<String>, sink: &mut Sink) {
+/// A reusable-workflow call: `uses` must name a workflow file.
+fn check_workflow_call(uses: &Spanned<String>, sink: &mut Sink) {
     if !is_expression(&uses.value)
         && let Err(e) = parse_workflow_ref(&uses.value)
     {
@@ -65,21 +66,7 @@ fn check_workflow_call(job: &Job, uses: &Spanned<String>, sink: &mut Sink) {
         );
         sink.error(uses.span, "uses", message);
     }
-    let id = &job.id.value;
-    if let Some(first) = job.steps.first() {
-        sink.error(
-            first.span,
-            "job",
-            format!("Job '{id}' calls a reusable workflow and cannot have 'steps'."),
-        );
-    }
-    if let Some(runs_on) = &job.runs_on {
-        sink.error(
-            runs_on.span,
-            "job",
-            format!("Job '{id}' calls a reusable workflow and cannot have 'runs-on'."),
-        );
-    }
+    // `steps`, `runs-on` and the like next to `uses` are the schema's to report.
 }
 
 /// Timeouts are minutes. GitHub reads a zero or negative timeout without complaint (even

@@ -1,6 +1,6 @@
-//! `strategy.matrix`: empty vectors and repeated values, `include`/`exclude` shapes, and
-//! `exclude` entries that can never match (a key that names no vector, or a value the vector
-//! does not have): such an entry silently excludes nothing.
+//! `strategy.matrix`: empty vectors and repeated values, and `exclude` entries that can never
+//! match (a key that names no vector, or a value the vector does not have): such an entry
+//! silently excludes nothing.
 
 use super::{Sink, is_expression};
 use crate::model::{Matrix, Spanned, Yaml};
@@ -11,8 +11,8 @@ type Entry = [(Spanned<String>, Spanned<Yaml>)];
 pub(super) fn check(matrix: &Spanned<Matrix>, sink: &mut Sink) {
     let Matrix::Map {
         dimensions,
-        include,
         exclude,
+        ..
     } = &matrix.value
     else {
         return;
@@ -20,11 +20,8 @@ pub(super) fn check(matrix: &Spanned<Matrix>, sink: &mut Sink) {
     for dimension in dimensions {
         check_vector(dimension, sink);
     }
-    if let Some(include) = include {
-        entries(include, "include", sink);
-    }
     if let Some(exclude) = exclude {
-        for entry in entries(exclude, "exclude", sink) {
+        for entry in entries(exclude) {
             check_exclude_entry(entry, dimensions, sink);
         }
     }
@@ -54,25 +51,19 @@ fn check_vector((name, values): &Dimension, sink: &mut Sink) {
     }
 }
 
-/// The mapping entries of an `include`/`exclude` list; reports entries that are not mappings.
-/// An expression (for the whole list or one entry) is only known at run time.
-fn entries<'a>(list: &'a Spanned<Yaml>, key: &str, sink: &mut Sink) -> Vec<&'a Entry> {
+/// The mapping entries of an `exclude` list. Entries of another shape are the schema's to
+/// report; an expression (for the whole list or one entry) is only known at run time.
+fn entries(list: &Spanned<Yaml>) -> Vec<&Entry> {
     let Yaml::Seq(items) = &list.value else {
         return Vec::new();
     };
-    let mut maps = Vec::new();
-    for item in items {
-        match &item.value {
-            Yaml::Map(entries) => maps.push(entries.as_slice()),
-            Yaml::String(s) if is_expression(s) => {}
-            _ => sink.error(
-                item.span,
-                "matrix",
-                format!("Each entry of matrix '{key}' must be a mapping."),
-            ),
-        }
-    }
-    maps
+    items
+        .iter()
+        .filter_map(|item| match &item.value {
+            Yaml::Map(entries) => Some(entries.as_slice()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// GitHub removes exclusions from the vectors' combinations before adding `include`s, so each

@@ -20,7 +20,7 @@ use crate::model::{Action, Diagnostic, Severity, Span, Workflow};
 pub fn check_workflow(workflow: &Workflow) -> Vec<Diagnostic> {
     let mut sink = Sink::default();
     events::check(&workflow.on, &mut sink);
-    steps::check_defaults_shell(&workflow.defaults, &mut sink);
+    steps::check_defaults_shell(&workflow.defaults, None, &mut sink);
     needs::check(workflow, &mut sink);
     for job in workflow.jobs.values() {
         jobs::check(job, &mut sink);
@@ -71,6 +71,3 @@ impl Sink {
 fn is_expression(s: &str) -> bool {
     s.contains("${{")
 }
-
-#[cfg(test)]
-mod tests;
