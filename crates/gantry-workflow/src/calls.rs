@@ -7,7 +7,8 @@
 use indexmap::IndexMap;
 
 use crate::model::{
-    Diagnostic, Job, JobSecrets, PermissionLevel, Permissions, Severity, Span, Spanned, Workflow,
+    Diagnostic, InputType, Job, JobSecrets, PermissionLevel, Permissions, Severity, Span, Spanned,
+    Workflow, Yaml,
 };
 
 /// The repository's default `GITHUB_TOKEN` permissions (Settings → Actions).
@@ -18,6 +19,23 @@ pub enum PermissionPolicy {
     /// Every scope write.
     #[default]
     Write,
+}
+
+/// What the checks assume about the repository and GitHub's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOptions {
+    pub policy: PermissionPolicy,
+    /// Most jobs a run may have, counting calling jobs and the jobs of called workflows.
+    pub max_jobs: usize,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        Self {
+            policy: PermissionPolicy::default(),
+            max_jobs: 256,
+        }
+    }
 }
 
 /// The scopes `read-all`/`write-all` stand for, in the order GitHub lists them.
@@ -48,10 +66,23 @@ const MAX_NESTING: usize = 10;
 pub fn check_calls(
     workflow: &Workflow,
     resolve: &dyn Fn(&str) -> Option<Workflow>,
-    policy: PermissionPolicy,
+    options: &CallOptions,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let inherited = default_grant(policy);
+    let inherited = default_grant(options.policy);
+    let jobs = count_jobs(workflow, resolve, 0);
+    if jobs > options.max_jobs {
+        let span = workflow
+            .jobs
+            .values()
+            .next()
+            .map_or(Span::default(), |j| j.id.span);
+        let message = format!(
+            "The workflow may not contain more than {} jobs",
+            options.max_jobs
+        );
+        out.push(error(span, "calls", message));
+    }
     for job in workflow.jobs.values() {
         let Some(uses) = &job.uses else { continue };
         let Some(callee) = resolve(&uses.value) else {
@@ -71,6 +102,23 @@ pub fn check_calls(
         site.check_permissions(&uses.value, &callee, &granted, 0, &mut out);
     }
     out
+}
+
+/// Jobs in a run of `workflow`: its own, plus those of every workflow they call.
+fn count_jobs(
+    workflow: &Workflow,
+    resolve: &dyn Fn(&str) -> Option<Workflow>,
+    depth: usize,
+) -> usize {
+    let nested: usize = workflow
+        .jobs
+        .values()
+        .filter_map(|j| j.uses.as_ref())
+        .filter(|_| depth < MAX_NESTING)
+        .filter_map(|u| resolve(&u.value))
+        .map(|callee| count_jobs(&callee, resolve, depth + 1))
+        .sum();
+    workflow.jobs.len() + nested
 }
 
 /// Where errors about one call are reported: the calling job in the checked file.
@@ -233,18 +281,42 @@ fn check_inputs(job: &Job, uses: &Spanned<String>, callee: &Workflow, out: &mut 
     let inputs = &call.value.inputs;
     for (name, input) in inputs {
         let given = job.with.keys().any(|k| k.eq_ignore_ascii_case(name));
-        if input.value.required && input.value.default.is_none() && !given {
+        // GitHub requires the caller to pass a required input even when it has a default.
+        if input.value.required && !given {
             let message = format!("Input {name} is required, but not provided while calling.");
             out.push(error(uses.span, "calls", message));
         }
     }
     for (name, value) in &job.with {
-        if !inputs.keys().any(|k| k.eq_ignore_ascii_case(name)) {
-            let message =
-                format!("Invalid input, {name} is not defined in the referenced workflow.");
-            out.push(error(value.span, "calls", message));
+        match inputs.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            Some((_, input)) => check_input_type(input.value.kind, value, out),
+            None => {
+                let message =
+                    format!("Invalid input, {name} is not defined in the referenced workflow.");
+                out.push(error(value.span, "calls", message));
+            }
         }
     }
+}
+
+/// A literal passed to a `boolean` or `number` input must have that type (expressions are
+/// checked when they are evaluated).
+fn check_input_type(kind: InputType, value: &Spanned<Yaml>, out: &mut Vec<Diagnostic>) {
+    let expected = match (kind, &value.value) {
+        (_, Yaml::String(s)) if s.contains("${{") => return,
+        (InputType::Boolean, Yaml::Bool(_)) | (InputType::Number, Yaml::Number(_)) => return,
+        (InputType::Boolean, _) => "Boolean",
+        (InputType::Number, _) => "Number",
+        _ => return,
+    };
+    let shown = match &value.value {
+        Yaml::String(s) => s.clone(),
+        Yaml::Bool(b) => b.to_string(),
+        Yaml::Number(n) => crate::yaml::format_number(*n),
+        Yaml::Null | Yaml::Seq(_) | Yaml::Map(_) => String::new(),
+    };
+    let message = format!("Unexpected type of value '{shown}', expected type: {expected}.");
+    out.push(error(value.span, "calls", message));
 }
 
 /// Secrets passed that the callee does not define, and required ones left out.

@@ -14,7 +14,7 @@ pub mod template;
 pub mod uses;
 pub mod yaml;
 
-pub use calls::{PermissionPolicy, check_calls};
+pub use calls::{CallOptions, PermissionPolicy, check_calls};
 pub use model::*;
 pub use parse::{
     ReadOptions, parse_action, parse_action_with, parse_workflow, parse_workflow_with,
