@@ -13,7 +13,10 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let image = args.first().cloned().unwrap_or_else(|| "gantry/busybox:latest".into());
+    let image = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "gantry/busybox:latest".into());
     let jobs: usize = args.get(1).map_or(Ok(2), |s| s.parse())?;
     let steps: usize = args.get(2).map_or(Ok(20), |s| s.parse())?;
     let executor = DockerExecutor::connect().await?;
@@ -25,7 +28,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run_job(executor: &DockerExecutor, image: &str, job: usize, steps: usize) -> Result<(), Box<dyn std::error::Error>> {
+async fn run_job(
+    executor: &DockerExecutor,
+    image: &str,
+    job: usize,
+    steps: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
     let spec = JobSpec {
         run_id: format!("bench-{}", std::process::id()),
         job_key: format!("job{job}"),
@@ -41,7 +49,8 @@ async fn run_job(executor: &DockerExecutor, image: &str, job: usize, steps: usiz
     for step in 0..steps {
         // What the runner does per step: write the script, run it, read a file-command file.
         let script = format!("{}/step{step}.sh", env.paths().temp);
-        env.write_file(&script, format!("echo step {step}\n").as_bytes()).await?;
+        env.write_file(&script, format!("echo step {step}\n").as_bytes())
+            .await?;
         let (tx, mut rx) = mpsc::channel(16);
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let request = ExecRequest {
@@ -55,7 +64,8 @@ async fn run_job(executor: &DockerExecutor, image: &str, job: usize, steps: usiz
         if status != ExitStatus::Code(0) {
             return Err(format!("step {step} failed: {status:?}").into());
         }
-        env.read_file(&format!("{}/env-{step}", env.paths().temp)).await?;
+        env.read_file(&format!("{}/env-{step}", env.paths().temp))
+            .await?;
     }
     env.cleanup().await?;
     Ok(())

@@ -65,7 +65,11 @@ pub(crate) fn request_script(argv: &[String], env: &[(String, String)], workdir:
     script.push_str(&format!(
         "cd -- {} || exit 1\nexec {}",
         sh_quote(workdir),
-        if odd.is_empty() { String::new() } else { format!("env {} ", odd.join(" ")) }
+        if odd.is_empty() {
+            String::new()
+        } else {
+            format!("env {} ", odd.join(" "))
+        }
     ));
     let args: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
     script.push_str(&args.join(" "));
@@ -85,7 +89,11 @@ pub(crate) struct MarkerScanner {
 
 impl MarkerScanner {
     pub(crate) fn new(nonce: &str) -> Self {
-        Self { marker: end_marker(nonce), held: Vec::new(), tail: None }
+        Self {
+            marker: end_marker(nonce),
+            held: Vec::new(),
+            tail: None,
+        }
     }
 
     /// Feeds bytes; returns the part that is step output.
@@ -111,7 +119,12 @@ impl MarkerScanner {
         let tail = self.tail.as_ref()?;
         let end = tail.iter().position(|&b| b == b'\n')?;
         // A malformed code cannot come from the agent; -1 keeps the step failed rather than hung.
-        Some(std::str::from_utf8(&tail[..end]).ok().and_then(|s| s.parse().ok()).unwrap_or(-1))
+        Some(
+            std::str::from_utf8(&tail[..end])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(-1),
+        )
     }
 }
 
@@ -122,7 +135,10 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// The length of the longest suffix of `data` that is a proper prefix of `marker`.
 fn partial_suffix(data: &[u8], marker: &[u8]) -> usize {
     let max = marker.len().saturating_sub(1).min(data.len());
-    (1..=max).rev().find(|&n| data[data.len() - n..] == marker[..n]).unwrap_or(0)
+    (1..=max)
+        .rev()
+        .find(|&n| data[data.len() - n..] == marker[..n])
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -174,6 +190,9 @@ mod tests {
             &[("A".into(), "1".into()), ("B-C".into(), "2".into())],
             "/w",
         );
-        assert_eq!(s, "export A='1'\ncd -- '/w' || exit 1\nexec env 'B-C=2' 'echo' 'a b'\n");
+        assert_eq!(
+            s,
+            "export A='1'\ncd -- '/w' || exit 1\nexec env 'B-C=2' 'echo' 'a b'\n"
+        );
     }
 }

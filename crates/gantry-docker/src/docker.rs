@@ -7,11 +7,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig, PortBinding,
-    VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
+    PortBinding, VolumeCreateRequest,
 };
-use bollard::query_parameters::{AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
-use gantry_runner::executor::{ContainerSpec, Executor, ExecutorError, JobEnvironment, JobPaths, JobSpec, Platform};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use gantry_runner::executor::{
+    ContainerSpec, Executor, ExecutorError, JobEnvironment, JobPaths, JobSpec, Platform,
+};
 
 use crate::agent::AGENT_SCRIPT;
 use crate::job::{AGENT_DIR, Agent, DockerJob};
@@ -53,9 +57,12 @@ impl DockerExecutor {
     pub async fn ensure_image(&self, image: &str) -> Result<(), ExecutorError> {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(()),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => {
-                Err(ExecutorError::MissingImage { image: image.to_string(), hint: missing_image_hint(image) })
-            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Err(ExecutorError::MissingImage {
+                image: image.to_string(),
+                hint: missing_image_hint(image),
+            }),
             Err(e) => Err(engine_error(&format!("inspecting image {image}"), e)),
         }
     }
@@ -65,13 +72,19 @@ fn missing_image_hint(image: &str) -> String {
     if image.starts_with("gantry/") {
         "build gantry's images offline with `scripts/build-images.sh`".to_string()
     } else {
-        format!("gantry never pulls; load it with `docker load -i FILE` or build it with `docker build -t {image} .`")
+        format!(
+            "gantry never pulls; load it with `docker load -i FILE` or build it with `docker build -t {image} .`"
+        )
     }
 }
 
 /// GitHub's layout for container jobs (`/__w/<repo>/<repo>`, `/__w/_temp`, ...).
 fn job_paths(repository: &str) -> JobPaths {
-    let name = repository.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("workspace");
+    let name = repository
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("workspace");
     JobPaths {
         workspace: format!("/__w/{name}/{name}"),
         temp: "/__w/_temp".to_string(),
@@ -85,7 +98,13 @@ fn object_name(parts: &[&str]) -> String {
     let mut name: String = parts
         .join("-")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     name.truncate(100);
     let suffix = uuid::Uuid::new_v4().simple().to_string();
@@ -99,20 +118,27 @@ impl Executor for DockerExecutor {
             (Some(c), _) => c.image.clone(),
             (None, Platform::Image(image)) => image.clone(),
             (None, Platform::Host) => {
-                return Err(ExecutorError::Other("the docker executor cannot run a host-platform job".into()));
+                return Err(ExecutorError::Other(
+                    "the docker executor cannot run a host-platform job".into(),
+                ));
             }
         };
         self.ensure_image(&image).await?;
         for svc in spec.services.values() {
             self.ensure_image(&svc.image).await?;
         }
-        let job_opts = ContainerOptions::parse(spec.container.as_ref().and_then(|c| c.options.as_deref()))?;
+        let job_opts =
+            ContainerOptions::parse(spec.container.as_ref().and_then(|c| c.options.as_deref()))?;
         let svc_opts = spec
             .services
             .values()
             .map(|s| ContainerOptions::parse(s.options.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
-        let setup = Setup { docker: &self.docker, spec: &spec, guard: ResourceGuard::new(self.docker.clone(), spec.keep) };
+        let setup = Setup {
+            docker: &self.docker,
+            spec: &spec,
+            guard: ResourceGuard::new(self.docker.clone(), spec.keep),
+        };
         setup.run(image, job_opts, svc_opts).await
     }
 }
@@ -133,20 +159,34 @@ impl Setup<'_> {
         svc_opts: Vec<ContainerOptions>,
     ) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
         let paths = job_paths(&self.spec.repository);
-        let host_dir = HostDir::create(self.spec.keep)?;
+        let mut host_dir = HostDir::create()?;
         let network = match self.spec.services.is_empty() {
             true => None,
             false => Some(self.create_network().await?),
         };
         for ((id, svc), opts) in self.spec.services.iter().zip(&svc_opts) {
-            self.start_service(id, svc, opts, network.as_deref()).await?;
+            self.start_service(id, svc, opts, network.as_deref())
+                .await?;
         }
-        let body = self.job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir).await?;
+        let body = self
+            .job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir)
+            .await?;
         let id = self.create(&self.spec.job_key, body).await?;
         self.upload_tree(&id, &paths).await?;
         let agent = self.attach_and_start(&id).await?;
+        if self.spec.keep {
+            // A kept container keeps its bind-mounted RUNNER_TEMP; a failed start leaves none.
+            host_dir.keep();
+        }
         tracing::debug!(container = %id, "job container started");
-        Ok(Box::new(DockerJob::new(self.docker.clone(), id, paths, agent, host_dir, self.guard)))
+        Ok(Box::new(DockerJob::new(
+            self.docker.clone(),
+            id,
+            paths,
+            agent,
+            host_dir,
+            self.guard,
+        )))
     }
 
     fn labels(&self) -> HashMap<String, String> {
@@ -161,7 +201,10 @@ impl Setup<'_> {
             labels: Some(self.labels()),
             ..Default::default()
         };
-        self.docker.create_network(req).await.map_err(|e| engine_error("creating the job network", e))?;
+        self.docker
+            .create_network(req)
+            .await
+            .map_err(|e| engine_error("creating the job network", e))?;
         self.guard.register(|r| r.networks.push(name.clone()));
         Ok(name)
     }
@@ -174,7 +217,8 @@ impl Setup<'_> {
             .create_container(Some(opts), body)
             .await
             .map_err(|e| engine_error(&format!("creating container {name}"), e))?;
-        self.guard.register(|r| r.containers.push(created.id.clone()));
+        self.guard
+            .register(|r| r.containers.push(created.id.clone()));
         Ok(created.id)
     }
 
@@ -205,8 +249,13 @@ impl Setup<'_> {
             networking_config: network.map(|n| endpoint(n, id)),
             ..Default::default()
         };
-        let cid = self.create(&format!("{}-{id}", self.spec.job_key), body).await?;
-        self.docker.start_container(&cid, None).await.map_err(|e| engine_error(&format!("starting service {id}"), e))?;
+        let cid = self
+            .create(&format!("{}-{id}", self.spec.job_key), body)
+            .await?;
+        self.docker
+            .start_container(&cid, None)
+            .await
+            .map_err(|e| engine_error(&format!("starting service {id}"), e))?;
         wait_healthy(self.docker, &cid, id).await
     }
 
@@ -232,14 +281,24 @@ impl Setup<'_> {
         host.binds = Some(binds);
         // Host networking by default, as act does; with services the job joins their network so
         // service ids resolve as host names.
-        host.network_mode = Some(opts.network.clone().or(network.map(str::to_string)).unwrap_or_else(|| "host".into()));
+        host.network_mode = Some(
+            opts.network
+                .clone()
+                .or(network.map(str::to_string))
+                .unwrap_or_else(|| "host".into()),
+        );
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),
             env: Some(env_list(&spec.env, &opts.env)),
             labels: Some(self.labels()),
             hostname: opts.hostname.clone(),
             user: opts.user.clone(),
-            entrypoint: Some(vec!["/bin/sh".into(), "-c".into(), AGENT_SCRIPT.into(), "gantry-agent".into()]),
+            entrypoint: Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                AGENT_SCRIPT.into(),
+                "gantry-agent".into(),
+            ]),
             cmd: Some(vec![]),
             attach_stdin: Some(true),
             attach_stdout: Some(true),
@@ -248,7 +307,9 @@ impl Setup<'_> {
             stdin_once: Some(false),
             tty: Some(false),
             host_config: Some(host),
-            networking_config: network.filter(|_| opts.network.is_none()).map(|n| endpoint(n, &self.spec.job_key)),
+            networking_config: network
+                .filter(|_| opts.network.is_none())
+                .map(|n| endpoint(n, &self.spec.job_key)),
             ..Default::default()
         })
     }
@@ -264,9 +325,19 @@ impl Setup<'_> {
                 binds.push(v.clone());
                 continue;
             }
-            if !source.starts_with('/') && !source.starts_with('.') && self.docker.inspect_volume(source).await.is_err() {
-                let req = VolumeCreateRequest { name: Some(source.to_string()), labels: Some(self.labels()), ..Default::default() };
-                self.docker.create_volume(req).await.map_err(|e| engine_error(&format!("creating volume {source}"), e))?;
+            if !source.starts_with('/')
+                && !source.starts_with('.')
+                && self.docker.inspect_volume(source).await.is_err()
+            {
+                let req = VolumeCreateRequest {
+                    name: Some(source.to_string()),
+                    labels: Some(self.labels()),
+                    ..Default::default()
+                };
+                self.docker
+                    .create_volume(req)
+                    .await
+                    .map_err(|e| engine_error(&format!("creating volume {source}"), e))?;
                 self.guard.register(|r| r.volumes.push(source.to_string()));
             }
             binds.push(v.clone());
@@ -279,7 +350,10 @@ impl Setup<'_> {
         let workspace = paths.workspace.clone();
         let dirs = [
             "/__w".to_string(),
-            Path::new(&workspace).parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            Path::new(&workspace)
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             workspace.clone(),
             paths.tool_cache.clone(),
             "/github".to_string(),
@@ -288,7 +362,11 @@ impl Setup<'_> {
         ];
         let source = self.spec.workspace_source.clone();
         let archive = tokio::task::spawn_blocking(move || {
-            let dirs: Vec<&str> = dirs.iter().map(String::as_str).filter(|d| !d.is_empty()).collect();
+            let dirs: Vec<&str> = dirs
+                .iter()
+                .map(String::as_str)
+                .filter(|d| !d.is_empty())
+                .collect();
             tarball::job_tree(&dirs, &workspace, source.as_deref())
         })
         .await
@@ -301,20 +379,40 @@ impl Setup<'_> {
     }
 
     async fn attach_and_start(&self, id: &str) -> Result<Agent, ExecutorError> {
-        let opts = AttachContainerOptionsBuilder::default().stdin(true).stdout(true).stderr(true).stream(true).build();
-        let attached = self.docker.attach_container(id, Some(opts)).await.map_err(|e| engine_error("attaching to the job container", e))?;
-        self.docker.start_container(id, None).await.map_err(|e| engine_error("starting the job container", e))?;
+        let opts = AttachContainerOptionsBuilder::default()
+            .stdin(true)
+            .stdout(true)
+            .stderr(true)
+            .stream(true)
+            .build();
+        let attached = self
+            .docker
+            .attach_container(id, Some(opts))
+            .await
+            .map_err(|e| engine_error("attaching to the job container", e))?;
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| engine_error("starting the job container", e))?;
         Ok(Agent::new(attached.input, attached.output))
     }
 }
 
 fn endpoint(network: &str, alias: &str) -> NetworkingConfig {
-    let settings = EndpointSettings { aliases: Some(vec![alias.to_string()]), ..Default::default() };
-    NetworkingConfig { endpoints_config: Some(HashMap::from([(network.to_string(), settings)])) }
+    let settings = EndpointSettings {
+        aliases: Some(vec![alias.to_string()]),
+        ..Default::default()
+    };
+    NetworkingConfig {
+        endpoints_config: Some(HashMap::from([(network.to_string(), settings)])),
+    }
 }
 
 fn env_list(env: &indexmap::IndexMap<String, String>, extra: &[String]) -> Vec<String> {
-    env.iter().map(|(k, v)| format!("{k}={v}")).chain(extra.iter().cloned()).collect()
+    env.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(extra.iter().cloned())
+        .collect()
 }
 
 type PortConfig = (Option<Vec<String>>, Option<bollard::models::PortMap>);
@@ -331,13 +429,29 @@ fn port_map(ports: &[String]) -> Result<PortConfig, ExecutorError> {
             Some((h, c)) => (Some(h.to_string()), c),
             None => (None, p.as_str()),
         };
-        let key = if container.contains('/') { container.to_string() } else { format!("{container}/tcp") };
-        if key.split('/').next().is_none_or(|n| n.parse::<u16>().is_err()) {
-            return Err(ExecutorError::UnsupportedOption(format!("ports: {p} (invalid port)")));
+        let key = if container.contains('/') {
+            container.to_string()
+        } else {
+            format!("{container}/tcp")
+        };
+        if key
+            .split('/')
+            .next()
+            .is_none_or(|n| n.parse::<u16>().is_err())
+        {
+            return Err(ExecutorError::UnsupportedOption(format!(
+                "ports: {p} (invalid port)"
+            )));
         }
         exposed.push(key.clone());
-        let binding = PortBinding { host_ip: None, host_port: Some(host.unwrap_or_default()) };
-        map.entry(key).or_insert_with(|| Some(Vec::new())).get_or_insert_with(Vec::new).push(binding);
+        let binding = PortBinding {
+            host_ip: None,
+            host_port: Some(host.unwrap_or_default()),
+        };
+        map.entry(key)
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(binding);
     }
     Ok((Some(exposed), Some(map)))
 }
@@ -346,15 +460,25 @@ fn port_map(ports: &[String]) -> Result<PortConfig, ExecutorError> {
 /// step. Services without one are ready as soon as they run.
 async fn wait_healthy(docker: &Docker, id: &str, name: &str) -> Result<(), ExecutorError> {
     loop {
-        let info = docker.inspect_container(id, None).await.map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
+        let info = docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
         let state = info.state.unwrap_or_default();
         if state.running != Some(true) {
-            return Err(ExecutorError::Other(format!("service container `{name}` exited with code {}", state.exit_code.unwrap_or(-1))));
+            return Err(ExecutorError::Other(format!(
+                "service container `{name}` exited with code {}",
+                state.exit_code.unwrap_or(-1)
+            )));
         }
         let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
         match health.as_deref() {
             None | Some("") | Some("none") | Some("healthy") => return Ok(()),
-            Some("unhealthy") => return Err(ExecutorError::Other(format!("service container `{name}` is unhealthy"))),
+            Some("unhealthy") => {
+                return Err(ExecutorError::Other(format!(
+                    "service container `{name}` is unhealthy"
+                )));
+            }
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
@@ -367,18 +491,23 @@ pub(crate) struct HostDir {
 }
 
 impl HostDir {
-    fn create(keep: bool) -> Result<Self, ExecutorError> {
-        let mut dir = tempfile::Builder::new().prefix("gantry-job-").tempdir().map_err(|e| io_error("creating the job directory", e))?;
-        if keep {
-            dir.disable_cleanup(true);
-        }
+    fn create() -> Result<Self, ExecutorError> {
+        let dir = tempfile::Builder::new()
+            .prefix("gantry-job-")
+            .tempdir()
+            .map_err(|e| io_error("creating the job directory", e))?;
         let this = Self { dir };
         for d in [this.temp(), this.agent()] {
-            std::fs::create_dir(&d).map_err(|e| io_error(format!("creating {}", d.display()), e))?;
+            std::fs::create_dir(&d)
+                .map_err(|e| io_error(format!("creating {}", d.display()), e))?;
             // The container's user may be anyone (`--user 1001`): it must be able to write.
             crate::job::set_mode(&d, 0o777)?;
         }
         Ok(this)
+    }
+
+    fn keep(&mut self) {
+        self.dir.disable_cleanup(true);
     }
 
     pub(crate) fn temp(&self) -> std::path::PathBuf {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gantry_runner::executor::{
-    CANCEL_GRACE, ExecRequest, Executor, ExecutorError, ExitStatus, JobEnvironment, JobPaths, JobSpec, OutputChunk, Stream as Out,
+    CANCEL_GRACE, ExecRequest, Executor, ExecutorError, ExitStatus, JobEnvironment, JobPaths,
+    JobSpec, OutputChunk, Stream as Out,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
@@ -28,7 +29,9 @@ pub struct HostExecutor {
 impl HostExecutor {
     /// `base_dir` holds one directory per job (created on demand).
     pub fn new(base_dir: impl Into<PathBuf>) -> Self {
-        Self { base_dir: base_dir.into() }
+        Self {
+            base_dir: base_dir.into(),
+        }
     }
 }
 
@@ -37,11 +40,23 @@ impl Executor for HostExecutor {
     async fn start_job(&self, spec: JobSpec) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
         let name: String = format!("{}-{}", spec.run_id, spec.job_key)
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect();
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let root = self.base_dir.join(format!("{name}-{}", &suffix[..8]));
-        let repo = spec.repository.rsplit('/').next().filter(|n| !n.is_empty()).unwrap_or("workspace").to_string();
+        let repo = spec
+            .repository
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .unwrap_or("workspace")
+            .to_string();
         let work = root.join("work");
         let paths = JobPaths {
             workspace: work.join(&repo).join(&repo).display().to_string(),
@@ -49,7 +64,12 @@ impl Executor for HostExecutor {
             tool_cache: root.join("tool").display().to_string(),
             home: root.join("home").display().to_string(),
         };
-        let job = HostJob { root: root.clone(), paths: paths.clone(), keep: spec.keep, cleaned: false.into() };
+        let job = HostJob {
+            root: root.clone(),
+            paths: paths.clone(),
+            keep: spec.keep,
+            cleaned: false.into(),
+        };
         let source = spec.workspace_source.clone();
         tokio::task::spawn_blocking(move || prepare(&paths, source.as_deref()))
             .await
@@ -59,7 +79,12 @@ impl Executor for HostExecutor {
 }
 
 fn prepare(paths: &JobPaths, source: Option<&Path>) -> Result<(), ExecutorError> {
-    for dir in [&paths.workspace, &paths.temp, &paths.tool_cache, &paths.home] {
+    for dir in [
+        &paths.workspace,
+        &paths.temp,
+        &paths.tool_cache,
+        &paths.home,
+    ] {
         std::fs::create_dir_all(dir).map_err(|e| io_error(format!("creating {dir}"), e))?;
     }
     if let Some(src) = source {
@@ -125,18 +150,30 @@ impl Drop for GroupGuard {
     }
 }
 
-fn forward(mut pipe: impl AsyncRead + Unpin + Send + 'static, stream: Out, sink: mpsc::Sender<OutputChunk>) -> JoinHandle<()> {
+fn forward(
+    mut pipe: impl AsyncRead + Unpin + Send + 'static,
+    stream: Out,
+    sink: mpsc::Sender<OutputChunk>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
         while let Ok(n @ 1..) = pipe.read(&mut buf).await {
-            let _ = sink.send(OutputChunk { stream, bytes: buf[..n].to_vec() }).await;
+            let _ = sink
+                .send(OutputChunk {
+                    stream,
+                    bytes: buf[..n].to_vec(),
+                })
+                .await;
         }
     })
 }
 
 fn find_program(program: &str, path_var: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    let is_exec = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    let is_exec = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
     if program.contains('/') {
         return is_exec(Path::new(program));
     }
@@ -145,14 +182,23 @@ fn find_program(program: &str, path_var: &str) -> bool {
 
 impl HostJob {
     fn command(request: &ExecRequest) -> Result<Command, ExecutorError> {
-        let (program, args) = request.argv.split_first().ok_or_else(|| ExecutorError::Other("empty command".into()))?;
+        let (program, args) = request
+            .argv
+            .split_first()
+            .ok_or_else(|| ExecutorError::Other("empty command".into()))?;
         let mut cmd = Command::new(program);
-        cmd.args(args).env_clear().envs(&request.env).current_dir(&request.workdir);
+        cmd.args(args)
+            .env_clear()
+            .envs(&request.env)
+            .current_dir(&request.workdir);
         if !request.env.contains_key("PATH") {
             cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         }
         // Its own process group, so cancellation reaches the step's children too.
-        cmd.process_group(0).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         Ok(cmd)
     }
 }
@@ -163,7 +209,11 @@ impl JobEnvironment for HostJob {
         &self.paths
     }
 
-    async fn exec(&self, request: ExecRequest, output: mpsc::Sender<OutputChunk>) -> Result<ExitStatus, ExecutorError> {
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Result<ExitStatus, ExecutorError> {
         if request.cancel.is_cancelled() {
             return Ok(ExitStatus::Cancelled);
         }
@@ -171,16 +221,32 @@ impl JobEnvironment for HostJob {
             Ok(c) => c,
             // Like a shell: a missing program or working directory is a failed step (127).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let msg = format!("gantry: cannot run {:?} in {}: {e}\n", request.argv[0], request.workdir);
-                let _ = output.send(OutputChunk { stream: Out::Stderr, bytes: msg.into_bytes() }).await;
+                let msg = format!(
+                    "gantry: cannot run {:?} in {}: {e}\n",
+                    request.argv[0], request.workdir
+                );
+                let _ = output
+                    .send(OutputChunk {
+                        stream: Out::Stderr,
+                        bytes: msg.into_bytes(),
+                    })
+                    .await;
                 return Ok(ExitStatus::Code(127));
             }
             Err(e) => return Err(io_error(format!("starting {}", request.argv[0]), e)),
         };
-        let mut group = GroupGuard { pgid: child.id().and_then(|p| i32::try_from(p).ok()) };
+        let mut group = GroupGuard {
+            pgid: child.id().and_then(|p| i32::try_from(p).ok()),
+        };
         let readers = [
-            child.stdout.take().map(|p| forward(p, Out::Stdout, output.clone())),
-            child.stderr.take().map(|p| forward(p, Out::Stderr, output.clone())),
+            child
+                .stdout
+                .take()
+                .map(|p| forward(p, Out::Stdout, output.clone())),
+            child
+                .stderr
+                .take()
+                .map(|p| forward(p, Out::Stderr, output.clone())),
         ];
         let mut cancelled = false;
         let status = tokio::select! {
@@ -207,14 +273,22 @@ impl JobEnvironment for HostJob {
             return Ok(ExitStatus::Cancelled);
         }
         use std::os::unix::process::ExitStatusExt;
-        Ok(ExitStatus::Code(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))))
+        Ok(ExitStatus::Code(
+            status
+                .code()
+                .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
+        ))
     }
 
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError> {
         if let Some(parent) = Path::new(path).parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
         }
-        tokio::fs::write(path, contents).await.map_err(|e| io_error(format!("writing {path}"), e))
+        tokio::fs::write(path, contents)
+            .await
+            .map_err(|e| io_error(format!("writing {path}"), e))
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
@@ -231,7 +305,8 @@ impl JobEnvironment for HostJob {
     }
 
     async fn cleanup(&self) -> Result<(), ExecutorError> {
-        self.cleaned.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.cleaned
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if self.keep {
             return Ok(());
         }

@@ -8,9 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder, UploadToContainerOptionsBuilder};
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, KillContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
 use futures::{Stream, StreamExt, TryStreamExt};
-use gantry_runner::executor::{CANCEL_GRACE, ExecRequest, ExecutorError, ExitStatus, JobEnvironment, JobPaths, OutputChunk, Stream as Out};
+use gantry_runner::executor::{
+    CANCEL_GRACE, ExecRequest, ExecutorError, ExitStatus, JobEnvironment, JobPaths, OutputChunk,
+    Stream as Out,
+};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -41,7 +47,11 @@ pub(crate) struct Agent {
 
 impl Agent {
     pub(crate) fn new(input: Input, output: Output) -> Self {
-        Self { input, output, in_flight: None }
+        Self {
+            input,
+            output,
+            in_flight: None,
+        }
     }
 }
 
@@ -63,8 +73,23 @@ struct StepWait<'a> {
 }
 
 impl DockerJob {
-    pub(crate) fn new(docker: Docker, container: String, paths: JobPaths, agent: Agent, host_dir: HostDir, guard: ResourceGuard) -> Self {
-        Self { docker, container, paths, agent: Mutex::new(agent), host_dir, guard, seq: AtomicU64::new(0) }
+    pub(crate) fn new(
+        docker: Docker,
+        container: String,
+        paths: JobPaths,
+        agent: Agent,
+        host_dir: HostDir,
+        guard: ResourceGuard,
+    ) -> Self {
+        Self {
+            docker,
+            container,
+            paths,
+            agent: Mutex::new(agent),
+            host_dir,
+            guard,
+            seq: AtomicU64::new(0),
+        }
     }
 
     /// The host path behind a step path inside the bind-mounted `RUNNER_TEMP`, if it is one.
@@ -77,24 +102,43 @@ impl DockerJob {
     }
 
     async fn signal(&self, signal: &str) -> Result<(), ExecutorError> {
-        let opts = KillContainerOptionsBuilder::default().signal(signal).build();
-        self.docker.kill_container(&self.container, Some(opts)).await.map_err(|e| engine_error("signalling the job container", e))
+        let opts = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.docker
+            .kill_container(&self.container, Some(opts))
+            .await
+            .map_err(|e| engine_error("signalling the job container", e))
     }
 
     /// Sends one request to the agent and streams its output until both end markers arrive.
-    async fn run(&self, request: &ExecRequest, sink: Option<&mpsc::Sender<OutputChunk>>) -> Result<ExitStatus, ExecutorError> {
+    async fn run(
+        &self,
+        request: &ExecRequest,
+        sink: Option<&mpsc::Sender<OutputChunk>>,
+    ) -> Result<ExitStatus, ExecutorError> {
         let mut agent = self.agent.lock().await;
         if let Some(stale) = agent.in_flight.take() {
             self.signal("USR2").await?;
-            let wait = StepWait { nonce: stale, sink: None, cancel: CancellationToken::new() };
+            let wait = StepWait {
+                nonce: stale,
+                sink: None,
+                cancel: CancellationToken::new(),
+            };
             self.pump(&mut agent, &wait).await?;
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let file = format!("{seq}.sh");
-        let env: Vec<(String, String)> = request.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let env: Vec<(String, String)> = request
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let script = request_script(&request.argv, &env, &request.workdir);
         let host_file = self.host_dir.agent().join(&file);
-        tokio::fs::write(&host_file, script).await.map_err(|e| io_error("writing the step request", e))?;
+        tokio::fs::write(&host_file, script)
+            .await
+            .map_err(|e| io_error("writing the step request", e))?;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let line = format!("{nonce} {AGENT_DIR}/{file}\n");
         agent.in_flight = Some(nonce.clone());
@@ -104,7 +148,11 @@ impl DockerJob {
         }
         .await;
         sent.map_err(|e| io_error("sending the step to the job container", e))?;
-        let wait = StepWait { nonce, sink, cancel: request.cancel.clone() };
+        let wait = StepWait {
+            nonce,
+            sink,
+            cancel: request.cancel.clone(),
+        };
         let status = self.pump(&mut agent, &wait).await;
         agent.in_flight = None;
         let _ = tokio::fs::remove_file(&host_file).await;
@@ -113,7 +161,11 @@ impl DockerJob {
 
     /// Reads the attach stream for one step: forwards output, handles cancellation (TERM, then
     /// KILL after [`CANCEL_GRACE`]), returns when both streams carried the end marker.
-    async fn pump(&self, agent: &mut Agent, wait: &StepWait<'_>) -> Result<ExitStatus, ExecutorError> {
+    async fn pump(
+        &self,
+        agent: &mut Agent,
+        wait: &StepWait<'_>,
+    ) -> Result<ExitStatus, ExecutorError> {
         let mut out = MarkerScanner::new(&wait.nonce);
         let mut err = MarkerScanner::new(&wait.nonce);
         let mut cancelled = false;
@@ -121,9 +173,14 @@ impl DockerJob {
         let mut killed = false;
         loop {
             if let (Some(code), Some(_)) = (out.finished(), err.finished()) {
-                return Ok(if cancelled { ExitStatus::Cancelled } else { ExitStatus::Code(code) });
+                return Ok(if cancelled {
+                    ExitStatus::Cancelled
+                } else {
+                    ExitStatus::Code(code)
+                });
             }
-            let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let sleep_until =
+                deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 item = agent.output.next() => {
                     let (stream, bytes) = match item {
@@ -159,18 +216,33 @@ impl DockerJob {
         let archive = tarball::single_file(path, contents)?;
         let opts = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
-            .upload_to_container(&self.container, Some(opts), bollard::body_full(archive.into()))
+            .upload_to_container(
+                &self.container,
+                Some(opts),
+                bollard::body_full(archive.into()),
+            )
             .await
             .map_err(|e| engine_error(&format!("writing {path} into the job container"), e))
     }
 
     async fn download_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
-        let opts = DownloadFromContainerOptionsBuilder::default().path(path).build();
-        let body: Result<Vec<bytes::Bytes>, _> = self.docker.download_from_container(&self.container, Some(opts)).try_collect().await;
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let body: Result<Vec<bytes::Bytes>, _> = self
+            .docker
+            .download_from_container(&self.container, Some(opts))
+            .try_collect()
+            .await;
         match body {
             Ok(parts) => tarball::first_file(&parts.concat(), path),
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
-            Err(e) => Err(engine_error(&format!("reading {path} from the job container"), e)),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(engine_error(
+                &format!("reading {path} from the job container"),
+                e,
+            )),
         }
     }
 
@@ -181,7 +253,12 @@ impl DockerJob {
             return;
         }
         let req = ExecRequest {
-            argv: vec!["chmod".into(), "-R".into(), "a+rwX".into(), self.paths.temp.clone()],
+            argv: vec![
+                "chmod".into(),
+                "-R".into(),
+                "a+rwX".into(),
+                self.paths.temp.clone(),
+            ],
             env: Default::default(),
             workdir: "/".into(),
             cancel: CancellationToken::new(),
@@ -198,16 +275,20 @@ fn running_as_root() -> bool {
 
 pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), ExecutorError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| io_error(format!("setting permissions of {}", path.display()), e))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| io_error(format!("setting permissions of {}", path.display()), e))
 }
 
 /// Creates missing parents of a temp file, writable by any container user.
 fn create_parents(root: &Path, file: &Path) -> Result<(), ExecutorError> {
-    let Some(parent) = file.parent() else { return Ok(()) };
+    let Some(parent) = file.parent() else {
+        return Ok(());
+    };
     if parent.exists() {
         return Ok(());
     }
-    std::fs::create_dir_all(parent).map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
     let mut dir = parent;
     while dir != root {
         set_mode(dir, 0o777)?;
@@ -225,7 +306,11 @@ impl JobEnvironment for DockerJob {
         &self.paths
     }
 
-    async fn exec(&self, request: ExecRequest, output: mpsc::Sender<OutputChunk>) -> Result<ExitStatus, ExecutorError> {
+    async fn exec(
+        &self,
+        request: ExecRequest,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Result<ExitStatus, ExecutorError> {
         if request.cancel.is_cancelled() {
             return Ok(ExitStatus::Cancelled);
         }
@@ -241,7 +326,8 @@ impl JobEnvironment for DockerJob {
         let data = contents.to_vec();
         tokio::task::spawn_blocking(move || {
             create_parents(&root, &host)?;
-            std::fs::write(&host, data).map_err(|e| io_error(format!("writing {}", host.display()), e))?;
+            std::fs::write(&host, data)
+                .map_err(|e| io_error(format!("writing {}", host.display()), e))?;
             // Steps append to file-command files; the container user may not be us.
             set_mode(&host, 0o666)
         })
@@ -258,14 +344,22 @@ impl JobEnvironment for DockerJob {
             Ok(data) => Ok(Some(data)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             // A file a root step created with mode 0600: ask the engine instead.
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => self.download_file(path).await,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                self.download_file(path).await
+            }
             Err(e) => Err(io_error(format!("reading {path}"), e)),
         }
     }
 
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {
         let req = ExecRequest {
-            argv: vec!["sh".into(), "-c".into(), r#"command -v "$1" >/dev/null 2>&1"#.into(), "sh".into(), program.into()],
+            argv: vec![
+                "sh".into(),
+                "-c".into(),
+                r#"command -v "$1" >/dev/null 2>&1"#.into(),
+                "sh".into(),
+                program.into(),
+            ],
             env: Default::default(),
             workdir: "/".into(),
             cancel: CancellationToken::new(),

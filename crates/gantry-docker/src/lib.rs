@@ -15,7 +15,10 @@ mod tarball;
 
 pub use docker::DockerExecutor;
 pub use host::HostExecutor;
-pub use resources::{CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, clean_all, list_managed};
+pub use resources::{
+    CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, clean_all, clean_run,
+    list_managed,
+};
 
 /// Re-exported so callers of [`clean_all`] need no direct bollard dependency.
 pub use bollard::Docker;
@@ -23,7 +26,10 @@ pub use bollard::Docker;
 use gantry_runner::executor::ExecutorError;
 
 pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> ExecutorError {
-    ExecutorError::Io { context: context.into(), source }
+    ExecutorError::Io {
+        context: context.into(),
+        source,
+    }
 }
 
 /// Maps an engine error: connection failures mean the engine is unavailable, the rest carry
@@ -31,12 +37,16 @@ pub(crate) fn io_error(context: impl Into<String>, source: std::io::Error) -> Ex
 pub(crate) fn engine_error(context: &str, e: bollard::errors::Error) -> ExecutorError {
     use bollard::errors::Error as E;
     match e {
-        E::DockerResponseServerError { status_code, message } => {
-            ExecutorError::Other(format!("{context}: docker engine answered {status_code}: {message}"))
-        }
-        E::IOError { .. } | E::HyperResponseError { .. } | E::SocketNotFoundError(_) | E::RequestTimeoutError => {
-            ExecutorError::EngineUnavailable(format!("{context}: {e}"))
-        }
+        E::DockerResponseServerError {
+            status_code,
+            message,
+        } => ExecutorError::Other(format!(
+            "{context}: docker engine answered {status_code}: {message}"
+        )),
+        E::IOError { .. }
+        | E::HyperResponseError { .. }
+        | E::SocketNotFoundError(_)
+        | E::RequestTimeoutError => ExecutorError::EngineUnavailable(format!("{context}: {e}")),
         other => ExecutorError::Other(format!("{context}: {other}")),
     }
 }

@@ -31,7 +31,13 @@ pub(crate) struct ContainerOptions {
 }
 
 /// Flags that take no value.
-const SWITCHES: &[&str] = &["--privileged", "--init", "--read-only", "--rm", "--no-healthcheck"];
+const SWITCHES: &[&str] = &[
+    "--privileged",
+    "--init",
+    "--read-only",
+    "--rm",
+    "--no-healthcheck",
+];
 
 impl ContainerOptions {
     pub(crate) fn parse(raw: Option<&str>) -> Result<Self, ExecutorError> {
@@ -45,9 +51,9 @@ impl ContainerOptions {
                 _ => (words[i].clone(), None),
             };
             i += 1;
-            let value = if SWITCHES.contains(&flag.as_str()) || !flag.starts_with('-') {
-                inline
-            } else if inline.is_some() {
+            let takes_next =
+                !SWITCHES.contains(&flag.as_str()) && flag.starts_with('-') && inline.is_none();
+            let value = if !takes_next {
                 inline
             } else {
                 i += 1;
@@ -57,7 +63,11 @@ impl ContainerOptions {
                 errors.push(e);
             }
         }
-        if errors.is_empty() { Ok(opts) } else { Err(ExecutorError::UnsupportedOption(errors.join("`, `"))) }
+        if errors.is_empty() {
+            Ok(opts)
+        } else {
+            Err(ExecutorError::UnsupportedOption(errors.join("`, `")))
+        }
     }
 
     /// Applies one flag; the error is the text to report (the flag, or flag and bad value).
@@ -70,8 +80,12 @@ impl ContainerOptions {
                 let cpus: f64 = v.parse().map_err(|_| bad(&v))?;
                 self.nano_cpus = Some((cpus * 1e9) as i64);
             }
-            "--memory" | "-m" => self.memory = Some(parse_size(&need(value)?).ok_or_else(|| bad(flag))?),
-            "--shm-size" => self.shm_size = Some(parse_size(&need(value)?).ok_or_else(|| bad(flag))?),
+            "--memory" | "-m" => {
+                self.memory = Some(parse_size(&need(value)?).ok_or_else(|| bad(flag))?)
+            }
+            "--shm-size" => {
+                self.shm_size = Some(parse_size(&need(value)?).ok_or_else(|| bad(flag))?)
+            }
             "--hostname" | "-h" => self.hostname = Some(need(value)?),
             "--user" | "-u" => self.user = Some(need(value)?),
             "--env" | "-e" => self.env.push(env_entry(&need(value)?)),
@@ -107,7 +121,9 @@ impl ContainerOptions {
             "--health-cmd" => health.test = Some(vec!["CMD-SHELL".into(), value.clone()]),
             "--health-interval" => health.interval = Some(parse_duration(&value).ok_or_else(bad)?),
             "--health-timeout" => health.timeout = Some(parse_duration(&value).ok_or_else(bad)?),
-            "--health-start-period" => health.start_period = Some(parse_duration(&value).ok_or_else(bad)?),
+            "--health-start-period" => {
+                health.start_period = Some(parse_duration(&value).ok_or_else(bad)?)
+            }
             "--health-retries" => health.retries = Some(value.parse().map_err(|_| bad())?),
             _ => return Err(flag.to_string()),
         }
@@ -171,7 +187,10 @@ fn env_entry(entry: &str) -> String {
 /// Docker sizes: `512m`, `1g`, `1024k`, `100b`, plain bytes.
 pub(crate) fn parse_size(s: &str) -> Option<i64> {
     let s = s.trim().to_ascii_lowercase();
-    let s = s.strip_suffix('b').filter(|r| !r.is_empty() && !r.ends_with(char::is_numeric)).unwrap_or(&s);
+    let s = s
+        .strip_suffix('b')
+        .filter(|r| !r.is_empty() && !r.ends_with(char::is_numeric))
+        .unwrap_or(&s);
     let (num, mult) = match s.chars().last()? {
         'k' => (&s[..s.len() - 1], 1i64 << 10),
         'm' => (&s[..s.len() - 1], 1 << 20),
@@ -181,7 +200,7 @@ pub(crate) fn parse_size(s: &str) -> Option<i64> {
         _ => (s, 1),
     };
     let n: f64 = num.parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as i64)
+    (n >= 0.0).then_some((n * mult as f64) as i64)
 }
 
 /// Go durations as Docker takes them (`10s`, `1m30s`, `500ms`), in nanoseconds.
@@ -195,7 +214,9 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
         let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
         let n: f64 = rest[..split].parse().ok()?;
         rest = &rest[split..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let mult = match &rest[..unit_len] {
             "ns" => 1.0,
             "us" | "µs" => 1e3,
@@ -227,7 +248,9 @@ pub(crate) fn split_words(s: &str) -> Result<Vec<String>, ExecutorError> {
                         Some('\\') if c == '"' => word.extend(chars.next()),
                         Some(other) => word.push(other),
                         None => {
-                            return Err(ExecutorError::UnsupportedOption(format!("{s} (unterminated quote)")));
+                            return Err(ExecutorError::UnsupportedOption(format!(
+                                "{s} (unterminated quote)"
+                            )));
                         }
                     }
                 }
@@ -259,7 +282,10 @@ mod tests {
         assert!(o.privileged);
         assert_eq!(o.cap_add, vec!["NET_ADMIN"]);
         let h = o.health.unwrap();
-        assert_eq!(h.test, Some(vec!["CMD-SHELL".to_string(), "pg_isready -U x".to_string()]));
+        assert_eq!(
+            h.test,
+            Some(vec!["CMD-SHELL".to_string(), "pg_isready -U x".to_string()])
+        );
         assert_eq!(h.interval, Some(10_000_000_000));
         assert_eq!(h.retries, Some(5));
     }
@@ -267,7 +293,10 @@ mod tests {
     #[test]
     fn reports_every_unsupported_flag() {
         let err = ContainerOptions::parse(Some("--cpus 1 --gpus all --pid host")).unwrap_err();
-        assert_eq!(err.to_string(), "unsupported container option `--gpus`, `--pid`");
+        assert_eq!(
+            err.to_string(),
+            "unsupported container option `--gpus`, `--pid`"
+        );
     }
 
     #[test]

@@ -52,7 +52,11 @@ pub(crate) struct ResourceGuard {
 
 impl ResourceGuard {
     pub(crate) fn new(docker: Docker, keep: bool) -> Self {
-        Self { docker, resources: Arc::default(), keep }
+        Self {
+            docker,
+            resources: Arc::default(),
+            keep,
+        }
     }
 
     pub(crate) fn keeps(&self) -> bool {
@@ -97,7 +101,9 @@ impl Drop for ResourceGuard {
                     }
                 });
             }
-            Err(_) => tracing::warn!("job dropped outside a runtime; run `gantry clean` to remove its containers"),
+            Err(_) => tracing::warn!(
+                "job dropped outside a runtime; run `gantry clean` to remove its containers"
+            ),
         }
     }
 }
@@ -110,11 +116,17 @@ pub(crate) async fn remove_all(docker: &Docker, res: Resources) -> Result<(), Ex
         record(&mut first_err, remove_container(docker, c).await);
     }
     for n in &res.networks {
-        record(&mut first_err, ignore_missing(docker.remove_network(n).await));
+        record(
+            &mut first_err,
+            ignore_missing(docker.remove_network(n).await),
+        );
     }
     for v in &res.volumes {
         let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-        record(&mut first_err, ignore_missing(docker.remove_volume(v, Some(opts)).await));
+        record(
+            &mut first_err,
+            ignore_missing(docker.remove_volume(v, Some(opts)).await),
+        );
     }
     first_err.map_or(Ok(()), Err)
 }
@@ -126,7 +138,10 @@ fn record(first: &mut Option<ExecutorError>, r: Result<(), ExecutorError>) {
 }
 
 pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), ExecutorError> {
-    let opts = RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
     ignore_missing(docker.remove_container(id, Some(opts)).await)
 }
 
@@ -134,7 +149,10 @@ pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), Ex
 fn ignore_missing(r: Result<(), bollard::errors::Error>) -> Result<(), ExecutorError> {
     match r {
         Ok(()) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404 | 409, .. }) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404 | 409,
+            ..
+        }) => Ok(()),
         Err(e) => Err(engine_error("removing a job resource", e)),
     }
 }
@@ -150,7 +168,17 @@ pub struct CleanReport {
 /// Removes every container, network and volume labelled `io.gantry.managed=true`, whatever run
 /// created it (`gantry clean`, crash recovery).
 pub async fn clean_all(docker: &Docker) -> Result<CleanReport, ExecutorError> {
-    let found = list_managed(docker, None).await?;
+    clean(docker, None).await
+}
+
+/// Removes what one run left (its containers, networks and volumes), e.g. after
+/// `--keep-containers` once the user is done looking.
+pub async fn clean_run(docker: &Docker, run_id: &str) -> Result<CleanReport, ExecutorError> {
+    clean(docker, Some(run_id)).await
+}
+
+async fn clean(docker: &Docker, run_id: Option<&str>) -> Result<CleanReport, ExecutorError> {
+    let found = list_managed(docker, run_id).await?;
     let report = CleanReport {
         containers: found.containers.len(),
         networks: found.networks.len(),
@@ -162,28 +190,49 @@ pub async fn clean_all(docker: &Docker) -> Result<CleanReport, ExecutorError> {
 
 /// Lists managed objects, optionally only those of one run (tests use this to prove nothing
 /// leaked).
-pub async fn list_managed(docker: &Docker, run_id: Option<&str>) -> Result<ManagedObjects, ExecutorError> {
+pub async fn list_managed(
+    docker: &Docker,
+    run_id: Option<&str>,
+) -> Result<ManagedObjects, ExecutorError> {
     let label = match run_id {
         Some(id) => format!("{LABEL_RUN_ID}={id}"),
         None => format!("{LABEL_MANAGED}=true"),
     };
     let filters = HashMap::from([("label", vec![label.as_str()])]);
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("listing containers", e))?;
     let networks = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filters).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("listing networks", e))?;
     let volumes = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filters).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(|e| engine_error("listing volumes", e))?;
     Ok(Resources {
         containers: containers.into_iter().filter_map(|c| c.id).collect(),
         networks: networks.into_iter().filter_map(|n| n.id).collect(),
-        volumes: volumes.volumes.unwrap_or_default().into_iter().map(|v| v.name).collect(),
+        volumes: volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect(),
     }
     .into())
 }
@@ -204,12 +253,20 @@ impl ManagedObjects {
 
 impl From<Resources> for ManagedObjects {
     fn from(r: Resources) -> Self {
-        Self { containers: r.containers, networks: r.networks, volumes: r.volumes }
+        Self {
+            containers: r.containers,
+            networks: r.networks,
+            volumes: r.volumes,
+        }
     }
 }
 
 impl From<ManagedObjects> for Resources {
     fn from(m: ManagedObjects) -> Self {
-        Self { containers: m.containers, networks: m.networks, volumes: m.volumes }
+        Self {
+            containers: m.containers,
+            networks: m.networks,
+            volumes: m.volumes,
+        }
     }
 }

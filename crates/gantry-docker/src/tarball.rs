@@ -11,7 +11,11 @@ use crate::io_error;
 /// An archive to extract at `/`: the given (absolute) directories, then `source`'s contents
 /// under `workspace`. Symlinks are kept as symlinks: a checkout's links must not be followed out
 /// of it.
-pub(crate) fn job_tree(dirs: &[&str], workspace: &str, source: Option<&Path>) -> Result<Vec<u8>, ExecutorError> {
+pub(crate) fn job_tree(
+    dirs: &[&str],
+    workspace: &str,
+    source: Option<&Path>,
+) -> Result<Vec<u8>, ExecutorError> {
     let mut builder = tar::Builder::new(Vec::new());
     builder.follow_symlinks(false);
     for dir in dirs {
@@ -22,7 +26,9 @@ pub(crate) fn job_tree(dirs: &[&str], workspace: &str, source: Option<&Path>) ->
             .append_dir_all(workspace.trim_start_matches('/'), src)
             .map_err(|e| io_error(format!("archiving workspace {}", src.display()), e))?;
     }
-    builder.into_inner().map_err(|e| io_error("archiving workspace", e))
+    builder
+        .into_inner()
+        .map_err(|e| io_error("archiving workspace", e))
 }
 
 fn append_dir(builder: &mut tar::Builder<Vec<u8>>, dir: &str) -> std::io::Result<()> {
@@ -45,7 +51,9 @@ pub(crate) fn single_file(path: &str, contents: &[u8]) -> Result<Vec<u8>, Execut
     builder
         .append_data(&mut header, path.trim_start_matches('/'), contents)
         .map_err(|e| io_error(format!("archiving {path}"), e))?;
-    builder.into_inner().map_err(|e| io_error(format!("archiving {path}"), e))
+    builder
+        .into_inner()
+        .map_err(|e| io_error(format!("archiving {path}"), e))
 }
 
 /// The contents of the first regular file in an archive (the engine's `GET archive` of a file).
@@ -67,7 +75,9 @@ pub(crate) fn first_file(archive: &[u8], path: &str) -> Result<Option<Vec<u8>>, 
 /// the executor maps it into.
 pub(crate) fn check_step_path(path: &str) -> Result<(), ExecutorError> {
     if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
-        return Err(ExecutorError::Other(format!("path `{path}` must be absolute and free of `..`")));
+        return Err(ExecutorError::Other(format!(
+            "path `{path}` must be absolute and free of `..`"
+        )));
     }
     Ok(())
 }

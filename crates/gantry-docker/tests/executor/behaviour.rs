@@ -27,6 +27,7 @@ both!(
     env_and_workdir,
     file_round_trip,
     cancellation_stops_sleep,
+    cancellation_kills_a_step_ignoring_term,
     cancelled_before_start,
     workspace_is_copied,
     has_program,
@@ -42,7 +43,10 @@ async fn output_and_exit_codes(h: Harness) {
     assert_eq!(out.out(), "out\nno newline");
     assert_eq!(out.err(), "err\n");
     let (status, out) = sh(&*env, "true").await;
-    assert_eq!((status, out.out(), out.err()), (ExitStatus::Code(0), String::new(), String::new()));
+    assert_eq!(
+        (status, out.out(), out.err()),
+        (ExitStatus::Code(0), String::new(), String::new())
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -55,7 +59,11 @@ async fn output_split_across_chunks(h: Harness) {
     let (status, out) = sh(&*env, script).await;
     assert_eq!(status, ExitStatus::Code(0));
     assert_eq!(out.stdout.len(), 300_001);
-    assert!(out.chunks > 2, "expected several chunks, got {}", out.chunks);
+    assert!(
+        out.chunks > 2,
+        "expected several chunks, got {}",
+        out.chunks
+    );
     let expected: String = (0..3000).map(|i| format!("{i:0100}")).collect();
     assert_eq!(out.out(), format!("{expected}\n"));
     assert_eq!(out.err(), "e1\ne2\ne3\n");
@@ -64,12 +72,19 @@ async fn output_split_across_chunks(h: Harness) {
 
 async fn end_marker_lookalikes_are_plain_output(h: Harness) {
     let env = h.start().await;
-    let (status, out) = sh(&*env, "printf '::gantry-end-0123::0\\n'; printf '::gantry-end-' >&2; exit 4").await;
+    let (status, out) = sh(
+        &*env,
+        "printf '::gantry-end-0123::0\\n'; printf '::gantry-end-' >&2; exit 4",
+    )
+    .await;
     assert_eq!(status, ExitStatus::Code(4));
     assert_eq!(out.out(), "::gantry-end-0123::0\n");
     assert_eq!(out.err(), "::gantry-end-");
     let (status, out) = sh(&*env, "echo next").await;
-    assert_eq!((status, out.out()), (ExitStatus::Code(0), "next\n".to_string()));
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "next\n".to_string())
+    );
     env.cleanup().await.unwrap();
 }
 
@@ -77,11 +92,15 @@ async fn env_and_workdir(h: Harness) {
     let env = h.start().await;
     let mut req = request(&*env, "echo \"$GREETING|$QUOTED|$(pwd)\"");
     req.env.insert("GREETING".into(), "hello world".into());
-    req.env.insert("QUOTED".into(), "it's \"$HOME\"\nline2".into());
+    req.env
+        .insert("QUOTED".into(), "it's \"$HOME\"\nline2".into());
     req.workdir = env.paths().temp.clone();
     let (status, out) = run_request(&*env, req).await;
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(out.out(), format!("hello world|it's \"$HOME\"\nline2|{}\n", env.paths().temp));
+    assert_eq!(
+        out.out(),
+        format!("hello world|it's \"$HOME\"\nline2|{}\n", env.paths().temp)
+    );
     env.cleanup().await.unwrap();
 }
 
@@ -89,18 +108,39 @@ async fn file_round_trip(h: Harness) {
     let env = h.start().await;
     let temp = env.paths().temp.clone();
     let script = format!("{temp}/scripts/step.sh");
-    env.write_file(&script, b"cat \"$1\"; echo written-by-step > \"$2\"\n").await.unwrap();
-    env.write_file(&format!("{temp}/in.txt"), b"from host\n").await.unwrap();
+    env.write_file(&script, b"cat \"$1\"; echo written-by-step > \"$2\"\n")
+        .await
+        .unwrap();
+    env.write_file(&format!("{temp}/in.txt"), b"from host\n")
+        .await
+        .unwrap();
     let mut req = request(&*env, "");
-    req.argv = vec!["sh".into(), script, format!("{temp}/in.txt"), format!("{temp}/out.txt")];
+    req.argv = vec![
+        "sh".into(),
+        script,
+        format!("{temp}/in.txt"),
+        format!("{temp}/out.txt"),
+    ];
     let (status, out) = run_request(&*env, req).await;
-    assert_eq!((status, out.out()), (ExitStatus::Code(0), "from host\n".to_string()));
-    assert_eq!(env.read_file(&format!("{temp}/out.txt")).await.unwrap(), Some(b"written-by-step\n".to_vec()));
-    assert_eq!(env.read_file(&format!("{temp}/missing.txt")).await.unwrap(), None);
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "from host\n".to_string())
+    );
+    assert_eq!(
+        env.read_file(&format!("{temp}/out.txt")).await.unwrap(),
+        Some(b"written-by-step\n".to_vec())
+    );
+    assert_eq!(
+        env.read_file(&format!("{temp}/missing.txt")).await.unwrap(),
+        None
+    );
     // Outside the temp dir too (the Docker executor goes through the engine's archive API).
     let home_file = format!("{}/.config/x.json", env.paths().home);
     env.write_file(&home_file, b"{}").await.unwrap();
-    assert_eq!(env.read_file(&home_file).await.unwrap(), Some(b"{}".to_vec()));
+    assert_eq!(
+        env.read_file(&home_file).await.unwrap(),
+        Some(b"{}".to_vec())
+    );
     let (_, out) = sh(&*env, &format!("cat {home_file}")).await;
     assert_eq!(out.out(), "{}");
     env.cleanup().await.unwrap();
@@ -116,13 +156,40 @@ async fn cancellation_stops_sleep(h: Harness) {
         cancel.cancel();
     });
     // Far below the 60 s sleep and the 7.5 s kill grace: TERM reached the process group.
-    let (status, out) = tokio::time::timeout(Duration::from_secs(6), run_request(&*env, req)).await.expect("cancel took too long");
+    let (status, out) = tokio::time::timeout(Duration::from_secs(6), run_request(&*env, req))
+        .await
+        .expect("cancel took too long");
     canceller.await.unwrap();
     assert_eq!(status, ExitStatus::Cancelled);
     assert_eq!(out.out(), "");
     // The environment stays usable after a cancelled step.
     let (status, out) = sh(&*env, "echo alive").await;
-    assert_eq!((status, out.out()), (ExitStatus::Code(0), "alive\n".to_string()));
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "alive\n".to_string())
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+async fn cancellation_kills_a_step_ignoring_term(h: Harness) {
+    let env = h.start().await;
+    let req = request(&*env, "trap '' TERM; echo ready; sleep 60 & wait; sleep 60");
+    let cancel = req.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    // TERM is ignored, so this takes the grace period, then KILL ends the whole group.
+    let (status, out) = tokio::time::timeout(Duration::from_secs(30), run_request(&*env, req))
+        .await
+        .expect("KILL did not stop the step");
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Cancelled, "ready\n".to_string())
+    );
+    let (status, _) = sh(&*env, "true").await;
+    assert_eq!(status, ExitStatus::Code(0));
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -141,10 +208,28 @@ async fn workspace_is_copied(h: Harness) {
     let mut spec = h.spec();
     spec.workspace_source = Some(src.path().to_path_buf());
     let env = h.executor.start_job(spec).await.unwrap();
-    assert!(env.paths().workspace.ends_with("/hello/hello"), "{}", env.paths().workspace);
-    let (status, out) = sh(&*env, "cat a.txt sub/b.txt link; readlink link; echo changed > a.txt").await;
-    assert_eq!((status, out.out()), (ExitStatus::Code(0), "alpha\nbeta\nalpha\na.txt\n".to_string()));
-    assert_eq!(std::fs::read_to_string(src.path().join("a.txt")).unwrap(), "alpha\n", "the user's checkout changed");
+    assert!(
+        env.paths().workspace.ends_with("/hello/hello"),
+        "{}",
+        env.paths().workspace
+    );
+    let (status, out) = sh(
+        &*env,
+        "cat a.txt sub/b.txt link; readlink link; echo changed > a.txt",
+    )
+    .await;
+    assert_eq!(
+        (status, out.out()),
+        (
+            ExitStatus::Code(0),
+            "alpha\nbeta\nalpha\na.txt\n".to_string()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(src.path().join("a.txt")).unwrap(),
+        "alpha\n",
+        "the user's checkout changed"
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -160,7 +245,10 @@ async fn failed_job_leaves_nothing(h: Harness) {
     let env = h.start().await;
     let (status, _) = sh(&*env, "exit 1").await;
     assert_eq!(status, ExitStatus::Code(1));
-    assert!(!h.leftovers().await.is_empty(), "the job should exist before cleanup");
+    assert!(
+        !h.leftovers().await.is_empty(),
+        "the job should exist before cleanup"
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -171,7 +259,11 @@ async fn dropped_job_leaves_nothing(h: Harness) {
         sh(&*env, "sleep 60").await
     };
     // The job future is dropped mid-step, as on Ctrl-C.
-    assert!(tokio::time::timeout(Duration::from_secs(2), job).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), job)
+            .await
+            .is_err()
+    );
     h.assert_clean_eventually().await;
 }
 

@@ -4,20 +4,38 @@ use std::process::Command;
 use std::time::Duration;
 
 use gantry_docker::{Docker, DockerExecutor, HostExecutor, list_managed};
-use gantry_runner::executor::{ExecRequest, Executor, ExitStatus, JobEnvironment, JobSpec, Platform, Stream};
+use gantry_runner::executor::{
+    ExecRequest, Executor, ExitStatus, JobEnvironment, JobSpec, Platform, Stream,
+};
 use indexmap::IndexMap;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub const BUSYBOX: &str = "gantry/busybox:latest";
 
+/// The job image for behaviour tests: busybox, or `GANTRY_TEST_IMAGE` to run the same tests on
+/// another image (e.g. `gantry/runner:bookworm`, whose `sh` is dash).
+pub fn job_image() -> String {
+    std::env::var("GANTRY_TEST_IMAGE").unwrap_or_else(|_| BUSYBOX.to_string())
+}
+
 /// The engine, with the test image present (built offline on first use).
 pub async fn docker() -> Docker {
-    let docker = Docker::connect_with_defaults().unwrap().negotiate_version().await.expect("docker engine (run scripts/ensure-docker.sh)");
+    let docker = Docker::connect_with_defaults()
+        .unwrap()
+        .negotiate_version()
+        .await
+        .expect("docker engine (run scripts/ensure-docker.sh)");
     if docker.inspect_image(BUSYBOX).await.is_err() {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/build-images.sh");
-        let ok = Command::new(script).arg("--only=busybox").status().is_ok_and(|s| s.success());
-        assert!(ok, "{BUSYBOX} is missing and {script} --only=busybox failed");
+        let ok = Command::new(script)
+            .arg("--only=busybox")
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "{BUSYBOX} is missing and {script} --only=busybox failed"
+        );
     }
     docker
 }
@@ -57,7 +75,7 @@ impl Harness {
             run_id: self.run_id.clone(),
             job_key: "job".into(),
             platform: match self.kind {
-                Kind::Docker(_) => Platform::Image(BUSYBOX.into()),
+                Kind::Docker(_) => Platform::Image(job_image()),
                 Kind::Host(_) => Platform::Host,
             },
             container: None,
@@ -78,14 +96,26 @@ impl Harness {
         match &self.kind {
             Kind::Docker(d) => {
                 let m = list_managed(d, Some(&self.run_id)).await.unwrap();
-                m.containers.into_iter().chain(m.networks).chain(m.volumes).collect()
+                m.containers
+                    .into_iter()
+                    .chain(m.networks)
+                    .chain(m.volumes)
+                    .collect()
             }
-            Kind::Host(base) => std::fs::read_dir(base.path()).unwrap().map(|e| e.unwrap().path().display().to_string()).collect(),
+            Kind::Host(base) => std::fs::read_dir(base.path())
+                .unwrap()
+                .map(|e| e.unwrap().path().display().to_string())
+                .collect(),
         }
     }
 
     pub async fn assert_clean(&self) {
-        assert_eq!(self.leftovers().await, Vec::<String>::new(), "leftovers of run {}", self.run_id);
+        assert_eq!(
+            self.leftovers().await,
+            Vec::<String>::new(),
+            "leftovers of run {}",
+            self.run_id
+        );
     }
 
     /// Removal after a dropped job runs in the background: poll (bounded) until it is done.

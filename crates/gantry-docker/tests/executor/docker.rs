@@ -22,8 +22,16 @@ async fn httpd_image() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(dockerfile.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "docker build of {HTTPD} failed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "docker build of {HTTPD} failed"
+    );
 }
 
 fn container(options: &str) -> ContainerSpec {
@@ -39,11 +47,16 @@ fn container(options: &str) -> ContainerSpec {
 async fn container_options_are_applied() {
     let h = Harness::docker().await;
     let mut spec = h.spec();
-    spec.container = Some(container("--network bridge --hostname gantry-box -e OPT=1 --env 'SPACED=a b' --cpus 1 --memory 64m --cap-add NET_ADMIN --user 0:0"));
+    spec.container = Some(container(
+        "--network bridge --hostname gantry-box -e OPT=1 --env 'SPACED=a b' --cpus 1 --memory 64m --cap-add NET_ADMIN --user 0:0",
+    ));
     let env = h.executor.start_job(spec).await.unwrap();
     let (status, out) = sh(&*env, "echo \"$(hostname)|$OPT|$SPACED|$FROM_SPEC|$(id -u)\"; cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max").await;
     assert_eq!(status, ExitStatus::Code(0));
-    assert_eq!(out.out(), format!("gantry-box|1|a b|spec value|0\n{}\n", 64 << 20));
+    assert_eq!(
+        out.out(),
+        format!("gantry-box|1|a b|spec value|0\n{}\n", 64 << 20)
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -54,8 +67,14 @@ async fn unsupported_options_are_all_reported() {
     let mut spec = h.spec();
     spec.container = Some(container("--cpus 1 --gpus all --pid=host"));
     let err = h.executor.start_job(spec).await.err().unwrap();
-    assert!(matches!(&err, ExecutorError::UnsupportedOption(_)), "{err:?}");
-    assert_eq!(err.to_string(), "unsupported container option `--gpus`, `--pid`");
+    assert!(
+        matches!(&err, ExecutorError::UnsupportedOption(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "unsupported container option `--gpus`, `--pid`"
+    );
     h.assert_clean().await;
 }
 
@@ -74,7 +93,12 @@ async fn service_is_reachable_by_alias() {
     spec.services.insert("web".into(), web);
     let env = h.executor.start_job(spec).await.unwrap();
     let (status, out) = sh(&*env, "wget -q -O - http://web:8080/").await;
-    assert_eq!((status, out.out()), (ExitStatus::Code(0), "hello-from-web\n".to_string()), "{}", out.err());
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "hello-from-web\n".to_string()),
+        "{}",
+        out.err()
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -85,16 +109,27 @@ async fn missing_images_name_the_fix() {
     let mut spec = h.spec();
     spec.platform = Platform::Image("gantry-test/no-such-image:1".into());
     let err = h.executor.start_job(spec.clone()).await.err().unwrap();
-    let ExecutorError::MissingImage { image, hint } = &err else { panic!("{err:?}") };
+    let ExecutorError::MissingImage { image, hint } = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(image, "gantry-test/no-such-image:1");
-    assert!(hint.contains("docker load") && hint.contains("docker build"), "{hint}");
+    assert!(
+        hint.contains("docker load") && hint.contains("docker build"),
+        "{hint}"
+    );
 
     spec.platform = Platform::Image("gantry/no-such-image:1".into());
     let err = h.executor.start_job(spec.clone()).await.err().unwrap();
     assert!(err.to_string().contains("scripts/build-images.sh"), "{err}");
 
     spec.platform = Platform::Image(BUSYBOX.into());
-    spec.services.insert("db".into(), ContainerSpec { image: "gantry-test/no-such-db:1".into(), ..Default::default() });
+    spec.services.insert(
+        "db".into(),
+        ContainerSpec {
+            image: "gantry-test/no-such-db:1".into(),
+            ..Default::default()
+        },
+    );
     let err = h.executor.start_job(spec).await.err().unwrap();
     assert!(matches!(err, ExecutorError::MissingImage { .. }), "{err:?}");
     h.assert_clean().await;
@@ -105,7 +140,15 @@ async fn job_paths_follow_github_layout() {
     let h = Harness::docker().await;
     let env = h.start().await;
     let p = env.paths();
-    assert_eq!((p.workspace.as_str(), p.temp.as_str(), p.tool_cache.as_str(), p.home.as_str()), ("/__w/hello/hello", "/__w/_temp", "/__t", "/github/home"));
+    assert_eq!(
+        (
+            p.workspace.as_str(),
+            p.temp.as_str(),
+            p.tool_cache.as_str(),
+            p.home.as_str()
+        ),
+        ("/__w/hello/hello", "/__w/_temp", "/__t", "/github/home")
+    );
     let (status, _) = sh(&*env, "test -d /__w/hello/hello && test -d /__w/_temp && test -d /__t && test -d /github/home && test ! -e /var/run/docker.sock").await;
     assert_eq!(status, ExitStatus::Code(0));
     env.cleanup().await.unwrap();
@@ -125,21 +168,43 @@ async fn named_volumes_are_created_and_removed() {
     assert!(!h.leftovers().await.is_empty());
     env.cleanup().await.unwrap();
     h.assert_clean().await;
-    assert!(docker().await.inspect_volume(&volume).await.is_err(), "volume {volume} survived");
+    assert!(
+        docker().await.inspect_volume(&volume).await.is_err(),
+        "volume {volume} survived"
+    );
 }
 
 #[tokio::test]
-async fn keep_leaves_the_container() {
+async fn keep_leaves_the_job_until_clean_run() {
+    httpd_image().await;
     let h = Harness::docker().await;
     let mut spec = h.spec();
     spec.keep = true;
+    spec.services.insert(
+        "svc".into(),
+        ContainerSpec {
+            image: HTTPD.into(),
+            ..Default::default()
+        },
+    );
     let env = h.executor.start_job(spec).await.unwrap();
     env.cleanup().await.unwrap();
+    let d = docker().await;
     let left = h.leftovers().await;
-    assert_eq!(left.len(), 1, "{left:?}");
-    let force = bollard::query_parameters::RemoveContainerOptionsBuilder::default().force(true).v(true).build();
+    assert!(!left.is_empty());
     for c in left {
-        docker().await.remove_container(&c, Some(force.clone())).await.unwrap();
+        // The kept job's host directory (bind-mounted at RUNNER_TEMP) is the caller's to remove.
+        let Ok(info) = d.inspect_container(&c, None).await else {
+            continue;
+        };
+        for m in info.mounts.unwrap_or_default() {
+            if m.destination.as_deref() == Some("/__w/_temp") {
+                let temp = std::path::PathBuf::from(m.source.unwrap());
+                std::fs::remove_dir_all(temp.parent().unwrap()).unwrap();
+            }
+        }
     }
+    let report = gantry_docker::clean_run(&d, &h.run_id).await.unwrap();
+    assert_eq!((report.containers, report.networks), (2, 1), "{report:?}");
     h.assert_clean().await;
 }

@@ -9,7 +9,11 @@ async fn job_directories_exist_and_are_removed() {
     let h = Harness::host();
     let env = h.start().await;
     let p = env.paths().clone();
-    assert!(p.workspace.ends_with("/work/hello/hello"), "{}", p.workspace);
+    assert!(
+        p.workspace.ends_with("/work/hello/hello"),
+        "{}",
+        p.workspace
+    );
     for dir in [&p.workspace, &p.temp, &p.tool_cache, &p.home] {
         assert!(std::path::Path::new(dir).is_dir(), "{dir}");
     }
