@@ -1,7 +1,7 @@
 //! Steps: ids, `uses` references, shells, timeouts.
 
 use super::{Sink, ids, is_expression, jobs};
-use crate::model::{Defaults, RunsOn, Spanned, Step, StepKind};
+use crate::model::{Defaults, RunsOn, Spanned, Step, StepKind, UsesRef};
 use crate::uses::{UsesError, parse_uses};
 
 /// The shells GitHub knows by name; anything else must be a command template with `{0}`.
@@ -78,12 +78,31 @@ fn check_shell(shell: &Spanned<String>, unix: Option<&str>, sink: &mut Sink) {
     }
 }
 
+/// A workflow file where an action is expected: reusable workflows are called by jobs.
+fn is_workflow_path(path: &str) -> bool {
+    path.starts_with(".github/workflows/") && (path.ends_with(".yml") || path.ends_with(".yaml"))
+}
+
+fn workflow_in_step(uses: &Spanned<String>, sink: &mut Sink) {
+    let message = format!(
+        "'{}' is a reusable workflow: call it with 'uses' on the job, not in a step.",
+        uses.value
+    );
+    sink.error(uses.span, "uses", message);
+}
+
 fn check_step_uses(uses: &Spanned<String>, sink: &mut Sink) {
     if is_expression(&uses.value) {
         // Expressions are not allowed in `uses`; the schema says so.
         return;
     }
     match parse_uses(&uses.value) {
+        Ok(UsesRef::Local(path)) if is_workflow_path(path.trim_start_matches("./")) => {
+            workflow_in_step(uses, sink)
+        }
+        Ok(UsesRef::Repo {
+            path: Some(path), ..
+        }) if is_workflow_path(&path) => workflow_in_step(uses, sink),
         Ok(_) | Err(UsesError::Empty) => {}
         // GitHub accepts the bare prefix when reading the file; the run fails later.
         Err(e @ UsesError::EmptyImage) => sink.warning(uses.span, "uses", format!("{e}.")),
