@@ -220,8 +220,12 @@ impl<'a> Positions<'a> {
             return char_index.min(self.source.len());
         }
         let (mut chars, mut bytes) = self.cursor.get();
-        if char_index < chars {
-            (chars, bytes) = (0, 0);
+        for c in self.source[..bytes].chars().rev() {
+            if chars <= char_index {
+                break;
+            }
+            chars -= 1;
+            bytes -= c.len_utf8();
         }
         for c in self.source[bytes..].chars() {
             if chars == char_index {
@@ -279,6 +283,9 @@ struct Builder<'a> {
     /// Where the previous event ended: block scalars are located from there.
     last_end: Pos,
     options: YamlOptions,
+    /// Open collections inside one that is being skipped for depth (0: not skipping).
+    skipping: usize,
+    skipped_start: Pos,
     /// Anchored nodes by anchor id, when anchors are allowed.
     anchors: HashMap<usize, Node>,
     depth_reported: bool,
@@ -290,6 +297,8 @@ impl<'a> Builder<'a> {
             options,
             anchors: HashMap::new(),
             depth_reported: false,
+            skipping: 0,
+            skipped_start: Pos::default(),
             positions: Positions::new(source),
             stack: Vec::new(),
             root: None,
@@ -322,12 +331,41 @@ impl<'a> Builder<'a> {
         });
     }
 
+    /// Starts a collection. Past the depth limit the collection is reported once and skipped
+    /// (it becomes a null), so hostile nesting cannot exhaust the stack of later passes.
     fn open(&mut self, frame: Frame, span: Span) {
-        if self.stack.len() >= self.options.max_depth && !self.depth_reported {
-            self.depth_reported = true;
-            self.error(span, "Maximum object depth exceeded".into());
+        if self.stack.len() >= self.options.max_depth {
+            if !self.depth_reported {
+                self.depth_reported = true;
+                self.error(span, "Maximum object depth exceeded".into());
+            }
+            self.skipping = 1;
+            self.skipped_start = span.start;
+            return;
         }
         self.stack.push(frame);
+    }
+
+    /// While skipping a too-deep collection: track nesting until it closes.
+    fn skip(&mut self, event: &Event<'_>, end: Pos) {
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => self.skipping += 1,
+            Event::SequenceEnd | Event::MappingEnd => self.skipping -= 1,
+            _ => {}
+        }
+        if self.skipping == 0 {
+            let span = Span {
+                start: self.skipped_start,
+                end,
+            };
+            self.push(
+                Node {
+                    kind: NodeKind::Null,
+                    span,
+                },
+                0,
+            );
+        }
     }
 
     /// Handles one event; `false` stops reading (a second document).
@@ -337,6 +375,10 @@ impl<'a> Builder<'a> {
             end: self.positions.pos(end),
         };
         let last_end = std::mem::replace(&mut self.last_end, span.end);
+        if self.skipping > 0 {
+            self.skip(&event, span.end);
+            return true;
+        }
         match event {
             Event::DocumentStart(_) => {
                 self.documents += 1;

@@ -40,3 +40,18 @@ proptest! {
         let _ = gantry_workflow::parse_action("action.yml", &src);
     }
 }
+
+/// Nesting past GitHub's depth limit (50) is reported; hostile nesting is an error, not a
+/// stack overflow.
+#[test]
+fn deep_nesting_is_an_error() {
+    for (depth, expected) in [
+        (60, "Maximum object depth exceeded"),
+        (200_000, "YAML syntax error: recursion limit exceeded"),
+    ] {
+        let source = format!("on: push\njobs: {}{}", "[".repeat(depth), "]".repeat(depth));
+        let parsed = gantry_workflow::parse_workflow("deep.yml", &source);
+        let messages: Vec<&str> = parsed.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert!(messages.contains(&expected), "{depth}: {messages:?}");
+    }
+}
