@@ -20,11 +20,61 @@ pub(super) fn check(matrix: &Spanned<Matrix>, sink: &mut Sink) {
     for dimension in dimensions {
         check_vector(dimension, sink);
     }
-    if let Some(exclude) = exclude {
-        for entry in entries(exclude) {
-            check_exclude_entry(entry, dimensions, sink);
+    let excluded = exclude.as_ref().map(entries).unwrap_or_default();
+    for entry in &excluded {
+        check_exclude_entry(entry, dimensions, sink);
+    }
+    check_size(matrix, dimensions, &excluded, sink);
+}
+
+/// GitHub refuses a matrix of more than this many jobs.
+const MAX_JOBS: usize = 256;
+
+/// A lower bound of the number of jobs: the product of the vectors, less at most what each
+/// `exclude` entry can remove (`include` only adds). Vectors known at run time give no bound.
+fn check_size(
+    matrix: &Spanned<Matrix>,
+    dimensions: &[Dimension],
+    excluded: &[&Entry],
+    sink: &mut Sink,
+) {
+    let Some(lengths) = dimensions
+        .iter()
+        .map(|(name, v)| match &v.value {
+            Yaml::Seq(items) => Some((name.value.as_str(), items.len())),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    let product = lengths
+        .iter()
+        .fold(1usize, |p, (_, n)| p.saturating_mul(*n));
+    let removable: usize = excluded
+        .iter()
+        .map(|e| most_removed(e, &lengths, product))
+        .sum();
+    let at_least = product.saturating_sub(removable);
+    if !lengths.is_empty() && at_least > MAX_JOBS {
+        let message = format!(
+            "This matrix makes at least {at_least} jobs; GitHub allows at most {MAX_JOBS} per matrix."
+        );
+        sink.error(matrix.span, "matrix", message);
+    }
+}
+
+/// How many combinations one `exclude` entry can remove at most.
+fn most_removed(entry: &Entry, lengths: &[(&str, usize)], product: usize) -> usize {
+    let mut fixed = 1usize;
+    for (key, _) in entry {
+        match lengths.iter().find(|(name, _)| *name == key.value) {
+            Some((_, n)) => fixed = fixed.saturating_mul(*n),
+            // A key that names no vector makes the entry match nothing.
+            None => return 0,
         }
     }
+    product / fixed.max(1)
 }
 
 fn check_vector((name, values): &Dimension, sink: &mut Sink) {
