@@ -19,11 +19,36 @@ pub(super) fn check(on: &Triggers, sink: &mut Sink) {
         for cron in &config.value.crons {
             check_cron(cron, sink);
         }
+        if spec.name == "workflow_run" {
+            check_workflow_run(config, sink);
+        }
         if spec.name == "workflow_dispatch" {
             for (input, spanned) in &config.value.inputs {
                 check_dispatch_input(input, spanned, sink);
             }
         }
+    }
+}
+
+/// GitHub refuses to run a workflow whose `workflow_run` names no workflow to follow.
+fn check_workflow_run(config: &Spanned<EventConfig>, sink: &mut Sink) {
+    let names = config
+        .value
+        .workflows
+        .as_ref()
+        .map(|w| w.value.as_slice())
+        .unwrap_or_default();
+    if names.is_empty() {
+        let span = config
+            .value
+            .workflows
+            .as_ref()
+            .map_or(config.span, |w| w.span);
+        sink.error(
+            span,
+            "event-filter",
+            "on.workflow_run does not reference any workflows.",
+        );
     }
 }
 
