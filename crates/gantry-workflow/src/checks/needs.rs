@@ -39,10 +39,13 @@ fn github_walk(jobs: &[&Job], sink: &mut Sink) {
         .filter(|j| j.needs.is_empty())
         .map(|j| j.id.value.as_str())
         .collect();
+    let known: HashSet<&str> = jobs.iter().map(|j| j.id.value.as_str()).collect();
     if ready.is_empty() {
-        // GitHub points at the `jobs` mapping, whose position is its first key.
+        // GitHub points at the `jobs` mapping, whose position is its first key, and stops
+        // there; we still name unknown jobs, which GitHub would report once this is fixed.
         let message = "The workflow must contain at least one job with no dependencies.";
         sink.error(first.id.span, "needs-cycle", message);
+        report_unknown(jobs, &known, sink);
         return;
     }
     let mut waiting: Vec<(&Job, Vec<&Spanned<String>>)> = jobs
@@ -59,7 +62,6 @@ fn github_walk(jobs: &[&Job], sink: &mut Sink) {
             !needs.is_empty()
         });
     }
-    let known: HashSet<&str> = jobs.iter().map(|j| j.id.value.as_str()).collect();
     for (job, needs) in waiting {
         for need in needs {
             sink.error(
@@ -67,6 +69,18 @@ fn github_walk(jobs: &[&Job], sink: &mut Sink) {
                 rule_for(&known, need),
                 unsatisfied_message(&known, job, need),
             );
+        }
+    }
+}
+
+fn report_unknown(jobs: &[&Job], known: &HashSet<&str>, sink: &mut Sink) {
+    for job in jobs {
+        for need in job
+            .needs
+            .iter()
+            .filter(|n| !known.contains(n.value.as_str()))
+        {
+            sink.error(need.span, "needs", unsatisfied_message(known, job, need));
         }
     }
 }
