@@ -42,7 +42,7 @@ pub(crate) struct Agent {
     output: Output,
     /// A step whose `exec` future was dropped before its end marker arrived: killed and
     /// drained before the next step, so its output cannot leak into the next one.
-    in_flight: Option<String>,
+    in_flight: Option<InFlight>,
 }
 
 impl Agent {
@@ -65,11 +65,32 @@ pub(crate) struct DockerJob {
     seq: AtomicU64,
 }
 
-/// What one step's output loop is waiting for.
+/// The end-marker scanners of the step the agent is running. They live in [`Agent`], not in
+/// the `exec` future, so a future dropped half-way leaves an accurate picture for the drain.
+struct InFlight {
+    out: MarkerScanner,
+    err: MarkerScanner,
+}
+
+impl InFlight {
+    fn new(nonce: &str) -> Self {
+        Self {
+            out: MarkerScanner::new(nonce),
+            err: MarkerScanner::new(nonce),
+        }
+    }
+
+    fn finished(&self) -> Option<i32> {
+        self.err.finished().and(self.out.finished())
+    }
+}
+
+/// How one step's output loop behaves.
 struct StepWait<'a> {
-    nonce: String,
     sink: Option<&'a mpsc::Sender<OutputChunk>>,
     cancel: CancellationToken,
+    /// Draining a step that was already sent `KILL`: give up after [`KILL_WAIT`].
+    killed: bool,
 }
 
 impl DockerJob {
@@ -118,12 +139,13 @@ impl DockerJob {
         sink: Option<&mpsc::Sender<OutputChunk>>,
     ) -> Result<ExitStatus, ExecutorError> {
         let mut agent = self.agent.lock().await;
-        if let Some(stale) = agent.in_flight.take() {
+        if agent.in_flight.is_some() {
+            // An earlier `exec` future was dropped mid-step: stop that step and eat its output.
             self.signal("USR2").await?;
             let wait = StepWait {
-                nonce: stale,
                 sink: None,
                 cancel: CancellationToken::new(),
+                killed: true,
             };
             self.pump(&mut agent, &wait).await?;
         }
@@ -141,7 +163,7 @@ impl DockerJob {
             .map_err(|e| io_error("writing the step request", e))?;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let line = format!("{nonce} {AGENT_DIR}/{file}\n");
-        agent.in_flight = Some(nonce.clone());
+        agent.in_flight = Some(InFlight::new(&nonce));
         let sent = async {
             agent.input.write_all(line.as_bytes()).await?;
             agent.input.flush().await
@@ -149,12 +171,11 @@ impl DockerJob {
         .await;
         sent.map_err(|e| io_error("sending the step to the job container", e))?;
         let wait = StepWait {
-            nonce,
             sink,
             cancel: request.cancel.clone(),
+            killed: false,
         };
         let status = self.pump(&mut agent, &wait).await;
-        agent.in_flight = None;
         let _ = tokio::fs::remove_file(&host_file).await;
         status
     }
@@ -166,26 +187,32 @@ impl DockerJob {
         agent: &mut Agent,
         wait: &StepWait<'_>,
     ) -> Result<ExitStatus, ExecutorError> {
-        let mut out = MarkerScanner::new(&wait.nonce);
-        let mut err = MarkerScanner::new(&wait.nonce);
+        let Agent {
+            output, in_flight, ..
+        } = agent;
+        let Some(flight) = in_flight.as_mut() else {
+            return Err(ExecutorError::Other(
+                "no step is running in the job container".into(),
+            ));
+        };
         let mut cancelled = false;
-        let mut deadline: Option<tokio::time::Instant> = None;
-        let mut killed = false;
+        let mut killed = wait.killed;
+        let mut deadline = killed.then(|| tokio::time::Instant::now() + KILL_WAIT);
         loop {
-            if let (Some(code), Some(_)) = (out.finished(), err.finished()) {
+            if let Some(code) = flight.finished() {
+                *in_flight = None;
                 return Ok(if cancelled {
                     ExitStatus::Cancelled
                 } else {
                     ExitStatus::Code(code)
                 });
             }
-            let sleep_until =
-                deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
-                item = agent.output.next() => {
+                item = output.next() => {
                     let (stream, bytes) = match item {
-                        Some(Ok(LogOutput::StdOut { message })) => (Out::Stdout, out.push(&message)),
-                        Some(Ok(LogOutput::StdErr { message })) => (Out::Stderr, err.push(&message)),
+                        Some(Ok(LogOutput::StdOut { message })) => (Out::Stdout, flight.out.push(&message)),
+                        Some(Ok(LogOutput::StdErr { message })) => (Out::Stderr, flight.err.push(&message)),
                         Some(Ok(_)) => continue,
                         Some(Err(e)) => return Err(engine_error("reading step output", e)),
                         None => return Err(ExecutorError::Other("the job container's agent exited".into())),
@@ -195,12 +222,12 @@ impl DockerJob {
                         let _ = sink.send(OutputChunk { stream, bytes }).await;
                     }
                 }
-                _ = wait.cancel.cancelled(), if !cancelled => {
+                _ = wait.cancel.cancelled(), if !cancelled && !killed => {
                     cancelled = true;
                     self.signal("USR1").await?;
                     deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
                 }
-                _ = tokio::time::sleep_until(sleep_until), if deadline.is_some() => {
+                _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() => {
                     if killed {
                         return Err(ExecutorError::Other("a cancelled step did not stop; the job container is stuck".into()));
                     }

@@ -33,6 +33,7 @@ both!(
     has_program,
     failed_job_leaves_nothing,
     dropped_job_leaves_nothing,
+    dropped_step_does_not_leak_into_the_next,
     missing_program_is_a_failed_step,
 );
 
@@ -265,6 +266,16 @@ async fn dropped_job_leaves_nothing(h: Harness) {
             .is_err()
     );
     h.assert_clean_eventually().await;
+}
+
+async fn dropped_step_does_not_leak_into_the_next(h: Harness) {
+    let env = h.start().await;
+    let step = sh(&*env, "echo before; sleep 60; echo late");
+    assert!(tokio::time::timeout(Duration::from_secs(1), step).await.is_err());
+    let (status, out) = sh(&*env, "echo after").await;
+    assert_eq!((status, out.out(), out.err()), (ExitStatus::Code(0), "after\n".to_string(), String::new()));
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
 }
 
 async fn missing_program_is_a_failed_step(h: Harness) {
