@@ -140,6 +140,46 @@ impl Default for YamlOptions {
 
 /// Reads `source` into a tree. Never panics; syntax errors become diagnostics.
 pub fn read(source: &str, options: YamlOptions) -> YamlDoc {
+    let mut doc = read_patched(source, options);
+    if let Some(d) = control_character(source) {
+        doc.diagnostics.insert(0, d);
+    }
+    doc
+}
+
+/// YAML streams may not contain control characters other than tab and line breaks (escapes in
+/// double-quoted strings are fine); GitHub's parser rejects them, saphyr lets some through.
+fn control_character(source: &str) -> Option<Diagnostic> {
+    let bad = |c: char| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{7f}')
+            || matches!(c, '\u{80}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}')
+    };
+    let (offset, c) = source.char_indices().find(|&(_, c)| bad(c))?;
+    let line_start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let pos = Pos {
+        line: to_u32(source[..offset].matches('\n').count() + 1),
+        col: to_u32(source[line_start..offset].chars().count() + 1),
+        offset,
+    };
+    Some(Diagnostic {
+        severity: Severity::Error,
+        span: Span {
+            start: pos,
+            end: Pos {
+                offset: offset + c.len_utf8(),
+                col: pos.col + 1,
+                ..pos
+            },
+        },
+        message: format!(
+            "YAML syntax error: control character U+{:04X} is not allowed",
+            c as u32
+        ),
+        rule: "syntax",
+    })
+}
+
+fn read_patched(source: &str, options: YamlOptions) -> YamlDoc {
     let mut patched: Option<String> = None;
     // GitHub's YAML parser accepts a comment glued to a flow collection (`[a]# note`), which
     // saphyr rejects: blank such comments out (same byte length, so positions hold) and retry.

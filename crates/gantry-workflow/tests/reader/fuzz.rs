@@ -51,7 +51,11 @@ fn deep_nesting_is_an_error() {
     ] {
         let source = format!("on: push\njobs: {}{}", "[".repeat(depth), "]".repeat(depth));
         let parsed = gantry_workflow::parse_workflow("deep.yml", &source);
-        let messages: Vec<&str> = parsed.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        let messages: Vec<&str> = parsed
+            .diagnostics
+            .iter()
+            .map(|d| d.message.as_str())
+            .collect();
         assert!(messages.contains(&expected), "{depth}: {messages:?}");
     }
 }

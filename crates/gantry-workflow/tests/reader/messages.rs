@@ -55,6 +55,41 @@ const CASES: &[(&str, &[Expected])] = &[
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: a/b@v1\n        with: [1]\n",
         &[(7, 15, "A sequence was not expected")],
     ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo \u{7}hi\n",
+        &[(
+            6,
+            19,
+            "YAML syntax error: control character U+0007 is not allowed",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: x\n---\non: push\n",
+        &[(7, 1, "Only one YAML document is allowed in a workflow file")],
+    ),
+    (
+        "on: push\r\njobs:\r\n  a:\r\n    runs-on: x\r\n    steps:\r\n      - run: |\r\n          echo ${{ foo }}\r\n",
+        &[(
+            6,
+            14,
+            "Unrecognized named-value: 'foo'. Located at position 1 within expression: foo",
+        )],
+    ),
+    (
+        "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: x\n        env:\n          A: &x 1\n          B: *x\n",
+        &[
+            (
+                8,
+                14,
+                "Anchors are not currently supported. Remove the anchor 'x'",
+            ),
+            (
+                9,
+                14,
+                "Anchors are not currently supported. Remove the alias 'x'",
+            ),
+        ],
+    ),
 ];
 
 #[test]

@@ -50,7 +50,11 @@ fn realworld_files_read() {
             check_complete(&name, source, wf);
         }
         for d in &parsed.diagnostics {
-            let severity = if d.severity == Severity::Error { "error" } else { "warning" };
+            let severity = if d.severity == Severity::Error {
+                "error"
+            } else {
+                "warning"
+            };
             *by_rule.entry((severity, d.rule)).or_default() += 1;
         }
         if parsed.value.is_none() || parsed.diagnostics.iter().any(|d| d.rule == "syntax") {
