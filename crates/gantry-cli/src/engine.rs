@@ -30,8 +30,8 @@ pub fn parse_action(file: &str, src: &str) -> Parsed<Action> {
     gantry_workflow::parse_action(file, src)
 }
 
-/// Why an expression could not be evaluated: upstream's message and, when it names one, the
-/// byte offset in the expression it points at.
+/// Why an expression could not be evaluated: upstream's message and the byte offset in the
+/// expression it points at (`None` when it concerns the whole expression).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExprFailure {
     pub message: String,
@@ -49,8 +49,9 @@ pub fn evaluate(src: &str, contexts: &IndexMap<String, Json>) -> Result<Json, Ex
     let failure = |err: ExprError| ExprFailure {
         unknown_named_value: err.kind == ErrorKind::Parsing
             && err.message.starts_with("Unrecognized named-value"),
+        // Upstream says 0 for an evaluation error about the whole expression.
+        offset: (err.kind != ErrorKind::Evaluation || err.offset > 0).then_some(err.offset),
         message: err.message,
-        offset: Some(err.offset),
     };
     let expr = gantry_expr::parse(src, &options).map_err(failure)?;
     let value = gantry_expr::evaluate(&expr, &JsonContexts(contexts)).map_err(failure)?;

@@ -104,7 +104,11 @@ fn render_failure(expression: &str, failure: &ExprFailure, color: bool) -> Strin
                     .annotation(AnnotationKind::Primary.span(start..end)),
             )
         }
-        None => title.element(Level::NOTE.message(format!("in expression: {expression}"))),
+        None => title.element(
+            Snippet::source(expression)
+                .line_start(1)
+                .annotation(AnnotationKind::Primary.span(0..expression.len())),
+        ),
     };
     let mut out = snippet::renderer(color).render(&[group]);
     out.push('\n');

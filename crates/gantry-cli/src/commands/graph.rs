@@ -56,7 +56,7 @@ fn text(loaded: &[Loaded]) -> String {
 
 fn text_block(loaded: &Loaded) -> String {
     let workflow = &loaded.workflow;
-    let mut out = format!("{}: {}\n", loaded.path, loaded.title());
+    let mut out = format!("{}\n", loaded.title());
     match engine::stages(workflow) {
         Ok(stages) => {
             for (i, stage) in stages.stages.iter().enumerate() {
@@ -91,9 +91,8 @@ fn with_needs(workflow: &Workflow, id: &str) -> String {
 fn dot(loaded: &[Loaded]) -> String {
     let mut out = String::from("digraph gantry {\n  rankdir=LR;\n  node [shape=box];\n");
     for (w, item) in loaded.iter().enumerate() {
-        let label = format!("{}: {}", item.path, item.title());
         let _ = writeln!(out, "  subgraph \"cluster_{w}\" {{");
-        let _ = writeln!(out, "    label={};", dot_string(&label));
+        let _ = writeln!(out, "    label={};", dot_string(&item.title()));
         for id in item.workflow.jobs.keys() {
             let node = dot_string(&format!("{w}:{id}"));
             let _ = writeln!(out, "    {node} [label={}];", dot_string(id));
@@ -117,8 +116,7 @@ fn dot_string(s: &str) -> String {
 fn mermaid(loaded: &[Loaded]) -> String {
     let mut out = String::from("flowchart LR\n");
     for (w, item) in loaded.iter().enumerate() {
-        let label = format!("{}: {}", item.path, item.title());
-        let _ = writeln!(out, "  subgraph w{w} [{}]", mermaid_label(&label));
+        let _ = writeln!(out, "  subgraph w{w} [{}]", mermaid_label(&item.title()));
         let ids: Vec<&String> = item.workflow.jobs.keys().collect();
         for (j, id) in ids.iter().enumerate() {
             let _ = writeln!(out, "    w{w}_j{j}[{}]", mermaid_label(id));

@@ -46,9 +46,8 @@ fn workflow_block(loaded: &Loaded, paint: Paint) -> String {
     let mut rows = vec![["JOB", "NAME", "NEEDS", "MATRIX"].map(str::to_owned)];
     rows.extend(loaded.workflow.jobs.values().map(job_row));
     let mut out = format!(
-        "{}: {}\n  on: {}\n",
-        paint.bold(&loaded.path),
-        loaded.title(),
+        "{}\n  on: {}\n",
+        paint.bold(&loaded.title()),
         events.join(", ")
     );
     out.push_str(&table(&rows));

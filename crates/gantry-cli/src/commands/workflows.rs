@@ -17,12 +17,12 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The workflow's `name:`, or its path as GitHub shows unnamed workflows.
-    pub fn title(&self) -> &str {
-        self.workflow
-            .name
-            .as_ref()
-            .map_or(self.path.as_str(), |n| n.value.as_str())
+    /// `path: name`, or the path alone for an unnamed workflow (GitHub shows it by path).
+    pub fn title(&self) -> String {
+        match &self.workflow.name {
+            Some(name) => format!("{}: {}", self.path, name.value),
+            None => self.path.clone(),
+        }
     }
 }
 

@@ -23,7 +23,9 @@
 //! ```
 //!
 //! Every file read is listed, clean or not, in the order read. Lines and columns are 1-based;
-//! `end` is exclusive; offsets are bytes from the start of the file.
+//! `end` is exclusive; offsets are bytes from the start of the file. `start` and `end` are `null`
+//! for a diagnostic about the whole file (an empty file). `severity` is `error` or `warning`;
+//! `kind` is `workflow` or `action`.
 
 use serde_json::{Value, json};
 

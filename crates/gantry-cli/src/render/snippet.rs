@@ -47,7 +47,7 @@ mod tests {
     #[test]
     fn underlines_the_span_on_its_line() {
         let src = "on: push\njobs:\n  build:\n    runs-on: [\n";
-        let out = render(src, 24..31, Level::ERROR, false);
+        let out = render(src, 28..35, Level::ERROR, false);
         insta::assert_snapshot!(out);
     }
 

@@ -36,9 +36,15 @@ fn diagnostic_block(file: &Checked, d: &Diagnostic, paint: Paint) -> String {
         Severity::Error => (paint.error(severity_name(d.severity)), Level::ERROR),
         Severity::Warning => (paint.warning(severity_name(d.severity)), Level::WARNING),
     };
+    let path = file.file.display_path();
+    // Line 0 means the diagnostic is about the whole file (an empty file): no line to show.
+    let whole_file = d.span.start.line == 0;
+    let location = if whole_file {
+        format!("{path}:")
+    } else {
+        format!("{path}:{}:{}:", d.span.start.line, d.span.start.col)
+    };
     let mut out = String::new();
-    let start = d.span.start;
-    let location = format!("{}:{}:{}:", file.file.display_path(), start.line, start.col);
     let _ = writeln!(
         out,
         "{} {label}: {} {}",
@@ -46,13 +52,17 @@ fn diagnostic_block(file: &Checked, d: &Diagnostic, paint: Paint) -> String {
         paint.bold(&d.message),
         paint.dim(&format!("[{}]", d.rule)),
     );
-    let span = d.span.start.offset..d.span.end.offset;
-    out.push_str(&snippet::render(
-        &file.file.text,
-        span,
-        level,
-        paint.enabled,
-    ));
+    if whole_file {
+        out.pop();
+    } else {
+        let span = d.span.start.offset..d.span.end.offset;
+        out.push_str(&snippet::render(
+            &file.file.text,
+            span,
+            level,
+            paint.enabled,
+        ));
+    }
     out
 }
 

@@ -99,8 +99,16 @@ impl Test {
     pub fn run(self) -> Output {
         let (expected_stdout, expected_stderr) = (self.stdout.clone(), self.stderr.clone());
         let output = self.output();
-        assert_eq!(output.stdout, expected_stdout, "stdout differs");
-        assert_eq!(output.stderr, expected_stderr, "stderr differs");
+        assert!(
+            output.stdout == expected_stdout,
+            "stdout differs\n--- expected\n{expected_stdout}--- actual\n{}--- end",
+            output.stdout
+        );
+        assert!(
+            output.stderr == expected_stderr,
+            "stderr differs\n--- expected\n{expected_stderr}--- actual\n{}--- end",
+            output.stderr
+        );
         output
     }
 
