@@ -55,10 +55,7 @@ fn check_workflow_run(config: &Spanned<EventConfig>, sink: &mut Sink) {
 fn unknown_event_message(name: &str) -> String {
     let lower = name.to_ascii_lowercase().replace('-', "_");
     match events_table::lookup(&lower) {
-        Some(spec) => format!(
-            "Unknown event '{name}'. Event names are case-sensitive: did you mean '{}'?",
-            spec.name
-        ),
+        Some(spec) => format!("Unknown event '{name}'. Did you mean '{}'?", spec.name),
         None => format!("Unknown event '{name}'."),
     }
 }
