@@ -176,7 +176,7 @@ impl<'s> Walker<'s> {
     }
 
     fn read_mapping(&mut self, node: &Node, entries: &[(Node, Node)], def: DefId, ctx: &Ctx<'_>) {
-        let mut defs = self.schema.mapping_defs(def).to_vec();
+        let mut defs = Cow::Borrowed(self.schema.mapping_defs(def));
         let Some(&first) = defs.first() else {
             self.error(node.span, "schema", "A mapping was not expected".into());
             return;
@@ -226,8 +226,8 @@ impl<'s> Walker<'s> {
         Some(text)
     }
 
-    fn check_duplicate(&mut self, seen: &mut Keys, key: &Node, text: &str) -> bool {
-        if text.is_empty() || seen.insert(text) {
+    fn check_duplicate<'n>(&mut self, seen: &mut Keys<'n>, key: &Node, text: Cow<'n, str>) -> bool {
+        if text.is_empty() || seen.insert(text.clone()) {
             return false;
         }
         self.error(key.span, "schema", format!("'{text}' is already defined"));
@@ -238,7 +238,7 @@ impl<'s> Walker<'s> {
         &mut self,
         node: &Node,
         entries: &[(Node, Node)],
-        defs: &mut Vec<DefId>,
+        defs: &mut Cow<'_, [DefId]>,
         ctx: &Ctx<'_>,
     ) {
         let schema = self.schema;
@@ -252,7 +252,7 @@ impl<'s> Walker<'s> {
                 has_expression_key |= key.is_scalar();
                 continue;
             };
-            if self.check_duplicate(&mut seen, key, &text) {
+            if self.check_duplicate(&mut seen, key, text.clone()) {
                 continue;
             }
             if let Some(prop) = match_property_and_filter(schema, defs, &text) {
@@ -276,7 +276,7 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn check_required(&mut self, node: &Node, def: DefId, seen: &Keys) {
+    fn check_required(&mut self, node: &Node, def: DefId, seen: &Keys<'_>) {
         let Some(m) = self.schema.mapping(def) else {
             return;
         };
@@ -303,7 +303,7 @@ impl<'s> Walker<'s> {
             let Some(text) = self.read_key(key, value, value_def, ctx) else {
                 continue;
             };
-            if self.check_duplicate(&mut seen, key, &text) {
+            if self.check_duplicate(&mut seen, key, text.clone()) {
                 continue;
             }
             self.validate_literal(key, Literal::String(&text), key_def, ctx);
@@ -396,38 +396,33 @@ impl<'s> Walker<'s> {
     }
 }
 
-/// Keys seen in one mapping, compared case-insensitively as GitHub does. Mappings are small, so
-/// a linear scan beats hashing upper-cased copies.
+/// Keys seen in one mapping, compared case-insensitively as GitHub does (upper-casing both).
+/// Mappings are small, so a linear scan beats hashing, and ASCII keys need no copies.
 #[derive(Default)]
-struct Keys {
-    upper: Vec<String>,
+struct Keys<'n> {
+    keys: Vec<Cow<'n, str>>,
 }
 
-impl Keys {
+impl<'n> Keys<'n> {
     /// Adds `key`; `false` if it was already there.
-    fn insert(&mut self, key: &str) -> bool {
-        if self.contains(key) {
+    fn insert(&mut self, key: Cow<'n, str>) -> bool {
+        if self.contains(&key) {
             return false;
         }
-        self.upper.push(key.to_uppercase());
+        self.keys.push(key);
         true
     }
 
     fn contains(&self, key: &str) -> bool {
-        self.upper.iter().any(|k| eq_upper(k, key))
+        self.keys.iter().any(|k| same_key(k, key))
     }
 }
 
-/// `upper == key.to_uppercase()` without allocating for ASCII keys.
-fn eq_upper(upper: &str, key: &str) -> bool {
-    if key.is_ascii() {
-        upper.len() == key.len()
-            && upper
-                .bytes()
-                .zip(key.bytes())
-                .all(|(u, k)| u == k.to_ascii_uppercase())
+fn same_key(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
     } else {
-        upper == key.to_uppercase()
+        a.to_uppercase() == b.to_uppercase()
     }
 }
 
@@ -520,7 +515,11 @@ fn format_length(segments: &[Segment<'_>]) -> usize {
 
 /// GitHub's property lookup across candidate mappings: a property known to some of them
 /// narrows the candidates to those.
-fn match_property_and_filter(schema: &Schema, defs: &mut Vec<DefId>, name: &str) -> Option<DefId> {
+fn match_property_and_filter(
+    schema: &Schema,
+    defs: &mut Cow<'_, [DefId]>,
+    name: &str,
+) -> Option<DefId> {
     let prop = |d: DefId| {
         schema
             .mapping(d)
@@ -528,7 +527,10 @@ fn match_property_and_filter(schema: &Schema, defs: &mut Vec<DefId>, name: &str)
             .map(|p| p.ty)
     };
     let found = defs.iter().find_map(|&d| prop(d))?;
-    defs.retain(|&d| prop(d).is_some());
+    // Only copy the candidate list when the property actually narrows it.
+    if defs.iter().any(|&d| prop(d).is_none()) {
+        defs.to_mut().retain(|&d| prop(d).is_some());
+    }
     Some(found)
 }
 
