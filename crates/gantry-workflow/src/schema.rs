@@ -293,7 +293,6 @@ impl Schema {
     }
 
     fn compile_def(&mut self, name: &str, body: &Value) -> Result<(), SchemaError> {
-        let malformed = || SchemaError::Malformed(name.to_owned());
         let context = body
             .get("context")
             .and_then(Value::as_array)
@@ -305,25 +304,39 @@ impl Schema {
                     .collect()
             })
             .unwrap_or_default();
-        let kind = if body.get("null").is_some() {
-            DefKind::Null
-        } else if body.get("boolean").is_some() {
-            DefKind::Boolean
-        } else if body.get("number").is_some() {
-            DefKind::Number
-        } else if let Some(s) = body.get("string") {
-            DefKind::String(string_def(s))
-        } else if let Some(seq) = body.get("sequence") {
+        let kind = self.def_kind(name, body)?;
+        self.add(name, kind, context);
+        Ok(())
+    }
+
+    /// What a definition is, by the one key that says so.
+    fn def_kind(&mut self, name: &str, body: &Value) -> Result<DefKind, SchemaError> {
+        let malformed = || SchemaError::Malformed(name.to_owned());
+        if body.get("null").is_some() {
+            return Ok(DefKind::Null);
+        }
+        if body.get("boolean").is_some() {
+            return Ok(DefKind::Boolean);
+        }
+        if body.get("number").is_some() {
+            return Ok(DefKind::Number);
+        }
+        if let Some(s) = body.get("string") {
+            return Ok(DefKind::String(string_def(s)));
+        }
+        if let Some(seq) = body.get("sequence") {
             let item = seq
                 .get("item-type")
                 .and_then(Value::as_str)
                 .ok_or_else(malformed)?;
-            DefKind::Sequence {
+            return Ok(DefKind::Sequence {
                 item: self.lookup(item)?,
-            }
-        } else if let Some(m) = body.get("mapping") {
-            DefKind::Mapping(self.mapping_def(m)?)
-        } else if let Some(list) = body.get("one-of").and_then(Value::as_array) {
+            });
+        }
+        if let Some(m) = body.get("mapping") {
+            return Ok(DefKind::Mapping(self.mapping_def(m)?));
+        }
+        if let Some(list) = body.get("one-of").and_then(Value::as_array) {
             let ids = list
                 .iter()
                 .map(|v| {
@@ -332,14 +345,12 @@ impl Schema {
                         .and_then(|n| self.lookup(n))
                 })
                 .collect::<Result<_, _>>()?;
-            DefKind::OneOf(ids)
-        } else if let Some(list) = body.get("allowed-values").and_then(Value::as_array) {
-            DefKind::OneOf(self.allowed_values(name, list))
-        } else {
-            return Err(malformed());
-        };
-        self.add(name, kind, context);
-        Ok(())
+            return Ok(DefKind::OneOf(ids));
+        }
+        match body.get("allowed-values").and_then(Value::as_array) {
+            Some(list) => Ok(DefKind::OneOf(self.allowed_values(name, list))),
+            None => Err(malformed()),
+        }
     }
 
     /// `allowed-values` becomes a one-of of string constants named `<definition>-<value>`.

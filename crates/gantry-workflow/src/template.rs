@@ -12,6 +12,7 @@ use crate::yaml::{Node, NodeKind};
 /// GitHub's limit on the `format(...)` expression a templated string becomes.
 const MAX_EXPRESSION_LENGTH: usize = 21_000;
 const OPEN: &str = "${{";
+const NOT_CLOSED: &str = "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.";
 
 /// Properties that only exist behind GitHub's `allowBackgroundSteps` feature flag (off).
 const BACKGROUND_PROPERTIES: [&str; 4] = ["background", "wait", "wait-all", "cancel"];
@@ -314,64 +315,62 @@ impl<'s> Walker<'s> {
     /// Splits a string into literal text and `${{ }}` expressions and checks each expression.
     /// Errors are reported at the start of the string, as GitHub does.
     fn scan(&mut self, raw: &str, span: Span, ctx: &Ctx<'_>) -> Scanned {
-        let Some(mut start) = raw.find(OPEN) else {
+        if !raw.contains(OPEN) {
             return Scanned::Literal(None);
+        }
+        let Some(segments) = self.segments(raw, span, ctx) else {
+            return Scanned::Error;
         };
-        let bytes = raw.as_bytes();
+        if let [Segment::Expr(e)] = segments.as_slice() {
+            return match string_literal(e) {
+                Some(s) => Scanned::Literal(Some(s)),
+                None => Scanned::Expression,
+            };
+        }
+        if format_length(&segments) > MAX_EXPRESSION_LENGTH {
+            let message = format!("Exceeded max expression length {MAX_EXPRESSION_LENGTH}");
+            self.error(span, "expression", message);
+            return Scanned::Error;
+        }
+        Scanned::Expression
+    }
+
+    /// The text and expression pieces of `raw`, every expression checked; `None` once any
+    /// problem was reported (all expressions are still checked, as GitHub does).
+    fn segments<'r>(
+        &mut self,
+        raw: &'r str,
+        span: Span,
+        ctx: &Ctx<'_>,
+    ) -> Option<Vec<Segment<'r>>> {
+        let mut segments = Vec::new();
         let mut failed = false;
-        let mut segments: Vec<Segment<'_>> = Vec::new();
         let mut i = 0;
-        loop {
+        while let Some(found) = raw[i..].find(OPEN) {
+            let start = i + found;
             if i < start {
                 segments.push(Segment::Text(&raw[i..start]));
             }
-            let Some(end) = find_close(bytes, start + OPEN.len()) else {
-                self.error(
-                    span,
-                    "expression",
-                    "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.".into(),
-                );
-                return Scanned::Error;
+            let Some(end) = find_close(raw.as_bytes(), start + OPEN.len()) else {
+                self.error(span, "expression", NOT_CLOSED.into());
+                return None;
             };
-            let inner = &raw[start + OPEN.len()..end - 1];
             i = end + 1;
-            match self.parse_expression(inner, span, ctx) {
+            match self.parse_expression(&raw[start + OPEN.len()..end - 1], span, ctx) {
                 Parsed::Error => failed = true,
+                // A directive must be the whole value.
                 Parsed::Insert if start != 0 || i < raw.len() => {
                     self.error(span, "expression", directive_message("insert"));
-                    return Scanned::Error;
+                    return None;
                 }
                 Parsed::Insert => segments.push(Segment::Expr("insert")),
                 Parsed::Expr(e) => segments.push(Segment::Expr(e)),
             }
-            match raw[i..].find(OPEN) {
-                Some(next) => start = i + next,
-                None => {
-                    if i < raw.len() {
-                        segments.push(Segment::Text(&raw[i..]));
-                    }
-                    break;
-                }
-            }
         }
-        if failed {
-            return Scanned::Error;
+        if i < raw.len() {
+            segments.push(Segment::Text(&raw[i..]));
         }
-        if let [Segment::Expr(e)] = segments.as_slice() {
-            if let Some(s) = string_literal(e) {
-                return Scanned::Literal(Some(s));
-            }
-            return Scanned::Expression;
-        }
-        if format_length(&segments) > MAX_EXPRESSION_LENGTH {
-            self.error(
-                span,
-                "expression",
-                format!("Exceeded max expression length {MAX_EXPRESSION_LENGTH}"),
-            );
-            return Scanned::Error;
-        }
-        Scanned::Expression
+        (!failed).then_some(segments)
     }
 
     fn parse_expression<'r>(&mut self, inner: &'r str, span: Span, ctx: &Ctx<'_>) -> Parsed<'r> {

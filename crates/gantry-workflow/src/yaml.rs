@@ -420,18 +420,7 @@ impl<'a> Builder<'a> {
             return true;
         }
         match event {
-            Event::DocumentStart(_) => {
-                self.documents += 1;
-                if self.documents > 1 {
-                    self.diagnostics.push(Diagnostic {
-                        severity: Severity::Error,
-                        span,
-                        message: "Only one YAML document is allowed in a workflow file".into(),
-                        rule: "syntax",
-                    });
-                    return false;
-                }
-            }
+            Event::DocumentStart(_) => return self.document_start(span),
             Event::Scalar(value, style, anchor, tag) => {
                 let span =
                     self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
@@ -452,12 +441,7 @@ impl<'a> Builder<'a> {
             // Block collections end where the next token starts (an empty span): end them at
             // their last child instead, as editors expect.
             Event::SequenceEnd | Event::MappingEnd => {
-                let end = if span.start == span.end {
-                    None
-                } else {
-                    Some(span.end)
-                };
-                self.close(end);
+                self.close((span.start != span.end).then_some(span.end));
             }
             Event::Alias(id) => {
                 let node = self.alias(id, span);
@@ -466,6 +450,21 @@ impl<'a> Builder<'a> {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
         true
+    }
+
+    /// A workflow is one document; a second one stops reading.
+    fn document_start(&mut self, span: Span) -> bool {
+        self.documents += 1;
+        if self.documents == 1 {
+            return true;
+        }
+        self.diagnostics.push(Diagnostic {
+            severity: Severity::Error,
+            span,
+            message: "Only one YAML document is allowed in a workflow file".into(),
+            rule: "syntax",
+        });
+        false
     }
 
     fn close(&mut self, end: Option<Pos>) {
@@ -593,61 +592,58 @@ impl<'a> Builder<'a> {
         tag: Option<&Tag>,
         span: Span,
     ) -> NodeKind {
+        let string = || NodeKind::String(value.to_owned());
         let Some(tag) = tag else {
             return if style == ScalarStyle::Plain {
                 plain_scalar(value)
             } else {
-                NodeKind::String(value.to_owned())
+                string()
             };
         };
         let full = full_tag(tag);
         // `!` is YAML's non-specific tag: the scalar is a string.
-        if full == "!" {
-            return NodeKind::String(value.to_owned());
+        if full == "!" || full == format!("{CORE}str") {
+            return string();
         }
-        let Some(suffix) = full.strip_prefix(CORE) else {
+        let Some(suffix) = full.strip_prefix(CORE).filter(|s| is_scalar_tag(s)) else {
             self.error(span, format!("Unexpected tag '{full}'"));
-            return NodeKind::String(value.to_owned());
+            return string();
         };
-        if suffix == "str" {
-            return NodeKind::String(value.to_owned());
-        }
-        if !matches!(suffix, "null" | "bool" | "int" | "float") {
-            self.error(span, format!("Unexpected tag '{full}'"));
-            return NodeKind::String(value.to_owned());
-        }
         if style != ScalarStyle::Plain {
+            let (line, col, style) = (span.start.line, span.start.col, style_name(style));
             self.error(
                 span,
-                format!(
-                    "The scalar style '{}' on line {} and column {} is not valid with the tag '{full}'",
-                    style_name(style),
-                    span.start.line,
-                    span.start.col
-                ),
+                format!("The scalar style '{style}' on line {line} and column {col} is not valid with the tag '{full}'"),
             );
-            return NodeKind::String(value.to_owned());
+            return string();
         }
-        let typed = match suffix {
-            "null" => parse_null(value).then_some(NodeKind::Null),
-            "bool" => parse_bool(value).map(NodeKind::Bool),
-            "int" => parse_int(value).map(NodeKind::Number),
-            _ => parse_float(value).map(NodeKind::Number),
-        };
-        typed.unwrap_or_else(|| {
+        typed_scalar(suffix, value).unwrap_or_else(|| {
+            let (line, col) = (span.start.line, span.start.col);
             self.error(
                 span,
-                format!(
-                    "The value '{value}' on line {} and column {} is invalid for the type '{full}'",
-                    span.start.line, span.start.col
-                ),
+                format!("The value '{value}' on line {line} and column {col} is invalid for the type '{full}'"),
             );
-            NodeKind::String(value.to_owned())
+            string()
         })
     }
 }
 
 const CORE: &str = "tag:yaml.org,2002:";
+
+/// Core-schema tags (besides `str`) that GitHub accepts on scalars.
+fn is_scalar_tag(suffix: &str) -> bool {
+    matches!(suffix, "null" | "bool" | "int" | "float")
+}
+
+/// A plain scalar read with an explicit core tag; `None` if the text does not fit the tag.
+fn typed_scalar(suffix: &str, value: &str) -> Option<NodeKind> {
+    match suffix {
+        "null" => parse_null(value).then_some(NodeKind::Null),
+        "bool" => parse_bool(value).map(NodeKind::Bool),
+        "int" => parse_int(value).map(NodeKind::Number),
+        _ => parse_float(value).map(NodeKind::Number),
+    }
+}
 
 fn full_tag(tag: &Tag) -> String {
     if tag.handle == "!" {
