@@ -556,3 +556,36 @@ fn ambiguous_message(schema: &Schema, defs: &[DefId], background_steps: bool) ->
         unique.join(", ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_braces_inside_string_literals_do_not_close() {
+        let raw = b"${{ '}}' }}";
+        assert_eq!(find_close(raw, 3), Some(raw.len() - 1));
+        assert_eq!(find_close(b"${{ 'a }}", 3), None);
+    }
+
+    #[test]
+    fn single_quoted_literals_fold_to_text() {
+        assert_eq!(string_literal("'it''s'").as_deref(), Some("it's"));
+        assert_eq!(string_literal("'a' == 'b'"), None);
+        assert_eq!(string_literal("github.ref"), None);
+    }
+
+    #[test]
+    fn insert_directive_takes_no_parameters() {
+        assert_eq!(match_insert("insert"), Some(Ok(())));
+        assert!(matches!(match_insert("insert x"), Some(Err(_))));
+        assert_eq!(match_insert("inserted"), None);
+    }
+
+    #[test]
+    fn format_length_counts_escapes() {
+        let segments = [Segment::Text("a'{"), Segment::Expr("x")];
+        // format('a''{{{0}', x)
+        assert_eq!(format_length(&segments), "format('a''{{{0}', x)".len());
+    }
+}
