@@ -78,18 +78,33 @@ pub fn parse_action_with(_file: &str, source: &str, options: &ReadOptions) -> Pa
     let Some(root) = root else {
         return finish(None, diagnostics);
     };
+    let background = options.allow_background_steps;
     diagnostics.extend(template::validate(
         action_schema(),
         "action-root",
         &root,
-        options.allow_background_steps,
+        background,
     ));
+    diagnostics.extend(runs_conditions(&root, background));
     let value = convert::action(&root);
     match &value {
         Some(action) => diagnostics.extend(checks::check_action(action)),
         None => diagnostics.push(missing_runs(&root)),
     }
     finish(value, diagnostics)
+}
+
+/// `pre-if`/`post-if` of node and docker actions are conditions: the lenient action schema only
+/// asks for strings there, so check them as GitHub's runner evaluates them.
+fn runs_conditions(root: &yaml::Node, background: bool) -> Vec<Diagnostic> {
+    let Some(runs) = root.get("runs") else {
+        return Vec::new();
+    };
+    ["pre-if", "post-if"]
+        .iter()
+        .filter_map(|key| runs.get(key))
+        .flat_map(|node| template::validate(action_schema(), "runs-if", node, background))
+        .collect()
 }
 
 /// The YAML tree (`None` when nothing could be read) and its diagnostics.

@@ -127,6 +127,19 @@ fn action_messages() {
         messages,
         ["Unrecognized named-value: 'secrets'. Located at position 1 within expression: secrets.x"]
     );
+    let node = parse_action(
+        "action.yml",
+        "runs:\n  using: node20\n  main: a.js\n  post: b.js\n  post-if: secrets.x\n",
+    );
+    let messages: Vec<&str> = node
+        .diagnostics
+        .iter()
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        ["Unrecognized named-value: 'secrets'. Located at position 1 within expression: secrets.x"]
+    );
     let missing = parse_action("action.yml", "name: x\n");
     assert!(missing.value.is_none());
     assert_eq!(
