@@ -178,7 +178,7 @@ fn concurrency(node: &Node) -> Option<Spanned<Concurrency>> {
 }
 
 fn jobs(node: &Node, sink: &mut Sink) -> IndexMap<String, Job> {
-    if matches!(&node.kind, NodeKind::Map(e) if e.is_empty()) {
+    if node.entries().is_empty() && matches!(node.kind, NodeKind::Map(_) | NodeKind::Null) {
         sink.error(
             node.span,
             "The workflow must contain at least one job with no dependencies.",

@@ -90,6 +90,14 @@ const CASES: &[(&str, &[Expected])] = &[
             ),
         ],
     ),
+    (
+        "on: push\njobs:\n",
+        &[(
+            2,
+            6,
+            "The workflow must contain at least one job with no dependencies.",
+        )],
+    ),
 ];
 
 #[test]
