@@ -4,6 +4,7 @@
 mod conformance;
 mod fuzz;
 mod messages;
+mod normalised;
 mod realworld;
 mod schema_copy;
 mod snapshots;
