@@ -11,14 +11,16 @@ use bollard::models::{
     PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
+use futures::TryStreamExt;
 use gantry_runner::executor::{
     ContainerSpec, Executor, ExecutorError, JobEnvironment, JobPaths, JobSpec, Platform,
 };
 
 use crate::agent::AGENT_SCRIPT;
-use crate::job::{AGENT_DIR, Agent, DockerJob};
+use crate::job::{AGENT_DIR, Agent, DockerJob, Started};
 use crate::options::ContainerOptions;
 use crate::resources::{ResourceGuard, labels};
 use crate::{engine_error, io_error, tarball};
@@ -53,10 +55,11 @@ impl DockerExecutor {
         &self.docker
     }
 
-    /// Fails with [`ExecutorError::MissingImage`] unless `image` is present locally.
-    pub async fn ensure_image(&self, image: &str) -> Result<(), ExecutorError> {
+    /// Fails with [`ExecutorError::MissingImage`] unless `image` is present locally; returns the
+    /// image's default user (`USER`, empty for root).
+    pub async fn ensure_image(&self, image: &str) -> Result<String, ExecutorError> {
         match self.docker.inspect_image(image).await {
-            Ok(_) => Ok(()),
+            Ok(info) => Ok(info.config.and_then(|c| c.user).unwrap_or_default()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => Err(ExecutorError::MissingImage {
@@ -123,7 +126,7 @@ impl Executor for DockerExecutor {
                 ));
             }
         };
-        self.ensure_image(&image).await?;
+        let image_user = self.ensure_image(&image).await?;
         for svc in spec.services.values() {
             self.ensure_image(&svc.image).await?;
         }
@@ -139,7 +142,21 @@ impl Executor for DockerExecutor {
             spec: &spec,
             guard: ResourceGuard::new(self.docker.clone(), spec.keep),
         };
-        setup.run(image, job_opts, svc_opts).await
+        let user = job_opts.user.clone().unwrap_or(image_user);
+        match setup.run(image, user, job_opts, svc_opts).await {
+            Ok(started) => Ok(Box::new(DockerJob::new(
+                self.docker.clone(),
+                started,
+                setup.guard,
+            ))),
+            Err(e) => {
+                // Remove what was created before reporting, rather than in the background.
+                if let Err(cleanup) = setup.guard.release().await {
+                    tracing::warn!("cleanup after a failed job start: {cleanup}");
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -153,11 +170,12 @@ struct Setup<'a> {
 
 impl Setup<'_> {
     async fn run(
-        self,
+        &self,
         image: String,
+        user: String,
         job_opts: ContainerOptions,
         svc_opts: Vec<ContainerOptions>,
-    ) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
+    ) -> Result<Started, ExecutorError> {
         let paths = job_paths(&self.spec.repository);
         let mut host_dir = HostDir::create()?;
         let network = match self.spec.services.is_empty() {
@@ -172,21 +190,20 @@ impl Setup<'_> {
             .job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir)
             .await?;
         let id = self.create(&self.spec.job_key, body).await?;
-        self.upload_tree(&id, &paths).await?;
+        let owner = self.owner(&id, &user).await?;
+        self.upload_tree(&id, &paths, owner).await?;
         let agent = self.attach_and_start(&id).await?;
         if self.spec.keep {
             // A kept container keeps its bind-mounted RUNNER_TEMP; a failed start leaves none.
             host_dir.keep();
         }
         tracing::debug!(container = %id, "job container started");
-        Ok(Box::new(DockerJob::new(
-            self.docker.clone(),
-            id,
+        Ok(Started {
+            container: id,
             paths,
             agent,
             host_dir,
-            self.guard,
-        )))
+        })
     }
 
     fn labels(&self) -> HashMap<String, String> {
@@ -346,7 +363,51 @@ impl Setup<'_> {
     }
 
     /// Creates the job directories and copies the workspace in before the container starts.
-    async fn upload_tree(&self, id: &str, paths: &JobPaths) -> Result<(), ExecutorError> {
+    /// Who owns the workspace and job directories: the container's user, so `--user 1001` (or an
+    /// image `USER node`) can write its workspace and git sees a repository it owns.
+    async fn owner(&self, id: &str, user: &str) -> Result<tarball::Owner, ExecutorError> {
+        let numeric = user.is_empty() || user.split(':').all(|p| p.parse::<u64>().is_ok());
+        if let Some(owner) = tarball::resolve_owner(user, "", "").filter(|_| numeric) {
+            return Ok(owner);
+        }
+        let passwd = self.container_text(id, "/etc/passwd").await?;
+        let group = self.container_text(id, "/etc/group").await?;
+        tarball::resolve_owner(user, &passwd, &group).ok_or_else(|| {
+            ExecutorError::Other(format!(
+                "user `{user}` is not in the job image's /etc/passwd or /etc/group"
+            ))
+        })
+    }
+
+    async fn container_text(&self, id: &str, path: &str) -> Result<String, ExecutorError> {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let parts: Result<Vec<bytes::Bytes>, _> = self
+            .docker
+            .download_from_container(id, Some(opts))
+            .try_collect()
+            .await;
+        match parts {
+            Ok(parts) => Ok(tarball::first_file(&parts.concat(), path)?
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(String::new()),
+            Err(e) => Err(engine_error(
+                &format!("reading {path} from the job container"),
+                e,
+            )),
+        }
+    }
+
+    async fn upload_tree(
+        &self,
+        id: &str,
+        paths: &JobPaths,
+        owner: tarball::Owner,
+    ) -> Result<(), ExecutorError> {
         let workspace = paths.workspace.clone();
         let dirs = [
             "/__w".to_string(),
@@ -361,21 +422,39 @@ impl Setup<'_> {
             "/github/workflow".to_string(),
         ];
         let source = self.spec.workspace_source.clone();
-        let archive = tokio::task::spawn_blocking(move || {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+        // Archiving runs on a blocking thread while the engine consumes the stream; an archive
+        // error is sent down the stream, failing the upload with it.
+        let archiver = tokio::task::spawn_blocking(move || {
             let dirs: Vec<&str> = dirs
                 .iter()
                 .map(String::as_str)
                 .filter(|d| !d.is_empty())
                 .collect();
-            tarball::job_tree(&dirs, &workspace, source.as_deref())
-        })
-        .await
-        .map_err(|e| ExecutorError::Other(format!("archiving the workspace: {e}")))??;
+            match tarball::job_tree(
+                tarball::ChunkSender::new(tx),
+                &dirs,
+                &workspace,
+                source.as_deref(),
+                owner,
+            ) {
+                Ok(sender) => sender
+                    .finish()
+                    .map_err(|e| io_error("archiving the workspace", e)),
+                Err(e) => Err(e),
+            }
+        });
+        let body = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        // The container user owns the copy (`--user 1001` must be able to write its workspace).
         let opts = UploadToContainerOptionsBuilder::default().path("/").build();
-        self.docker
-            .upload_to_container(id, Some(opts), bollard::body_full(archive.into()))
+        let uploaded = self
+            .docker
+            .upload_to_container(id, Some(opts), bollard::body_try_stream(body))
+            .await;
+        archiver
             .await
-            .map_err(|e| engine_error("copying the workspace into the job container", e))
+            .map_err(|e| ExecutorError::Other(format!("archiving the workspace: {e}")))??;
+        uploaded.map_err(|e| engine_error("copying the workspace into the job container", e))
     }
 
     async fn attach_and_start(&self, id: &str) -> Result<Agent, ExecutorError> {

@@ -65,6 +65,14 @@ pub(crate) struct DockerJob {
     seq: AtomicU64,
 }
 
+/// A started job container, before it becomes a [`DockerJob`].
+pub(crate) struct Started {
+    pub container: String,
+    pub paths: JobPaths,
+    pub agent: Agent,
+    pub host_dir: HostDir,
+}
+
 /// The end-marker scanners of the step the agent is running. They live in [`Agent`], not in
 /// the `exec` future, so a future dropped half-way leaves an accurate picture for the drain.
 struct InFlight {
@@ -94,20 +102,13 @@ struct StepWait<'a> {
 }
 
 impl DockerJob {
-    pub(crate) fn new(
-        docker: Docker,
-        container: String,
-        paths: JobPaths,
-        agent: Agent,
-        host_dir: HostDir,
-        guard: ResourceGuard,
-    ) -> Self {
+    pub(crate) fn new(docker: Docker, started: Started, guard: ResourceGuard) -> Self {
         Self {
             docker,
-            container,
-            paths,
-            agent: Mutex::new(agent),
-            host_dir,
+            container: started.container,
+            paths: started.paths,
+            agent: Mutex::new(started.agent),
+            host_dir: started.host_dir,
             guard,
             seq: AtomicU64::new(0),
         }

@@ -271,9 +271,16 @@ async fn dropped_job_leaves_nothing(h: Harness) {
 async fn dropped_step_does_not_leak_into_the_next(h: Harness) {
     let env = h.start().await;
     let step = sh(&*env, "echo before; sleep 60; echo late");
-    assert!(tokio::time::timeout(Duration::from_secs(1), step).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), step)
+            .await
+            .is_err()
+    );
     let (status, out) = sh(&*env, "echo after").await;
-    assert_eq!((status, out.out(), out.err()), (ExitStatus::Code(0), "after\n".to_string(), String::new()));
+    assert_eq!(
+        (status, out.out(), out.err()),
+        (ExitStatus::Code(0), "after\n".to_string(), String::new())
+    );
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }

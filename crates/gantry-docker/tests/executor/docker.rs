@@ -208,3 +208,68 @@ async fn keep_leaves_the_job_until_clean_run() {
     assert_eq!((report.containers, report.networks), (2, 1), "{report:?}");
     h.assert_clean().await;
 }
+
+#[tokio::test]
+async fn non_root_user_owns_its_workspace_and_temp() {
+    let h = Harness::docker().await;
+    let src = crate::common::workspace_fixture();
+    let mut spec = h.spec();
+    spec.workspace_source = Some(src.path().to_path_buf());
+    spec.container = Some(container("--user 1000:1000"));
+    let env = h.executor.start_job(spec).await.unwrap();
+    let temp = env.paths().temp.clone();
+    env.write_file(&format!("{temp}/GITHUB_ENV"), b"")
+        .await
+        .unwrap();
+    let script = format!(
+        "id -u; stat -c %u a.txt sub; echo more >> a.txt; echo A=1 >> {temp}/GITHUB_ENV; mkdir {temp}/made; touch {temp}/made/f; touch \"$HOME/x\" 2>/dev/null || touch /github/home/x"
+    );
+    let (status, out) = sh(&*env, &script).await;
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "1000\n1000\n1000\n".to_string()),
+        "{}",
+        out.err()
+    );
+    assert_eq!(
+        env.read_file(&format!("{temp}/GITHUB_ENV")).await.unwrap(),
+        Some(b"A=1\n".to_vec())
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn docker_socket_only_on_request() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.docker_socket = true;
+    let env = h.executor.start_job(spec).await.unwrap();
+    let (status, _) = sh(&*env, "test -S /var/run/docker.sock").await;
+    assert_eq!(status, ExitStatus::Code(0));
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn named_user_is_resolved_in_the_image() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.container = Some(container("--user nobody"));
+    let env = h.executor.start_job(spec.clone()).await.unwrap();
+    let (status, out) = sh(&*env, "id -u; stat -c %u:%g . /github/home; touch x").await;
+    assert_eq!(
+        (status, out.out()),
+        (
+            ExitStatus::Code(0),
+            "65534\n65534:65534\n65534:65534\n".to_string()
+        ),
+        "{}",
+        out.err()
+    );
+    env.cleanup().await.unwrap();
+    spec.container = Some(container("--user ghost"));
+    let err = h.executor.start_job(spec).await.err().unwrap();
+    assert!(err.to_string().contains("user `ghost`"), "{err}");
+    h.assert_clean().await;
+}
