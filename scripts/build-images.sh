@@ -169,7 +169,12 @@ build_runner() {
   umount -l "$root/var/cache/apt/archives" "$root/proc"
   # Shrink: package lists and caches are rebuilt by `apt-get update` when a job needs them.
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/debconf/*-old \
-    "$root"/var/log/*.log "$root"/usr/share/doc/*/changelog* "$root"/tmp/* "$root"/root/.npm
+    "$root"/var/log/*.log "$root"/tmp/* "$root"/root/.npm "$root"/usr/share/man/* "$root"/usr/share/info/*
+  # debootstrap's base packages were unpacked before the dpkg excludes existed: apply them now
+  # (docs except copyright notices, translations except the alias table).
+  find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+  find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
   rm -f "$root/usr/sbin/policy-rc.d" "$root/etc/resolv.conf"
   tar -C "$root" --numeric-owner -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \

@@ -45,7 +45,9 @@ async fn run_job(
         docker_socket: false,
         keep: false,
     };
+    let t0 = Instant::now();
     let env = executor.start_job(spec).await?;
+    let t1 = Instant::now();
     for step in 0..steps {
         // What the runner does per step: write the script, run it, read a file-command file.
         let script = format!("{}/step{step}.sh", env.paths().temp);
@@ -67,6 +69,14 @@ async fn run_job(
         env.read_file(&format!("{}/env-{step}", env.paths().temp))
             .await?;
     }
+    let t2 = Instant::now();
     env.cleanup().await?;
+    // The breakdown goes to stderr so stdout stays one number for the benchmark script.
+    eprintln!(
+        "job{job}: start {} ms, {steps} steps {} ms, cleanup {} ms",
+        (t1 - t0).as_millis(),
+        (t2 - t1).as_millis(),
+        t2.elapsed().as_millis()
+    );
     Ok(())
 }

@@ -191,8 +191,12 @@ impl Setup<'_> {
             .await?;
         let id = self.create(&self.spec.job_key, body).await?;
         let owner = self.owner(&id, &user).await?;
-        self.upload_tree(&id, &paths, owner).await?;
-        let agent = self.attach_and_start(&id).await?;
+        // No step can arrive before this returns, so copying the workspace may overlap the
+        // container's start (the slowest part of a job's setup).
+        let ((), agent) = tokio::try_join!(
+            self.upload_tree(&id, &paths, owner),
+            self.attach_and_start(&id)
+        )?;
         if self.spec.keep {
             // A kept container keeps its bind-mounted RUNNER_TEMP; a failed start leaves none.
             host_dir.keep();
@@ -595,5 +599,43 @@ impl HostDir {
 
     pub(crate) fn agent(&self) -> std::path::PathBuf {
         self.dir.path().join("agent")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_map_to_bindings() {
+        let (exposed, map) =
+            port_map(&["8080".into(), "5433:5432".into(), "53:53/udp".into()]).unwrap();
+        assert_eq!(exposed.unwrap(), vec!["8080/tcp", "5432/tcp", "53/udp"]);
+        let map = map.unwrap();
+        let host = |k: &str| map[k].as_ref().unwrap()[0].host_port.clone().unwrap();
+        assert_eq!(
+            (host("8080/tcp"), host("5432/tcp"), host("53/udp")),
+            ("".into(), "5433".into(), "53".into())
+        );
+        assert!(matches!(
+            port_map(&["http".into()]),
+            Err(ExecutorError::UnsupportedOption(_))
+        ));
+    }
+
+    #[test]
+    fn paths_use_the_repository_name() {
+        let p = job_paths("octo-org/my.repo");
+        assert_eq!(
+            (p.workspace.as_str(), p.temp.as_str()),
+            ("/__w/my.repo/my.repo", "/__w/_temp")
+        );
+        assert_eq!(job_paths("").workspace, "/__w/workspace/workspace");
+    }
+
+    #[test]
+    fn missing_image_hints() {
+        assert!(missing_image_hint("gantry/runner:bookworm").contains("scripts/build-images.sh"));
+        assert!(missing_image_hint("postgres:16").contains("docker load"));
     }
 }
