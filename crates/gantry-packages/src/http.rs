@@ -81,6 +81,12 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// Whether a (decoded) path has `.` or `..` segments: never part of a valid name, always
+/// refused before routing so no handler has to think about traversal.
+pub(crate) fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|seg| seg == "." || seg == "..")
+}
+
 /// The decoded query parameters, in order. Malformed pairs are skipped.
 pub(crate) fn query(uri: &Uri) -> Vec<(String, String)> {
     let Some(q) = uri.query() else { return Vec::new() };

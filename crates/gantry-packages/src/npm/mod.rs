@@ -135,6 +135,9 @@ pub(crate) async fn dispatch(State(app): State<App>, req: Request) -> Response {
     let Some(path) = percent_decode(req.uri().path()) else {
         return NpmError::bad_request("malformed percent-encoding in path").into_response();
     };
+    if crate::http::has_dot_segment(&path) {
+        return NpmError::bad_request("path traversal is not a package name").into_response();
+    }
     let Some(route) = parse_route(&path) else {
         return NpmError::not_found(path).into_response();
     };

@@ -225,8 +225,18 @@ async fn patch(ctx: &Ctx, name: &str, id: &str, body: Body) -> Result<Response, 
             .ok_or_else(|| OciError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("malformed Content-Range {range}")))?;
         if start != current || end < start {
             // Out of order: tell the client where to resume.
-            let mut response = upload_status(StatusCode::RANGE_NOT_SATISFIABLE, name, id, current);
-            *response.body_mut() = Body::from(format!("{{\"errors\":[{{\"code\":\"BLOB_UPLOAD_INVALID\",\"message\":\"chunk starts at {start}, upload is at {current}\"}}]}}"));
+            let mut response = OciError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UPLOAD_INVALID",
+                format!("chunk starts at {start}, upload is at {current}"),
+            )
+            .into_response();
+            let status = upload_status(StatusCode::RANGE_NOT_SATISFIABLE, name, id, current);
+            for key in [header::LOCATION, header::RANGE] {
+                if let Some(v) = status.headers().get(&key) {
+                    response.headers_mut().insert(key, v.clone());
+                }
+            }
             return Ok(response);
         }
         data = exact_len(data, end - start + 1);

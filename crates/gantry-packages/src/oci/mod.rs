@@ -73,6 +73,9 @@ pub(crate) async fn dispatch(State(app): State<App>, req: Request) -> Response {
     let Some(rest) = percent_decode(raw) else {
         return OciError::name_invalid("malformed percent-encoding in path").into_response();
     };
+    if crate::http::has_dot_segment(&rest) {
+        return OciError::name_invalid("path traversal is not a repository name").into_response();
+    }
     let Some(route) = parse_route(&rest) else {
         return OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("no such endpoint /v2/{rest}")).into_response();
     };

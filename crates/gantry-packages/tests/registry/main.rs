@@ -1,1 +1,10 @@
-//! Integration tests with real clients.
+//! Integration tests: the registry served on 127.0.0.1 with a temp data dir, driven by the
+//! real npm CLI, skopeo, the docker CLI, and raw HTTP for the inputs clients never send.
+
+mod common;
+mod docker;
+mod npm;
+mod oci_raw;
+mod npm_raw;
+mod skopeo;
+mod storage;
