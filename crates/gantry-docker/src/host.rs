@@ -38,6 +38,12 @@ impl HostExecutor {
 #[async_trait]
 impl Executor for HostExecutor {
     async fn start_job(&self, spec: JobSpec) -> Result<Box<dyn JobEnvironment>, ExecutorError> {
+        if spec.container.is_some() || !spec.services.is_empty() {
+            return Err(ExecutorError::Other(format!(
+                "job `{}` has a container or services, which the host executor cannot run",
+                spec.job_key
+            )));
+        }
         let name: String = format!("{}-{}", spec.run_id, spec.job_key)
             .chars()
             .map(|c| {

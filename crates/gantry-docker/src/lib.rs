@@ -3,6 +3,7 @@
 //! * [`DockerExecutor`]: one container per job (bollard), steps sent to a small in-container
 //!   shell agent over the attached stdin, so a step costs a pipe write instead of a `docker exec`.
 //! * [`HostExecutor`]: steps as processes on this machine, in a per-job work directory.
+//! * [`RoutingExecutor`]: host-platform jobs to the host, the rest to Docker.
 //! * [`clean_all`]: removes everything gantry left in the engine (`gantry clean`).
 
 mod agent;
@@ -11,6 +12,7 @@ mod host;
 mod job;
 mod options;
 mod resources;
+mod routing;
 mod tarball;
 
 pub use docker::DockerExecutor;
@@ -19,6 +21,7 @@ pub use resources::{
     CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, clean_all, clean_run,
     list_managed,
 };
+pub use routing::RoutingExecutor;
 
 /// Re-exported so callers of [`clean_all`] need no direct bollard dependency.
 pub use bollard::Docker;

@@ -6,3 +6,4 @@ mod behaviour;
 mod common;
 mod docker;
 mod host;
+mod routing;
