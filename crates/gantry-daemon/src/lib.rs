@@ -1,1 +1,40 @@
-//! gantry-daemon
+//! The gantry daemon: receives GitHub webhooks, verifies them, queues runs durably, executes
+//! them through a [`RunLauncher`] and serves run history, live logs and a web page.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), gantry_daemon::DaemonError> {
+//! use std::sync::Arc;
+//! use gantry_daemon::{Config, Daemon, ProcessLauncher};
+//!
+//! let config = Config::load(std::path::Path::new("gantry.toml")).expect("valid config");
+//! let handle = Daemon::start(config, Arc::new(ProcessLauncher::new())).await?;
+//! println!("listening on {}", handle.local_addr());
+//! handle.run_until_signal().await; // SIGTERM drains
+//! # Ok(()) }
+//! ```
+//!
+//! Durability: a webhook is answered only after the delivery and the runs it creates are
+//! committed in one SQLite transaction; at start-up, runs that were running when the daemon
+//! died are failed (or re-queued, `on_restart = "requeue"`), [`RunLauncher::reap`] removes
+//! their leftovers, and queued runs start. Each run row is executed by one worker, so every
+//! acknowledged delivery gets its runs exactly once.
+
+pub mod config;
+mod daemon;
+mod http;
+pub mod launcher;
+pub mod markdown;
+pub mod metrics;
+pub mod planner;
+mod process;
+pub mod signature;
+pub mod store;
+
+pub use config::{Config, ConfigError, ConfigProblem, RepoConfig, RestartPolicy, check_config};
+pub use daemon::{Daemon, DaemonError, DaemonHandle, ShutdownReport};
+pub use http::api::ApiError;
+pub use launcher::{
+    AnnotationLevel, Conclusion, PlannedJobInfo, QueuedRun, RunEvent, RunLauncher, RunOutcome,
+};
+pub use process::ProcessLauncher;
+pub use store::{SqliteStore, Store, StoreError};

@@ -1,0 +1,320 @@
+//! `gantry.toml`: what the daemon serves, where it keeps its data and how much it runs at once.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "/var/lib/gantry"
+//! capacity = 2
+//! log_retention_days = 30
+//! on_restart = "fail"          # or "requeue": what happens to runs in flight at a crash
+//! drain_timeout_secs = 60
+//! webhook_secret = "..."        # optional default for repositories without their own
+//! api_token = "..."             # optional: required by cancel, re-run and dispatch
+//!
+//! [labels]
+//! ubuntu-latest = "ghcr.io/catthehacker/ubuntu:act-latest"
+//!
+//! [repositories."octo/hello"]
+//! url = "/srv/git/hello.git"    # a local path or a file:// URL
+//! webhook_secret = "..."
+//! secrets = { TOKEN = "..." }
+//! variables = { STAGE = "prod" }
+//! ```
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// The daemon's configuration, as read from `gantry.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds (`127.0.0.1:0` picks a free port).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Database, repository mirrors and run workspaces live here.
+    pub data_dir: PathBuf,
+    /// How many runs execute at once.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// Runs finished longer ago than this are deleted with their logs; 0 keeps everything.
+    #[serde(default = "default_retention")]
+    pub log_retention_days: u32,
+    /// Accept unsigned webhooks. Only for local experiments.
+    #[serde(default)]
+    pub insecure: bool,
+    /// What to do with runs that were in flight when the daemon died.
+    #[serde(default)]
+    pub on_restart: RestartPolicy,
+    /// On shutdown, how long running jobs may take before they are cancelled.
+    #[serde(default = "default_drain")]
+    pub drain_timeout_secs: u64,
+    /// Secret for repositories that do not set their own.
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// When set, cancel, re-run and dispatch need `Authorization: Bearer <token>`.
+    #[serde(default)]
+    pub api_token: Option<String>,
+    /// `runs-on` label → container image.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Full name (`owner/repo`) → repository.
+    #[serde(default)]
+    pub repositories: BTreeMap<String, RepoConfig>,
+}
+
+/// One repository the daemon runs workflows for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Where to fetch from: a local path or a `file://` URL.
+    pub url: String,
+    #[serde(default)]
+    pub webhook_secret: Option<String>,
+    /// The `secrets` context.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
+    /// The `vars` context.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// What happens to runs that were running when the daemon was killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RestartPolicy {
+    /// Finish them as failed, with the reason.
+    #[default]
+    Fail,
+    /// Queue them again (a new attempt of the same run).
+    Requeue,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".to_owned()
+}
+fn default_capacity() -> usize {
+    2
+}
+fn default_retention() -> u32 {
+    30
+}
+fn default_drain() -> u64 {
+    60
+}
+
+/// One problem in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigProblem {
+    #[error("listen: '{0}' is not an address like 127.0.0.1:8080")]
+    Listen(String),
+    #[error("capacity must be at least 1")]
+    Capacity,
+    #[error("data_dir must not be empty")]
+    DataDir,
+    #[error("repositories.\"{0}\": the name must be owner/repo")]
+    RepoName(String),
+    #[error("repositories.\"{0}\".url must not be empty")]
+    RepoUrl(String),
+    #[error(
+        "repositories.\"{0}\": no webhook_secret (set one, a top-level webhook_secret, or insecure = true)"
+    )]
+    MissingSecret(String),
+    #[error("repositories.\"{0}\": the webhook secret is empty")]
+    EmptySecret(String),
+    #[error("labels.\"{0}\": the image must not be empty")]
+    LabelImage(String),
+}
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid gantry.toml: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("invalid configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+impl Config {
+    /// Parses and checks a configuration.
+    pub fn from_toml(source: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(source)?;
+        check_config(&config).map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Reads, parses and checks `gantry.toml`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(&source)
+    }
+
+    /// A configuration with defaults for everything but the data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Config {
+        Config {
+            listen: default_listen(),
+            data_dir: data_dir.into(),
+            capacity: default_capacity(),
+            log_retention_days: default_retention(),
+            insecure: false,
+            on_restart: RestartPolicy::Fail,
+            drain_timeout_secs: default_drain(),
+            webhook_secret: None,
+            api_token: None,
+            labels: BTreeMap::new(),
+            repositories: BTreeMap::new(),
+        }
+    }
+
+    /// The secret that signs `repo`'s webhooks.
+    pub fn secret_for(&self, repo: &str) -> Option<&str> {
+        self.repositories
+            .get(repo)
+            .and_then(|r| r.webhook_secret.as_deref())
+            .or(self.webhook_secret.as_deref())
+    }
+
+    /// Every configured secret, so a signature can be verified before the body is parsed.
+    pub fn all_secrets(&self) -> Vec<&str> {
+        let repo_secrets = self
+            .repositories
+            .values()
+            .filter_map(|r| r.webhook_secret.as_deref());
+        let mut secrets: Vec<&str> = repo_secrets.chain(self.webhook_secret.as_deref()).collect();
+        secrets.sort_unstable();
+        secrets.dedup();
+        secrets
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigProblem> {
+        self.listen
+            .parse()
+            .map_err(|_| ConfigProblem::Listen(self.listen.clone()))
+    }
+}
+
+/// Checks a configuration, reporting every problem at once.
+pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
+    let mut problems = Vec::new();
+    if let Err(p) = config.listen_addr() {
+        problems.push(p);
+    }
+    if config.capacity == 0 {
+        problems.push(ConfigProblem::Capacity);
+    }
+    if config.data_dir.as_os_str().is_empty() {
+        problems.push(ConfigProblem::DataDir);
+    }
+    for (name, repo) in &config.repositories {
+        problems.extend(check_repo(config, name, repo));
+    }
+    for (label, image) in &config.labels {
+        if image.trim().is_empty() {
+            problems.push(ConfigProblem::LabelImage(label.clone()));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn check_repo(config: &Config, name: &str, repo: &RepoConfig) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let parts: Vec<&str> = name.split('/').collect();
+    if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+        problems.push(ConfigProblem::RepoName(name.to_owned()));
+    }
+    if repo.url.trim().is_empty() {
+        problems.push(ConfigProblem::RepoUrl(name.to_owned()));
+    }
+    match config.secret_for(name) {
+        Some("") => problems.push(ConfigProblem::EmptySecret(name.to_owned())),
+        None if !config.insecure => problems.push(ConfigProblem::MissingSecret(name.to_owned())),
+        _ => {}
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_example_parses() {
+        let config = Config::from_toml(
+            r#"
+            listen = "127.0.0.1:9000"
+            data_dir = "/tmp/x"
+            capacity = 3
+            on_restart = "requeue"
+            [labels]
+            ubuntu-latest = "node:20"
+            [repositories."octo/hello"]
+            url = "/srv/hello"
+            webhook_secret = "s3cret"
+            secrets = { TOKEN = "t" }
+            variables = { STAGE = "prod" }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(config.capacity, 3);
+        assert_eq!(config.on_restart, RestartPolicy::Requeue);
+        assert_eq!(config.secret_for("octo/hello"), Some("s3cret"));
+        assert_eq!(config.repositories["octo/hello"].variables["STAGE"], "prod");
+    }
+
+    #[test]
+    fn missing_secret_is_refused_unless_insecure() {
+        let source = "data_dir = \"/d\"\n[repositories.\"a/b\"]\nurl = \"/r\"\n";
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(source) else {
+            panic!("accepted a repository without a secret");
+        };
+        assert_eq!(problems, vec![ConfigProblem::MissingSecret("a/b".into())]);
+        assert!(Config::from_toml(&format!("insecure = true\n{source}")).is_ok());
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_one_pass() {
+        let source = r#"
+            listen = "nope"
+            data_dir = ""
+            capacity = 0
+            webhook_secret = "x"
+            [labels]
+            big = " "
+            [repositories."noslash"]
+            url = ""
+        "#;
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(source) else {
+            panic!("accepted an invalid configuration");
+        };
+        assert_eq!(
+            problems,
+            vec![
+                ConfigProblem::Listen("nope".into()),
+                ConfigProblem::Capacity,
+                ConfigProblem::DataDir,
+                ConfigProblem::RepoName("noslash".into()),
+                ConfigProblem::RepoUrl("noslash".into()),
+                ConfigProblem::LabelImage("big".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::from_toml("data_dir = \"/d\"\ncapacityy = 2\n").unwrap_err();
+        assert!(err.to_string().contains("capacityy"), "{err}");
+    }
+}

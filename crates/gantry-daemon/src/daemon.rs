@@ -1,0 +1,408 @@
+//! Start-up, the worker pool and shutdown.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use thiserror::Error;
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ConfigProblem, check_config};
+use crate::launcher::{Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
+use crate::metrics::Metrics;
+use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
+
+#[derive(Debug, Error)]
+pub enum DaemonError {
+    #[error("invalid configuration: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Config(Vec<ConfigProblem>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// State shared by the HTTP handlers and the worker pool.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub launcher: Arc<dyn RunLauncher>,
+    /// False once shutdown began: webhooks and mutations answer 503.
+    pub accepting: AtomicBool,
+    /// Wakes the scheduler when runs were queued or a slot freed up.
+    pub wake: Notify,
+    /// Running runs: their cancellation token and why they were cancelled.
+    pub running: Mutex<HashMap<i64, (CancellationToken, Option<String>)>>,
+    /// Cancellations that arrived between a claim and the run's registration.
+    pub early_cancels: Mutex<HashSet<i64>>,
+    /// The id of every run that changed, for live views.
+    pub changes: broadcast::Sender<i64>,
+    /// Stops claiming new runs.
+    pub stopping: CancellationToken,
+    /// Ends long-lived responses (SSE) so the server can stop.
+    pub closing: CancellationToken,
+    pub tasks: TaskTracker,
+    /// Planning fetches into per-repository mirrors; one at a time keeps git's locks happy.
+    pub plan_lock: tokio::sync::Mutex<()>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    /// Runs a store call on the blocking pool.
+    pub async fn db<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn Store) -> Result<R, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Cancels a running run (a no-op for runs that are not running here).
+    pub fn cancel(&self, run_id: i64, reason: &str) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        match running.get_mut(&run_id) {
+            Some((token, why)) => {
+                why.get_or_insert_with(|| reason.to_owned());
+                token.cancel();
+            }
+            None => {
+                if let Ok(mut early) = self.early_cancels.lock() {
+                    early.insert(run_id);
+                }
+            }
+        }
+    }
+
+    pub fn running_count(&self) -> usize {
+        self.running.lock().map(|r| r.len()).unwrap_or(usize::MAX)
+    }
+
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::SeqCst)
+    }
+
+    pub fn changed(&self, run_id: i64) {
+        // Nobody listening is fine.
+        let _ = self.changes.send(run_id);
+    }
+}
+
+/// The daemon.
+pub struct Daemon;
+
+impl Daemon {
+    /// Checks the configuration, opens the SQLite store in `data_dir`, recovers runs a crash
+    /// interrupted, reaps their leftovers, binds `listen` and starts serving and running.
+    pub async fn start(
+        config: Config,
+        launcher: Arc<dyn RunLauncher>,
+    ) -> Result<DaemonHandle, DaemonError> {
+        check_config(&config).map_err(DaemonError::Config)?;
+        let store = SqliteStore::open(&config.data_dir)?;
+        Daemon::start_with_store(config, launcher, Arc::new(store)).await
+    }
+
+    /// [`Daemon::start`] with another [`Store`].
+    pub async fn start_with_store(
+        config: Config,
+        launcher: Arc<dyn RunLauncher>,
+        store: Arc<dyn Store>,
+    ) -> Result<DaemonHandle, DaemonError> {
+        check_config(&config).map_err(DaemonError::Config)?;
+        let addr = config
+            .listen_addr()
+            .map_err(|p| DaemonError::Config(vec![p]))?;
+        let recovered = store.recover(config.on_restart)?;
+        if !recovered.is_empty() {
+            tracing::warn!(runs = ?recovered, "runs interrupted by a daemon stop were recovered");
+            launcher.reap().await;
+        }
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| DaemonError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| DaemonError::Bind { addr, source })?;
+        let shared = Arc::new(Shared {
+            config,
+            store,
+            launcher,
+            accepting: AtomicBool::new(true),
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            early_cancels: Mutex::new(HashSet::new()),
+            changes: broadcast::channel(1024).0,
+            stopping: CancellationToken::new(),
+            closing: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            plan_lock: tokio::sync::Mutex::new(()),
+            metrics: Metrics::default(),
+        });
+        let app = crate::http::router(shared.clone());
+        let closing = shared.closing.clone();
+        let server = tokio::spawn(async move {
+            let serve =
+                axum::serve(listener, app).with_graceful_shutdown(closing.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "the HTTP server stopped");
+            }
+        });
+        let scheduler = tokio::spawn(schedule(shared.clone()));
+        let pruner = tokio::spawn(prune(shared.clone()));
+        Ok(DaemonHandle {
+            addr: local_addr,
+            shared,
+            server,
+            scheduler,
+            pruner,
+            recovered,
+        })
+    }
+}
+
+/// A running daemon.
+pub struct DaemonHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+    scheduler: JoinHandle<()>,
+    pruner: JoinHandle<()>,
+    recovered: Vec<i64>,
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Runs that finished on their own during the drain.
+    pub drained: bool,
+    /// Runs cancelled because the drain timeout passed.
+    pub cancelled: Vec<i64>,
+}
+
+impl DaemonHandle {
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The store, for inspection.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.shared.store.clone()
+    }
+
+    /// Runs that were in flight at the previous stop and were failed or re-queued.
+    pub fn recovered(&self) -> &[i64] {
+        &self.recovered
+    }
+
+    /// Drains with the configured `drain_timeout_secs`.
+    pub async fn shutdown(self) -> ShutdownReport {
+        let timeout = Duration::from_secs(self.shared.config.drain_timeout_secs);
+        self.shutdown_within(timeout).await
+    }
+
+    /// Stops accepting (webhooks answer 503), lets running jobs finish for up to `timeout`,
+    /// cancels what still runs, then stops the server.
+    pub async fn shutdown_within(self, timeout: Duration) -> ShutdownReport {
+        let shared = &self.shared;
+        shared.accepting.store(false, Ordering::SeqCst);
+        shared.stopping.cancel();
+        let _ = self.scheduler.await;
+        shared.tasks.close();
+        let drained = tokio::time::timeout(timeout, shared.tasks.wait())
+            .await
+            .is_ok();
+        let mut cancelled = Vec::new();
+        if !drained {
+            cancelled = running_ids(shared);
+            for &id in &cancelled {
+                shared.cancel(id, "cancelled: the daemon is shutting down");
+            }
+            shared.tasks.wait().await;
+        }
+        shared.closing.cancel();
+        self.pruner.abort();
+        let _ = self.server.await;
+        ShutdownReport { drained, cancelled }
+    }
+
+    /// Waits for SIGTERM or Ctrl-C, then drains ([`DaemonHandle::shutdown`]).
+    pub async fn run_until_signal(self) -> ShutdownReport {
+        wait_for_signal().await;
+        tracing::info!("draining");
+        self.shutdown().await
+    }
+}
+
+fn running_ids(shared: &Shared) -> Vec<i64> {
+    let mut ids: Vec<i64> = shared
+        .running
+        .lock()
+        .map(|r| r.keys().copied().collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids
+}
+
+async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// The worker pool: claims queued runs while there is capacity.
+async fn schedule(shared: Arc<Shared>) {
+    loop {
+        fill(&shared).await;
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            () = shared.stopping.cancelled() => return,
+        }
+    }
+}
+
+async fn fill(shared: &Arc<Shared>) {
+    while shared.running_count() < shared.config.capacity && !shared.stopping.is_cancelled() {
+        match shared.db(|s| s.claim_next()).await {
+            Ok(Some(run)) => start_run(shared, run),
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot take a run off the queue");
+                return;
+            }
+        }
+    }
+}
+
+fn start_run(shared: &Arc<Shared>, claimed: ClaimedRun) {
+    let id = claimed.id;
+    let token = CancellationToken::new();
+    if let Ok(mut running) = shared.running.lock() {
+        running.insert(id, (token.clone(), None));
+    }
+    let early = shared
+        .early_cancels
+        .lock()
+        .map(|mut e| e.remove(&id))
+        .unwrap_or(false);
+    if early {
+        shared.cancel(id, "cancelled");
+    }
+    shared.changed(id);
+    let queued = queued_run(shared, claimed);
+    let shared = shared.clone();
+    shared.tasks.clone().spawn(async move {
+        let outcome = execute(&shared, queued, token).await;
+        finish(&shared, id, outcome).await;
+    });
+}
+
+fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
+    let spec = claimed.spec;
+    let repo = shared.config.repositories.get(&spec.repo);
+    let workspace = shared
+        .config
+        .data_dir
+        .join("work")
+        .join(format!("run-{}-{}", claimed.id, claimed.attempt));
+    QueuedRun {
+        run_id: claimed.id,
+        attempt: claimed.attempt,
+        repo: spec.repo,
+        repo_url: spec.repo_url,
+        event: spec.event,
+        payload: spec.payload,
+        git_ref: spec.git_ref,
+        sha: spec.sha,
+        workflow_path: spec.workflow_path,
+        workflow_source: spec.workflow_source,
+        jobs: claimed.jobs,
+        inputs: spec.inputs,
+        secrets: repo.map(|r| r.secrets.clone()).unwrap_or_default(),
+        variables: repo.map(|r| r.variables.clone()).unwrap_or_default(),
+        labels: shared.config.labels.clone(),
+        workspace,
+    }
+}
+
+/// Runs the launcher while a recorder stores its events in batches (one transaction per
+/// batch keeps fsyncs off the per-line path).
+async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken) -> RunOutcome {
+    let id = run.run_id;
+    let workspace = run.workspace.clone();
+    let (tx, mut rx) = mpsc::channel::<RunEvent>(1024);
+    let recorder_shared = shared.clone();
+    let recorder = tokio::spawn(async move {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 512 {
+                match rx.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = recorder_shared.db(move |s| s.apply(id, &batch)).await {
+                tracing::error!(run = id, error = %e, "cannot record run progress");
+            }
+            recorder_shared.changed(id);
+        }
+    });
+    let launcher = shared.launcher.clone();
+    let outcome = launcher.run(run, tx, token).await;
+    let _ = recorder.await;
+    let _ = tokio::fs::remove_dir_all(&workspace).await;
+    outcome
+}
+
+async fn finish(shared: &Arc<Shared>, id: i64, mut outcome: RunOutcome) {
+    let entry = shared.running.lock().ok().and_then(|mut r| r.remove(&id));
+    if let Some((token, why)) = entry
+        && token.is_cancelled()
+    {
+        outcome.conclusion = Conclusion::Cancelled;
+        outcome.reason = outcome.reason.or(why);
+    }
+    if let Err(e) = shared.db(move |s| s.finish_run(id, &outcome)).await {
+        tracing::error!(run = id, error = %e, "cannot record the end of a run");
+    }
+    shared.changed(id);
+    shared.wake.notify_one();
+}
+
+/// Deletes runs past the retention period, hourly.
+async fn prune(shared: Arc<Shared>) {
+    let days = i64::from(shared.config.log_retention_days);
+    if days == 0 {
+        return;
+    }
+    loop {
+        let before = now_ms() - days * 24 * 3600 * 1000;
+        if let Err(e) = shared.db(move |s| s.prune(before)).await {
+            tracing::error!(error = %e, "cannot prune old runs");
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}

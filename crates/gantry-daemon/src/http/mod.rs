@@ -1,0 +1,42 @@
+//! The HTTP surface: webhook, API, streams and the web page.
+
+pub mod api;
+pub mod webhook;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::response::Html;
+use axum::routing::{get, post};
+
+use crate::daemon::Shared;
+
+/// The page: plain HTML with a small inline script (no build step).
+const PAGE: &str = include_str!("page.html");
+
+async fn page() -> Html<&'static str> {
+    Html(PAGE)
+}
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let webhook = post(webhook::handle).layer(DefaultBodyLimit::max(webhook::MAX_BODY));
+    Router::new()
+        .route("/", get(page))
+        .route("/webhook", webhook)
+        .route("/healthz", get(api::healthz))
+        .route("/metrics", get(api::metrics))
+        .route("/api/runs", get(api::list_runs))
+        .route("/api/runs/{id}", get(api::get_run))
+        .route("/api/runs/{id}/events", get(api::run_events))
+        .route("/api/runs/{id}/cancel", post(api::cancel_run))
+        .route("/api/runs/{id}/rerun", post(api::rerun))
+        .route("/api/runs/{id}/jobs/{job}/logs", get(api::get_logs))
+        .route(
+            "/api/runs/{id}/jobs/{job}/logs/stream",
+            get(api::follow_logs),
+        )
+        .route("/api/repos/{owner}/{repo}/dispatch", post(api::dispatch))
+        .route("/api/deliveries", get(api::deliveries))
+        .with_state(shared)
+}

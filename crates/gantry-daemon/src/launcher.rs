@@ -1,0 +1,201 @@
+//! The seam between the daemon and the run engine.
+//!
+//! The daemon decides *what* runs and *when*; a [`RunLauncher`] executes one queued run and
+//! reports progress as [`RunEvent`]s, which the daemon stores and streams. The real engine
+//! (`gantry-runner` with the Docker executor) plugs in by implementing this trait in
+//! `gantry-cli`:
+//!
+//! ```ignore
+//! struct EngineLauncher { docker: bollard::Docker }
+//! #[async_trait::async_trait]
+//! impl RunLauncher for EngineLauncher {
+//!     async fn run(&self, run: QueuedRun, events: mpsc::Sender<RunEvent>, cancel: CancellationToken) -> RunOutcome {
+//!         // parse run.workflow_source, build the github context from run.event/run.payload,
+//!         // run the jobs named in run.jobs (respecting needs) in run.workspace with the
+//!         // images from run.labels, forward step starts, log lines, annotations and summaries
+//!         // as RunEvents, stop when `cancel` fires.
+//!     }
+//!     async fn reap(&self) { let _ = gantry_docker::clean_all(&self.docker).await; }
+//! }
+//! ```
+//!
+//! [`crate::ProcessLauncher`] is a small real implementation that runs `run:` steps as host
+//! shell processes; the tests use it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a launcher needs to execute one run, fixed when the run was queued.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QueuedRun {
+    pub run_id: i64,
+    /// 1 for the first attempt; re-runs and re-queues after a crash count up.
+    pub attempt: u32,
+    /// `owner/repo`.
+    pub repo: String,
+    /// Where the repository was fetched from (local path or `file://` URL).
+    pub repo_url: String,
+    /// The event name (`github.event_name`).
+    pub event: String,
+    /// The webhook payload (`github.event`).
+    pub payload: Value,
+    /// `github.ref` and `github.sha`.
+    pub git_ref: String,
+    pub sha: String,
+    /// `.github/workflows/ci.yml`.
+    pub workflow_path: String,
+    /// The workflow file's text at `sha`.
+    pub workflow_source: String,
+    /// The jobs to execute, in topological order. A re-run of failed jobs lists only those
+    /// and their dependents; the others keep their earlier results.
+    pub jobs: Vec<PlannedJobInfo>,
+    /// `inputs` for `workflow_dispatch`.
+    pub inputs: Option<Value>,
+    pub secrets: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, String>,
+    /// `runs-on` label → image, from the configuration.
+    pub labels: BTreeMap<String, String>,
+    /// An empty directory reserved for this run attempt.
+    pub workspace: PathBuf,
+}
+
+/// One job of a planned run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedJobInfo {
+    /// The job id (`build`).
+    pub key: String,
+    /// The display name (`name:` or the id).
+    pub name: String,
+    pub needs: Vec<String>,
+}
+
+/// How something ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conclusion {
+    Success,
+    Failure,
+    Cancelled,
+    Skipped,
+}
+
+impl Conclusion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Conclusion::Success => "success",
+            Conclusion::Failure => "failure",
+            Conclusion::Cancelled => "cancelled",
+            Conclusion::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Conclusion> {
+        match s {
+            "success" => Some(Conclusion::Success),
+            "failure" => Some(Conclusion::Failure),
+            "cancelled" => Some(Conclusion::Cancelled),
+            "skipped" => Some(Conclusion::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// An annotation's level (`::error::`, `::warning::`, `::notice::`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AnnotationLevel {
+    Error,
+    Warning,
+    Notice,
+}
+
+/// Progress of a run, in the order it happened. Jobs are named by their key; a launcher that
+/// expands matrices reports each leg under its own key (`build (ubuntu, 20)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RunEvent {
+    JobStarted {
+        job: String,
+        name: String,
+    },
+    StepStarted {
+        job: String,
+        number: u32,
+        name: String,
+    },
+    /// Output text; `step` is `None` for job-level output (set-up, tear-down).
+    Log {
+        job: String,
+        step: Option<u32>,
+        text: String,
+    },
+    StepFinished {
+        job: String,
+        number: u32,
+        conclusion: Conclusion,
+    },
+    JobFinished {
+        job: String,
+        conclusion: Conclusion,
+    },
+    Annotation {
+        job: String,
+        level: AnnotationLevel,
+        message: String,
+        file: Option<String>,
+        line: Option<u32>,
+    },
+    /// The job's `$GITHUB_STEP_SUMMARY` markdown (appended across steps).
+    Summary {
+        job: String,
+        markdown: String,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub conclusion: Conclusion,
+    /// Why, when it did not succeed for reasons outside the steps (cancelled, engine error).
+    pub reason: Option<String>,
+}
+
+impl RunOutcome {
+    pub fn new(conclusion: Conclusion) -> RunOutcome {
+        RunOutcome {
+            conclusion,
+            reason: None,
+        }
+    }
+
+    pub fn with_reason(conclusion: Conclusion, reason: impl Into<String>) -> RunOutcome {
+        RunOutcome {
+            conclusion,
+            reason: Some(reason.into()),
+        }
+    }
+}
+
+/// Executes runs. The daemon calls [`RunLauncher::run`] from up to `capacity` tasks at once.
+#[async_trait::async_trait]
+pub trait RunLauncher: Send + Sync + 'static {
+    /// Executes `run`, sending progress on `events`, and returns when it is over. When `cancel`
+    /// fires the launcher stops its processes promptly and returns
+    /// [`Conclusion::Cancelled`]. A closed `events` channel is not an error.
+    async fn run(
+        &self,
+        run: QueuedRun,
+        events: mpsc::Sender<RunEvent>,
+        cancel: CancellationToken,
+    ) -> RunOutcome;
+
+    /// Removes whatever runs in flight at a crash left behind (containers, networks). Called
+    /// once at start-up, before queued runs start. The Docker engine calls
+    /// `gantry_docker::clean_all` here.
+    async fn reap(&self) {}
+}

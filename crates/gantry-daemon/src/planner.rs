@@ -1,0 +1,401 @@
+//! Which workflows run for a delivery: fetch the repository at the event's ref (git2, local
+//! paths and `file://` URLs), read `.github/workflows/*.yml` there and plan them with
+//! `gantry-plan`'s event matching (activity types from the payload's `action`, the draft
+//! release rule, branch/tag filters).
+
+use std::path::{Path, PathBuf};
+
+use gantry_expr::{EvalContext, ParseOptions, Value as ExprValue, parse_template};
+use gantry_plan::{Event, PlanContext, WorkflowOutcome, plan_workflow_with};
+use gantry_workflow::{OrExpr, Workflow, parse_workflow};
+use serde_json::{Value, json};
+use thiserror::Error;
+
+use crate::config::RepoConfig;
+use crate::launcher::PlannedJobInfo;
+use crate::store::{ConcurrencySpec, NewRun, RunSpec};
+
+#[derive(Debug, Error)]
+pub enum PlanFailure {
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    #[error("cannot create the mirror directory: {0}")]
+    Mirror(std::io::Error),
+    #[error("the payload does not say which commit to run ({0})")]
+    NoTarget(&'static str),
+    #[error("'{0}' is not in the repository")]
+    RefNotFound(String),
+}
+
+/// The ref and commit an event runs at (`github.ref`, `github.sha`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub git_ref: String,
+    /// A revision to resolve: a sha, or a ref name when the payload has no sha.
+    pub rev: String,
+    /// Tried when `rev` does not resolve (a release whose tag is gone).
+    pub fallback: Option<String>,
+}
+
+/// The outcome of planning one delivery.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub runs: Vec<NewRun>,
+    /// (workflow path, why it does not run)
+    pub skipped: Vec<(String, String)>,
+}
+
+fn str_at<'a>(payload: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(payload, |v, k| v.get(k))?.as_str()
+}
+
+fn qualify(name: &str, prefix: &str) -> String {
+    if name.starts_with("refs/") {
+        name.to_owned()
+    } else {
+        format!("{prefix}{name}")
+    }
+}
+
+/// GitHub's `GITHUB_REF`/`GITHUB_SHA` per event ("Events that trigger workflows").
+pub fn target(event: &str, payload: &Value) -> Result<Target, PlanFailure> {
+    let default_branch = || {
+        str_at(payload, &["repository", "default_branch"])
+            .map(|b| qualify(b, "refs/heads/"))
+            .ok_or(PlanFailure::NoTarget("repository.default_branch"))
+    };
+    match event {
+        "push" => {
+            let git_ref = str_at(payload, &["ref"]).ok_or(PlanFailure::NoTarget("ref"))?;
+            let sha = str_at(payload, &["after"]).unwrap_or(git_ref);
+            Ok(Target {
+                git_ref: git_ref.to_owned(),
+                rev: sha.to_owned(),
+                fallback: Some(git_ref.to_owned()),
+            })
+        }
+        "release" => {
+            let tag = str_at(payload, &["release", "tag_name"])
+                .ok_or(PlanFailure::NoTarget("release.tag_name"))?;
+            let commitish = str_at(payload, &["release", "target_commitish"]);
+            let git_ref = qualify(tag, "refs/tags/");
+            Ok(Target {
+                rev: git_ref.clone(),
+                git_ref,
+                fallback: commitish.map(|c| qualify(c, "refs/heads/")),
+            })
+        }
+        "pull_request" | "pull_request_review" | "pull_request_review_comment" => {
+            let number = payload
+                .get("number")
+                .or_else(|| payload.get("pull_request").and_then(|p| p.get("number")))
+                .and_then(Value::as_u64)
+                .ok_or(PlanFailure::NoTarget("number"))?;
+            let head = str_at(payload, &["pull_request", "head", "sha"])
+                .ok_or(PlanFailure::NoTarget("pull_request.head.sha"))?;
+            Ok(Target {
+                git_ref: format!("refs/pull/{number}/merge"),
+                rev: head.to_owned(),
+                fallback: None,
+            })
+        }
+        "workflow_dispatch" => {
+            let git_ref = str_at(payload, &["ref"]).ok_or(PlanFailure::NoTarget("ref"))?;
+            let git_ref = qualify(git_ref, "refs/heads/");
+            Ok(Target {
+                rev: git_ref.clone(),
+                git_ref,
+                fallback: None,
+            })
+        }
+        _ => {
+            let git_ref = default_branch()?;
+            Ok(Target {
+                rev: git_ref.clone(),
+                git_ref,
+                fallback: None,
+            })
+        }
+    }
+}
+
+/// Mirrors the repository into `<data_dir>/mirrors/<owner>__<repo>.git` and fetches every
+/// branch and tag, so each delivery sees the current state.
+pub fn fetch(data_dir: &Path, repo_name: &str, url: &str) -> Result<git2::Repository, PlanFailure> {
+    let dir: PathBuf = data_dir
+        .join("mirrors")
+        .join(format!("{}.git", repo_name.replace('/', "__")));
+    std::fs::create_dir_all(&dir).map_err(PlanFailure::Mirror)?;
+    let repo = match git2::Repository::open_bare(&dir) {
+        Ok(repo) => repo,
+        Err(_) => git2::Repository::init_bare(&dir)?,
+    };
+    {
+        let mut remote = repo.remote_anonymous(url)?;
+        let refspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+        let mut options = git2::FetchOptions::new();
+        options.download_tags(git2::AutotagOption::All);
+        remote.fetch(&refspecs, Some(&mut options), None)?;
+    }
+    Ok(repo)
+}
+
+fn resolve<'r>(
+    repo: &'r git2::Repository,
+    target: &Target,
+) -> Result<git2::Commit<'r>, PlanFailure> {
+    let candidates = std::iter::once(&target.rev).chain(target.fallback.as_ref());
+    for rev in candidates {
+        if let Ok(object) = repo.revparse_single(rev)
+            && let Ok(commit) = object.peel_to_commit()
+        {
+            return Ok(commit);
+        }
+    }
+    Err(PlanFailure::RefNotFound(target.rev.clone()))
+}
+
+/// `.github/workflows/*.yml|yaml` at `commit`, as (path, text), sorted by path.
+pub fn workflow_files(
+    repo: &git2::Repository,
+    commit: &git2::Commit<'_>,
+) -> Result<Vec<(String, String)>, PlanFailure> {
+    let tree = commit.tree()?;
+    let Ok(entry) = tree.get_path(Path::new(".github/workflows")) else {
+        return Ok(Vec::new());
+    };
+    let dir = entry.to_object(repo)?.peel_to_tree()?;
+    let mut files = Vec::new();
+    for entry in dir.iter() {
+        let Ok(name) = entry.name() else { continue };
+        let is_yaml = name.ends_with(".yml") || name.ends_with(".yaml");
+        if !is_yaml || entry.kind() != Some(git2::ObjectType::Blob) {
+            continue;
+        }
+        let blob = repo.find_blob(entry.id())?;
+        let text = String::from_utf8_lossy(blob.content()).into_owned();
+        files.push((format!(".github/workflows/{name}"), text));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// What the planner needs to know about the delivery.
+pub struct EventInput<'a> {
+    pub repo_name: &'a str,
+    pub repo: &'a RepoConfig,
+    pub event: &'a str,
+    pub payload: &'a Value,
+}
+
+/// Fetches, reads and plans every workflow for one event.
+pub fn plan_event(data_dir: &Path, input: &EventInput<'_>) -> Result<Planned, PlanFailure> {
+    let target = target(input.event, input.payload)?;
+    let repo = fetch(data_dir, input.repo_name, &input.repo.url)?;
+    let commit = resolve(&repo, &target)?;
+    let sha = commit.id().to_string();
+    let files = workflow_files(&repo, &commit)?;
+    let mut planned = Planned::default();
+    for (path, source) in files {
+        match plan_file(input, &target.git_ref, &sha, &path, &source) {
+            Ok(run) => planned.runs.push(run),
+            Err(reason) => planned.skipped.push((path, reason)),
+        }
+    }
+    Ok(planned)
+}
+
+/// Plans one workflow file: a run, or why it does not run. A file that does not parse or
+/// plan produces a failed run (as on GitHub) when it listens to the event.
+fn plan_file(
+    input: &EventInput<'_>,
+    git_ref: &str,
+    sha: &str,
+    path: &str,
+    source: &str,
+) -> Result<NewRun, String> {
+    let parsed = parse_workflow(path, source);
+    let workflow = match (&parsed.value, parsed.has_errors()) {
+        (Some(wf), false) => wf,
+        _ => return Err("the workflow file has errors".to_owned()),
+    };
+    let event = Event {
+        git_ref: Some(git_ref.to_owned()),
+        ..Event::new(input.event, input.payload.clone())
+    };
+    let github = github_context(input, git_ref, sha, path);
+    let context = PlanContext {
+        github: Some(github.clone()),
+        vars: Some(json!(input.repo.variables)),
+    };
+    let spec = |jobs, inputs| RunSpec {
+        repo: input.repo_name.to_owned(),
+        repo_url: input.repo.url.clone(),
+        event: input.event.to_owned(),
+        payload: input.payload.clone(),
+        git_ref: git_ref.to_owned(),
+        sha: sha.to_owned(),
+        workflow_path: path.to_owned(),
+        workflow_name: workflow_name(workflow, path),
+        workflow_source: source.to_owned(),
+        jobs,
+        inputs,
+    };
+    match plan_workflow_with(workflow, &event, &[], &context) {
+        Ok(WorkflowOutcome::Skipped(reason)) => Err(reason.to_string()),
+        Ok(WorkflowOutcome::Run(plan)) => {
+            let inputs = plan.inputs.map(Value::Object);
+            let jobs = job_infos(workflow, &plan.jobs);
+            let concurrency = concurrency(workflow, &github, inputs.as_ref(), input.repo);
+            let mut run = NewRun::new(spec(jobs, inputs));
+            match concurrency {
+                Ok(c) => run.concurrency = c,
+                Err(e) => run.failed = Some(format!("concurrency: {e}")),
+            }
+            Ok(run)
+        }
+        Err(error) => {
+            let mut run = NewRun::new(spec(Vec::new(), None));
+            run.failed = Some(error.to_string());
+            Ok(run)
+        }
+    }
+}
+
+fn workflow_name(workflow: &Workflow, path: &str) -> String {
+    workflow
+        .name
+        .as_ref()
+        .map(|n| n.value.clone())
+        .unwrap_or_else(|| path.to_owned())
+}
+
+fn job_infos(workflow: &Workflow, jobs: &[gantry_plan::PlannedJob]) -> Vec<PlannedJobInfo> {
+    jobs.iter()
+        .map(|job| {
+            let name = workflow
+                .jobs
+                .get(&job.id)
+                .and_then(|j| j.name.as_ref())
+                .map(|n| n.value.clone())
+                .unwrap_or_else(|| job.id.clone());
+            PlannedJobInfo {
+                key: job.id.clone(),
+                name,
+                needs: job.needs.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The parts of the `github` context known before the run starts.
+pub fn github_context(input: &EventInput<'_>, git_ref: &str, sha: &str, path: &str) -> Value {
+    let (owner, _) = input
+        .repo_name
+        .split_once('/')
+        .unwrap_or((input.repo_name, ""));
+    let ref_name = git_ref
+        .strip_prefix("refs/heads/")
+        .or_else(|| git_ref.strip_prefix("refs/tags/"))
+        .unwrap_or(git_ref);
+    json!({
+        "event_name": input.event,
+        "event": input.payload,
+        "ref": git_ref,
+        "ref_name": ref_name,
+        "sha": sha,
+        "repository": input.repo_name,
+        "repository_owner": owner,
+        "workflow": path,
+        "actor": str_at(input.payload, &["sender", "login"]).unwrap_or_default(),
+        "head_ref": str_at(input.payload, &["pull_request", "head", "ref"]).unwrap_or_default(),
+        "base_ref": str_at(input.payload, &["pull_request", "base", "ref"]).unwrap_or_default(),
+    })
+}
+
+struct Contexts {
+    github: Value,
+    inputs: Value,
+    vars: Value,
+}
+
+impl EvalContext for Contexts {
+    fn named_value(&self, name: &str) -> Option<ExprValue> {
+        match name.to_ascii_lowercase().as_str() {
+            "github" => Some(ExprValue::from(&self.github)),
+            "inputs" => Some(ExprValue::from(&self.inputs)),
+            "vars" => Some(ExprValue::from(&self.vars)),
+            _ => None,
+        }
+    }
+}
+
+/// Evaluates the workflow-level `concurrency:` (group and `cancel-in-progress`).
+fn concurrency(
+    workflow: &Workflow,
+    github: &Value,
+    inputs: Option<&Value>,
+    repo: &RepoConfig,
+) -> Result<Option<ConcurrencySpec>, String> {
+    let Some(c) = &workflow.concurrency else {
+        return Ok(None);
+    };
+    let contexts = Contexts {
+        github: github.clone(),
+        inputs: inputs.cloned().unwrap_or_else(|| json!({})),
+        vars: json!(repo.variables),
+    };
+    let group = evaluate(&c.value.group.value, &contexts)?.to_display_string();
+    let cancel_in_progress = match c.value.cancel_in_progress.as_ref().map(|c| &c.value) {
+        None => false,
+        Some(OrExpr::Value(b)) => *b,
+        Some(OrExpr::Expr(source)) => evaluate(source, &contexts)?.is_truthy(),
+    };
+    Ok(Some(ConcurrencySpec {
+        group,
+        cancel_in_progress,
+    }))
+}
+
+fn evaluate(source: &str, contexts: &Contexts) -> Result<ExprValue, String> {
+    let options = ParseOptions::new()
+        .named_value("github")
+        .named_value("inputs")
+        .named_value("vars");
+    let template = parse_template(source, &options).map_err(|e| e.to_string())?;
+    template.evaluate(contexts).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_follow_githubs_table() {
+        let release = json!({"release": {"tag_name": "v1", "target_commitish": "main"}});
+        assert_eq!(
+            target("release", &release).unwrap(),
+            Target {
+                git_ref: "refs/tags/v1".into(),
+                rev: "refs/tags/v1".into(),
+                fallback: Some("refs/heads/main".into())
+            }
+        );
+        let push = json!({"ref": "refs/heads/dev", "after": "abc"});
+        assert_eq!(target("push", &push).unwrap().rev, "abc");
+        let dispatch = json!({"ref": "main"});
+        assert_eq!(
+            target("workflow_dispatch", &dispatch).unwrap().git_ref,
+            "refs/heads/main"
+        );
+        let issues = json!({"repository": {"default_branch": "trunk"}});
+        assert_eq!(
+            target("issues", &issues).unwrap().git_ref,
+            "refs/heads/trunk"
+        );
+        assert!(matches!(
+            target("issues", &json!({})),
+            Err(PlanFailure::NoTarget(_))
+        ));
+    }
+}

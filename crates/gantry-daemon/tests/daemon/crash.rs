@@ -1,0 +1,126 @@
+//! `kill -9` of a real daemon process (the `daemon` example) and a restart: every
+//! acknowledged delivery still gets exactly one run.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use crate::common::*;
+
+/// The example binary, built by `cargo test` next to the test binaries.
+fn example_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let debug_dir = exe.parent().unwrap().parent().unwrap();
+    let path = debug_dir.join("examples").join("daemon");
+    assert!(
+        path.exists(),
+        "{} is missing: build with cargo test",
+        path.display()
+    );
+    path
+}
+
+/// A daemon process that is killed when dropped (even if the test fails).
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(config: &std::path::Path) -> (Process, Client) {
+    let mut child = Command::new(example_binary())
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Process(child), Client::new(addr))
+}
+
+fn write_config(env: &Env, port: u16) -> PathBuf {
+    let repo = &env.config.repositories[REPO];
+    let toml = format!(
+        "listen = \"127.0.0.1:{port}\"\ndata_dir = '{}'\ncapacity = 1\n\n[repositories.\"{REPO}\"]\nurl = '{}'\nwebhook_secret = \"{SECRET}\"\n",
+        env.config.data_dir.display(),
+        repo.url,
+    );
+    let path = env.path("gantry.toml");
+    std::fs::write(&path, toml).unwrap();
+    path
+}
+
+fn kill9(process: Process) {
+    let pid = i32::try_from(process.0.id()).unwrap();
+    // SAFETY: signalling a child process this test started.
+    unsafe {
+        libc_kill(pid);
+    }
+    drop(process);
+}
+
+unsafe fn libc_kill(pid: i32) {
+    unsafe extern "C" {
+        fn kill(pid: i32, sig: i32) -> i32;
+    }
+    // SIGKILL is 9 on every Unix.
+    unsafe {
+        kill(pid, 9);
+    }
+}
+
+#[tokio::test]
+async fn kill_9_then_restart_runs_every_acknowledged_delivery_exactly_once() {
+    let mut env = Env::new();
+    let wf = gated_workflow(&env, "release", "");
+    env.repo(REPO, &[("gated.yml", &wf)]);
+    let config = write_config(&env, 0);
+    let (process, client) = spawn(&config);
+    let payload = payload("release/published.payload.json");
+
+    // One run in flight, two acknowledged and queued behind it (capacity 1).
+    let mut acknowledged = Vec::new();
+    for delivery in ["k1", "k2", "k3"] {
+        let reply = client.webhook("release", delivery, &payload).await;
+        assert_eq!(reply.status, 202, "{}", reply.body);
+        acknowledged.extend(run_ids(&reply));
+    }
+    assert_eq!(acknowledged.len(), 3);
+    let in_flight = acknowledged[0];
+    client.wait_status(in_flight, "running").await;
+    kill9(process);
+
+    // The restarted daemon fails the interrupted run, reaps its step and runs the others.
+    let (_process, client) = spawn(&config);
+    let crashed = client.run(in_flight).await;
+    assert_eq!(crashed["status"], "completed", "{crashed}");
+    assert_eq!(crashed["conclusion"], "failure");
+    assert!(
+        crashed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("daemon stopped")
+    );
+    env.open_gate();
+    for &id in &acknowledged[1..] {
+        assert_eq!(client.wait_completed(id).await["conclusion"], "success");
+    }
+    let redelivered = client.webhook("release", "k2", &payload).await;
+    assert_eq!(redelivered.status, 200);
+    let mut marks = env.marks();
+    marks.sort();
+    let want: Vec<String> = acknowledged.iter().map(|id| format!("run {id}")).collect();
+    assert_eq!(marks, want, "each acknowledged run executed exactly once");
+    let all = client.get("/api/runs").await.body;
+    assert_eq!(all["runs"].as_array().unwrap().len(), 3);
+}

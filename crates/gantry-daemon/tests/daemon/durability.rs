@@ -1,0 +1,188 @@
+//! Restart durability through the store: what was committed runs exactly once after a
+//! restart; what was running is failed (or re-queued) and reaped.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gantry_daemon::store::{
+    DeliveryStatus, NewDelivery, NewRun, RunFilter, RunSpec, SqliteStore, Store,
+};
+use gantry_daemon::{
+    PlannedJobInfo, ProcessLauncher, QueuedRun, RestartPolicy, RunEvent, RunLauncher, RunOutcome,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::common::*;
+
+/// The process launcher, counting launches and reaps.
+#[derive(Default)]
+struct Counting {
+    inner: ProcessLauncher,
+    launches: AtomicUsize,
+    reaps: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl RunLauncher for Counting {
+    async fn run(
+        &self,
+        run: QueuedRun,
+        events: mpsc::Sender<RunEvent>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        self.launches.fetch_add(1, Ordering::SeqCst);
+        self.inner.run(run, events, cancel).await
+    }
+
+    async fn reap(&self) {
+        self.reaps.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn spec(env: &Env, workflow: &str) -> RunSpec {
+    RunSpec {
+        repo: REPO.to_owned(),
+        repo_url: env.config.repositories[REPO].url.clone(),
+        event: "release".to_owned(),
+        payload: json!({"action": "published"}),
+        git_ref: "refs/tags/0.0.1".to_owned(),
+        sha: "0".repeat(40),
+        workflow_path: ".github/workflows/m.yml".to_owned(),
+        workflow_name: "m".to_owned(),
+        workflow_source: workflow.to_owned(),
+        jobs: vec![PlannedJobInfo {
+            key: "build".to_owned(),
+            name: "build".to_owned(),
+            needs: vec![],
+        }],
+        inputs: None,
+    }
+}
+
+fn delivery(id: &str) -> NewDelivery {
+    NewDelivery {
+        id: id.to_owned(),
+        event: "release".to_owned(),
+        repo: Some(REPO.to_owned()),
+        status: DeliveryStatus::Accepted,
+        reason: None,
+    }
+}
+
+fn env_with_repo() -> Env {
+    let mut env = Env::new();
+    env.repo(REPO, &[]);
+    env
+}
+
+#[tokio::test]
+async fn committed_runs_execute_exactly_once_across_restarts() {
+    let env = env_with_repo();
+    let workflow = marking_workflow(&env, "release");
+    {
+        // Acknowledged deliveries, as the webhook commits them, then the process "dies".
+        let store = SqliteStore::open(&env.config.data_dir).unwrap();
+        for i in 0..3 {
+            let runs = [
+                NewRun::new(spec(&env, &workflow)),
+                NewRun::new(spec(&env, &workflow)),
+            ];
+            store
+                .commit(Some(&delivery(&format!("d{i}"))), &runs)
+                .unwrap();
+        }
+    }
+    let launcher = Arc::new(Counting::default());
+    let mut server = env.start_with(launcher.clone()).await;
+    for id in 1..=6 {
+        let run = server.client.wait_completed(id).await;
+        assert_eq!(run["conclusion"], "success", "{run}");
+    }
+    server.stop().await;
+    assert_eq!(launcher.launches.load(Ordering::SeqCst), 6);
+    // A second restart finds nothing to do.
+    let launcher2 = Arc::new(Counting::default());
+    let mut server = env.start_with(launcher2.clone()).await;
+    assert!(server.handle().recovered().is_empty());
+    server.stop().await;
+    assert_eq!(launcher2.launches.load(Ordering::SeqCst), 0);
+    let mut marks = env.marks();
+    marks.sort();
+    assert_eq!(
+        marks,
+        (1..=6)
+            .map(|i| format!("run {i} published"))
+            .collect::<Vec<_>>()
+    );
+}
+
+/// Commits one run and claims it, as a daemon that died mid-run leaves it.
+fn crashed_mid_run(env: &Env, workflow: &str) {
+    let store = SqliteStore::open(&env.config.data_dir).unwrap();
+    store
+        .commit(Some(&delivery("d1")), &[NewRun::new(spec(env, workflow))])
+        .unwrap();
+    let claimed = store.claim_next().unwrap().unwrap();
+    store
+        .apply(
+            claimed.id,
+            &[RunEvent::JobStarted {
+                job: "build".into(),
+                name: "build".into(),
+            }],
+        )
+        .unwrap();
+}
+
+#[tokio::test]
+async fn runs_in_flight_at_a_crash_fail_with_the_reason_and_are_reaped() {
+    let env = env_with_repo();
+    crashed_mid_run(&env, &marking_workflow(&env, "release"));
+    let launcher = Arc::new(Counting::default());
+    let mut server = env.start_with(launcher.clone()).await;
+    assert_eq!(server.handle().recovered(), [1]);
+    let run = server.client.run(1).await;
+    assert_eq!(run["status"], "completed");
+    assert_eq!(run["conclusion"], "failure");
+    assert!(
+        run["reason"].as_str().unwrap().contains("daemon stopped"),
+        "{run}"
+    );
+    assert_eq!(run["jobs"][0]["conclusion"], "failure");
+    server.stop().await;
+    assert_eq!(launcher.reaps.load(Ordering::SeqCst), 1);
+    assert_eq!(launcher.launches.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn runs_in_flight_at_a_crash_can_be_requeued_by_config() {
+    let mut env = env_with_repo();
+    env.config.on_restart = RestartPolicy::Requeue;
+    crashed_mid_run(&env, &marking_workflow(&env, "release"));
+    let launcher = Arc::new(Counting::default());
+    let mut server = env.start_with(launcher.clone()).await;
+    let run = server.client.wait_completed(1).await;
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert_eq!(run["attempt"], 2);
+    server.stop().await;
+    assert_eq!(launcher.launches.load(Ordering::SeqCst), 1);
+    assert_eq!(launcher.reaps.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_delivery_and_its_runs_commit_together_or_not_at_all() {
+    let env = env_with_repo();
+    let store = SqliteStore::open(&env.config.data_dir).unwrap();
+    let workflow = marking_workflow(&env, "release");
+    let first = store
+        .commit(Some(&delivery("x")), &[NewRun::new(spec(&env, &workflow))])
+        .unwrap();
+    assert!(matches!(first, gantry_daemon::store::Committed::New { .. }));
+    let again = store
+        .commit(Some(&delivery("x")), &[NewRun::new(spec(&env, &workflow))])
+        .unwrap();
+    assert_eq!(again, gantry_daemon::store::Committed::Duplicate);
+    assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 1);
+}
