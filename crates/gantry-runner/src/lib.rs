@@ -1,7 +1,28 @@
 //! The run engine: takes a plan and runs it on an [`executor::Executor`].
+//!
+//! ```ignore
+//! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+//! let result = tokio::spawn(gantry_runner::run(workflow, &plan, options, executor, tx));
+//! while let Some(event) = rx.recv().await { render(&event); log_writer.handle(&event)?; }
+//! ```
 
+pub mod actions;
 pub mod commands;
+pub mod context;
+mod engine;
+pub mod event;
 pub mod executor;
 pub mod file_commands;
+mod hashfiles;
+mod job;
+pub mod logs;
 pub mod mask;
 pub mod shell;
+mod step;
+
+pub use actions::{ActionCall, ActionError, ActionRegistry, BuiltinAction};
+pub use commands::{Annotation, AnnotationLevel};
+pub use context::{GithubInfo, HashFiles, LocalHashFiles};
+pub use engine::{RunOptions, run};
+pub use event::{Conclusion, JobSummary, LogStream, RunEvent, RunResult, StepRef};
+pub use logs::{LogWriter, next_run_dir};

@@ -1,0 +1,129 @@
+//! Built-in implementations of well-known actions (`actions/checkout`, ...), which gantry runs
+//! without fetching them. Anything not registered here and not local fails its step with a
+//! message naming the action.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::executor::{ExecutorError, JobEnvironment, OutputChunk, Stream};
+
+/// What a built-in action gets to work with.
+pub struct ActionCall<'a> {
+    pub job: &'a dyn JobEnvironment,
+    /// `with:` values (evaluated) with the action's defaults applied, keyed by input name.
+    pub inputs: IndexMap<String, String>,
+    /// The step's complete process environment (what a `run:` step would get).
+    pub env: IndexMap<String, String>,
+    pub workspace: String,
+    pub cancel: CancellationToken,
+    /// Output sent here is treated exactly like a `run:` step's: workflow commands work and
+    /// everything is masked.
+    pub output: mpsc::Sender<OutputChunk>,
+}
+
+impl ActionCall<'_> {
+    /// Writes one line to the step log (through the command parser and masker).
+    pub async fn log(&self, line: &str) {
+        let chunk = OutputChunk {
+            stream: Stream::Stdout,
+            bytes: format!("{line}\n").into_bytes(),
+        };
+        // The receiver lives as long as the step; a closed channel only loses a log line.
+        let _ = self.output.send(chunk).await;
+    }
+}
+
+/// Why a built-in action failed; shown as an error annotation on the step.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("{0}")]
+    Failed(String),
+    #[error(transparent)]
+    Executor(#[from] ExecutorError),
+}
+
+#[async_trait]
+pub trait BuiltinAction: Send + Sync {
+    /// Runs the action; returns its outputs.
+    async fn run(&self, call: ActionCall<'_>) -> Result<IndexMap<String, String>, ActionError>;
+}
+
+/// Built-in actions by `owner/repo` (lower-case; any ref matches).
+#[derive(Clone, Default)]
+pub struct ActionRegistry {
+    actions: IndexMap<String, Arc<dyn BuiltinAction>>,
+}
+
+impl std::fmt::Debug for ActionRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.actions.keys()).finish()
+    }
+}
+
+impl ActionRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The actions gantry ships with.
+    pub fn with_defaults() -> Self {
+        let mut registry = Self::new();
+        registry.register("actions/checkout", Arc::new(MinimalCheckout));
+        registry
+    }
+
+    pub fn register(&mut self, name: &str, action: Arc<dyn BuiltinAction>) {
+        self.actions.insert(name.to_ascii_lowercase(), action);
+    }
+
+    pub fn get(&self, owner: &str, repo: &str) -> Option<Arc<dyn BuiltinAction>> {
+        self.actions
+            .get(&format!("{owner}/{repo}").to_ascii_lowercase())
+            .cloned()
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.actions.keys().map(String::as_str)
+    }
+}
+
+/// `actions/checkout`, minimal: the executor already copied the working tree into the workspace
+/// when the job started, so this only reports that. Fetching other refs or repositories needs
+/// the network and is refused.
+struct MinimalCheckout;
+
+#[async_trait]
+impl BuiltinAction for MinimalCheckout {
+    async fn run(&self, call: ActionCall<'_>) -> Result<IndexMap<String, String>, ActionError> {
+        if let Some(repo) = call.inputs.get("repository").filter(|r| !r.is_empty()) {
+            let own = call
+                .env
+                .get("GITHUB_REPOSITORY")
+                .cloned()
+                .unwrap_or_default();
+            if !repo.eq_ignore_ascii_case(&own) {
+                return Err(ActionError::Failed(format!(
+                    "actions/checkout of another repository ('{repo}') needs the network; gantry only provides the local working tree"
+                )));
+            }
+        }
+        call.log(&format!(
+            "Using the local working tree already copied to {}",
+            call.workspace
+        ))
+        .await;
+        let mut outputs = IndexMap::new();
+        if let Some(sha) = call.env.get("GITHUB_SHA") {
+            outputs.insert("commit".to_owned(), sha.clone());
+        }
+        if let Some(r) = call.env.get("GITHUB_REF") {
+            outputs.insert("ref".to_owned(), r.clone());
+        }
+        Ok(outputs)
+    }
+}

@@ -1,0 +1,636 @@
+//! The run engine: one dispatcher task over a closed set of [`Dispatch`] messages, one task per
+//! job instance owning that job's state. A job starts as soon as the jobs it needs are done
+//! (no stage barriers), within `max_jobs` and its matrix's `max-parallel`.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gantry_plan::{MatrixPlan, WorkflowPlan};
+use gantry_workflow::{Job, OrExpr, Workflow};
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::actions::ActionRegistry;
+use crate::commands::{Annotation, AnnotationLevel};
+use crate::context::{GithubInfo, NeedRecord, Status};
+use crate::event::{Conclusion, JobSummary, RunEvent, RunResult};
+use crate::executor::{Executor, Platform};
+use crate::job::{EventSink, JobInstance, JobOutcome, RunShared, job_scope, millis, run_job};
+
+/// How to run: everything that is not in the workflow file.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Unique per run (container labels, log directory).
+    pub run_id: String,
+    pub github: GithubInfo,
+    pub secrets: IndexMap<String, String>,
+    pub vars: IndexMap<String, String>,
+    /// `runs-on` label (lower-case) → where jobs with that label run.
+    pub platforms: IndexMap<String, Platform>,
+    /// Where jobs go whose labels are not in `platforms` (`None`: such jobs fail).
+    pub default_platform: Option<Platform>,
+    /// The directory copied into each job's workspace.
+    pub workspace_source: Option<PathBuf>,
+    /// Jobs running at once across the run.
+    pub max_jobs: usize,
+    /// `ACTIONS_STEP_DEBUG` / `ACTIONS_RUNNER_DEBUG`: show debug lines, set `RUNNER_DEBUG`.
+    pub step_debug: bool,
+    pub docker_socket: bool,
+    pub keep_containers: bool,
+    /// Cancelling stops running steps (cleanup still runs); the run ends `cancelled`.
+    pub cancel: CancellationToken,
+    pub actions: ActionRegistry,
+}
+
+impl RunOptions {
+    pub fn new(run_id: impl Into<String>) -> Self {
+        Self {
+            run_id: run_id.into(),
+            github: GithubInfo::default(),
+            secrets: IndexMap::new(),
+            vars: IndexMap::new(),
+            platforms: IndexMap::new(),
+            default_platform: None,
+            workspace_source: None,
+            max_jobs: 4,
+            step_debug: false,
+            docker_socket: false,
+            keep_containers: false,
+            cancel: CancellationToken::new(),
+            actions: ActionRegistry::with_defaults(),
+        }
+    }
+}
+
+/// Everything the dispatcher reacts to.
+pub(crate) enum Dispatch {
+    /// An event from a job task, to record and forward.
+    Event(RunEvent),
+    JobFinished {
+        node: usize,
+        instance: usize,
+        outcome: JobOutcome,
+    },
+    Cancel,
+}
+
+/// Runs the jobs of `plan` (from `gantry_plan::plan_workflow`) and streams [`RunEvent`]s to
+/// `events` (every string already masked). Returns when every job has finished and its
+/// environment has been cleaned up.
+pub async fn run(
+    workflow: Arc<Workflow>,
+    plan: &WorkflowPlan,
+    options: RunOptions,
+    executor: Arc<dyn Executor>,
+    events: mpsc::UnboundedSender<RunEvent>,
+) -> RunResult {
+    let started = Instant::now();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let cancel = options.cancel.clone();
+    let watcher = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            let _ = tx.send(Dispatch::Cancel);
+        })
+    };
+    let shared = Arc::new(RunShared {
+        workflow,
+        options,
+        executor,
+        inputs: plan.inputs.clone(),
+    });
+    let mut dispatcher = Dispatcher::new(shared, plan, tx, events);
+    dispatcher.emit(RunEvent::RunStarted {
+        run_id: dispatcher.shared.options.run_id.clone(),
+        workflow: dispatcher.shared.options.github.workflow.clone(),
+        jobs: dispatcher.nodes.iter().map(|n| n.id.clone()).collect(),
+    });
+    dispatcher.run(rx).await;
+    watcher.abort();
+    dispatcher.finish(millis(started.elapsed()))
+}
+
+struct Node {
+    id: String,
+    needs: Vec<usize>,
+    matrix: MatrixPlan,
+    state: NodeState,
+    instances: Vec<JobInstance>,
+    results: Vec<Option<JobOutcome>>,
+    queue: VecDeque<usize>,
+    running: usize,
+    fail_fast: bool,
+    max_parallel: usize,
+    cancel: CancellationToken,
+    outputs: Map<String, Json>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum NodeState {
+    Waiting,
+    Active,
+    Done(NeedRecord),
+}
+
+struct Dispatcher {
+    shared: Arc<RunShared>,
+    nodes: Vec<Node>,
+    tx: mpsc::UnboundedSender<Dispatch>,
+    out: mpsc::UnboundedSender<RunEvent>,
+    running: usize,
+    jobs: Vec<JobSummary>,
+    summaries: Vec<String>,
+    annotations: Vec<Annotation>,
+}
+
+impl Dispatcher {
+    fn new(
+        shared: Arc<RunShared>,
+        plan: &WorkflowPlan,
+        tx: mpsc::UnboundedSender<Dispatch>,
+        out: mpsc::UnboundedSender<RunEvent>,
+    ) -> Self {
+        let index: HashMap<&str, usize> = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.as_str(), i))
+            .collect();
+        let nodes = plan
+            .jobs
+            .iter()
+            .map(|j| Node {
+                id: j.id.clone(),
+                needs: j
+                    .needs
+                    .iter()
+                    .filter_map(|n| index.get(n.as_str()).copied())
+                    .collect(),
+                matrix: j.matrix.clone(),
+                state: NodeState::Waiting,
+                instances: Vec::new(),
+                results: Vec::new(),
+                queue: VecDeque::new(),
+                running: 0,
+                fail_fast: true,
+                max_parallel: usize::MAX,
+                cancel: shared.options.cancel.child_token(),
+                outputs: Map::new(),
+            })
+            .collect();
+        Self {
+            shared,
+            nodes,
+            tx,
+            out,
+            running: 0,
+            jobs: Vec::new(),
+            summaries: Vec::new(),
+            annotations: Vec::new(),
+        }
+    }
+
+    async fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Dispatch>) {
+        loop {
+            self.schedule();
+            if self
+                .nodes
+                .iter()
+                .all(|n| matches!(n.state, NodeState::Done(_)))
+            {
+                return;
+            }
+            match rx.recv().await {
+                Some(Dispatch::Event(event)) => self.emit(event),
+                Some(Dispatch::JobFinished {
+                    node,
+                    instance,
+                    outcome,
+                }) => {
+                    self.finished(node, instance, outcome);
+                }
+                Some(Dispatch::Cancel) => self.cancel_queued(),
+                // Unreachable while `self.tx` lives; stop rather than spin.
+                None => return,
+            }
+        }
+    }
+
+    fn emit(&mut self, event: RunEvent) {
+        match &event {
+            RunEvent::JobFinished {
+                job,
+                job_id,
+                name,
+                outcome,
+                conclusion,
+                duration_ms,
+                outputs,
+            } => {
+                self.jobs.push(JobSummary {
+                    job: job.clone(),
+                    job_id: job_id.clone(),
+                    name: name.clone(),
+                    outcome: *outcome,
+                    conclusion: *conclusion,
+                    duration_ms: *duration_ms,
+                    outputs: outputs.clone(),
+                });
+            }
+            RunEvent::StepSummary { markdown, .. } => self.summaries.push(markdown.clone()),
+            RunEvent::Annotation { annotation, .. } => self.annotations.push(annotation.clone()),
+            _ => {}
+        }
+        // The consumer may have gone away (a closed terminal); the run still completes.
+        let _ = self.out.send(event);
+    }
+
+    /// Activates every job whose needs are done, then starts queued instances within limits.
+    fn schedule(&mut self) {
+        for i in 0..self.nodes.len() {
+            let ready = self.nodes[i].state == NodeState::Waiting
+                && self.nodes[i]
+                    .needs
+                    .iter()
+                    .all(|&n| matches!(self.nodes[n].state, NodeState::Done(_)));
+            if ready {
+                self.activate(i);
+            }
+        }
+        for i in 0..self.nodes.len() {
+            while self.running < self.shared.options.max_jobs.max(1)
+                && self.nodes[i].running < self.nodes[i].max_parallel
+            {
+                let Some(instance) = self.nodes[i].queue.pop_front() else {
+                    break;
+                };
+                self.start(i, instance);
+            }
+        }
+    }
+
+    fn start(&mut self, node: usize, instance: usize) {
+        self.running += 1;
+        self.nodes[node].running += 1;
+        let inst = self.nodes[node].instances[instance].clone();
+        let shared = self.shared.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let sink = EventSink { tx: tx.clone() };
+            let outcome = run_job(shared, inst, sink).await;
+            let _ = tx.send(Dispatch::JobFinished {
+                node,
+                instance,
+                outcome,
+            });
+        });
+    }
+
+    /// The transitive needs of a node.
+    fn ancestors(&self, node: usize) -> Vec<usize> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut stack = self.nodes[node].needs.clone();
+        let mut out = Vec::new();
+        while let Some(n) = stack.pop() {
+            if !std::mem::replace(&mut seen[n], true) {
+                out.push(n);
+                stack.extend(self.nodes[n].needs.iter().copied());
+            }
+        }
+        out
+    }
+
+    fn need_record(&self, node: usize) -> Option<&NeedRecord> {
+        match &self.nodes[node].state {
+            NodeState::Done(record) => Some(record),
+            _ => None,
+        }
+    }
+
+    /// A job's `if`, matrix and strategy; queues its instances or finishes it right away.
+    fn activate(&mut self, i: usize) {
+        let Some(job) = self.shared.workflow.jobs.get(&self.nodes[i].id).cloned() else {
+            self.done_without_running(
+                i,
+                Conclusion::Failure,
+                Some(format!("job '{}' is not in the workflow", self.nodes[i].id)),
+            );
+            return;
+        };
+        let ancestors = self.ancestors(i);
+        let results: Vec<Conclusion> = ancestors
+            .iter()
+            .filter_map(|&a| self.need_record(a))
+            .map(|r| r.result)
+            .collect();
+        let status = Status::Job {
+            all_needs_succeeded: results.iter().all(|r| *r == Conclusion::Success),
+            any_need_failed: results.contains(&Conclusion::Failure),
+            cancelled: self.shared.options.cancel.is_cancelled(),
+        };
+        let mut needs = IndexMap::new();
+        for &n in &self.nodes[i].needs {
+            if let Some(record) = self.need_record(n) {
+                needs.insert(self.nodes[n].id.clone(), record.clone());
+            }
+        }
+        let base = JobInstance {
+            key: self.nodes[i].id.clone(),
+            id: self.nodes[i].id.clone(),
+            name: self.nodes[i].id.clone(),
+            matrix: None,
+            strategy: Json::Null,
+            needs,
+            cancel: self.nodes[i].cancel.child_token(),
+        };
+        let mut scope = job_scope(&self.shared, &base);
+        scope.set_status(status);
+        match scope.eval_condition(job.if_.as_ref().map(|c| c.value.as_str())) {
+            Ok(true) => {}
+            Ok(false) => {
+                drop(scope);
+                self.done_without_running(i, Conclusion::Skipped, None);
+                return;
+            }
+            Err(e) => {
+                drop(scope);
+                self.done_without_running(
+                    i,
+                    Conclusion::Failure,
+                    Some(format!("The job's condition is invalid: {e}")),
+                );
+                return;
+            }
+        }
+        let rows = match self.matrix_rows(i, &job, &scope) {
+            Ok(rows) => rows,
+            Err(message) => {
+                drop(scope);
+                self.done_without_running(i, Conclusion::Failure, Some(message));
+                return;
+            }
+        };
+        let (fail_fast, max_parallel) = strategy(&job, &scope, rows.len());
+        drop(scope);
+        self.queue_instances(i, &job, base, rows, fail_fast, max_parallel);
+    }
+
+    fn matrix_rows(
+        &self,
+        i: usize,
+        job: &Job,
+        scope: &crate::context::Scope<'_>,
+    ) -> Result<Vec<Option<Map<String, Json>>>, String> {
+        Ok(match &self.nodes[i].matrix {
+            MatrixPlan::None => vec![None],
+            MatrixPlan::Rows(rows) => rows.iter().cloned().map(Some).collect(),
+            MatrixPlan::Deferred { .. } => {
+                let Some(matrix) = job.strategy.as_ref().and_then(|s| s.value.matrix.as_ref())
+                else {
+                    return Ok(vec![None]);
+                };
+                let rows = gantry_plan::resolve_matrix(&matrix.value, &mut |text: &str| {
+                    scope
+                        .eval_value(text)
+                        .map(|v| v.to_json())
+                        .map_err(|error| gantry_plan::JobMatrixError::Expression {
+                            expression: text.to_owned(),
+                            error,
+                        })
+                })
+                .map_err(|e| format!("strategy.matrix: {e}"))?;
+                rows.into_iter().map(Some).collect()
+            }
+        })
+    }
+
+    fn queue_instances(
+        &mut self,
+        i: usize,
+        job: &Job,
+        base: JobInstance,
+        rows: Vec<Option<Map<String, Json>>>,
+        fail_fast: bool,
+        max_parallel: usize,
+    ) {
+        let total = rows.len();
+        let mut instances = Vec::new();
+        for (index, row) in rows.into_iter().enumerate() {
+            let mut inst = base.clone();
+            inst.cancel = self.nodes[i].cancel.child_token();
+            if total > 1 {
+                inst.key = format!("{}-{}", base.id, index + 1);
+            }
+            inst.strategy = json!({
+                "fail-fast": fail_fast,
+                "job-index": index,
+                "job-total": total,
+                "max-parallel": max_parallel.min(total),
+            });
+            inst.matrix = row;
+            inst.name = self.instance_name(job, &inst);
+            instances.push(inst);
+        }
+        let node = &mut self.nodes[i];
+        node.fail_fast = fail_fast;
+        node.max_parallel = max_parallel.max(1);
+        node.results = vec![None; instances.len()];
+        node.queue = (0..instances.len()).collect();
+        node.instances = instances;
+        node.state = NodeState::Active;
+        if node.instances.is_empty() {
+            self.complete(i);
+        }
+    }
+
+    /// `name:` evaluated with the row, or `id (v1, v2)` as GitHub shows matrix jobs.
+    fn instance_name(&self, job: &Job, inst: &JobInstance) -> String {
+        if let Some(name) = &job.name {
+            let scope = job_scope(&self.shared, inst);
+            return scope
+                .eval_string(&name.value)
+                .unwrap_or_else(|_| name.value.clone());
+        }
+        match &inst.matrix {
+            Some(row) if !row.is_empty() => {
+                let values: Vec<String> = row.values().map(display_json).collect();
+                format!("{} ({})", inst.id, values.join(", "))
+            }
+            _ => inst.id.clone(),
+        }
+    }
+
+    /// Finishes a job that never starts (skipped by `if`, or an error before it could run).
+    fn done_without_running(&mut self, i: usize, result: Conclusion, error: Option<String>) {
+        let id = self.nodes[i].id.clone();
+        let name = self
+            .shared
+            .workflow
+            .jobs
+            .get(&id)
+            .and_then(|j| j.name.as_ref())
+            .filter(|n| !n.value.contains("${{"))
+            .map_or_else(|| id.clone(), |n| n.value.clone());
+        if let Some(message) = error {
+            self.emit(RunEvent::Annotation {
+                job: id.clone(),
+                step: None,
+                annotation: Annotation::plain(AnnotationLevel::Error, message),
+            });
+        }
+        self.emit(RunEvent::JobFinished {
+            job: id.clone(),
+            job_id: id,
+            name,
+            outcome: result,
+            conclusion: result,
+            duration_ms: 0,
+            outputs: Map::new(),
+        });
+        self.nodes[i].state = NodeState::Done(NeedRecord {
+            result,
+            outputs: Map::new(),
+        });
+    }
+
+    fn finished(&mut self, i: usize, instance: usize, outcome: JobOutcome) {
+        self.running -= 1;
+        let node = &mut self.nodes[i];
+        node.running -= 1;
+        node.outputs.extend(outcome.outputs.clone());
+        let failed = outcome.conclusion == Conclusion::Failure;
+        node.results[instance] = Some(outcome);
+        if failed && node.fail_fast && node.instances.len() > 1 {
+            node.cancel.cancel();
+            self.cancel_queue(i);
+        }
+        if self.nodes[i].results.iter().all(Option::is_some) {
+            self.complete(i);
+        }
+    }
+
+    /// Instances that never started end `cancelled` (fail-fast, or the run was cancelled).
+    fn cancel_queue(&mut self, i: usize) {
+        while let Some(instance) = self.nodes[i].queue.pop_front() {
+            let inst = self.nodes[i].instances[instance].clone();
+            self.emit(RunEvent::JobFinished {
+                job: inst.key,
+                job_id: inst.id,
+                name: inst.name,
+                outcome: Conclusion::Cancelled,
+                conclusion: Conclusion::Cancelled,
+                duration_ms: 0,
+                outputs: Map::new(),
+            });
+            self.nodes[i].results[instance] = Some(JobOutcome {
+                outcome: Conclusion::Cancelled,
+                conclusion: Conclusion::Cancelled,
+                outputs: Map::new(),
+            });
+        }
+        if self.nodes[i].state == NodeState::Active
+            && self.nodes[i].results.iter().all(Option::is_some)
+        {
+            self.complete(i);
+        }
+    }
+
+    fn cancel_queued(&mut self) {
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].state == NodeState::Active {
+                self.cancel_queue(i);
+            }
+        }
+    }
+
+    /// All instances are done: the job's result for `needs` (any failure, else any
+    /// cancellation, else success; skipped only when every instance was).
+    fn complete(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let results: Vec<Conclusion> = node
+            .results
+            .iter()
+            .flatten()
+            .map(|o| o.conclusion)
+            .collect();
+        let result = if results.contains(&Conclusion::Failure) {
+            Conclusion::Failure
+        } else if results.contains(&Conclusion::Cancelled) {
+            Conclusion::Cancelled
+        } else if !results.is_empty() && results.iter().all(|r| *r == Conclusion::Skipped) {
+            Conclusion::Skipped
+        } else {
+            Conclusion::Success
+        };
+        node.state = NodeState::Done(NeedRecord {
+            result,
+            outputs: std::mem::take(&mut node.outputs),
+        });
+    }
+
+    fn finish(self, duration_ms: u64) -> RunResult {
+        let results: Vec<Conclusion> = self
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.state {
+                NodeState::Done(r) => Some(r.result),
+                _ => None,
+            })
+            .collect();
+        let conclusion = if results.contains(&Conclusion::Failure) {
+            Conclusion::Failure
+        } else if results.contains(&Conclusion::Cancelled)
+            || self.shared.options.cancel.is_cancelled()
+        {
+            Conclusion::Cancelled
+        } else {
+            Conclusion::Success
+        };
+        let _ = self.out.send(RunEvent::RunFinished {
+            conclusion,
+            duration_ms,
+        });
+        RunResult {
+            conclusion,
+            duration_ms,
+            jobs: self.jobs,
+            summary: self.summaries.join("\n"),
+            annotations: self.annotations,
+        }
+    }
+}
+
+/// `fail-fast` (default true) and `max-parallel` (default: all rows).
+fn strategy(job: &Job, scope: &crate::context::Scope<'_>, rows: usize) -> (bool, usize) {
+    let Some(strategy) = job.strategy.as_ref().map(|s| &s.value) else {
+        return (true, rows.max(1));
+    };
+    let fail_fast = match strategy.fail_fast.as_ref().map(|f| &f.value) {
+        Some(OrExpr::Value(b)) => *b,
+        Some(OrExpr::Expr(e)) => scope.eval_value(e).map(|v| v.is_truthy()).unwrap_or(true),
+        None => true,
+    };
+    let max_parallel = match strategy.max_parallel.as_ref().map(|m| &m.value) {
+        Some(OrExpr::Value(n)) => *n,
+        Some(OrExpr::Expr(e)) => scope.eval_value(e).map(|v| v.to_number()).unwrap_or(0.0),
+        None => 0.0,
+    };
+    let max_parallel = if max_parallel >= 1.0 {
+        max_parallel as usize
+    } else {
+        rows.max(1)
+    };
+    (fail_fast, max_parallel)
+}
+
+fn display_json(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => gantry_expr::Value::from(other.clone()).to_display_string(),
+    }
+}

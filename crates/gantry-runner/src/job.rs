@@ -1,0 +1,572 @@
+//! One job instance from start to end: environment, steps, outputs, cleanup.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use gantry_workflow::{Job, OrExpr, RunsOn, Workflow};
+use indexmap::IndexMap;
+use serde_json::{Map, Value as Json, json};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::{Annotation, AnnotationLevel};
+use crate::context::{
+    GithubInfo, HashFiles, LocalHashFiles, NeedRecord, RunnerInfo, Scope, Status, StepRecord,
+    needs_context, string_map,
+};
+use crate::engine::{Dispatch, RunOptions};
+use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
+use crate::executor::{ContainerSpec, Executor, JobEnvironment, JobSpec, Platform};
+use crate::file_commands::PrependPath;
+use crate::mask::Masker;
+
+/// What every job of a run shares.
+pub(crate) struct RunShared {
+    pub workflow: Arc<Workflow>,
+    pub options: RunOptions,
+    pub executor: Arc<dyn Executor>,
+    pub inputs: Option<Map<String, Json>>,
+}
+
+/// One job to run (a matrix row is one instance).
+#[derive(Debug, Clone)]
+pub(crate) struct JobInstance {
+    pub key: String,
+    pub id: String,
+    pub name: String,
+    pub matrix: Option<Map<String, Json>>,
+    pub strategy: Json,
+    pub needs: IndexMap<String, NeedRecord>,
+    pub cancel: CancellationToken,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JobOutcome {
+    pub outcome: Conclusion,
+    pub conclusion: Conclusion,
+    pub outputs: Map<String, Json>,
+}
+
+/// Sends events to the dispatcher, tagged with the job.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    pub tx: mpsc::UnboundedSender<Dispatch>,
+}
+
+impl EventSink {
+    pub fn send(&self, event: RunEvent) {
+        // The dispatcher outlives every job task; a send can only fail while shutting down.
+        let _ = self.tx.send(Dispatch::Event(event));
+    }
+}
+
+/// The scope steps run in: the job itself, or a composite action's steps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Frame {
+    pub steps: IndexMap<String, StepRecord>,
+    pub failed: bool,
+    /// `inputs` (a composite action's, or the workflow's).
+    pub inputs: Option<Json>,
+    pub action_path: String,
+    /// `env` as the steps of this frame start from (workflow + job, or the calling step's).
+    pub env: IndexMap<String, String>,
+    pub depth: usize,
+}
+
+/// The mutable state of one running job, owned by its task.
+pub(crate) struct JobRunner<'a> {
+    pub shared: &'a RunShared,
+    pub inst: &'a JobInstance,
+    pub env: &'a dyn JobEnvironment,
+    pub events: EventSink,
+    pub runner: RunnerInfo,
+    pub masker: Masker,
+    /// Variables set through `GITHUB_ENV` (and `set-env`).
+    pub env_file: IndexMap<String, String>,
+    pub prepend_path: PrependPath,
+    pub state: IndexMap<String, String>,
+    pub step_counter: usize,
+    pub event_path: String,
+    pub hash: Option<LocalHashFiles>,
+}
+
+impl JobRunner<'_> {
+    pub fn github(&self) -> &GithubInfo {
+        &self.shared.options.github
+    }
+
+    pub fn emit(&self, event: RunEvent) {
+        self.events.send(event);
+    }
+
+    pub fn log(&self, step: Option<&StepRef>, stream: LogStream, line: &str) {
+        self.emit(RunEvent::Log {
+            job: self.inst.key.clone(),
+            step: step.cloned(),
+            stream,
+            line: self.masker.mask(line),
+        });
+    }
+
+    pub fn annotate(&self, step: Option<&StepRef>, mut annotation: Annotation) {
+        annotation.message = self.masker.mask(&annotation.message);
+        annotation.title = annotation.title.map(|t| self.masker.mask(&t));
+        self.emit(RunEvent::Annotation {
+            job: self.inst.key.clone(),
+            step: step.cloned(),
+            annotation,
+        });
+    }
+
+    pub fn error(&self, step: Option<&StepRef>, message: impl Into<String>) {
+        self.annotate(step, Annotation::plain(AnnotationLevel::Error, message));
+    }
+
+    pub fn warning(&self, step: Option<&StepRef>, message: impl Into<String>) {
+        self.annotate(step, Annotation::plain(AnnotationLevel::Warning, message));
+    }
+
+    /// The expression scope for a step in `frame` with `env` as the `env` context.
+    pub fn scope(&self, frame: &Frame, env: &IndexMap<String, String>) -> Scope<'_> {
+        let status = Status::Step {
+            failed: frame.failed,
+            cancelled: self.inst.cancel.is_cancelled(),
+        };
+        let mut scope = Scope::new(status, self.hash.as_ref().map(|h| h as &dyn HashFiles));
+        let vars = self.step_vars(frame, "");
+        scope.set("github", self.github().context(&vars));
+        scope.set("env", string_map(env));
+        self.set_common(&mut scope);
+        scope.set("runner", self.runner.context());
+        scope.set("steps", crate::context::steps_context(&frame.steps));
+        let job_status = if self.inst.cancel.is_cancelled() {
+            "cancelled"
+        } else if frame.failed {
+            "failure"
+        } else {
+            "success"
+        };
+        scope.set("job", json!({ "status": job_status }));
+        if let Some(inputs) = &frame.inputs {
+            scope.set("inputs", inputs.clone());
+        }
+        scope
+    }
+
+    fn set_common(&self, scope: &mut Scope<'_>) {
+        set_common(scope, self.shared, self.inst);
+    }
+
+    pub fn step_vars(&self, frame: &Frame, action: &str) -> crate::context::StepVars {
+        crate::context::StepVars {
+            job: self.inst.id.clone(),
+            action: action.to_owned(),
+            action_path: frame.action_path.clone(),
+            workspace: self.env.paths().workspace.clone(),
+            event_path: self.event_path.clone(),
+            files: Vec::new(),
+        }
+    }
+
+    /// A fresh id for generated file names and `GITHUB_ACTION`.
+    pub fn next_step_number(&mut self) -> usize {
+        self.step_counter += 1;
+        self.step_counter
+    }
+}
+
+/// Contexts every evaluation in a job sees.
+fn set_common(scope: &mut Scope<'_>, shared: &RunShared, inst: &JobInstance) {
+    scope.set("vars", string_map(&shared.options.vars));
+    scope.set("secrets", secrets_context(&shared.options));
+    scope.set("needs", needs_context(&inst.needs));
+    scope.set("strategy", inst.strategy.clone());
+    scope.set(
+        "matrix",
+        inst.matrix.clone().map_or(Json::Null, Json::Object),
+    );
+    if let Some(inputs) = &shared.inputs {
+        scope.set("inputs", Json::Object(inputs.clone()));
+    }
+}
+
+fn secrets_context(options: &RunOptions) -> Json {
+    let mut secrets = options.secrets.clone();
+    secrets
+        .entry("GITHUB_TOKEN".to_owned())
+        .or_insert_with(|| options.github.token.clone());
+    string_map(&secrets)
+}
+
+/// A scope for job-level keys (`runs-on`, `env`, `container`, `outputs` come later).
+pub(crate) fn job_scope<'s>(shared: &'s RunShared, inst: &'s JobInstance) -> Scope<'s> {
+    let mut scope = Scope::new(
+        Status::Step {
+            failed: false,
+            cancelled: inst.cancel.is_cancelled(),
+        },
+        None,
+    );
+    let vars = crate::context::StepVars {
+        job: inst.id.clone(),
+        ..Default::default()
+    };
+    scope.set("github", shared.options.github.context(&vars));
+    set_common(&mut scope, shared, inst);
+    scope
+}
+
+/// Runs one job instance to the end (cleanup included) and reports how it went.
+pub(crate) async fn run_job(
+    shared: Arc<RunShared>,
+    inst: JobInstance,
+    events: EventSink,
+) -> JobOutcome {
+    let started = Instant::now();
+    events.send(RunEvent::JobStarted {
+        job: inst.key.clone(),
+        job_id: inst.id.clone(),
+        name: inst.name.clone(),
+        matrix: inst.matrix.clone().map(Json::Object),
+    });
+    let outcome = run_job_inner(&shared, &inst, &events).await;
+    let conclusion = match (outcome.outcome, continue_on_error(&shared, &inst)) {
+        (Conclusion::Failure, true) => Conclusion::Success,
+        (other, _) => other,
+    };
+    events.send(RunEvent::JobFinished {
+        job: inst.key.clone(),
+        job_id: inst.id.clone(),
+        name: inst.name.clone(),
+        outcome: outcome.outcome,
+        conclusion,
+        duration_ms: millis(started.elapsed()),
+        outputs: outcome.outputs.clone(),
+    });
+    JobOutcome {
+        conclusion,
+        ..outcome
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn continue_on_error(shared: &RunShared, inst: &JobInstance) -> bool {
+    let Some(job) = shared.workflow.jobs.get(&inst.id) else {
+        return false;
+    };
+    match job.continue_on_error.as_ref().map(|c| &c.value) {
+        Some(OrExpr::Value(b)) => *b,
+        Some(OrExpr::Expr(source)) => job_scope(shared, inst)
+            .eval_value(source)
+            .is_ok_and(|v| v.is_truthy()),
+        None => false,
+    }
+}
+
+/// A job-level failure before any step ran (no platform, executor error): reported as an
+/// annotation on the job.
+fn early_failure(events: &EventSink, inst: &JobInstance, message: String) -> JobOutcome {
+    events.send(RunEvent::Annotation {
+        job: inst.key.clone(),
+        step: None,
+        annotation: Annotation::plain(AnnotationLevel::Error, message),
+    });
+    JobOutcome {
+        outcome: Conclusion::Failure,
+        conclusion: Conclusion::Failure,
+        outputs: Map::new(),
+    }
+}
+
+async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSink) -> JobOutcome {
+    let Some(job) = shared.workflow.jobs.get(&inst.id) else {
+        return early_failure(
+            events,
+            inst,
+            format!("job '{}' is not in the workflow", inst.id),
+        );
+    };
+    if let Some(uses) = &job.uses {
+        return early_failure(
+            events,
+            inst,
+            format!(
+                "reusable workflow '{}' cannot run yet: gantry does not support `jobs.<id>.uses`",
+                uses.value
+            ),
+        );
+    }
+    let spec = match job_spec(shared, inst, job) {
+        Ok(spec) => spec,
+        Err(message) => return early_failure(events, inst, message),
+    };
+    let environment = match shared.executor.start_job(spec).await {
+        Ok(env) => env,
+        Err(e) => {
+            return early_failure(
+                events,
+                inst,
+                format!("cannot start the job environment: {e}"),
+            );
+        }
+    };
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let timer = job_timer(shared, inst, job, timed_out.clone());
+    let mut outcome = run_in_environment(shared, inst, job, environment.as_ref(), events).await;
+    timer.abort();
+    if timed_out.load(Ordering::SeqCst) {
+        let minutes = job_timeout_minutes(shared, inst, job);
+        events.send(RunEvent::Annotation {
+            job: inst.key.clone(),
+            step: None,
+            annotation: Annotation::plain(
+                AnnotationLevel::Error,
+                format!("The job running on runner gantry has exceeded the maximum execution time of {minutes} minutes."),
+            ),
+        });
+        outcome.outcome = Conclusion::Failure;
+    }
+    if let Err(e) = environment.cleanup().await {
+        events.send(RunEvent::Annotation {
+            job: inst.key.clone(),
+            step: None,
+            annotation: Annotation::plain(AnnotationLevel::Warning, format!("cleanup failed: {e}")),
+        });
+    }
+    outcome
+}
+
+fn job_timeout_minutes(shared: &RunShared, inst: &JobInstance, job: &Job) -> f64 {
+    minutes(
+        job.timeout_minutes.as_ref().map(|t| &t.value),
+        &job_scope(shared, inst),
+    )
+    .unwrap_or(360.0)
+}
+
+/// Reads a `timeout-minutes` value (a number or an expression).
+pub(crate) fn minutes(value: Option<&OrExpr<f64>>, scope: &Scope<'_>) -> Option<f64> {
+    match value? {
+        OrExpr::Value(m) => Some(*m),
+        OrExpr::Expr(source) => scope.eval_value(source).ok().map(|v| v.to_number()),
+    }
+    .filter(|m| m.is_finite() && *m > 0.0)
+}
+
+/// Cancels the job when `timeout-minutes` (default 360) passes.
+fn job_timer(
+    shared: &RunShared,
+    inst: &JobInstance,
+    job: &Job,
+    flag: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    let limit = Duration::from_secs_f64(job_timeout_minutes(shared, inst, job) * 60.0);
+    let cancel = inst.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(limit).await;
+        flag.store(true, Ordering::SeqCst);
+        cancel.cancel();
+    })
+}
+
+fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec, String> {
+    let scope = job_scope(shared, inst);
+    let platform = platform(shared, job, &scope)?;
+    let container = match &job.container {
+        Some(c) => Some(container_spec(&c.value, &scope)?),
+        None => None,
+    };
+    let mut services = IndexMap::new();
+    for (id, service) in &job.services {
+        services.insert(id.clone(), container_spec(&service.value, &scope)?);
+    }
+    Ok(JobSpec {
+        run_id: shared.options.run_id.clone(),
+        job_key: inst.key.clone(),
+        platform,
+        container,
+        services,
+        workspace_source: shared.options.workspace_source.clone(),
+        repository: shared.options.github.repository.clone(),
+        docker_socket: shared.options.docker_socket,
+        keep: shared.options.keep_containers,
+    })
+}
+
+fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform, String> {
+    let labels: Vec<String> = match job.runs_on.as_ref().map(|r| &r.value) {
+        None => Vec::new(),
+        Some(RunsOn::Labels { labels, .. }) => labels
+            .iter()
+            .map(|l| scope.eval_string(&l.value))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("runs-on: {e}"))?,
+        Some(RunsOn::Expr(source)) => {
+            let value = scope
+                .eval_value(source)
+                .map_err(|e| format!("runs-on: {e}"))?;
+            match value {
+                gantry_expr::Value::Array(items) => {
+                    items.iter().map(|v| v.to_display_string()).collect()
+                }
+                other => vec![other.to_display_string()],
+            }
+        }
+    };
+    let platforms = &shared.options.platforms;
+    labels
+        .iter()
+        .find_map(|l| platforms.get(&l.to_ascii_lowercase()).cloned())
+        .or_else(|| shared.options.default_platform.clone())
+        .ok_or_else(|| {
+            format!(
+                "no platform for runs-on [{}]; map a label to an image or to the host with -P LABEL=IMAGE|host",
+                labels.join(", ")
+            )
+        })
+}
+
+fn container_spec(
+    c: &gantry_workflow::Container,
+    scope: &Scope<'_>,
+) -> Result<ContainerSpec, String> {
+    let eval = |s: &str| scope.eval_string(s).map_err(|e| format!("container: {e}"));
+    let mut env = IndexMap::new();
+    for (k, v) in &c.env {
+        env.insert(k.clone(), eval(&v.value)?);
+    }
+    let credentials = match &c.credentials {
+        Some(cr) => Some((
+            eval(&cr.value.username.value)?,
+            eval(&cr.value.password.value)?,
+        )),
+        None => None,
+    };
+    Ok(ContainerSpec {
+        image: eval(&c.image.value)?,
+        env,
+        volumes: c
+            .volumes
+            .iter()
+            .map(|v| eval(&v.value))
+            .collect::<Result<_, _>>()?,
+        ports: c
+            .ports
+            .iter()
+            .map(|v| eval(&v.value))
+            .collect::<Result<_, _>>()?,
+        options: c.options.as_ref().map(|o| eval(&o.value)).transpose()?,
+        credentials,
+    })
+}
+
+async fn run_in_environment(
+    shared: &RunShared,
+    inst: &JobInstance,
+    job: &Job,
+    environment: &dyn JobEnvironment,
+    events: &EventSink,
+) -> JobOutcome {
+    let paths = environment.paths().clone();
+    let mut masker = Masker::new();
+    for secret in shared.options.secrets.values() {
+        masker.add(secret);
+    }
+    masker.add(&shared.options.github.token);
+    let runner = RunnerInfo {
+        os: "Linux".into(),
+        arch: "X64".into(),
+        name: "gantry".into(),
+        temp: paths.temp.clone(),
+        tool_cache: paths.tool_cache.clone(),
+        home: paths.home.clone(),
+        workspace: paths.workspace.clone(),
+        debug: shared.options.step_debug,
+    };
+    let event_path = format!("{}/_github_workflow/event.json", paths.temp);
+    let mut runner = JobRunner {
+        shared,
+        inst,
+        env: environment,
+        events: events.clone(),
+        runner,
+        masker,
+        env_file: IndexMap::new(),
+        prepend_path: PrependPath::default(),
+        state: IndexMap::new(),
+        step_counter: 0,
+        event_path: event_path.clone(),
+        hash: shared
+            .options
+            .workspace_source
+            .clone()
+            .map(|root| LocalHashFiles { root }),
+    };
+    let payload = serde_json::to_vec_pretty(&shared.options.github.event).unwrap_or_default();
+    if let Err(e) = environment.write_file(&event_path, &payload).await {
+        return early_failure(events, inst, format!("cannot write the event payload: {e}"));
+    }
+    let mut frame = match job_frame(&runner, job) {
+        Ok(frame) => frame,
+        Err(message) => return early_failure(events, inst, message),
+    };
+    runner.run_steps(&job.steps, &mut frame, "").await;
+    let outputs = job_outputs(&runner, job, &frame);
+    let outcome = if inst.cancel.is_cancelled() && !frame.failed {
+        Conclusion::Cancelled
+    } else if frame.failed {
+        Conclusion::Failure
+    } else {
+        Conclusion::Success
+    };
+    JobOutcome {
+        outcome,
+        conclusion: outcome,
+        outputs,
+    }
+}
+
+/// The job's starting frame: workflow `env` < job `env`, evaluated in order.
+fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, String> {
+    let mut frame = Frame {
+        inputs: runner.shared.inputs.clone().map(Json::Object),
+        ..Frame::default()
+    };
+    for level in [&runner.shared.workflow.env, &job.env] {
+        for (name, value) in level {
+            let scope = runner.scope(&frame, &frame.env);
+            let value = scope
+                .eval_string(&value.value)
+                .map_err(|e| format!("env.{name}: {e}"))?;
+            frame.env.insert(name.clone(), value);
+        }
+    }
+    Ok(frame)
+}
+
+/// `jobs.<id>.outputs`, evaluated after the last step. Values holding a secret are dropped, as
+/// GitHub does.
+fn job_outputs(runner: &JobRunner<'_>, job: &Job, frame: &Frame) -> Map<String, Json> {
+    let mut outputs = Map::new();
+    let env = runner.env_context(frame);
+    let scope = runner.scope(frame, &env);
+    for (name, template) in &job.outputs {
+        match scope.eval_string(&template.value) {
+            Ok(value) if runner.masker.mask(&value) != value => {
+                runner.warning(
+                    None,
+                    format!("Skip output '{name}' since it may contain secret."),
+                );
+            }
+            Ok(value) => {
+                outputs.insert(name.clone(), Json::String(value));
+            }
+            Err(e) => runner.error(None, format!("outputs.{name}: {e}")),
+        }
+    }
+    outputs
+}

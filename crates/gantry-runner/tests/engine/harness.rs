@@ -1,0 +1,78 @@
+//! Runs a workflow source on the test host executor and collects every event.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gantry_plan::{Event, WorkflowOutcome, plan_workflow};
+use gantry_runner::executor::Platform;
+use gantry_runner::{JobSummary, RunEvent, RunOptions, RunResult, run};
+use tokio::sync::mpsc;
+
+use crate::host::TestHost;
+
+pub struct Outcome {
+    pub result: RunResult,
+    pub events: Vec<RunEvent>,
+}
+
+impl Outcome {
+    pub fn job(&self, key: &str) -> Option<&JobSummary> {
+        self.result.jobs.iter().find(|j| j.job == key)
+    }
+
+    /// Every log line of a job (all steps), in order.
+    pub fn logs(&self, key: &str) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::Log { job, line, .. } if job == key => Some(line.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Everything a user could see, as text (logs, annotations, summaries, outputs).
+    pub fn everything(&self) -> String {
+        self.events
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Index of the first event matching `pred`.
+    pub fn position(&self, pred: impl Fn(&RunEvent) -> bool) -> Option<usize> {
+        self.events.iter().position(pred)
+    }
+}
+
+pub fn options() -> RunOptions {
+    let mut options = RunOptions::new("test-run");
+    options.default_platform = Some(Platform::Host);
+    options
+}
+
+pub async fn run_source(source: &str, options: RunOptions, workspace: Option<&Path>) -> Outcome {
+    let parsed = gantry_workflow::parse_workflow("test.yml", source);
+    assert!(
+        !parsed.has_errors(),
+        "workflow has errors: {:#?}",
+        parsed.diagnostics
+    );
+    let workflow = Arc::new(parsed.value.expect("a workflow"));
+    let event = Event::new("push", serde_json::json!({"ref": "refs/heads/main"}));
+    let WorkflowOutcome::Run(plan) = plan_workflow(&workflow, &event, &[]).expect("a plan") else {
+        panic!("the workflow does not run on push");
+    };
+    let mut options = options;
+    options.workspace_source = workspace.map(Path::to_path_buf);
+    let host = Arc::new(TestHost::new());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move { run(workflow, &plan, options, host, tx).await });
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event);
+    }
+    let result = task.await.expect("the run task");
+    Outcome { result, events }
+}
