@@ -36,9 +36,15 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
-    /// The path as shown in reports, with `/` separators on every platform.
+    /// The path as shown in reports, with `/` separators on every platform and without a
+    /// leading `./` (so SARIF URIs are plain relative paths).
     pub fn display_path(&self) -> String {
-        self.path.to_string_lossy().replace('\\', "/")
+        let path = self.path.to_string_lossy().replace('\\', "/");
+        let mut rest = path.as_str();
+        while let Some(stripped) = rest.strip_prefix("./") {
+            rest = stripped;
+        }
+        rest.to_owned()
     }
 }
 

@@ -41,10 +41,7 @@ fn targets(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 }
 
 fn jobs(requested: Option<u16>) -> usize {
-    requested.map_or_else(
-        || std::thread::available_parallelism().map_or(1, |n| n.get()),
-        usize::from,
-    )
+    requested.map_or(1, usize::from)
 }
 
 /// Checks the files on up to `jobs` threads; thread `t` takes every `jobs`-th file from `t`, and
