@@ -140,6 +140,10 @@ impl<'s> Walker<'s> {
         let schema = self.schema;
         let defs = schema.scalar_defs(def);
         let matches = |lit: Literal<'_>| defs.iter().any(|&d| schema.get(d).matches(lit));
+        let is_condition = schema.get(def).is_condition;
+        if matches(lit) && !is_condition {
+            return;
+        }
         // Non-strings are shown (and retried) as the string GitHub would make of them.
         let text = match lit {
             Literal::String(_) => String::new(),
@@ -160,7 +164,7 @@ impl<'s> Walker<'s> {
             self.error(node.span, "schema", format!("Unexpected value '{shown}'"));
             return;
         }
-        if schema.get(def).is_condition {
+        if is_condition {
             self.check_condition(node, shown, ctx);
         }
     }

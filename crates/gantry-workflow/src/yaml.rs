@@ -5,6 +5,7 @@
 //! GitHub rejects (anchors, aliases, other tags, a tag that does not fit its scalar) becomes a
 //! diagnostic instead of an error that stops reading.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
@@ -425,7 +426,7 @@ impl<'a> Builder<'a> {
                 let span =
                     self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
                 self.check_anchor(anchor, span);
-                let kind = self.scalar_kind(&value, style, tag.as_deref(), span);
+                let kind = self.scalar_kind(value, style, tag.as_deref(), span);
                 self.push(Node { kind, span }, anchor);
             }
             Event::SequenceStart(anchor, tag) => {
@@ -585,46 +586,56 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The scalar's type; the text moves into the node when it is a string (no copy).
     fn scalar_kind(
         &mut self,
-        value: &str,
+        value: Cow<'_, str>,
         style: ScalarStyle,
         tag: Option<&Tag>,
         span: Span,
     ) -> NodeKind {
-        let string = || NodeKind::String(value.to_owned());
-        let Some(tag) = tag else {
-            return if style == ScalarStyle::Plain {
-                plain_scalar(value)
-            } else {
-                string()
-            };
+        let typed = match tag {
+            None if style == ScalarStyle::Plain => plain_type(&value),
+            None => None,
+            Some(tag) => self.tagged_type(&value, style, tag, span),
         };
+        typed.unwrap_or_else(|| NodeKind::String(value.into_owned()))
+    }
+
+    /// A scalar with an explicit tag: its type, or `None` for a string (also after an error).
+    fn tagged_type(
+        &mut self,
+        value: &str,
+        style: ScalarStyle,
+        tag: &Tag,
+        span: Span,
+    ) -> Option<NodeKind> {
         let full = full_tag(tag);
         // `!` is YAML's non-specific tag: the scalar is a string.
         if full == "!" || full == format!("{CORE}str") {
-            return string();
+            return None;
         }
         let Some(suffix) = full.strip_prefix(CORE).filter(|s| is_scalar_tag(s)) else {
             self.error(span, format!("Unexpected tag '{full}'"));
-            return string();
+            return None;
         };
+        let (line, col) = (span.start.line, span.start.col);
         if style != ScalarStyle::Plain {
-            let (line, col, style) = (span.start.line, span.start.col, style_name(style));
+            let style = style_name(style);
             self.error(
                 span,
                 format!("The scalar style '{style}' on line {line} and column {col} is not valid with the tag '{full}'"),
             );
-            return string();
+            return None;
         }
-        typed_scalar(suffix, value).unwrap_or_else(|| {
-            let (line, col) = (span.start.line, span.start.col);
+        let typed = typed_scalar(suffix, value);
+        if typed.is_none() {
             self.error(
                 span,
                 format!("The value '{value}' on line {line} and column {col} is invalid for the type '{full}'"),
             );
-            string()
-        })
+        }
+        typed
     }
 }
 
@@ -671,17 +682,26 @@ fn syntax_message(info: &str) -> String {
 }
 
 /// Types an untagged plain scalar by the YAML 1.2 core schema.
+#[cfg(test)]
 fn plain_scalar(value: &str) -> NodeKind {
+    plain_type(value).unwrap_or_else(|| NodeKind::String(value.to_owned()))
+}
+
+/// The type of an untagged plain scalar, `None` for a string.
+fn plain_type(value: &str) -> Option<NodeKind> {
     if parse_null(value) {
-        return NodeKind::Null;
+        return Some(NodeKind::Null);
     }
     if let Some(b) = parse_bool(value) {
-        return NodeKind::Bool(b);
+        return Some(NodeKind::Bool(b));
     }
-    if let Some(n) = parse_int(value).or_else(|| parse_float(value)) {
-        return NodeKind::Number(n);
+    // Numbers start with a sign, a digit or a dot: skip other text quickly.
+    if !value.starts_with(|c: char| c.is_ascii_digit() || "+-.".contains(c)) {
+        return None;
     }
-    NodeKind::String(value.to_owned())
+    parse_int(value)
+        .or_else(|| parse_float(value))
+        .map(NodeKind::Number)
 }
 
 fn parse_null(v: &str) -> bool {
