@@ -304,6 +304,7 @@ async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSin
         Ok(spec) => spec,
         Err(message) => return early_failure(events, inst, message),
     };
+    let spec_on_host = spec.platform == Platform::Host && spec.container.is_none();
     let environment = match shared.executor.start_job(spec).await {
         Ok(env) => env,
         Err(e) => {
@@ -316,7 +317,9 @@ async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSin
     };
     let timed_out = Arc::new(AtomicBool::new(false));
     let timer = job_timer(shared, inst, job, timed_out.clone());
-    let mut outcome = run_in_environment(shared, inst, job, environment.as_ref(), events).await;
+    let on_host = spec_on_host;
+    let mut outcome =
+        run_in_environment(shared, inst, job, environment.as_ref(), events, on_host).await;
     timer.abort();
     if timed_out.load(Ordering::SeqCst) {
         let minutes = job_timeout_minutes(shared, inst, job);
@@ -470,6 +473,7 @@ async fn run_in_environment(
     job: &Job,
     environment: &dyn JobEnvironment,
     events: &EventSink,
+    on_host: bool,
 ) -> JobOutcome {
     let paths = environment.paths().clone();
     let mut masker = Masker::new();
@@ -485,7 +489,7 @@ async fn run_in_environment(
         tool_cache: paths.tool_cache.clone(),
         home: paths.home.clone(),
         workspace: paths.workspace.clone(),
-        debug: shared.options.step_debug,
+        debug: step_debug(&shared.options),
     };
     let event_path = format!("{}/_github_workflow/event.json", paths.temp);
     let mut runner = JobRunner {
@@ -500,11 +504,7 @@ async fn run_in_environment(
         state: IndexMap::new(),
         step_counter: 0,
         event_path: event_path.clone(),
-        hash: shared
-            .options
-            .workspace_source
-            .clone()
-            .map(|root| LocalHashFiles { root }),
+        hash: hash_root(shared, on_host, &paths.workspace).map(|root| LocalHashFiles { root }),
     };
     let payload = serde_json::to_vec_pretty(&shared.options.github.event).unwrap_or_default();
     if let Err(e) = environment.write_file(&event_path, &payload).await {
@@ -528,6 +528,27 @@ async fn run_in_environment(
         conclusion: outcome,
         outputs,
     }
+}
+
+/// Debug output is on when asked for, or when the `ACTIONS_STEP_DEBUG` / `ACTIONS_RUNNER_DEBUG`
+/// secret or variable is `true`, as on GitHub.
+fn step_debug(options: &RunOptions) -> bool {
+    let on = |map: &IndexMap<String, String>, key: &str| {
+        map.get(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    };
+    options.step_debug
+        || ["ACTIONS_STEP_DEBUG", "ACTIONS_RUNNER_DEBUG"]
+            .iter()
+            .any(|k| on(&options.secrets, k) || on(&options.vars, k))
+}
+
+/// Where `hashFiles` looks: the job's own workspace when it is a directory of this machine
+/// (so files steps created count), else the source the workspace was copied from.
+fn hash_root(shared: &RunShared, on_host: bool, workspace: &str) -> Option<std::path::PathBuf> {
+    if on_host {
+        return Some(std::path::PathBuf::from(workspace));
+    }
+    shared.options.workspace_source.clone()
 }
 
 /// The job's starting frame: workflow `env` < job `env`, evaluated in order.

@@ -322,11 +322,7 @@ impl<'a> JobRunner<'a> {
             self.error(Some(sref), format!("cannot write the step script: {e}"));
             return Ran::failed();
         }
-        self.log(
-            Some(sref),
-            LogStream::Runner,
-            &format!("shell: {}", template.template),
-        );
+        self.run_header(sref, &script, &template.template, &env);
         let workdir = working_directory(&paths.workspace, wd);
         let argv = template.argv(&script_path);
         let action = format!("__run_{number}");
@@ -348,6 +344,36 @@ impl<'a> JobRunner<'a> {
             },
         )
         .await
+    }
+
+    /// GitHub's collapsed header of a `run:` step: the script, the shell and the environment.
+    fn run_header(
+        &self,
+        sref: &StepRef,
+        script: &str,
+        shell: &str,
+        env: &IndexMap<String, String>,
+    ) {
+        let first = script.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        self.emit(RunEvent::GroupStarted {
+            job: self.inst.key.clone(),
+            step: Some(sref.clone()),
+            title: self.masker.mask(&format!("Run {}", first.trim())),
+        });
+        for line in script.lines() {
+            self.log(Some(sref), LogStream::Runner, line);
+        }
+        self.log(Some(sref), LogStream::Runner, &format!("shell: {shell}"));
+        if !env.is_empty() {
+            self.log(Some(sref), LogStream::Runner, "env:");
+            for (k, v) in env {
+                self.log(Some(sref), LogStream::Runner, &format!("  {k}: {v}"));
+            }
+        }
+        self.emit(RunEvent::GroupEnded {
+            job: self.inst.key.clone(),
+            step: Some(sref.clone()),
+        });
     }
 
     async fn run_uses(

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gantry_plan::{Event, WorkflowOutcome, plan_workflow};
 use gantry_runner::executor::Platform;
-use gantry_runner::{JobSummary, RunEvent, RunOptions, RunResult, run};
+use gantry_runner::{JobSummary, LogStream, RunEvent, RunOptions, RunResult, run};
 use tokio::sync::mpsc;
 
 use crate::host::TestHost;
@@ -20,12 +20,19 @@ impl Outcome {
         self.result.jobs.iter().find(|j| j.job == key)
     }
 
-    /// Every log line of a job (all steps), in order.
-    pub fn logs(&self, key: &str) -> Vec<&str> {
+    /// Every line a job's processes printed (all steps, not gantry's headers), in order; debug
+    /// lines as `##[debug]message`.
+    pub fn logs(&self, key: &str) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| match e {
-                RunEvent::Log { job, line, .. } if job == key => Some(line.as_str()),
+                RunEvent::Log {
+                    job, line, stream, ..
+                } if job == key => match stream {
+                    LogStream::Stdout | LogStream::Stderr => Some(line.clone()),
+                    LogStream::Debug => Some(format!("##[debug]{line}")),
+                    LogStream::Runner => None,
+                },
                 _ => None,
             })
             .collect()
