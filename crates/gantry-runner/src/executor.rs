@@ -145,6 +145,41 @@ pub trait JobEnvironment: Send + Sync {
     /// `sh` when a step names no shell).
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError>;
 
+    /// Copies a directory of this machine into the job environment at `dest` (as steps see it),
+    /// keeping file modes and symlinks: `actions/checkout` uses it to place the repository.
+    ///
+    /// The default goes file by file through [`JobEnvironment::write_file`] and restores
+    /// executable bits with one `chmod`; executors override it with something faster (a tar
+    /// upload for Docker, a plain copy on the host).
+    async fn copy_in(&self, source: &std::path::Path, dest: &str) -> Result<(), ExecutorError> {
+        let mut executables = Vec::new();
+        for (relative, contents, executable) in read_tree(source)? {
+            let target = format!("{}/{}", dest.trim_end_matches('/'), relative);
+            self.write_file(&target, &contents).await?;
+            if executable {
+                executables.push(target);
+            }
+        }
+        if executables.is_empty() {
+            return Ok(());
+        }
+        let mut argv = vec!["chmod".to_owned(), "+x".to_owned()];
+        argv.extend(executables);
+        let request = ExecRequest {
+            argv,
+            env: IndexMap::new(),
+            workdir: self.paths().temp.clone(),
+            cancel: CancellationToken::new(),
+        };
+        let (sender, _receiver) = mpsc::channel(16);
+        match self.exec(request, sender).await? {
+            ExitStatus::Code(0) => Ok(()),
+            status => Err(ExecutorError::Other(format!(
+                "could not restore executable bits under {dest}: {status:?}"
+            ))),
+        }
+    }
+
     /// Removes everything the job created (containers, networks, volumes, directories), unless
     /// the spec asked to keep them. Must be safe to call after a failed or cancelled job.
     async fn cleanup(&self) -> Result<(), ExecutorError>;
@@ -169,4 +204,45 @@ pub enum ExecutorError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+/// Every regular file below `root`: its `/`-separated relative path, contents, and whether it is
+/// executable. Symlinks are followed only when they point inside the tree (a checkout must not
+/// leak files from elsewhere on the machine).
+fn read_tree(root: &std::path::Path) -> Result<Vec<(String, Vec<u8>, bool)>, ExecutorError> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |context: String| move |source| ExecutorError::Io { context, source };
+    let canonical_root = root
+        .canonicalize()
+        .map_err(io(format!("reading {}", root.display())))?;
+    let mut files = Vec::new();
+    let mut pending = vec![canonical_root.clone()];
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(io(format!("reading {}", dir.display())))?;
+        for entry in entries {
+            let path = entry
+                .map_err(io(format!("reading {}", dir.display())))?
+                .path();
+            let Ok(resolved) = path.canonicalize() else { continue };
+            if !resolved.starts_with(&canonical_root) {
+                continue;
+            }
+            let meta = std::fs::metadata(&resolved)
+                .map_err(io(format!("reading {}", path.display())))?;
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() {
+                let contents = std::fs::read(&resolved)
+                    .map_err(io(format!("reading {}", path.display())))?;
+                let relative = path
+                    .strip_prefix(&canonical_root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned();
+                files.push((relative, contents, meta.permissions().mode() & 0o111 != 0));
+            }
+        }
+    }
+    Ok(files)
 }
