@@ -72,6 +72,9 @@ pub(crate) struct Frame {
     /// `env` as the steps of this frame start from (workflow + job, or the calling step's).
     pub env: IndexMap<String, String>,
     pub depth: usize,
+    /// Stops this frame's steps: the job's token, or a composite step's (its timeout bounds the
+    /// nested steps).
+    pub cancel: CancellationToken,
 }
 
 /// The mutable state of one running job, owned by its task.
@@ -112,6 +115,11 @@ impl JobRunner<'_> {
     pub fn annotate(&self, step: Option<&StepRef>, mut annotation: Annotation) {
         annotation.message = self.masker.mask(&annotation.message);
         annotation.title = annotation.title.map(|t| self.masker.mask(&t));
+        // Like the runner, a file under the workspace is shown relative to it.
+        let workspace = format!("{}/", self.env.paths().workspace.trim_end_matches('/'));
+        annotation.file = annotation
+            .file
+            .map(|f| f.strip_prefix(&workspace).map_or(f.clone(), str::to_owned));
         self.emit(RunEvent::Annotation {
             job: self.inst.key.clone(),
             step: step.cloned(),
@@ -131,7 +139,7 @@ impl JobRunner<'_> {
     pub fn scope(&self, frame: &Frame, env: &IndexMap<String, String>) -> Scope<'_> {
         let status = Status::Step {
             failed: frame.failed,
-            cancelled: self.inst.cancel.is_cancelled(),
+            cancelled: frame.cancel.is_cancelled(),
         };
         let mut scope = Scope::new(status, self.hash.as_ref().map(|h| h as &dyn HashFiles));
         let vars = self.step_vars(frame, "");
@@ -140,7 +148,7 @@ impl JobRunner<'_> {
         self.set_common(&mut scope);
         scope.set("runner", self.runner.context());
         scope.set("steps", crate::context::steps_context(&frame.steps));
-        let job_status = if self.inst.cancel.is_cancelled() {
+        let job_status = if frame.cancel.is_cancelled() {
             "cancelled"
         } else if frame.failed {
             "failure"
@@ -555,6 +563,7 @@ fn hash_root(shared: &RunShared, on_host: bool, workspace: &str) -> Option<std::
 fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, String> {
     let mut frame = Frame {
         inputs: runner.shared.inputs.clone().map(Json::Object),
+        cancel: runner.inst.cancel.clone(),
         ..Frame::default()
     };
     for level in [&runner.shared.workflow.env, &job.env] {

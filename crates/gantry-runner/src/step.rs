@@ -190,7 +190,7 @@ impl<'a> JobRunner<'a> {
                 }
             }
         }
-        let (cancel, timed_out) = self.step_token(timeout);
+        let (cancel, timed_out) = self.step_token(&frame.cancel, timeout);
         let mut ran = match &step.kind {
             StepKind::Run {
                 run,
@@ -227,8 +227,12 @@ impl<'a> JobRunner<'a> {
     /// The token a step's process stops on, and whether its own `timeout-minutes` fired. A step
     /// that runs after the job was cancelled (`if: always()`) gets a fresh token bounded by the
     /// cancel timeout, as GitHub lets such steps run.
-    fn step_token(&self, timeout: Option<f64>) -> (CancellationToken, Arc<AtomicBool>) {
-        let (token, limit) = if self.inst.cancel.is_cancelled() {
+    fn step_token(
+        &self,
+        parent: &CancellationToken,
+        timeout: Option<f64>,
+    ) -> (CancellationToken, Arc<AtomicBool>) {
+        let (token, limit) = if parent.is_cancelled() {
             (
                 CancellationToken::new(),
                 Some(
@@ -238,7 +242,7 @@ impl<'a> JobRunner<'a> {
                 ),
             )
         } else {
-            (self.inst.cancel.child_token(), timeout)
+            (parent.child_token(), timeout)
         };
         let fired = Arc::new(AtomicBool::new(false));
         if let Some(m) = limit {
@@ -525,8 +529,8 @@ impl<'a> JobRunner<'a> {
             action_path: dir.clone(),
             env,
             depth: frame.depth + 1,
+            cancel,
         };
-        let _ = cancel;
         self.run_steps(steps, &mut inner, &sref.path).await;
         let env = self.env_context(&inner);
         let scope = self.scope(&inner, &env);
@@ -549,7 +553,7 @@ impl<'a> JobRunner<'a> {
         }
         let outcome = if inner.failed || !errors.is_empty() {
             Conclusion::Failure
-        } else if self.inst.cancel.is_cancelled() {
+        } else if inner.cancel.is_cancelled() {
             Conclusion::Cancelled
         } else {
             Conclusion::Success

@@ -7,6 +7,7 @@
 //! #! run success              #! job KEY failure         #! step KEY PATH OUTCOME CONCLUSION
 //! #! output KEY NAME=VALUE    #! log KEY TEXT            #! nolog TEXT
 //! #! annotation LEVEL TEXT    #! summary TEXT            #! before KEY_A KEY_B
+//! #! annotation-file PATH
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -94,6 +95,19 @@ fn check(outcome: &Outcome, key: &str, arg: &str, failures: &mut Vec<String>) {
                 serde_json::to_value(a.level).unwrap() == first && a.message.contains(rest)
             });
             if !found {
+                fail(
+                    failures,
+                    format!("annotations were {:#?}", outcome.result.annotations),
+                );
+            }
+        }
+        "annotation-file" => {
+            if !outcome
+                .result
+                .annotations
+                .iter()
+                .any(|a| a.file.as_deref() == Some(arg))
+            {
                 fail(
                     failures,
                     format!("annotations were {:#?}", outcome.result.annotations),
