@@ -126,7 +126,7 @@ pub enum GraphFormat {
 /// Evaluate a `${{ }}` expression (without the braces) and print its value as JSON.
 #[derive(Debug, Args)]
 pub struct ExprArgs {
-    /// The expression, e.g. `format('{0}-{1}', github.event_name, 1 + 1)`.
+    /// The expression, e.g. `format('{0}-{1}', github.event_name, github.run_number)`.
     pub expression: String,
 
     /// A JSON object whose keys are context names (`{"env": {...}, "matrix": {...}}`).

@@ -8,7 +8,9 @@ use clap::ValueEnum;
 pub enum ColorChoice {
     /// Color when writing to a terminal, unless `NO_COLOR` is set to a non-empty value.
     Auto,
+    /// Always color, even when piped.
     Always,
+    /// Never color.
     Never,
 }
 

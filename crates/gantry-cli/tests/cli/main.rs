@@ -3,6 +3,7 @@
 
 mod expr;
 mod fixtures;
+mod fixtures_dir;
 mod graph;
 mod list;
 mod options;

@@ -60,6 +60,14 @@ impl Test {
         self
     }
 
+    /// Writes `contents` to `path` as it is (for fixture files).
+    pub fn file_verbatim(self, path: &str, contents: &str) -> Self {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+        self
+    }
+
     pub fn args<I, S>(mut self, args: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -87,6 +95,16 @@ impl Test {
 
     pub fn stderr(mut self, expected: &str) -> Self {
         self.stderr = unindent(expected);
+        self
+    }
+
+    pub fn stdout_verbatim(mut self, expected: &str) -> Self {
+        self.stdout = expected.to_owned();
+        self
+    }
+
+    pub fn stderr_verbatim(mut self, expected: &str) -> Self {
+        self.stderr = expected.to_owned();
         self
     }
 
