@@ -15,6 +15,7 @@
 //!
 //! [repositories."octo/hello"]
 //! url = "/srv/git/hello.git"    # a local path or a file:// URL
+//! default_branch = "main"       # for workflow_dispatch without a ref
 //! webhook_secret = "..."
 //! secrets = { TOKEN = "..." }
 //! variables = { STAGE = "prod" }
@@ -71,6 +72,9 @@ pub struct Config {
 pub struct RepoConfig {
     /// Where to fetch from: a local path or a `file://` URL.
     pub url: String,
+    /// The branch `workflow_dispatch` uses when no ref is given.
+    #[serde(default = "default_branch")]
+    pub default_branch: String,
     #[serde(default)]
     pub webhook_secret: Option<String>,
     /// The `secrets` context.
@@ -94,6 +98,9 @@ pub enum RestartPolicy {
 
 fn default_listen() -> String {
     "127.0.0.1:8080".to_owned()
+}
+fn default_branch() -> String {
+    "main".to_owned()
 }
 fn default_capacity() -> usize {
     2

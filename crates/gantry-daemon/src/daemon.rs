@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use serde_json::Value;
 use thiserror::Error;
 use tokio::sync::{Notify, broadcast, mpsc};
 use tokio::task::JoinHandle;
@@ -15,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigProblem, check_config};
 use crate::launcher::{Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
 use crate::metrics::Metrics;
+use crate::planner::{EventInput, PlanFailure, Planned, clear_stale_locks, plan_event};
 use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
 
 #[derive(Debug, Error)]
@@ -51,7 +53,9 @@ pub(crate) struct Shared {
     pub closing: CancellationToken,
     pub tasks: TaskTracker,
     /// Planning fetches into per-repository mirrors; one at a time keeps git's locks happy.
-    pub plan_lock: tokio::sync::Mutex<()>,
+    /// Taken on the blocking thread, so a caller that stops waiting never lets a second
+    /// fetch into a mirror that is still being written.
+    pub plan_lock: Arc<Mutex<()>>,
     pub metrics: Metrics,
 }
 
@@ -66,6 +70,40 @@ impl Shared {
         tokio::task::spawn_blocking(move || f(&*store))
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Plans `event` for `repo_name` on the blocking pool, waiting at most `timeout`.
+    pub async fn plan(
+        self: &Arc<Self>,
+        repo_name: String,
+        event: String,
+        payload: Value,
+        timeout: Duration,
+    ) -> Result<Planned, PlanFailure> {
+        let shared = self.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            let _guard = shared
+                .plan_lock
+                .lock()
+                .map_err(|e| PlanFailure::Task(e.to_string()))?;
+            let repo = shared
+                .config
+                .repositories
+                .get(&repo_name)
+                .ok_or_else(|| PlanFailure::NotConfigured(repo_name.clone()))?;
+            let input = EventInput {
+                repo_name: &repo_name,
+                repo,
+                event: &event,
+                payload: &payload,
+            };
+            plan_event(&shared.config.data_dir, &input)
+        });
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(PlanFailure::Task(e.to_string())),
+            Err(_) => Err(PlanFailure::TimedOut(timeout)),
+        }
     }
 
     /// Cancels a running run (a no-op for runs that are not running here).
@@ -125,6 +163,9 @@ impl Daemon {
         let addr = config
             .listen_addr()
             .map_err(|p| DaemonError::Config(vec![p]))?;
+        // Nothing runs yet: leftovers of a killed process can go.
+        clear_stale_locks(&config.data_dir);
+        let _ = std::fs::remove_dir_all(config.data_dir.join("work"));
         let recovered = store.recover(config.on_restart)?;
         if !recovered.is_empty() {
             tracing::warn!(runs = ?recovered, "runs interrupted by a daemon stop were recovered");
@@ -148,7 +189,7 @@ impl Daemon {
             stopping: CancellationToken::new(),
             closing: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            plan_lock: tokio::sync::Mutex::new(()),
+            plan_lock: Arc::new(Mutex::new(())),
             metrics: Metrics::default(),
         });
         let app = crate::http::router(shared.clone());
@@ -353,6 +394,7 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
 async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken) -> RunOutcome {
     let id = run.run_id;
     let workspace = run.workspace.clone();
+    let secrets = secret_values(&run);
     let (tx, mut rx) = mpsc::channel::<RunEvent>(1024);
     let recorder_shared = shared.clone();
     let recorder = tokio::spawn(async move {
@@ -364,6 +406,7 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
                     Err(_) => break,
                 }
             }
+            batch.iter_mut().for_each(|e| mask(e, &secrets));
             if let Err(e) = recorder_shared.db(move |s| s.apply(id, &batch)).await {
                 tracing::error!(run = id, error = %e, "cannot record run progress");
             }
@@ -375,6 +418,34 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
     let _ = recorder.await;
     let _ = tokio::fs::remove_dir_all(&workspace).await;
     outcome
+}
+
+/// The repository's secret values, longest first so a secret containing another is masked
+/// whole.
+fn secret_values(run: &QueuedRun) -> Vec<String> {
+    let mut values: Vec<String> = run
+        .secrets
+        .values()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+}
+
+/// Secrets never reach the store, whatever the launcher printed (GitHub masks them too).
+fn mask(event: &mut RunEvent, secrets: &[String]) {
+    let text = match event {
+        RunEvent::Log { text, .. } => text,
+        RunEvent::Annotation { message, .. } => message,
+        RunEvent::Summary { markdown, .. } => markdown,
+        _ => return,
+    };
+    for secret in secrets {
+        if text.contains(secret.as_str()) {
+            *text = text.replace(secret.as_str(), "***");
+        }
+    }
 }
 
 async fn finish(shared: &Arc<Shared>, id: i64, mut outcome: RunOutcome) {

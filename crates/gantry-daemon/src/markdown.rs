@@ -123,23 +123,21 @@ fn emphasis(text: &str) -> String {
     wrap_pairs(&bold, "*", "em")
 }
 
-/// Replaces balanced pairs of `marker` with `<tag>`; an unpaired marker stays literal.
+/// Replaces pairs of `marker` around non-empty text with `<tag>`; other markers stay literal.
 fn wrap_pairs(text: &str, marker: &str, tag: &str) -> String {
     let parts: Vec<&str> = text.split(marker).collect();
-    let pairs = (parts.len() - 1) / 2;
-    let mut out = String::new();
-    for (i, part) in parts.iter().enumerate() {
-        if i > 0 {
-            let n = i - 1;
-            if n < pairs * 2 {
-                out.push_str(if n % 2 == 0 { "<" } else { "</" });
-                out.push_str(tag);
-                out.push('>');
-            } else {
-                out.push_str(marker);
-            }
+    let mut out = parts[0].to_owned();
+    let mut i = 1;
+    while i < parts.len() {
+        // parts[i] lies between the i-th marker and the next one, if any.
+        if i + 1 < parts.len() && !parts[i].is_empty() {
+            out.push_str(&format!("<{tag}>{}</{tag}>{}", parts[i], parts[i + 1]));
+            i += 2;
+        } else {
+            out.push_str(marker);
+            out.push_str(parts[i]);
+            i += 1;
         }
-        out.push_str(part);
     }
     out
 }
@@ -176,6 +174,8 @@ mod tests {
             ),
             ("a * b", "<p>a * b</p>\n"),
             ("odd `tick", "<p>odd `tick</p>\n"),
+            ("**open bold", "<p>**open bold</p>\n"),
+            ("a ** b", "<p>a ** b</p>\n"),
             (
                 "```\nfn main() {}\n```",
                 "<pre><code>fn main() {}\n</code></pre>\n",

@@ -25,6 +25,12 @@ pub enum PlanFailure {
     NoTarget(&'static str),
     #[error("'{0}' is not in the repository")]
     RefNotFound(String),
+    #[error("repository '{0}' is not configured")]
+    NotConfigured(String),
+    #[error("planning took longer than {0:?}")]
+    TimedOut(std::time::Duration),
+    #[error("the planning task failed: {0}")]
+    Task(String),
 }
 
 /// The ref and commit an event runs at (`github.ref`, `github.sha`).
@@ -186,6 +192,25 @@ pub struct EventInput<'a> {
     pub repo: &'a RepoConfig,
     pub event: &'a str,
     pub payload: &'a Value,
+}
+
+/// Removes lock files a killed daemon may have left in the mirrors (git2 writes
+/// `refs/heads/x.lock` while fetching). Only called at start-up, before any fetch.
+pub fn clear_stale_locks(data_dir: &Path) {
+    fn walk(dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path);
+            } else if path.extension().is_some_and(|e| e == "lock") {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    walk(&data_dir.join("mirrors"));
 }
 
 /// Fetches, reads and plans every workflow for one event.

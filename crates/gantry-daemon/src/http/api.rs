@@ -18,7 +18,6 @@ use crate::daemon::Shared;
 use crate::http::webhook::after_commit;
 use crate::launcher::Conclusion;
 use crate::markdown;
-use crate::planner::{EventInput, plan_event};
 use crate::store::{
     CancelState, Committed, ConcurrencySpec, NewRun, RunDetail, RunFilter, StoreError,
 };
@@ -286,15 +285,19 @@ pub async fn dispatch(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     check_mutation(&shared, &headers)?;
     let repo_name = format!("{owner}/{name}");
-    if !shared.config.repositories.contains_key(&repo_name) {
+    let Some(repo) = shared.config.repositories.get(&repo_name) else {
         return Err(ApiError::NotFound);
-    }
-    let git_ref = request.git_ref.clone().unwrap_or_else(|| "main".to_owned());
+    };
+    let default_branch = repo.default_branch.clone();
+    let git_ref = request
+        .git_ref
+        .clone()
+        .unwrap_or_else(|| default_branch.clone());
     let payload = json!({
         "ref": git_ref,
         "inputs": request.inputs,
         "workflow": request.workflow,
-        "repository": { "full_name": repo_name, "default_branch": "main" },
+        "repository": { "full_name": repo_name, "default_branch": default_branch },
         "sender": { "login": "gantry" },
     });
     let planned = plan_dispatch(&shared, repo_name, payload).await?;
@@ -323,24 +326,12 @@ async fn plan_dispatch(
     repo_name: String,
     payload: Value,
 ) -> ApiResult<crate::planner::Planned> {
-    let _guard = shared.plan_lock.lock().await;
-    let shared2 = shared.clone();
-    let task = tokio::task::spawn_blocking(move || {
-        let repo = shared2
-            .config
-            .repositories
-            .get(&repo_name)
-            .ok_or(ApiError::NotFound)?;
-        let input = EventInput {
-            repo_name: &repo_name,
-            repo,
-            event: "workflow_dispatch",
-            payload: &payload,
-        };
-        plan_event(&shared2.config.data_dir, &input).map_err(|e| ApiError::Invalid(e.to_string()))
-    });
-    task.await
-        .map_err(|e| ApiError::Store(StoreError::Task(e.to_string())))?
+    let event = "workflow_dispatch".to_owned();
+    let timeout = Duration::from_secs(30);
+    shared
+        .plan(repo_name, event, payload, timeout)
+        .await
+        .map_err(|e| ApiError::Invalid(e.to_string()))
 }
 
 type EventStream = Response;

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::daemon::Shared;
-use crate::planner::{EventInput, Planned, plan_event};
+use crate::planner::Planned;
 use crate::signature::verify_any;
 use crate::store::{Committed, DeliveryStatus, NewDelivery, NewRun};
 
@@ -217,28 +217,16 @@ async fn accept(shared: &Arc<Shared>, delivery: Delivery) -> Response {
 }
 
 async fn plan(shared: &Arc<Shared>, delivery: &Delivery) -> Result<Planned, String> {
-    let shared2 = shared.clone();
-    let repo_name = delivery.repo.clone().unwrap_or_default();
-    let event = delivery.event.clone();
-    let payload = delivery.payload.clone();
-    let _guard = shared.plan_lock.lock().await;
-    let task = tokio::task::spawn_blocking(move || {
-        let Some(repo) = shared2.config.repositories.get(&repo_name) else {
-            return Err(format!("repository '{repo_name}' is not configured"));
-        };
-        let input = EventInput {
-            repo_name: &repo_name,
+    let repo = delivery.repo.clone().unwrap_or_default();
+    shared
+        .plan(
             repo,
-            event: &event,
-            payload: &payload,
-        };
-        plan_event(&shared2.config.data_dir, &input).map_err(|e| e.to_string())
-    });
-    match tokio::time::timeout(PLAN_TIMEOUT, task).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(format!("planning failed: {e}")),
-        Err(_) => Err("planning took too long".to_owned()),
-    }
+            delivery.event.clone(),
+            delivery.payload.clone(),
+            PLAN_TIMEOUT,
+        )
+        .await
+        .map_err(|e| format!("planning failed: {e}"))
 }
 
 fn duplicate(shared: &Shared, id: &str) -> Response {

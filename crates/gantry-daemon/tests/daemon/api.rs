@@ -346,3 +346,47 @@ async fn health_metrics_and_the_page() {
         "the page follows runs live"
     );
 }
+
+#[tokio::test]
+async fn secrets_are_masked_in_stored_logs() {
+    let mut env = Env::new();
+    let wf = "on: workflow_dispatch
+jobs:
+  leak:
+    runs-on: x
+    steps:
+      - run: |
+          echo \"token=${{ secrets.TOKEN }}\"
+          echo 'plain s3cr3t-value too'
+          echo \"::error::bad s3cr3t-value\"
+";
+    env.repo(REPO, &[("leak.yml", wf)]);
+    env.config
+        .repositories
+        .get_mut(REPO)
+        .unwrap()
+        .secrets
+        .insert("TOKEN".to_owned(), "s3cr3t-value".to_owned());
+    let server = env.start().await;
+    let client = &server.client;
+    // No ref: the repository's default branch.
+    let reply = client
+        .post("/api/repos/Codertocat/Hello-World/dispatch", json!({}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    let id = run_ids(&reply)[0];
+    let run = client.wait_completed(id).await;
+    assert_eq!(run["git_ref"], "refs/heads/master");
+    let logs = client
+        .get(&format!("/api/runs/{id}/jobs/leak/logs"))
+        .await
+        .body;
+    let text: Vec<&str> = logs["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, ["token=***", "plain *** too", "::error::bad ***"]);
+    assert_eq!(run["jobs"][0]["annotations"][0]["message"], "bad ***");
+}

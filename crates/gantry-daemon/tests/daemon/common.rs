@@ -101,6 +101,7 @@ impl Env {
             name.to_owned(),
             RepoConfig {
                 url: dir.display().to_string(),
+                default_branch: "master".to_owned(),
                 webhook_secret: Some(SECRET.to_owned()),
                 secrets: Default::default(),
                 variables: Default::default(),

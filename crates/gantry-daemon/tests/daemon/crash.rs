@@ -62,20 +62,17 @@ fn write_config(env: &Env, port: u16) -> PathBuf {
 
 fn kill9(process: Process) {
     let pid = i32::try_from(process.0.id()).unwrap();
-    // SAFETY: signalling a child process this test started.
-    unsafe {
-        libc_kill(pid);
-    }
+    // SAFETY: signalling a child process this test started; SIGKILL is 9 on every Unix.
+    unsafe { signal(pid, 9) };
     drop(process);
 }
 
-unsafe fn libc_kill(pid: i32) {
+unsafe fn signal(pid: i32, sig: i32) {
     unsafe extern "C" {
         fn kill(pid: i32, sig: i32) -> i32;
     }
-    // SIGKILL is 9 on every Unix.
     unsafe {
-        kill(pid, 9);
+        kill(pid, sig);
     }
 }
 
@@ -123,4 +120,44 @@ async fn kill_9_then_restart_runs_every_acknowledged_delivery_exactly_once() {
     assert_eq!(marks, want, "each acknowledged run executed exactly once");
     let all = client.get("/api/runs").await.body;
     assert_eq!(all["runs"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn sigterm_drains_the_real_process() {
+    let mut env = Env::new();
+    let wf = gated_workflow(&env, "release", "");
+    env.repo(REPO, &[("gated.yml", &wf)]);
+    let config = write_config(&env, 0);
+    let (mut process, client) = spawn(&config);
+    let reply = client
+        .webhook("release", "t1", &payload("release/published.payload.json"))
+        .await;
+    let id = run_ids(&reply)[0];
+    client.wait_status(id, "running").await;
+    let pid = i32::try_from(process.0.id()).unwrap();
+    // SAFETY: signalling a child process this test started; SIGTERM is 15 on Linux.
+    unsafe { signal(pid, 15) };
+    let mut draining = false;
+    for _ in 0..1200 {
+        if client.get("/healthz").await.status == 503 {
+            draining = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(draining, "the daemon never started draining");
+    let refused = client
+        .webhook("release", "t2", &payload("release/published.payload.json"))
+        .await;
+    assert_eq!(refused.status, 503);
+    env.open_gate();
+    let status = tokio::task::spawn_blocking(move || process.0.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let store = gantry_daemon::SqliteStore::open(&env.config.data_dir).unwrap();
+    let detail = gantry_daemon::Store::run_detail(&store, id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.run.conclusion.as_deref(), Some("success"));
 }

@@ -6,4 +6,5 @@ mod concurrency;
 mod crash;
 mod drain;
 mod durability;
+mod render;
 mod webhook;
