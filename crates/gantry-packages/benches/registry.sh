@@ -76,7 +76,7 @@ per=$((SIZE_MB / LAYERS))
   done
 } >"$WORK/ctx/Dockerfile"
 SRC="gantry-bench/random:$$"
-DOCKER_BUILDKIT=0 docker build -q -t "$SRC" "$WORK/ctx" >/dev/null
+DOCKER_BUILDKIT=0 docker build -q -t "$SRC" "$WORK/ctx" >/dev/null 2>&1
 IMAGES+=("$SRC")
 skopeo --insecure-policy copy -q "docker-daemon:$SRC" "oci:$WORK/layout:bench" >/dev/null
 

@@ -14,8 +14,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::new(data);
     config.default_visibility = Visibility::Public;
     let handle = serve(addr.parse()?, config).await?;
-    let scopes = [Scope::ReadPackages, Scope::WritePackages, Scope::DeletePackages];
-    let token = handle.registry().create_token("bench", None, &scopes, None)?;
+    let scopes = [
+        Scope::ReadPackages,
+        Scope::WritePackages,
+        Scope::DeletePackages,
+    ];
+    let token = handle
+        .registry()
+        .create_token("bench", None, &scopes, None)?;
     std::fs::write(token_file, token)?;
     println!("listening on {}", handle.addr());
     tokio::signal::ctrl_c().await?;

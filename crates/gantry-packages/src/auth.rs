@@ -3,9 +3,9 @@
 
 use crate::config::Visibility;
 use crate::db::{Db, TokenRow, now};
+use axum::http;
 use base64::Engine as _;
 use http::HeaderMap;
-use axum::http;
 
 /// A token scope, as GitHub names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +30,13 @@ impl Scope {
 
     /// Parses a GitHub scope name.
     pub fn parse(s: &str) -> Option<Scope> {
-        [Scope::ReadPackages, Scope::WritePackages, Scope::DeletePackages].into_iter().find(|scope| scope.as_str() == s)
+        [
+            Scope::ReadPackages,
+            Scope::WritePackages,
+            Scope::DeletePackages,
+        ]
+        .into_iter()
+        .find(|scope| scope.as_str() == s)
     }
 }
 
@@ -47,11 +53,14 @@ pub struct TokenInfo {
 impl TokenInfo {
     fn has(&self, scope: Scope) -> bool {
         // As on GitHub, write implies read.
-        self.scopes.contains(&scope) || (scope == Scope::ReadPackages && self.scopes.contains(&Scope::WritePackages))
+        self.scopes.contains(&scope)
+            || (scope == Scope::ReadPackages && self.scopes.contains(&Scope::WritePackages))
     }
 
     fn owns(&self, owner: &str) -> bool {
-        self.owner.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(owner))
+        self.owner
+            .as_deref()
+            .is_none_or(|o| o.eq_ignore_ascii_case(owner))
     }
 }
 
@@ -86,19 +95,29 @@ pub(crate) fn hash_token(token: &str) -> String {
 }
 
 pub(crate) fn scopes_to_string(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Creates a random token secret: 256 bits from two v4 uuids.
 pub(crate) fn new_secret() -> String {
-    format!("gtk_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "gtk_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// The token a request presents: `Bearer <token>`, or `Basic` with the token as password
 /// (what `docker login` and npm's `_auth` send). `None` when no credentials were sent.
 pub(crate) fn presented_token(headers: &HeaderMap) -> Option<Result<String, Denied>> {
     let value = headers.get(http::header::AUTHORIZATION)?;
-    let Ok(value) = value.to_str() else { return Some(Err(Denied::BadCredentials)) };
+    let Ok(value) = value.to_str() else {
+        return Some(Err(Denied::BadCredentials));
+    };
     let (kind, rest) = value.split_once(' ').unwrap_or((value, ""));
     let rest = rest.trim();
     if kind.eq_ignore_ascii_case("bearer") || kind.eq_ignore_ascii_case("token") {
@@ -116,9 +135,15 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<Result<String, Deni
 /// Resolves the request's credentials to a principal. Wrong or expired credentials are an error
 /// even where anonymous access would do: a client should learn its token is bad.
 pub(crate) fn principal(db: &Db, headers: &HeaderMap) -> Result<Principal, Denied> {
-    let Some(token) = presented_token(headers) else { return Ok(Principal::Anonymous) };
+    let Some(token) = presented_token(headers) else {
+        return Ok(Principal::Anonymous);
+    };
     let token = token?;
-    let row = db.token(&hash_token(&token)).ok().flatten().ok_or(Denied::BadCredentials)?;
+    let row = db
+        .token(&hash_token(&token))
+        .ok()
+        .flatten()
+        .ok_or(Denied::BadCredentials)?;
     if row.expires_at.is_some_and(|t| t < now()) {
         return Err(Denied::BadCredentials);
     }
@@ -126,27 +151,43 @@ pub(crate) fn principal(db: &Db, headers: &HeaderMap) -> Result<Principal, Denie
 }
 
 fn token_info(row: TokenRow) -> TokenInfo {
-    TokenInfo { subject: row.subject, owner: row.owner, scopes: row.scopes.split(' ').filter_map(Scope::parse).collect() }
+    TokenInfo {
+        subject: row.subject,
+        owner: row.owner,
+        scopes: row.scopes.split(' ').filter_map(Scope::parse).collect(),
+    }
 }
 
 /// Decides whether `who` may perform `access` on a package of `owner`. `visibility` is `None`
 /// for a package that does not exist yet (reads are then treated as private).
-pub(crate) fn authorize(who: &Principal, owner: &str, visibility: Option<Visibility>, access: Access) -> Result<(), Denied> {
+pub(crate) fn authorize(
+    who: &Principal,
+    owner: &str,
+    visibility: Option<Visibility>,
+    access: Access,
+) -> Result<(), Denied> {
     if access == Access::Read && visibility == Some(Visibility::Public) {
         return Ok(());
     }
-    let Principal::Token(token) = who else { return Err(Denied::Unauthenticated) };
+    let Principal::Token(token) = who else {
+        return Err(Denied::Unauthenticated);
+    };
     let needed = match access {
         Access::Read => Scope::ReadPackages,
         Access::Write => Scope::WritePackages,
         Access::Delete => Scope::DeletePackages,
     };
     if !token.has(needed) {
-        return Err(Denied::Forbidden(format!("token lacks the {} scope", needed.as_str())));
+        return Err(Denied::Forbidden(format!(
+            "token lacks the {} scope",
+            needed.as_str()
+        )));
     }
     if !token.owns(owner) {
         let allowed = token.owner.as_deref().unwrap_or_default();
-        return Err(Denied::Forbidden(format!("token may only access packages of {allowed}, not {owner}")));
+        return Err(Denied::Forbidden(format!(
+            "token may only access packages of {allowed}, not {owner}"
+        )));
     }
     Ok(())
 }
@@ -156,7 +197,11 @@ mod tests {
     use super::*;
 
     fn token(owner: Option<&str>, scopes: &[Scope]) -> Principal {
-        Principal::Token(TokenInfo { subject: "s".into(), owner: owner.map(Into::into), scopes: scopes.to_vec() })
+        Principal::Token(TokenInfo {
+            subject: "s".into(),
+            owner: owner.map(Into::into),
+            scopes: scopes.to_vec(),
+        })
     }
 
     #[test]
@@ -165,15 +210,30 @@ mod tests {
         let public = Some(Visibility::Public);
         let private = Some(Visibility::Private);
         assert_eq!(authorize(&Principal::Anonymous, "o", public, Read), Ok(()));
-        assert_eq!(authorize(&Principal::Anonymous, "o", private, Read), Err(Denied::Unauthenticated));
-        assert_eq!(authorize(&Principal::Anonymous, "o", public, Write), Err(Denied::Unauthenticated));
+        assert_eq!(
+            authorize(&Principal::Anonymous, "o", private, Read),
+            Err(Denied::Unauthenticated)
+        );
+        assert_eq!(
+            authorize(&Principal::Anonymous, "o", public, Write),
+            Err(Denied::Unauthenticated)
+        );
         let writer = token(Some("Octo"), &[Scope::WritePackages]);
         assert_eq!(authorize(&writer, "octo", None, Write), Ok(()));
         assert_eq!(authorize(&writer, "octo", private, Read), Ok(()));
-        assert!(matches!(authorize(&writer, "other", None, Write), Err(Denied::Forbidden(_))));
-        assert!(matches!(authorize(&writer, "octo", private, Delete), Err(Denied::Forbidden(_))));
+        assert!(matches!(
+            authorize(&writer, "other", None, Write),
+            Err(Denied::Forbidden(_))
+        ));
+        assert!(matches!(
+            authorize(&writer, "octo", private, Delete),
+            Err(Denied::Forbidden(_))
+        ));
         let reader = token(None, &[Scope::ReadPackages]);
-        assert!(matches!(authorize(&reader, "x", private, Write), Err(Denied::Forbidden(_))));
+        assert!(matches!(
+            authorize(&reader, "x", private, Write),
+            Err(Denied::Forbidden(_))
+        ));
     }
 
     #[test]

@@ -22,7 +22,11 @@ impl Visibility {
 
     pub(crate) fn parse(s: &str) -> Visibility {
         // Anything unexpected in the database errs on the private side.
-        if s == "public" { Visibility::Public } else { Visibility::Private }
+        if s == "public" {
+            Visibility::Public
+        } else {
+            Visibility::Private
+        }
     }
 }
 

@@ -60,7 +60,9 @@ pub(crate) struct Db {
 }
 
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Db {
@@ -68,7 +70,9 @@ impl Db {
         let conn = Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Db { conn: Mutex::new(conn) })
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
     }
 
     pub fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -87,32 +91,55 @@ impl Db {
 
     pub fn token(&self, hash: &str) -> rusqlite::Result<Option<TokenRow>> {
         self.conn()
-            .query_row("SELECT subject, owner, scopes, expires_at FROM tokens WHERE hash = ?1", [hash], |r| {
-                Ok(TokenRow { subject: r.get(0)?, owner: r.get(1)?, scopes: r.get(2)?, expires_at: r.get(3)? })
-            })
+            .query_row(
+                "SELECT subject, owner, scopes, expires_at FROM tokens WHERE hash = ?1",
+                [hash],
+                |r| {
+                    Ok(TokenRow {
+                        subject: r.get(0)?,
+                        owner: r.get(1)?,
+                        scopes: r.get(2)?,
+                        expires_at: r.get(3)?,
+                    })
+                },
+            )
             .optional()
     }
 
     pub fn delete_token(&self, hash: &str) -> rusqlite::Result<bool> {
-        Ok(self.conn().execute("DELETE FROM tokens WHERE hash = ?1", [hash])? > 0)
+        Ok(self
+            .conn()
+            .execute("DELETE FROM tokens WHERE hash = ?1", [hash])?
+            > 0)
     }
 
     pub fn delete_expired_tokens(&self) -> rusqlite::Result<usize> {
-        self.conn().execute("DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ?1", [now()])
+        self.conn().execute(
+            "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ?1",
+            [now()],
+        )
     }
 
     // --- packages ---
 
     pub fn package(&self, kind: &str, name: &str) -> rusqlite::Result<Option<Visibility>> {
         self.conn()
-            .query_row("SELECT visibility FROM packages WHERE kind = ?1 AND name = ?2", [kind, name], |r| {
-                r.get::<_, String>(0)
-            })
+            .query_row(
+                "SELECT visibility FROM packages WHERE kind = ?1 AND name = ?2",
+                [kind, name],
+                |r| r.get::<_, String>(0),
+            )
             .optional()
             .map(|v| v.map(|s| Visibility::parse(&s)))
     }
 
-    pub fn ensure_package(&self, kind: &str, name: &str, owner: &str, vis: Visibility) -> rusqlite::Result<()> {
+    pub fn ensure_package(
+        &self,
+        kind: &str,
+        name: &str,
+        owner: &str,
+        vis: Visibility,
+    ) -> rusqlite::Result<()> {
         self.conn().execute(
             "INSERT OR IGNORE INTO packages(kind, name, owner, visibility) VALUES (?1, ?2, ?3, ?4)",
             params![kind, name, owner, vis.as_str()],
@@ -120,7 +147,12 @@ impl Db {
         Ok(())
     }
 
-    pub fn set_visibility(&self, kind: &str, name: &str, vis: Visibility) -> rusqlite::Result<bool> {
+    pub fn set_visibility(
+        &self,
+        kind: &str,
+        name: &str,
+        vis: Visibility,
+    ) -> rusqlite::Result<bool> {
         let n = self.conn().execute(
             "UPDATE packages SET visibility = ?3 WHERE kind = ?1 AND name = ?2",
             params![kind, name, vis.as_str()],
@@ -130,15 +162,24 @@ impl Db {
 
     pub fn package_names(&self, kind: &str) -> rusqlite::Result<Vec<(String, Visibility)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, visibility FROM packages WHERE kind = ?1 ORDER BY name")?;
-        let rows = stmt.query_map([kind], |r| Ok((r.get::<_, String>(0)?, Visibility::parse(&r.get::<_, String>(1)?))))?;
+        let mut stmt =
+            conn.prepare("SELECT name, visibility FROM packages WHERE kind = ?1 ORDER BY name")?;
+        let rows = stmt.query_map([kind], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Visibility::parse(&r.get::<_, String>(1)?),
+            ))
+        })?;
         rows.collect()
     }
 
     // --- OCI ---
 
     pub fn link_blob(&self, repo: &str, digest: &str) -> rusqlite::Result<()> {
-        self.conn().execute("INSERT OR IGNORE INTO oci_blobs(repo, digest) VALUES (?1, ?2)", [repo, digest])?;
+        self.conn().execute(
+            "INSERT OR IGNORE INTO oci_blobs(repo, digest) VALUES (?1, ?2)",
+            [repo, digest],
+        )?;
         Ok(())
     }
 
@@ -154,10 +195,20 @@ impl Db {
     }
 
     pub fn unlink_blob(&self, repo: &str, digest: &str) -> rusqlite::Result<bool> {
-        Ok(self.conn().execute("DELETE FROM oci_blobs WHERE repo = ?1 AND digest = ?2", [repo, digest])? > 0)
+        Ok(self.conn().execute(
+            "DELETE FROM oci_blobs WHERE repo = ?1 AND digest = ?2",
+            [repo, digest],
+        )? > 0)
     }
 
-    pub fn put_manifest(&self, repo: &str, row: &ManifestRow, subject: Option<&str>, children: &[String], tag: Option<&str>) -> rusqlite::Result<()> {
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        row: &ManifestRow,
+        subject: Option<&str>,
+        children: &[String],
+        tag: Option<&str>,
+    ) -> rusqlite::Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         tx.execute(
@@ -165,10 +216,16 @@ impl Db {
             params![repo, row.digest, row.media_type, row.size, subject, row.artifact_type],
         )?;
         for child in children {
-            tx.execute("INSERT OR IGNORE INTO oci_manifest_refs(repo, digest, child) VALUES (?1, ?2, ?3)", [repo, &row.digest, child])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO oci_manifest_refs(repo, digest, child) VALUES (?1, ?2, ?3)",
+                [repo, &row.digest, child],
+            )?;
         }
         if let Some(tag) = tag {
-            tx.execute("INSERT OR REPLACE INTO oci_tags(repo, tag, digest) VALUES (?1, ?2, ?3)", [repo, tag, &row.digest])?;
+            tx.execute(
+                "INSERT OR REPLACE INTO oci_tags(repo, tag, digest) VALUES (?1, ?2, ?3)",
+                [repo, tag, &row.digest],
+            )?;
         }
         tx.commit()
     }
@@ -184,12 +241,20 @@ impl Db {
     }
 
     pub fn tag(&self, repo: &str, tag: &str) -> rusqlite::Result<Option<String>> {
-        self.conn().query_row("SELECT digest FROM oci_tags WHERE repo = ?1 AND tag = ?2", [repo, tag], |r| r.get(0)).optional()
+        self.conn()
+            .query_row(
+                "SELECT digest FROM oci_tags WHERE repo = ?1 AND tag = ?2",
+                [repo, tag],
+                |r| r.get(0),
+            )
+            .optional()
     }
 
     pub fn tags(&self, repo: &str, last: &str, limit: i64) -> rusqlite::Result<Vec<String>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT tag FROM oci_tags WHERE repo = ?1 AND tag > ?2 ORDER BY tag LIMIT ?3")?;
+        let mut stmt = conn.prepare(
+            "SELECT tag FROM oci_tags WHERE repo = ?1 AND tag > ?2 ORDER BY tag LIMIT ?3",
+        )?;
         let rows = stmt.query_map(params![repo, last, limit], |r| r.get(0))?;
         rows.collect()
     }
@@ -203,16 +268,28 @@ impl Db {
     }
 
     pub fn delete_tag(&self, repo: &str, tag: &str) -> rusqlite::Result<bool> {
-        Ok(self.conn().execute("DELETE FROM oci_tags WHERE repo = ?1 AND tag = ?2", [repo, tag])? > 0)
+        Ok(self.conn().execute(
+            "DELETE FROM oci_tags WHERE repo = ?1 AND tag = ?2",
+            [repo, tag],
+        )? > 0)
     }
 
     /// Deletes a manifest and every tag pointing at it, as the distribution registry does.
     pub fn delete_manifest(&self, repo: &str, digest: &str) -> rusqlite::Result<bool> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let n = tx.execute("DELETE FROM oci_manifests WHERE repo = ?1 AND digest = ?2", [repo, digest])?;
-        tx.execute("DELETE FROM oci_manifest_refs WHERE repo = ?1 AND digest = ?2", [repo, digest])?;
-        tx.execute("DELETE FROM oci_tags WHERE repo = ?1 AND digest = ?2", [repo, digest])?;
+        let n = tx.execute(
+            "DELETE FROM oci_manifests WHERE repo = ?1 AND digest = ?2",
+            [repo, digest],
+        )?;
+        tx.execute(
+            "DELETE FROM oci_manifest_refs WHERE repo = ?1 AND digest = ?2",
+            [repo, digest],
+        )?;
+        tx.execute(
+            "DELETE FROM oci_tags WHERE repo = ?1 AND digest = ?2",
+            [repo, digest],
+        )?;
         tx.commit()?;
         Ok(n > 0)
     }
@@ -223,22 +300,35 @@ impl Db {
             "SELECT digest, media_type, size, artifact_type FROM oci_manifests WHERE repo = ?1 AND subject = ?2 ORDER BY digest",
         )?;
         let rows = stmt.query_map([repo, subject], |r| {
-            Ok(ManifestRow { digest: r.get(0)?, media_type: r.get(1)?, size: r.get(2)?, artifact_type: r.get(3)? })
+            Ok(ManifestRow {
+                digest: r.get(0)?,
+                media_type: r.get(1)?,
+                size: r.get(2)?,
+                artifact_type: r.get(3)?,
+            })
         })?;
         rows.collect()
     }
 
     pub fn insert_upload(&self, id: &str, repo: &str) -> rusqlite::Result<()> {
-        self.conn().execute("INSERT INTO oci_uploads(id, repo) VALUES (?1, ?2)", [id, repo])?;
+        self.conn().execute(
+            "INSERT INTO oci_uploads(id, repo) VALUES (?1, ?2)",
+            [id, repo],
+        )?;
         Ok(())
     }
 
     pub fn upload_repo(&self, id: &str) -> rusqlite::Result<Option<String>> {
-        self.conn().query_row("SELECT repo FROM oci_uploads WHERE id = ?1", [id], |r| r.get(0)).optional()
+        self.conn()
+            .query_row("SELECT repo FROM oci_uploads WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
     }
 
     pub fn delete_upload(&self, id: &str) -> rusqlite::Result<()> {
-        self.conn().execute("DELETE FROM oci_uploads WHERE id = ?1", [id])?;
+        self.conn()
+            .execute("DELETE FROM oci_uploads WHERE id = ?1", [id])?;
         Ok(())
     }
 
@@ -265,47 +355,79 @@ impl Db {
 
     /// Forgets every repository link to a blob that gc removed.
     pub fn drop_blob_links(&self, digest: &str) -> rusqlite::Result<usize> {
-        self.conn().execute("DELETE FROM oci_blobs WHERE digest = ?1", [digest])
+        self.conn()
+            .execute("DELETE FROM oci_blobs WHERE digest = ?1", [digest])
     }
 
     // --- npm ---
 
     pub fn npm_package(&self, name: &str) -> rusqlite::Result<Option<(i64, i64, i64)>> {
         self.conn()
-            .query_row("SELECT rev, created, modified FROM npm_packages WHERE name = ?1", [name], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT rev, created, modified FROM npm_packages WHERE name = ?1",
+                [name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()
     }
 
     pub fn npm_versions(&self, name: &str) -> rusqlite::Result<Vec<NpmVersionRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT version, manifest, tarball, created FROM npm_versions WHERE name = ?1")?;
+        let mut stmt = conn.prepare(
+            "SELECT version, manifest, tarball, created FROM npm_versions WHERE name = ?1",
+        )?;
         let rows = stmt.query_map([name], |r| {
-            Ok(NpmVersionRow { version: r.get(0)?, manifest: r.get(1)?, tarball: r.get(2)?, created: r.get(3)? })
+            Ok(NpmVersionRow {
+                version: r.get(0)?,
+                manifest: r.get(1)?,
+                tarball: r.get(2)?,
+                created: r.get(3)?,
+            })
         })?;
         rows.collect()
     }
 
     pub fn npm_tags(&self, name: &str) -> rusqlite::Result<Vec<(String, String)>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT tag, version FROM npm_tags WHERE name = ?1 ORDER BY tag")?;
+        let mut stmt =
+            conn.prepare("SELECT tag, version FROM npm_tags WHERE name = ?1 ORDER BY tag")?;
         let rows = stmt.query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     }
 
     pub fn npm_tarball(&self, name: &str, file: &str) -> rusqlite::Result<Option<String>> {
-        self.conn().query_row("SELECT digest FROM npm_versions WHERE name = ?1 AND tarball = ?2", [name, file], |r| r.get(0)).optional()
+        self.conn()
+            .query_row(
+                "SELECT digest FROM npm_versions WHERE name = ?1 AND tarball = ?2",
+                [name, file],
+                |r| r.get(0),
+            )
+            .optional()
     }
 }
 
 /// One change to an npm package, applied atomically with a revision bump.
 pub(crate) enum NpmChange {
-    AddVersion { version: String, manifest: String, tarball: String, digest: String },
-    SetManifest { version: String, manifest: String },
-    RemoveVersion { version: String },
-    SetTag { tag: String, version: String },
-    RemoveTag { tag: String },
+    AddVersion {
+        version: String,
+        manifest: String,
+        tarball: String,
+        digest: String,
+    },
+    SetManifest {
+        version: String,
+        manifest: String,
+    },
+    RemoveVersion {
+        version: String,
+    },
+    SetTag {
+        tag: String,
+        version: String,
+    },
+    RemoveTag {
+        tag: String,
+    },
 }
 
 impl Db {
@@ -351,7 +473,10 @@ impl Db {
         tx.execute("DELETE FROM npm_tags WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM npm_versions WHERE name = ?1", [name])?;
         tx.execute("DELETE FROM npm_packages WHERE name = ?1", [name])?;
-        tx.execute("DELETE FROM packages WHERE kind = 'npm' AND name = ?1", [name])?;
+        tx.execute(
+            "DELETE FROM packages WHERE kind = 'npm' AND name = ?1",
+            [name],
+        )?;
         tx.commit()
     }
 }

@@ -25,14 +25,26 @@ impl Digest {
             return Err(DigestError::Malformed(s.to_owned()));
         };
         if algo != "sha256" {
-            let known = !algo.is_empty() && algo.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
-            return Err(if known { DigestError::Algorithm(algo.to_owned()) } else { DigestError::Malformed(s.to_owned()) });
+            let known = !algo.is_empty()
+                && algo
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+._-".contains(&b));
+            return Err(if known {
+                DigestError::Algorithm(algo.to_owned())
+            } else {
+                DigestError::Malformed(s.to_owned())
+            });
         }
-        let valid = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let valid = hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         if !valid {
             return Err(DigestError::Malformed(s.to_owned()));
         }
-        Ok(Digest { hex: hex.to_owned() })
+        Ok(Digest {
+            hex: hex.to_owned(),
+        })
     }
 
     /// The digest of `bytes`.
@@ -42,7 +54,9 @@ impl Digest {
 
     /// Finishes a running hash.
     pub fn from_hasher(hasher: Sha256) -> Digest {
-        Digest { hex: hex::encode(hasher.finalize()) }
+        Digest {
+            hex: hex::encode(hasher.finalize()),
+        }
     }
 
     /// The 64 hex characters.
@@ -64,11 +78,26 @@ mod tests {
     #[test]
     fn parses_and_refuses() {
         let d = Digest::of(b"");
-        assert_eq!(d.to_string(), "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Digest::parse(&d.to_string()), Ok(d));
-        assert!(matches!(Digest::parse("sha512:abcd"), Err(DigestError::Algorithm(_))));
-        assert!(matches!(Digest::parse("sha256:../../etc/passwd"), Err(DigestError::Malformed(_))));
-        assert!(matches!(Digest::parse("sha256:ABC"), Err(DigestError::Malformed(_))));
-        assert!(matches!(Digest::parse("nocolon"), Err(DigestError::Malformed(_))));
+        assert!(matches!(
+            Digest::parse("sha512:abcd"),
+            Err(DigestError::Algorithm(_))
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:../../etc/passwd"),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            Digest::parse("sha256:ABC"),
+            Err(DigestError::Malformed(_))
+        ));
+        assert!(matches!(
+            Digest::parse("nocolon"),
+            Err(DigestError::Malformed(_))
+        ));
     }
 }

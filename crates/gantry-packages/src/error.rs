@@ -6,13 +6,19 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot create data directory {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("metadata database: {0}")]
     Db(#[from] rusqlite::Error),
     #[error("blob storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("invalid owner {0:?}: owners are github logins (letters, digits, hyphens)")]
     InvalidOwner(String),
     #[error("invalid package name {0:?}")]

@@ -25,7 +25,10 @@ pub(crate) fn router(app: App) -> Router {
 }
 
 async fn api_version(mut response: Response) -> Response {
-    response.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    response.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     response
 }
 
@@ -39,7 +42,11 @@ pub(crate) enum BodyError {
 }
 
 /// Collects a body of at most `limit` bytes, refusing early on a larger `Content-Length`.
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, BodyError> {
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
     if content_length(headers).is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge(limit as u64));
     }
@@ -56,7 +63,12 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> 
 }
 
 pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -89,18 +101,26 @@ pub(crate) fn has_dot_segment(path: &str) -> bool {
 
 /// The decoded query parameters, in order. Malformed pairs are skipped.
 pub(crate) fn query(uri: &Uri) -> Vec<(String, String)> {
-    let Some(q) = uri.query() else { return Vec::new() };
+    let Some(q) = uri.query() else {
+        return Vec::new();
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(&k.replace('+', " "))?, percent_decode(&v.replace('+', " "))?))
+            Some((
+                percent_decode(&k.replace('+', " "))?,
+                percent_decode(&v.replace('+', " "))?,
+            ))
         })
         .collect()
 }
 
 pub(crate) fn query_get(params: &[(String, String)], key: &str) -> Option<String> {
-    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
 }
 
 #[cfg(test)]

@@ -45,10 +45,14 @@ fn valid_repo_component(c: &str) -> bool {
 /// `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`.
 pub(crate) fn valid_tag(tag: &str) -> bool {
     let bytes = tag.as_bytes();
-    let Some(&first) = bytes.first() else { return false };
+    let Some(&first) = bytes.first() else {
+        return false;
+    };
     bytes.len() <= 128
         && (first.is_ascii_alphanumeric() || first == b'_')
-        && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// A GitHub login or organisation: alphanumerics and single inner hyphens, at most 39 chars.
@@ -83,15 +87,20 @@ pub(crate) fn valid_npm_name(name: &str) -> bool {
 
 fn valid_npm_part(part: &str) -> bool {
     let b = part.as_bytes();
-    let Some(&first) = b.first() else { return false };
+    let Some(&first) = b.first() else {
+        return false;
+    };
     first != b'.'
         && first != b'_'
-        && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-._~".contains(&c))
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"-._~".contains(&c))
 }
 
 /// The scope of a scoped npm name, without `@`.
 pub(crate) fn npm_scope(name: &str) -> Option<&str> {
-    name.strip_prefix('@').and_then(|rest| rest.split_once('/')).map(|(scope, _)| scope)
+    name.strip_prefix('@')
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(scope, _)| scope)
 }
 
 /// The part of an npm name after the scope: what tarball file names start with.
@@ -108,7 +117,20 @@ mod tests {
         for ok in ["a", "owner/img", "a.b/c_d/e__f/g--h", "0/1"] {
             assert!(valid_repository(ok), "{ok}");
         }
-        for bad in ["", "A/b", "owner/../x", "owner//x", "-a", "a-", "a._b", "a___b", "/a", "a/", "..", "a/%2e%2e"] {
+        for bad in [
+            "",
+            "A/b",
+            "owner/../x",
+            "owner//x",
+            "-a",
+            "a-",
+            "a._b",
+            "a___b",
+            "/a",
+            "a/",
+            "..",
+            "a/%2e%2e",
+        ] {
             assert!(!valid_repository(bad), "{bad}");
         }
         assert!(!valid_repository(&"a".repeat(256)));
@@ -117,8 +139,15 @@ mod tests {
     #[test]
     fn tags_and_owners() {
         assert!(valid_tag("latest") && valid_tag("_x") && valid_tag("v1.2.3-rc_1"));
-        assert!(!valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129)));
-        assert!(valid_owner("octo-cat") && !valid_owner("-x") && !valid_owner("a_b") && !valid_owner(""));
+        assert!(
+            !valid_tag("") && !valid_tag(".x") && !valid_tag("a/b") && !valid_tag(&"a".repeat(129))
+        );
+        assert!(
+            valid_owner("octo-cat")
+                && !valid_owner("-x")
+                && !valid_owner("a_b")
+                && !valid_owner("")
+        );
     }
 
     #[test]
@@ -126,7 +155,18 @@ mod tests {
         for ok in ["@octo/pkg", "pkg", "@a/b.c-d_e~f"] {
             assert!(valid_npm_name(ok), "{ok}");
         }
-        for bad in ["@octo", "@octo/", "@/x", "Pkg", "../x", "@octo/../x", ".x", "_x", "@o/p/q", "a b"] {
+        for bad in [
+            "@octo",
+            "@octo/",
+            "@/x",
+            "Pkg",
+            "../x",
+            "@octo/../x",
+            ".x",
+            "_x",
+            "@o/p/q",
+            "a b",
+        ] {
             assert!(!valid_npm_name(bad), "{bad}");
         }
         assert_eq!(npm_scope("@octo/pkg"), Some("octo"));

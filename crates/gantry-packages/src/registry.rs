@@ -56,7 +56,10 @@ impl Registry {
     /// store, and removes upload temp files older than `config.stale_upload_age`.
     pub async fn open(config: Config) -> Result<Registry, Error> {
         let dir = config.data_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
         let store = FsBlobStore::open(&dir)?;
         Registry::with_store(config, Arc::new(store)).await
     }
@@ -64,9 +67,14 @@ impl Registry {
     /// Opens the registry with another blob store (metadata stays in `data_dir/registry.db`).
     pub async fn with_store(config: Config, store: Arc<dyn BlobStore>) -> Result<Registry, Error> {
         let dir = config.data_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir.clone(), source })?;
+        std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
         let db = Db::open(&dir.join("registry.db"))?;
-        let registry = Registry { inner: Arc::new(Inner { config, db, store }) };
+        let registry = Registry {
+            inner: Arc::new(Inner { config, db, store }),
+        };
         registry.cleanup_uploads().await?;
         Ok(registry)
     }
@@ -79,7 +87,12 @@ impl Registry {
 
     /// Mints a run's `GITHUB_TOKEN`: it may touch only `owner`'s packages, with `scopes`, until
     /// `ttl` passes.
-    pub fn mint_run_token(&self, owner: &str, scopes: &[Scope], ttl: Duration) -> Result<String, Error> {
+    pub fn mint_run_token(
+        &self,
+        owner: &str,
+        scopes: &[Scope],
+        ttl: Duration,
+    ) -> Result<String, Error> {
         if !names::valid_owner(owner) {
             return Err(Error::InvalidOwner(owner.to_owned()));
         }
@@ -88,7 +101,13 @@ impl Registry {
 
     /// Creates a token for `subject` (what `npm whoami` answers). `owner: None` grants every
     /// namespace, like an administrator's personal access token.
-    pub fn create_token(&self, subject: &str, owner: Option<&str>, scopes: &[Scope], ttl: Option<Duration>) -> Result<String, Error> {
+    pub fn create_token(
+        &self,
+        subject: &str,
+        owner: Option<&str>,
+        scopes: &[Scope],
+        ttl: Option<Duration>,
+    ) -> Result<String, Error> {
         if scopes.is_empty() {
             return Err(Error::NoScopes);
         }
@@ -109,8 +128,17 @@ impl Registry {
     }
 
     /// Makes a package public or private. The package must exist.
-    pub fn set_visibility(&self, kind: PackageKind, name: &str, visibility: Visibility) -> Result<(), Error> {
-        if self.inner.db.set_visibility(kind.as_str(), name, visibility)? {
+    pub fn set_visibility(
+        &self,
+        kind: PackageKind,
+        name: &str,
+        visibility: Visibility,
+    ) -> Result<(), Error> {
+        if self
+            .inner
+            .db
+            .set_visibility(kind.as_str(), name, visibility)?
+        {
             Ok(())
         } else {
             Err(Error::NoSuchPackage(name.to_owned()))
@@ -146,7 +174,10 @@ impl Registry {
 
     async fn cleanup_uploads(&self) -> Result<usize, Error> {
         let inner = &self.inner;
-        let removed = inner.store.cleanup_uploads(inner.config.stale_upload_age).await?;
+        let removed = inner
+            .store
+            .cleanup_uploads(inner.config.stale_upload_age)
+            .await?;
         // Sessions whose file is gone are unknown uploads now.
         for id in inner.db.upload_ids()? {
             if inner.store.upload_size(&id).await.is_err() {

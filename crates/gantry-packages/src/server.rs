@@ -53,8 +53,12 @@ impl Drop for ServeHandle {
 /// free loopback port).
 pub async fn serve(addr: SocketAddr, config: Config) -> Result<ServeHandle, Error> {
     let registry = Registry::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|source| Error::Bind { addr, source })?;
-    let addr = listener.local_addr().map_err(|source| Error::Bind { addr, source })?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| Error::Bind { addr, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = registry.router();
     let task = tokio::spawn(async move {
@@ -64,5 +68,10 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<ServeHandle, Erro
             })
             .await
     });
-    Ok(ServeHandle { addr, registry, stop: Some(stop), task: Some(task) })
+    Ok(ServeHandle {
+        addr,
+        registry,
+        stop: Some(stop),
+        task: Some(task),
+    })
 }

@@ -32,7 +32,11 @@ pub enum StorageError {
     #[error("reading the request body failed: {0}")]
     Body(io::Error),
     #[error("{op} {path}: {source}")]
-    Io { op: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
 }
 
 fn io_err(op: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StorageError + use<> {
@@ -61,7 +65,11 @@ pub trait BlobStore: Send + Sync + 'static {
     /// The size of a stored blob, `None` when absent.
     async fn size(&self, digest: &Digest) -> Result<Option<u64>, StorageError>;
     /// Streams `len` bytes from `offset` (the whole blob for `None`).
-    async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream, StorageError>;
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<ByteStream, StorageError>;
     /// Reads a whole (small) blob.
     async fn read_all(&self, digest: &Digest) -> Result<Bytes, StorageError>;
     /// Removes a blob; `false` when it was absent.
@@ -92,11 +100,17 @@ impl FsBlobStore {
         for dir in [root.join("blobs/sha256"), root.join("uploads")] {
             std::fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
         }
-        Ok(FsBlobStore { root, sessions: Mutex::new(HashMap::new()) })
+        Ok(FsBlobStore {
+            root,
+            sessions: Mutex::new(HashMap::new()),
+        })
     }
 
     fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root.join("blobs/sha256").join(&d.hex()[..2]).join(d.hex())
+        self.root
+            .join("blobs/sha256")
+            .join(&d.hex()[..2])
+            .join(d.hex())
     }
 
     fn upload_path(&self, id: &str) -> PathBuf {
@@ -107,19 +121,29 @@ impl FsBlobStore {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         let state = sessions.entry(id.to_owned()).or_insert_with(|| {
             // Unknown here but maybe on disk (after a restart): the hash is recomputed on commit.
-            Arc::new(tokio::sync::Mutex::new(UploadState { hasher: None, len: u64::MAX }))
+            Arc::new(tokio::sync::Mutex::new(UploadState {
+                hasher: None,
+                len: u64::MAX,
+            }))
         });
         state.clone()
     }
 
     fn forget(&self, id: &str) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     async fn current_len(&self, id: &str, state: &mut UploadState) -> Result<u64, StorageError> {
         if state.len == u64::MAX {
             let path = self.upload_path(id);
-            let meta = tokio::fs::metadata(&path).await.map_err(|_| StorageError::UploadUnknown(id.to_owned()))?;
+            let Ok(meta) = tokio::fs::metadata(&path).await else {
+                // Not on disk either: drop the placeholder `session` created for it.
+                self.forget(id);
+                return Err(StorageError::UploadUnknown(id.to_owned()));
+            };
             state.len = meta.len();
         }
         Ok(state.len)
@@ -130,20 +154,36 @@ impl FsBlobStore {
     async fn install(&self, tmp: &Path, digest: &Digest) -> Result<(), StorageError> {
         let dest = self.blob_path(digest);
         let dir = dest.parent().unwrap_or(&self.root).to_owned();
-        tokio::fs::create_dir_all(&dir).await.map_err(io_err("create", &dir))?;
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(io_err("create", &dir))?;
         if tokio::fs::try_exists(&dest).await.unwrap_or(false) {
-            tokio::fs::remove_file(tmp).await.map_err(io_err("remove", tmp))?;
+            tokio::fs::remove_file(tmp)
+                .await
+                .map_err(io_err("remove", tmp))?;
             return Ok(());
         }
-        tokio::fs::rename(tmp, &dest).await.map_err(io_err("rename", &dest))?;
+        tokio::fs::rename(tmp, &dest)
+            .await
+            .map_err(io_err("rename", &dest))?;
         sync_dir(dir).await
     }
 }
 
 async fn sync_dir(dir: PathBuf) -> Result<(), StorageError> {
-    let result = tokio::task::spawn_blocking(move || std::fs::File::open(&dir).and_then(|f| f.sync_all()).map_err(io_err("fsync", &dir)))
-        .await;
-    result.unwrap_or_else(|join| Err(StorageError::Io { op: "fsync", path: PathBuf::new(), source: io::Error::other(join) }))
+    let result = tokio::task::spawn_blocking(move || {
+        std::fs::File::open(&dir)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err("fsync", &dir))
+    })
+    .await;
+    result.unwrap_or_else(|join| {
+        Err(StorageError::Io {
+            op: "fsync",
+            path: PathBuf::new(),
+            source: io::Error::other(join),
+        })
+    })
 }
 
 async fn hash_file(path: PathBuf) -> Result<(Digest, u64), StorageError> {
@@ -163,7 +203,13 @@ async fn hash_file(path: PathBuf) -> Result<(Digest, u64), StorageError> {
         Ok((Digest::from_hasher(hasher), len))
     })
     .await;
-    result.unwrap_or_else(|join| Err(StorageError::Io { op: "hash", path: PathBuf::new(), source: io::Error::other(join) }))
+    result.unwrap_or_else(|join| {
+        Err(StorageError::Io {
+            op: "hash",
+            path: PathBuf::new(),
+            source: io::Error::other(join),
+        })
+    })
 }
 
 /// Writes `data` to `file` from `start`, feeding `hasher`. Returns the new length.
@@ -184,7 +230,13 @@ async fn write_stream(
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
-        file.write_all(&chunk).await.map_err(|source| StorageError::Io { op: "write", path: PathBuf::new(), source })?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|source| StorageError::Io {
+                op: "write",
+                path: PathBuf::new(),
+                source,
+            })?;
     }
     Ok(len)
 }
@@ -193,9 +245,17 @@ async fn write_stream(
 impl BlobStore for FsBlobStore {
     async fn create_upload(&self, id: &str) -> Result<(), StorageError> {
         let path = self.upload_path(id);
-        tokio::fs::File::create(&path).await.map_err(io_err("create", &path))?;
-        let state = UploadState { hasher: Some(Sha256::new()), len: 0 };
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.to_owned(), Arc::new(tokio::sync::Mutex::new(state)));
+        tokio::fs::File::create(&path)
+            .await
+            .map_err(io_err("create", &path))?;
+        let state = UploadState {
+            hasher: Some(Sha256::new()),
+            len: 0,
+        };
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_owned(), Arc::new(tokio::sync::Mutex::new(state)));
         Ok(())
     }
 
@@ -210,8 +270,14 @@ impl BlobStore for FsBlobStore {
         let mut state = session.lock().await;
         let start = self.current_len(id, &mut state).await?;
         let path = self.upload_path(id);
-        let mut file = tokio::fs::OpenOptions::new().write(true).open(&path).await.map_err(io_err("open", &path))?;
-        file.seek(io::SeekFrom::Start(start)).await.map_err(io_err("seek", &path))?;
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(io_err("open", &path))?;
+        file.seek(io::SeekFrom::Start(start))
+            .await
+            .map_err(io_err("seek", &path))?;
         let mut hasher = state.hasher.clone();
         match write_stream(&mut file, data, start, limit, &mut hasher).await {
             Ok(len) => {
@@ -221,7 +287,9 @@ impl BlobStore for FsBlobStore {
             }
             Err(e) => {
                 // Roll back the partial chunk so a client may resume from the last good offset.
-                file.set_len(start).await.map_err(io_err("truncate", &path))?;
+                file.set_len(start)
+                    .await
+                    .map_err(io_err("truncate", &path))?;
                 Err(e)
             }
         }
@@ -239,9 +307,16 @@ impl BlobStore for FsBlobStore {
         if &actual != expected {
             let _ = tokio::fs::remove_file(&path).await;
             self.forget(id);
-            return Err(StorageError::DigestMismatch { expected: expected.clone(), actual });
+            return Err(StorageError::DigestMismatch {
+                expected: expected.clone(),
+                actual,
+            });
         }
-        let file = tokio::fs::OpenOptions::new().write(true).open(&path).await.map_err(io_err("open", &path))?;
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(io_err("open", &path))?;
         file.sync_all().await.map_err(io_err("fsync", &path))?;
         drop(file);
         self.install(&path, expected).await?;
@@ -255,13 +330,19 @@ impl BlobStore for FsBlobStore {
         let path = self.upload_path(id);
         let existed = tokio::fs::remove_file(&path).await.is_ok();
         self.forget(id);
-        if existed { Ok(()) } else { Err(StorageError::UploadUnknown(id.to_owned())) }
+        if existed {
+            Ok(())
+        } else {
+            Err(StorageError::UploadUnknown(id.to_owned()))
+        }
     }
 
     async fn put(&self, data: Bytes) -> Result<Digest, StorageError> {
         let digest = Digest::of(&data);
         let tmp = self.upload_path(&format!("put-{}", uuid::Uuid::new_v4().simple()));
-        let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err("create", &tmp))?;
+        let mut file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(io_err("create", &tmp))?;
         let written = async {
             file.write_all(&data).await?;
             file.sync_all().await
@@ -270,7 +351,11 @@ impl BlobStore for FsBlobStore {
         drop(file);
         if let Err(source) = written {
             let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(StorageError::Io { op: "write", path: tmp, source });
+            return Err(StorageError::Io {
+                op: "write",
+                path: tmp,
+                source,
+            });
         }
         self.install(&tmp, &digest).await?;
         Ok(digest)
@@ -280,24 +365,45 @@ impl BlobStore for FsBlobStore {
         match tokio::fs::metadata(self.blob_path(digest)).await {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StorageError::Io { op: "stat", path: self.blob_path(digest), source }),
+            Err(source) => Err(StorageError::Io {
+                op: "stat",
+                path: self.blob_path(digest),
+                source,
+            }),
         }
     }
 
-    async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream, StorageError> {
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<ByteStream, StorageError> {
         use tokio::io::AsyncReadExt;
         let path = self.blob_path(digest);
-        let mut file = tokio::fs::File::open(&path).await.map_err(io_err("open", &path))?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(io_err("open", &path))?;
         let Some((offset, len)) = range else {
-            return Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024)));
+            return Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                file,
+                256 * 1024,
+            )));
         };
-        file.seek(io::SeekFrom::Start(offset)).await.map_err(io_err("seek", &path))?;
-        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)))
+        file.seek(io::SeekFrom::Start(offset))
+            .await
+            .map_err(io_err("seek", &path))?;
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+            file.take(len),
+            256 * 1024,
+        )))
     }
 
     async fn read_all(&self, digest: &Digest) -> Result<Bytes, StorageError> {
         let path = self.blob_path(digest);
-        tokio::fs::read(&path).await.map(Bytes::from).map_err(io_err("read", &path))
+        tokio::fs::read(&path)
+            .await
+            .map(Bytes::from)
+            .map_err(io_err("read", &path))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<bool, StorageError> {
@@ -305,21 +411,37 @@ impl BlobStore for FsBlobStore {
         match tokio::fs::remove_file(&path).await {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(source) => Err(StorageError::Io { op: "remove", path, source }),
+            Err(source) => Err(StorageError::Io {
+                op: "remove",
+                path,
+                source,
+            }),
         }
     }
 
     async fn list(&self) -> Result<Vec<(Digest, Duration)>, StorageError> {
         let root = self.root.join("blobs/sha256");
         let result = tokio::task::spawn_blocking(move || list_blobs(&root)).await;
-        result.unwrap_or_else(|join| Err(StorageError::Io { op: "list", path: PathBuf::new(), source: io::Error::other(join) }))
+        result.unwrap_or_else(|join| {
+            Err(StorageError::Io {
+                op: "list",
+                path: PathBuf::new(),
+                source: io::Error::other(join),
+            })
+        })
     }
 
     async fn cleanup_uploads(&self, older_than: Duration) -> Result<usize, StorageError> {
         let dir = self.root.join("uploads");
         let stale = tokio::task::spawn_blocking(move || stale_files(&dir, older_than))
             .await
-            .unwrap_or_else(|join| Err(StorageError::Io { op: "list", path: PathBuf::new(), source: io::Error::other(join) }))?;
+            .unwrap_or_else(|join| {
+                Err(StorageError::Io {
+                    op: "list",
+                    path: PathBuf::new(),
+                    source: io::Error::other(join),
+                })
+            })?;
         let mut removed = 0;
         for (id, path) in stale {
             if tokio::fs::remove_file(&path).await.is_ok() {
@@ -333,18 +455,24 @@ impl BlobStore for FsBlobStore {
 
 fn age(meta: &std::fs::Metadata) -> Duration {
     let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    SystemTime::now().duration_since(modified).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default()
 }
 
 fn list_blobs(root: &Path) -> Result<Vec<(Digest, Duration)>, StorageError> {
     let mut out = Vec::new();
     for shard in std::fs::read_dir(root).map_err(io_err("list", root))? {
         let shard = shard.map_err(io_err("list", root))?.path();
-        let Ok(entries) = std::fs::read_dir(&shard) else { continue };
+        let Ok(entries) = std::fs::read_dir(&shard) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name();
             // Anything that is not a digest (editor droppings, stray files) is left alone.
-            let Ok(digest) = Digest::parse(&format!("sha256:{}", name.to_string_lossy())) else { continue };
+            let Ok(digest) = Digest::parse(&format!("sha256:{}", name.to_string_lossy())) else {
+                continue;
+            };
             let Ok(meta) = entry.metadata() else { continue };
             out.push((digest, age(&meta)));
         }
@@ -354,10 +482,16 @@ fn list_blobs(root: &Path) -> Result<Vec<(Digest, Duration)>, StorageError> {
 
 fn stale_files(dir: &Path, older_than: Duration) -> Result<Vec<(String, PathBuf)>, StorageError> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io_err("list", dir))?.flatten() {
+    for entry in std::fs::read_dir(dir)
+        .map_err(io_err("list", dir))?
+        .flatten()
+    {
         let Ok(meta) = entry.metadata() else { continue };
         if age(&meta) >= older_than {
-            out.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            ));
         }
     }
     Ok(out)
@@ -376,19 +510,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).unwrap();
         store.create_upload("u1").await.unwrap();
-        assert_eq!(store.append("u1", stream(vec![Ok(Bytes::from_static(b"hello "))]), 100).await.unwrap(), 6);
-        let broken = stream(vec![Ok(Bytes::from_static(b"garbage")), Err(io::Error::other("reset"))]);
-        assert!(matches!(store.append("u1", broken, 100).await, Err(StorageError::Body(_))));
+        assert_eq!(
+            store
+                .append("u1", stream(vec![Ok(Bytes::from_static(b"hello "))]), 100)
+                .await
+                .unwrap(),
+            6
+        );
+        let broken = stream(vec![
+            Ok(Bytes::from_static(b"garbage")),
+            Err(io::Error::other("reset")),
+        ]);
+        assert!(matches!(
+            store.append("u1", broken, 100).await,
+            Err(StorageError::Body(_))
+        ));
         assert_eq!(store.upload_size("u1").await.unwrap(), 6);
-        store.append("u1", stream(vec![Ok(Bytes::from_static(b"world"))]), 100).await.unwrap();
+        store
+            .append("u1", stream(vec![Ok(Bytes::from_static(b"world"))]), 100)
+            .await
+            .unwrap();
         let good = Digest::of(b"hello world");
         let wrong = Digest::of(b"other");
         store.create_upload("u2").await.unwrap();
-        store.append("u2", stream(vec![Ok(Bytes::from_static(b"hello world"))]), 100).await.unwrap();
-        assert!(matches!(store.commit("u2", &wrong).await, Err(StorageError::DigestMismatch { .. })));
+        store
+            .append(
+                "u2",
+                stream(vec![Ok(Bytes::from_static(b"hello world"))]),
+                100,
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.commit("u2", &wrong).await,
+            Err(StorageError::DigestMismatch { .. })
+        ));
         assert_eq!(store.size(&wrong).await.unwrap(), None);
         assert_eq!(store.commit("u1", &good).await.unwrap(), 11);
-        assert_eq!(store.read_all(&good).await.unwrap(), Bytes::from_static(b"hello world"));
+        assert_eq!(
+            store.read_all(&good).await.unwrap(),
+            Bytes::from_static(b"hello world")
+        );
         assert!(store.list().await.unwrap().iter().any(|(d, _)| d == &good));
     }
 
@@ -398,8 +560,14 @@ mod tests {
         let store = FsBlobStore::open(dir.path()).unwrap();
         store.create_upload("u").await.unwrap();
         let big = stream(vec![Ok(Bytes::from(vec![0u8; 64]))]);
-        assert!(matches!(store.append("u", big, 10).await, Err(StorageError::TooLarge { limit: 10 })));
-        store.append("u", stream(vec![Ok(Bytes::from_static(b"abc"))]), 10).await.unwrap();
+        assert!(matches!(
+            store.append("u", big, 10).await,
+            Err(StorageError::TooLarge { limit: 10 })
+        ));
+        store
+            .append("u", stream(vec![Ok(Bytes::from_static(b"abc"))]), 10)
+            .await
+            .unwrap();
         // A new store over the same directory has lost the running hash and must rehash.
         let reopened = FsBlobStore::open(dir.path()).unwrap();
         assert_eq!(reopened.upload_size("u").await.unwrap(), 3);

@@ -23,7 +23,11 @@ pub(crate) struct NpmError {
 
 impl NpmError {
     fn new(status: StatusCode, message: impl Into<String>) -> NpmError {
-        NpmError { status, message: message.into(), realm: None }
+        NpmError {
+            status,
+            message: message.into(),
+            realm: None,
+        }
     }
 
     fn bad_request(message: impl Into<String>) -> NpmError {
@@ -37,7 +41,10 @@ impl NpmError {
     fn denied(app: &App, denied: Denied) -> NpmError {
         match denied {
             Denied::Forbidden(msg) => NpmError::new(StatusCode::FORBIDDEN, msg),
-            other => NpmError { realm: Some(app.config.realm.clone()), ..NpmError::new(StatusCode::UNAUTHORIZED, other.to_string()) },
+            other => NpmError {
+                realm: Some(app.config.realm.clone()),
+                ..NpmError::new(StatusCode::UNAUTHORIZED, other.to_string())
+            },
         }
     }
 }
@@ -68,9 +75,19 @@ impl From<BodyError> for NpmError {
 impl IntoResponse for NpmError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "error": self.message });
-        let mut response = (self.status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
-        if let Some(value) = self.realm.and_then(|r| HeaderValue::from_str(&format!("Basic realm=\"{r}\"")).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
+        if let Some(value) = self
+            .realm
+            .and_then(|r| HeaderValue::from_str(&format!("Basic realm=\"{r}\"")).ok())
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -146,22 +163,39 @@ pub(crate) async fn dispatch(State(app): State<App>, req: Request) -> Response {
     {
         return NpmError::bad_request(format!("invalid package name {name:?}")).into_response();
     }
-    handle(app, route, req).await.unwrap_or_else(IntoResponse::into_response)
+    handle(app, route, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle(app: App, route: Route, req: Request) -> Result<Response, NpmError> {
     let (parts, body) = req.into_parts();
-    let ctx = Ctx { app, params: query(&parts.uri), headers: parts.headers };
+    let ctx = Ctx {
+        app,
+        params: query(&parts.uri),
+        headers: parts.headers,
+    };
     match (route, parts.method) {
         (Route::Whoami, Method::GET) => whoami(&ctx),
         (Route::AuditBulk, Method::POST) => Ok(json(StatusCode::OK, serde_json::json!({}))),
-        (Route::DistTags(name, tag), m) => packument::dist_tags_handler(&ctx, &name, tag.as_deref(), m, body).await,
+        (Route::DistTags(name, tag), m) => {
+            packument::dist_tags_handler(&ctx, &name, tag.as_deref(), m, body).await
+        }
         (Route::Package(name, _), Method::GET) => packument::get(&ctx, &name),
-        (Route::Package(name, rev), Method::PUT) => publish::put(&ctx, &name, rev.as_deref(), body).await,
-        (Route::Package(name, Some(rev)), Method::DELETE) => publish::delete_package(&ctx, &name, &rev).await,
-        (Route::Tarball(name, file), Method::GET | Method::HEAD) => packument::tarball(&ctx, &name, &file).await,
+        (Route::Package(name, rev), Method::PUT) => {
+            publish::put(&ctx, &name, rev.as_deref(), body).await
+        }
+        (Route::Package(name, Some(rev)), Method::DELETE) => {
+            publish::delete_package(&ctx, &name, &rev).await
+        }
+        (Route::Tarball(name, file), Method::GET | Method::HEAD) => {
+            packument::tarball(&ctx, &name, &file).await
+        }
         (Route::Tarball(name, file), Method::DELETE) => publish::delete_tarball(&ctx, &name, &file),
-        _ => Err(NpmError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")),
+        _ => Err(NpmError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed here",
+        )),
     }
 }
 
@@ -175,17 +209,21 @@ struct Ctx {
 impl Ctx {
     /// Checks `access` to package `name` (owner = its scope).
     fn check(&self, name: &str, access: Access) -> Result<Principal, NpmError> {
-        let who = auth::principal(&self.app.db, &self.headers).map_err(|d| NpmError::denied(&self.app, d))?;
+        let who = auth::principal(&self.app.db, &self.headers)
+            .map_err(|d| NpmError::denied(&self.app, d))?;
         let Some(owner) = names::npm_scope(name) else {
             // No upstream proxy: unscoped packages do not exist here, and cannot be published.
             return Err(if access == Access::Read {
                 NpmError::not_found(name)
             } else {
-                NpmError::bad_request(format!("{name} is unscoped; GitHub Packages only hosts scoped packages (@owner/name)"))
+                NpmError::bad_request(format!(
+                    "{name} is unscoped; GitHub Packages only hosts scoped packages (@owner/name)"
+                ))
             });
         };
         let visibility = self.app.db.package(NPM, name)?;
-        auth::authorize(&who, owner, visibility, access).map_err(|d| NpmError::denied(&self.app, d))?;
+        auth::authorize(&who, owner, visibility, access)
+            .map_err(|d| NpmError::denied(&self.app, d))?;
         Ok(who)
     }
 
@@ -205,12 +243,20 @@ impl Ctx {
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 fn whoami(ctx: &Ctx) -> Result<Response, NpmError> {
     match auth::principal(&ctx.app.db, &ctx.headers).map_err(|d| NpmError::denied(&ctx.app, d))? {
-        Principal::Token(t) => Ok(json(StatusCode::OK, serde_json::json!({ "username": t.subject }))),
+        Principal::Token(t) => Ok(json(
+            StatusCode::OK,
+            serde_json::json!({ "username": t.subject }),
+        )),
         Principal::Anonymous => Err(NpmError::denied(&ctx.app, Denied::Unauthenticated)),
     }
 }
@@ -223,11 +269,26 @@ mod tests {
     fn routes() {
         let r = |p: &str| parse_route(p);
         assert_eq!(r("/@o/p"), Some(Route::Package("@o/p".into(), None)));
-        assert_eq!(r("/@o/p/-rev/3-abc"), Some(Route::Package("@o/p".into(), Some("3-abc".into()))));
-        assert_eq!(r("/@o/p/-/p-1.0.0.tgz"), Some(Route::Tarball("@o/p".into(), "p-1.0.0.tgz".into())));
-        assert_eq!(r("/@o/p/-/p-1.0.0.tgz/-rev/4-x"), Some(Route::Tarball("@o/p".into(), "p-1.0.0.tgz".into())));
-        assert_eq!(r("/-/package/@o/p/dist-tags"), Some(Route::DistTags("@o/p".into(), None)));
-        assert_eq!(r("/-/package/@o/p/dist-tags/beta"), Some(Route::DistTags("@o/p".into(), Some("beta".into()))));
+        assert_eq!(
+            r("/@o/p/-rev/3-abc"),
+            Some(Route::Package("@o/p".into(), Some("3-abc".into())))
+        );
+        assert_eq!(
+            r("/@o/p/-/p-1.0.0.tgz"),
+            Some(Route::Tarball("@o/p".into(), "p-1.0.0.tgz".into()))
+        );
+        assert_eq!(
+            r("/@o/p/-/p-1.0.0.tgz/-rev/4-x"),
+            Some(Route::Tarball("@o/p".into(), "p-1.0.0.tgz".into()))
+        );
+        assert_eq!(
+            r("/-/package/@o/p/dist-tags"),
+            Some(Route::DistTags("@o/p".into(), None))
+        );
+        assert_eq!(
+            r("/-/package/@o/p/dist-tags/beta"),
+            Some(Route::DistTags("@o/p".into(), Some("beta".into())))
+        );
         assert_eq!(r("/-/whoami"), Some(Route::Whoami));
         assert_eq!(r("/plain"), Some(Route::Package("plain".into(), None)));
         assert_eq!(r("/@o"), None);

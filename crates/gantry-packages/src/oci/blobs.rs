@@ -26,9 +26,9 @@ fn exact_len(stream: ByteStream, expected: u64) -> ByteStream {
     let end = futures::stream::once(async { Ok(bytes::Bytes::new()) });
     let checked = stream.chain(end).scan(0u64, move |sum, chunk| {
         let out = match chunk {
-            Ok(c) if c.is_empty() && *sum != expected => {
-                Err(io::Error::other(format!("received {sum} bytes, Content-Range announced {expected}")))
-            }
+            Ok(c) if c.is_empty() && *sum != expected => Err(io::Error::other(format!(
+                "received {sum} bytes, Content-Range announced {expected}"
+            ))),
             Ok(c) => {
                 *sum += c.len() as u64;
                 Ok(c)
@@ -49,7 +49,10 @@ fn created(name: &str, digest: &Digest) -> Response {
         StatusCode::CREATED,
         [
             (header::LOCATION, blob_location(name, digest)),
-            (header::HeaderName::from_static("docker-content-digest"), digest.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
             (header::CONTENT_LENGTH, "0".to_owned()),
         ],
     )
@@ -64,7 +67,10 @@ fn upload_status(status: StatusCode, name: &str, id: &str, size: u64) -> Respons
         [
             (header::LOCATION, format!("/v2/{name}/blobs/uploads/{id}")),
             (header::RANGE, range),
-            (header::HeaderName::from_static("docker-upload-uuid"), id.to_owned()),
+            (
+                header::HeaderName::from_static("docker-upload-uuid"),
+                id.to_owned(),
+            ),
             (header::CONTENT_LENGTH, "0".to_owned()),
         ],
     )
@@ -72,39 +78,78 @@ fn upload_status(status: StatusCode, name: &str, id: &str, size: u64) -> Respons
 }
 
 /// `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`.
-pub(super) async fn blob(ctx: &Ctx, name: &str, digest: &str, method: Method) -> Result<Response, OciError> {
-    let access = if method == Method::DELETE { Access::Delete } else { Access::Read };
+pub(super) async fn blob(
+    ctx: &Ctx,
+    name: &str,
+    digest: &str,
+    method: Method,
+) -> Result<Response, OciError> {
+    let access = if method == Method::DELETE {
+        Access::Delete
+    } else {
+        Access::Read
+    };
     ctx.check(name, access)?;
     let digest = parse_digest(digest)?;
-    let unknown = || OciError::new(StatusCode::NOT_FOUND, "BLOB_UNKNOWN", format!("blob {digest} is not known in {name}"));
+    let unknown = || {
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UNKNOWN",
+            format!("blob {digest} is not known in {name}"),
+        )
+    };
     if method == Method::DELETE {
         let unlinked = ctx.app.db.unlink_blob(name, &digest.to_string())?;
         // The bytes stay until gc: another repository or manifest may still use them.
-        return if unlinked { Ok(StatusCode::ACCEPTED.into_response()) } else { Err(unknown()) };
+        return if unlinked {
+            Ok(StatusCode::ACCEPTED.into_response())
+        } else {
+            Err(unknown())
+        };
     }
     if method != Method::GET && method != Method::HEAD {
-        return Err(OciError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "method not allowed on blobs"));
+        return Err(OciError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "method not allowed on blobs",
+        ));
     }
     let size = match ctx.app.db.blob_linked(name, &digest.to_string())? {
         true => ctx.app.store.size(&digest).await?,
         false => None,
     };
-    let Some(size) = size else { return Err(unknown()) };
+    let Some(size) = size else {
+        return Err(unknown());
+    };
     let range = match header_str(&ctx.headers, "range") {
         Some(r) => Some(parse_range(r, size).ok_or_else(|| {
-            OciError::new(StatusCode::RANGE_NOT_SATISFIABLE, "BLOB_UNKNOWN", format!("range {r} is not satisfiable"))
+            OciError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "BLOB_UNKNOWN",
+                format!("range {r} is not satisfiable"),
+            )
         })?),
         None => None,
     };
     serve_blob(ctx, &digest, size, range, method == Method::HEAD).await
 }
 
-async fn serve_blob(ctx: &Ctx, digest: &Digest, size: u64, range: Option<(u64, u64)>, head: bool) -> Result<Response, OciError> {
+async fn serve_blob(
+    ctx: &Ctx,
+    digest: &Digest,
+    size: u64,
+    range: Option<(u64, u64)>,
+    head: bool,
+) -> Result<Response, OciError> {
     let (status, len) = match range {
         Some((_, len)) => (StatusCode::PARTIAL_CONTENT, len),
         None => (StatusCode::OK, size),
     };
-    let body = if head { Body::empty() } else { Body::from_stream(ctx.app.store.read(digest, range).await?) };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from_stream(ctx.app.store.read(digest, range).await?)
+    };
     let mut response = Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -113,9 +158,14 @@ async fn serve_blob(ctx: &Ctx, digest: &Digest, size: u64, range: Option<(u64, u
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::ETAG, format!("\"{digest}\""));
     if let Some((start, len)) = range {
-        response = response.header(header::CONTENT_RANGE, format!("bytes {start}-{}/{size}", start + len - 1));
+        response = response.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", start + len - 1),
+        );
     }
-    response.body(body).map_err(|e| OciError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", e.to_string()))
+    response
+        .body(body)
+        .map_err(|e| OciError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", e.to_string()))
 }
 
 /// `bytes=a-b`, `bytes=a-` or `bytes=-n` to `(offset, len)`; `None` when unsatisfiable.
@@ -128,7 +178,10 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
             (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
         }
         (a, "") => (a.parse().ok()?, size.checked_sub(1)?),
-        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size.checked_sub(1)?)),
+        (a, b) => (
+            a.parse().ok()?,
+            b.parse::<u64>().ok()?.min(size.checked_sub(1)?),
+        ),
     };
     (start <= end && start < size).then(|| (start, end - start + 1))
 }
@@ -162,8 +215,15 @@ pub(super) async fn start_upload(ctx: &Ctx, name: &str, body: Body) -> Result<Re
 /// session, as the spec asks when a mount is not possible.
 async fn try_mount(ctx: &Ctx, name: &str, mount: &str) -> Result<Option<Response>, OciError> {
     let digest = parse_digest(mount)?;
-    let Some(from) = ctx.param("from").filter(|f| crate::names::valid_repository(f)) else { return Ok(None) };
-    if ctx.check(&from, Access::Read).is_err() || !ctx.app.db.blob_linked(&from, &digest.to_string())? {
+    let Some(from) = ctx
+        .param("from")
+        .filter(|f| crate::names::valid_repository(f))
+    else {
+        return Ok(None);
+    };
+    if ctx.check(&from, Access::Read).is_err()
+        || !ctx.app.db.blob_linked(&from, &digest.to_string())?
+    {
         return Ok(None);
     }
     if ctx.app.store.size(&digest).await?.is_none() {
@@ -176,7 +236,13 @@ async fn try_mount(ctx: &Ctx, name: &str, mount: &str) -> Result<Option<Response
 
 /// Appends the final data, verifies the digest, links the blob. Any failure discards the
 /// upload: nothing half-written is ever visible.
-async fn finish(ctx: &Ctx, name: &str, id: &str, digest: &Digest, data: ByteStream) -> Result<Response, OciError> {
+async fn finish(
+    ctx: &Ctx,
+    name: &str,
+    id: &str,
+    digest: &Digest,
+    data: ByteStream,
+) -> Result<Response, OciError> {
     let store = &ctx.app.store;
     let result = async {
         store.append(id, data, ctx.app.config.max_blob_size).await?;
@@ -194,17 +260,30 @@ async fn finish(ctx: &Ctx, name: &str, id: &str, digest: &Digest, data: ByteStre
 }
 
 /// `GET`/`PATCH`/`PUT`/`DELETE /v2/<name>/blobs/uploads/<id>`.
-pub(super) async fn upload(ctx: &Ctx, name: &str, id: &str, method: Method, body: Body) -> Result<Response, OciError> {
+pub(super) async fn upload(
+    ctx: &Ctx,
+    name: &str,
+    id: &str,
+    method: Method,
+    body: Body,
+) -> Result<Response, OciError> {
     ctx.check(name, Access::Write)?;
     if ctx.app.db.upload_repo(id)?.as_deref() != Some(name) {
         return Err(OciError::upload_unknown(id));
     }
     let store = &ctx.app.store;
     match method {
-        Method::GET => Ok(upload_status(StatusCode::NO_CONTENT, name, id, store.upload_size(id).await?)),
+        Method::GET => Ok(upload_status(
+            StatusCode::NO_CONTENT,
+            name,
+            id,
+            store.upload_size(id).await?,
+        )),
         Method::PATCH => patch(ctx, name, id, body).await,
         Method::PUT => {
-            let digest = ctx.param("digest").ok_or_else(|| OciError::digest_invalid("digest parameter missing"))?;
+            let digest = ctx
+                .param("digest")
+                .ok_or_else(|| OciError::digest_invalid("digest parameter missing"))?;
             finish(ctx, name, id, &parse_digest(&digest)?, body_stream(body)).await
         }
         Method::DELETE => {
@@ -212,7 +291,11 @@ pub(super) async fn upload(ctx: &Ctx, name: &str, id: &str, method: Method, body
             store.abort(id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
-        _ => Err(OciError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "method not allowed on uploads")),
+        _ => Err(OciError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "method not allowed on uploads",
+        )),
     }
 }
 
@@ -221,8 +304,13 @@ async fn patch(ctx: &Ctx, name: &str, id: &str, body: Body) -> Result<Response, 
     let current = store.upload_size(id).await?;
     let mut data = body_stream(body);
     if let Some(range) = header_str(&ctx.headers, "content-range") {
-        let (start, end) = parse_content_range(range)
-            .ok_or_else(|| OciError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("malformed Content-Range {range}")))?;
+        let (start, end) = parse_content_range(range).ok_or_else(|| {
+            OciError::new(
+                StatusCode::BAD_REQUEST,
+                "BLOB_UPLOAD_INVALID",
+                format!("malformed Content-Range {range}"),
+            )
+        })?;
         if start != current || end < start {
             // Out of order: tell the client where to resume.
             let mut response = OciError::new(
@@ -254,7 +342,11 @@ async fn patch(ctx: &Ctx, name: &str, id: &str, body: Body) -> Result<Response, 
 
 /// `a-b` (the distribution form) or `bytes a-b/total`.
 fn parse_content_range(value: &str) -> Option<(u64, u64)> {
-    let v = value.trim().trim_start_matches("bytes").trim_start_matches('=').trim();
+    let v = value
+        .trim()
+        .trim_start_matches("bytes")
+        .trim_start_matches('=')
+        .trim();
     let v = v.split_once('/').map_or(v, |(r, _)| r);
     let (a, b) = v.split_once('-')?;
     Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
@@ -279,10 +371,14 @@ mod tests {
 
     #[tokio::test]
     async fn exact_len_refuses_short_streams() {
-        let ok: ByteStream = Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from_static(b"abc"))]));
+        let ok: ByteStream = Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from_static(
+            b"abc",
+        ))]));
         let all: Vec<_> = exact_len(ok, 3).collect().await;
         assert!(all.iter().all(Result::is_ok));
-        let short: ByteStream = Box::pin(futures::stream::iter(vec![Ok(bytes::Bytes::from_static(b"ab"))]));
+        let short: ByteStream = Box::pin(futures::stream::iter(vec![Ok(
+            bytes::Bytes::from_static(b"ab"),
+        )]));
         let all: Vec<_> = exact_len(short, 3).collect().await;
         assert!(all.last().is_some_and(Result::is_err));
     }

@@ -17,7 +17,12 @@ pub(crate) struct OciError {
 
 impl OciError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> OciError {
-        OciError { status, code, message: message.into(), challenge: None }
+        OciError {
+            status,
+            code,
+            message: message.into(),
+            challenge: None,
+        }
     }
 
     pub fn denied(app: &App, denied: Denied) -> OciError {
@@ -35,7 +40,11 @@ impl OciError {
     }
 
     pub fn name_unknown(name: &str) -> OciError {
-        OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("repository {name} is not known"))
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("repository {name} is not known"),
+        )
     }
 
     pub fn digest_invalid(message: impl Into<String>) -> OciError {
@@ -43,7 +52,11 @@ impl OciError {
     }
 
     pub fn upload_unknown(id: &str) -> OciError {
-        OciError::new(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN", format!("upload {id} is not known"))
+        OciError::new(
+            StatusCode::NOT_FOUND,
+            "BLOB_UPLOAD_UNKNOWN",
+            format!("upload {id} is not known"),
+        )
     }
 
     pub fn manifest_invalid(message: impl Into<String>) -> OciError {
@@ -54,24 +67,38 @@ impl OciError {
 impl From<rusqlite::Error> for OciError {
     fn from(e: rusqlite::Error) -> OciError {
         tracing::error!("metadata database: {e}");
-        OciError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "metadata database error")
+        OciError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "metadata database error",
+        )
     }
 }
 
 impl From<StorageError> for OciError {
     fn from(e: StorageError) -> OciError {
         match e {
-            StorageError::TooLarge { limit } => {
-                OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", format!("blob exceeds the size limit of {limit} bytes"))
-            }
-            StorageError::DigestMismatch { expected, actual } => {
-                OciError::digest_invalid(format!("content digest {actual} does not match the provided digest {expected}"))
-            }
+            StorageError::TooLarge { limit } => OciError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                format!("blob exceeds the size limit of {limit} bytes"),
+            ),
+            StorageError::DigestMismatch { expected, actual } => OciError::digest_invalid(format!(
+                "content digest {actual} does not match the provided digest {expected}"
+            )),
             StorageError::UploadUnknown(id) => OciError::upload_unknown(&id),
-            StorageError::Body(e) => OciError::new(StatusCode::BAD_REQUEST, "BLOB_UPLOAD_INVALID", format!("upload interrupted: {e}")),
+            StorageError::Body(e) => OciError::new(
+                StatusCode::BAD_REQUEST,
+                "BLOB_UPLOAD_INVALID",
+                format!("upload interrupted: {e}"),
+            ),
             other => {
                 tracing::error!("blob storage: {other}");
-                OciError::new(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN", "blob storage error")
+                OciError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "UNKNOWN",
+                    "blob storage error",
+                )
             }
         }
     }
@@ -80,9 +107,11 @@ impl From<StorageError> for OciError {
 impl From<BodyError> for OciError {
     fn from(e: BodyError) -> OciError {
         match e {
-            BodyError::TooLarge(limit) => {
-                OciError::new(StatusCode::PAYLOAD_TOO_LARGE, "SIZE_INVALID", format!("content exceeds the limit of {limit} bytes"))
-            }
+            BodyError::TooLarge(limit) => OciError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "SIZE_INVALID",
+                format!("content exceeds the limit of {limit} bytes"),
+            ),
             BodyError::Read(msg) => OciError::new(StatusCode::BAD_REQUEST, "SIZE_INVALID", msg),
         }
     }
@@ -91,9 +120,16 @@ impl From<BodyError> for OciError {
 impl IntoResponse for OciError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "errors": [{ "code": self.code, "message": self.message, "detail": null }] });
-        let mut response = (self.status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response();
         if let Some(value) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }

@@ -26,12 +26,22 @@ struct Parsed {
     artifact_type: Option<String>,
 }
 
-pub(super) async fn handle(ctx: &Ctx, name: &str, reference: &str, method: Method, body: Body) -> Result<Response, OciError> {
+pub(super) async fn handle(
+    ctx: &Ctx,
+    name: &str,
+    reference: &str,
+    method: Method,
+    body: Body,
+) -> Result<Response, OciError> {
     match method {
         Method::GET | Method::HEAD => get(ctx, name, reference, method == Method::HEAD).await,
         Method::PUT => put(ctx, name, reference, body).await,
         Method::DELETE => delete(ctx, name, reference),
-        _ => Err(OciError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "method not allowed on manifests")),
+        _ => Err(OciError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "method not allowed on manifests",
+        )),
     }
 }
 
@@ -42,28 +52,50 @@ enum Reference {
 
 fn parse_reference(reference: &str) -> Result<Reference, OciError> {
     if reference.contains(':') {
-        return Digest::parse(reference).map(Reference::Digest).map_err(|e| OciError::digest_invalid(e.to_string()));
+        return Digest::parse(reference)
+            .map(Reference::Digest)
+            .map_err(|e| OciError::digest_invalid(e.to_string()));
     }
     if names::valid_tag(reference) {
         Ok(Reference::Tag(reference.to_owned()))
     } else {
-        Err(OciError::new(StatusCode::BAD_REQUEST, "TAG_INVALID", format!("invalid tag {reference:?}")))
+        Err(OciError::new(
+            StatusCode::BAD_REQUEST,
+            "TAG_INVALID",
+            format!("invalid tag {reference:?}"),
+        ))
     }
 }
 
 fn unknown(name: &str, reference: &str) -> OciError {
-    OciError::new(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", format!("manifest {reference} is not known in {name}"))
+    OciError::new(
+        StatusCode::NOT_FOUND,
+        "MANIFEST_UNKNOWN",
+        format!("manifest {reference} is not known in {name}"),
+    )
 }
 
 async fn get(ctx: &Ctx, name: &str, reference: &str, head: bool) -> Result<Response, OciError> {
     ctx.check(name, Access::Read)?;
     let digest = match parse_reference(reference)? {
         Reference::Digest(d) => d.to_string(),
-        Reference::Tag(tag) => ctx.app.db.tag(name, &tag)?.ok_or_else(|| unknown(name, reference))?,
+        Reference::Tag(tag) => ctx
+            .app
+            .db
+            .tag(name, &tag)?
+            .ok_or_else(|| unknown(name, reference))?,
     };
-    let row = ctx.app.db.manifest(name, &digest)?.ok_or_else(|| unknown(name, reference))?;
+    let row = ctx
+        .app
+        .db
+        .manifest(name, &digest)?
+        .ok_or_else(|| unknown(name, reference))?;
     let digest = Digest::parse(&row.digest).map_err(|e| OciError::digest_invalid(e.to_string()))?;
-    let body = if head { Body::empty() } else { Body::from(ctx.app.store.read_all(&digest).await?) };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(ctx.app.store.read_all(&digest).await?)
+    };
     let response = Response::builder()
         .header(header::CONTENT_TYPE, &row.media_type)
         .header(header::CONTENT_LENGTH, row.size)
@@ -77,17 +109,25 @@ async fn put(ctx: &Ctx, name: &str, reference: &str, body: Body) -> Result<Respo
     ctx.check(name, Access::Write)?;
     let reference = parse_reference(reference)?;
     let bytes = read_body(&ctx.headers, body, ctx.app.config.max_manifest_size).await?;
-    let content_type = header_str(&ctx.headers, "content-type").map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
+    let content_type = header_str(&ctx.headers, "content-type")
+        .map(|c| c.split(';').next().unwrap_or(c).trim().to_owned());
     let parsed = parse_manifest(&bytes, content_type.as_deref())?;
     let digest = Digest::of(&bytes);
     if let Reference::Digest(expected) = &reference
         && expected != &digest
     {
-        return Err(OciError::digest_invalid(format!("manifest digest {digest} does not match the reference {expected}")));
+        return Err(OciError::digest_invalid(format!(
+            "manifest digest {digest} does not match the reference {expected}"
+        )));
     }
     check_references(ctx, name, &parsed).await?;
     ctx.app.store.put(bytes.clone()).await?;
-    let children: Vec<String> = parsed.blobs.iter().chain(&parsed.manifests).map(ToString::to_string).collect();
+    let children: Vec<String> = parsed
+        .blobs
+        .iter()
+        .chain(&parsed.manifests)
+        .map(ToString::to_string)
+        .collect();
     let row = ManifestRow {
         digest: digest.to_string(),
         media_type: parsed.media_type.clone(),
@@ -99,13 +139,18 @@ async fn put(ctx: &Ctx, name: &str, reference: &str, body: Body) -> Result<Respo
         Reference::Digest(_) => None,
     };
     let subject = parsed.subject.as_ref().map(ToString::to_string);
-    ctx.app.db.put_manifest(name, &row, subject.as_deref(), &children, tag)?;
+    ctx.app
+        .db
+        .put_manifest(name, &row, subject.as_deref(), &children, tag)?;
     ctx.ensure_package(name)?;
     let mut response = (
         StatusCode::CREATED,
         [
             (header::LOCATION, format!("/v2/{name}/manifests/{digest}")),
-            (header::HeaderName::from_static("docker-content-digest"), digest.to_string()),
+            (
+                header::HeaderName::from_static("docker-content-digest"),
+                digest.to_string(),
+            ),
             (header::CONTENT_LENGTH, "0".to_owned()),
         ],
     )
@@ -119,7 +164,11 @@ async fn put(ctx: &Ctx, name: &str, reference: &str, body: Body) -> Result<Respo
 /// Every referenced blob must be in this repository, every child manifest too.
 async fn check_references(ctx: &Ctx, name: &str, parsed: &Parsed) -> Result<(), OciError> {
     let missing = |d: &Digest| {
-        OciError::new(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN", format!("manifest references {d}, which is not in {name}"))
+        OciError::new(
+            StatusCode::BAD_REQUEST,
+            "MANIFEST_BLOB_UNKNOWN",
+            format!("manifest references {d}, which is not in {name}"),
+        )
     };
     for blob in &parsed.blobs {
         let linked = ctx.app.db.blob_linked(name, &blob.to_string())?;
@@ -136,43 +185,63 @@ async fn check_references(ctx: &Ctx, name: &str, parsed: &Parsed) -> Result<(), 
 }
 
 fn parse_manifest(bytes: &[u8], content_type: Option<&str>) -> Result<Parsed, OciError> {
-    let doc: Value = serde_json::from_slice(bytes).map_err(|e| OciError::manifest_invalid(format!("manifest is not JSON: {e}")))?;
+    let doc: Value = serde_json::from_slice(bytes)
+        .map_err(|e| OciError::manifest_invalid(format!("manifest is not JSON: {e}")))?;
     if doc.get("schemaVersion").and_then(Value::as_i64) != Some(2) {
         return Err(OciError::manifest_invalid("schemaVersion must be 2"));
     }
     let declared = doc.get("mediaType").and_then(Value::as_str);
     let media_type = match (content_type, declared) {
         (Some(c), Some(d)) if c != d => {
-            return Err(OciError::manifest_invalid(format!("Content-Type {c} does not match the manifest's mediaType {d}")));
+            return Err(OciError::manifest_invalid(format!(
+                "Content-Type {c} does not match the manifest's mediaType {d}"
+            )));
         }
         (_, Some(d)) => d.to_owned(),
         (Some(c), None) => c.to_owned(),
         (None, None) if doc.get("manifests").is_some() => OCI_INDEX.to_owned(),
         (None, None) => OCI_MANIFEST.to_owned(),
     };
-    let mut parsed = Parsed { media_type, ..Parsed::default() };
+    let mut parsed = Parsed {
+        media_type,
+        ..Parsed::default()
+    };
     match parsed.media_type.as_str() {
         DOCKER_MANIFEST | OCI_MANIFEST => image_manifest(&doc, &mut parsed)?,
         DOCKER_LIST | OCI_INDEX => {
-            parsed.manifests = descriptors(&doc, "manifests", true)?.into_iter().map(|(d, _)| d).collect();
+            parsed.manifests = descriptors(&doc, "manifests", true)?
+                .into_iter()
+                .map(|(d, _)| d)
+                .collect();
         }
-        other => return Err(OciError::manifest_invalid(format!("unsupported manifest media type {other}"))),
+        other => {
+            return Err(OciError::manifest_invalid(format!(
+                "unsupported manifest media type {other}"
+            )));
+        }
     }
     if let Some(subject) = doc.get("subject") {
         parsed.subject = Some(descriptor(subject)?.0);
     }
-    parsed.artifact_type = doc.get("artifactType").and_then(Value::as_str).map(str::to_owned);
+    parsed.artifact_type = doc
+        .get("artifactType")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok(parsed)
 }
 
 fn image_manifest(doc: &Value, parsed: &mut Parsed) -> Result<(), OciError> {
-    let config = doc.get("config").ok_or_else(|| OciError::manifest_invalid("manifest has no config"))?;
+    let config = doc
+        .get("config")
+        .ok_or_else(|| OciError::manifest_invalid("manifest has no config"))?;
     let (config_digest, _) = descriptor(config)?;
     parsed.blobs.push(config_digest);
     if parsed.artifact_type.is_none() {
         // For artifacts without artifactType, the config media type names the kind (referrers).
         let config_type = config.get("mediaType").and_then(Value::as_str);
-        parsed.artifact_type = config_type.filter(|t| !t.contains("image.config") && !t.contains("container.image")).map(str::to_owned);
+        parsed.artifact_type = config_type
+            .filter(|t| !t.contains("image.config") && !t.contains("container.image"))
+            .map(str::to_owned);
     }
     for (digest, foreign) in descriptors(doc, "layers", parsed.media_type == DOCKER_MANIFEST)? {
         // Non-distributable layers (with `urls`) live elsewhere by design.
@@ -188,17 +257,32 @@ fn descriptors(doc: &Value, key: &str, required: bool) -> Result<Vec<(Digest, bo
     match doc.get(key) {
         Some(Value::Array(items)) => items.iter().map(descriptor).collect(),
         None if !required => Ok(Vec::new()),
-        _ => Err(OciError::manifest_invalid(format!("{key} must be an array of descriptors"))),
+        _ => Err(OciError::manifest_invalid(format!(
+            "{key} must be an array of descriptors"
+        ))),
     }
 }
 
 fn descriptor(value: &Value) -> Result<(Digest, bool), OciError> {
-    let digest = value.get("digest").and_then(Value::as_str).ok_or_else(|| OciError::manifest_invalid("descriptor without digest"))?;
-    let digest = Digest::parse(digest).map_err(|e| OciError::manifest_invalid(format!("descriptor digest: {e}")))?;
-    if value.get("size").and_then(Value::as_i64).is_none_or(|s| s < 0) {
-        return Err(OciError::manifest_invalid(format!("descriptor {digest} has no valid size")));
+    let digest = value
+        .get("digest")
+        .and_then(Value::as_str)
+        .ok_or_else(|| OciError::manifest_invalid("descriptor without digest"))?;
+    let digest = Digest::parse(digest)
+        .map_err(|e| OciError::manifest_invalid(format!("descriptor digest: {e}")))?;
+    if value
+        .get("size")
+        .and_then(Value::as_i64)
+        .is_none_or(|s| s < 0)
+    {
+        return Err(OciError::manifest_invalid(format!(
+            "descriptor {digest} has no valid size"
+        )));
     }
-    let foreign = value.get("urls").and_then(Value::as_array).is_some_and(|u| !u.is_empty());
+    let foreign = value
+        .get("urls")
+        .and_then(Value::as_array)
+        .is_some_and(|u| !u.is_empty());
     Ok((digest, foreign))
 }
 
@@ -208,7 +292,11 @@ fn delete(ctx: &Ctx, name: &str, reference: &str) -> Result<Response, OciError> 
         Reference::Digest(d) => ctx.app.db.delete_manifest(name, &d.to_string())?,
         Reference::Tag(tag) => ctx.app.db.delete_tag(name, &tag)?,
     };
-    if deleted { Ok(StatusCode::ACCEPTED.into_response()) } else { Err(unknown(name, reference)) }
+    if deleted {
+        Ok(StatusCode::ACCEPTED.into_response())
+    } else {
+        Err(unknown(name, reference))
+    }
 }
 
 /// `GET /v2/<name>/referrers/<digest>`: an index of the manifests whose subject is `digest`.
@@ -228,11 +316,18 @@ pub(super) fn referrers(ctx: &Ctx, name: &str, digest: &str) -> Result<Response,
             d
         })
         .collect();
-    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
+    let index =
+        serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests });
     let mut response = json_response(StatusCode::OK, index.to_string());
-    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(OCI_INDEX));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(OCI_INDEX),
+    );
     if filter.is_some() {
-        response.headers_mut().insert("oci-filters-applied", header::HeaderValue::from_static("artifactType"));
+        response.headers_mut().insert(
+            "oci-filters-applied",
+            header::HeaderValue::from_static("artifactType"),
+        );
     }
     Ok(response)
 }
@@ -263,8 +358,15 @@ mod tests {
         let index = serde_json::json!({ "schemaVersion": 2, "manifests": [{ "mediaType": OCI_MANIFEST, "digest": digest('d'), "size": 1 }] });
         let p = parse_manifest(index.to_string().as_bytes(), Some(OCI_INDEX)).unwrap();
         assert_eq!(p.manifests.len(), 1);
-        for bad in [r#"{"schemaVersion":1}"#, "not json", r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#] {
-            assert!(parse_manifest(bad.as_bytes(), Some(OCI_MANIFEST)).is_err(), "{bad}");
+        for bad in [
+            r#"{"schemaVersion":1}"#,
+            "not json",
+            r#"{"schemaVersion":2,"config":{"digest":"sha256:zz","size":1},"layers":[]}"#,
+        ] {
+            assert!(
+                parse_manifest(bad.as_bytes(), Some(OCI_MANIFEST)).is_err(),
+                "{bad}"
+            );
         }
     }
 }

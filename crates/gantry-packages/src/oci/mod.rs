@@ -37,6 +37,9 @@ enum Route {
     Referrers(String, String),
 }
 
+/// Builds a route from a repository name and the path segment after the separator.
+type MakeRoute = fn(String, String) -> Route;
+
 fn parse_route(rest: &str) -> Option<Route> {
     if rest == "_catalog" {
         return Some(Route::Catalog);
@@ -44,10 +47,13 @@ fn parse_route(rest: &str) -> Option<Route> {
     if let Some(name) = rest.strip_suffix("/tags/list") {
         return Some(Route::Tags(name.to_owned()));
     }
-    if let Some(name) = rest.strip_suffix("/blobs/uploads/").or_else(|| rest.strip_suffix("/blobs/uploads")) {
+    if let Some(name) = rest
+        .strip_suffix("/blobs/uploads/")
+        .or_else(|| rest.strip_suffix("/blobs/uploads"))
+    {
         return Some(Route::StartUpload(name.to_owned()));
     }
-    let splits: [(&str, fn(String, String) -> Route); 4] = [
+    let splits: [(&str, MakeRoute); 4] = [
         ("/blobs/uploads/", Route::Upload),
         ("/manifests/", Route::Manifest),
         ("/blobs/", Route::Blob),
@@ -63,7 +69,10 @@ fn route_name(route: &Route) -> Option<&str> {
     match route {
         Route::Catalog => None,
         Route::Tags(n) | Route::StartUpload(n) => Some(n),
-        Route::Manifest(n, _) | Route::Blob(n, _) | Route::Upload(n, _) | Route::Referrers(n, _) => Some(n),
+        Route::Manifest(n, _)
+        | Route::Blob(n, _)
+        | Route::Upload(n, _)
+        | Route::Referrers(n, _) => Some(n),
     }
 }
 
@@ -77,20 +86,31 @@ pub(crate) async fn dispatch(State(app): State<App>, req: Request) -> Response {
         return OciError::name_invalid("path traversal is not a repository name").into_response();
     }
     let Some(route) = parse_route(&rest) else {
-        return OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", format!("no such endpoint /v2/{rest}")).into_response();
+        return OciError::new(
+            StatusCode::NOT_FOUND,
+            "NAME_UNKNOWN",
+            format!("no such endpoint /v2/{rest}"),
+        )
+        .into_response();
     };
     if let Some(name) = route_name(&route)
         && !names::valid_repository(name)
     {
         return OciError::name_invalid(format!("invalid repository name {name:?}")).into_response();
     }
-    handle(app, route, req).await.unwrap_or_else(IntoResponse::into_response)
+    handle(app, route, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle(app: App, route: Route, req: Request) -> Result<Response, OciError> {
     let (parts, body) = req.into_parts();
     let method = parts.method.clone();
-    let ctx = Ctx { app, headers: parts.headers, params: query(&parts.uri) };
+    let ctx = Ctx {
+        app,
+        headers: parts.headers,
+        params: query(&parts.uri),
+    };
     match (route, method) {
         (Route::Catalog, Method::GET) => catalog(&ctx),
         (Route::Tags(name), Method::GET) => tags_list(&ctx, &name),
@@ -99,7 +119,11 @@ async fn handle(app: App, route: Route, req: Request) -> Result<Response, OciErr
         (Route::StartUpload(name), Method::POST) => blobs::start_upload(&ctx, &name, body).await,
         (Route::Upload(name, id), m) => blobs::upload(&ctx, &name, &id, m, body).await,
         (Route::Referrers(name, d), Method::GET) => manifests::referrers(&ctx, &name, &d),
-        _ => Err(OciError::new(StatusCode::METHOD_NOT_ALLOWED, "UNSUPPORTED", "method not allowed here")),
+        _ => Err(OciError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "UNSUPPORTED",
+            "method not allowed here",
+        )),
     }
 }
 
@@ -113,14 +137,20 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// Checks `access` to repository `name`, returning who asked.
     pub fn check(&self, name: &str, access: Access) -> Result<Principal, OciError> {
-        let who = auth::principal(&self.app.db, &self.headers).map_err(|d| OciError::denied(&self.app, d))?;
+        let who = auth::principal(&self.app.db, &self.headers)
+            .map_err(|d| OciError::denied(&self.app, d))?;
         let owner = match names::repository_owner(name) {
             Some(owner) => owner,
             None if access == Access::Read => name,
-            None => return Err(OciError::name_invalid(format!("repository {name:?} must be namespaced as owner/name"))),
+            None => {
+                return Err(OciError::name_invalid(format!(
+                    "repository {name:?} must be namespaced as owner/name"
+                )));
+            }
         };
         let visibility = self.app.db.package(CONTAINER, name)?;
-        auth::authorize(&who, owner, visibility, access).map_err(|d| OciError::denied(&self.app, d))?;
+        auth::authorize(&who, owner, visibility, access)
+            .map_err(|d| OciError::denied(&self.app, d))?;
         Ok(who)
     }
 
@@ -130,8 +160,12 @@ impl Ctx {
 
     /// Registers the repository as a package on first write.
     pub fn ensure_package(&self, name: &str) -> Result<(), OciError> {
-        let owner = names::repository_owner(name).unwrap_or(name).to_ascii_lowercase();
-        self.app.db.ensure_package(CONTAINER, name, &owner, self.app.config.default_visibility)?;
+        let owner = names::repository_owner(name)
+            .unwrap_or(name)
+            .to_ascii_lowercase();
+        self.app
+            .db
+            .ensure_package(CONTAINER, name, &owner, self.app.config.default_visibility)?;
         Ok(())
     }
 
@@ -139,7 +173,11 @@ impl Ctx {
     fn page(&self) -> Result<(Option<i64>, String), OciError> {
         let n = match self.param("n") {
             Some(n) => Some(n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                OciError::new(StatusCode::BAD_REQUEST, "PAGINATION_NUMBER_INVALID", format!("invalid n={n}"))
+                OciError::new(
+                    StatusCode::BAD_REQUEST,
+                    "PAGINATION_NUMBER_INVALID",
+                    format!("invalid n={n}"),
+                )
             })?),
             None => None,
         };
@@ -148,12 +186,19 @@ impl Ctx {
 }
 
 pub(crate) fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.into(),
+    )
+        .into_response()
 }
 
 /// The `Link` header for the next page, when the page was full.
 fn next_link(path: &str, n: Option<i64>, items: &[String], more: bool) -> Option<String> {
-    let (Some(n), true, Some(last)) = (n, more, items.last()) else { return None };
+    let (Some(n), true, Some(last)) = (n, more, items.last()) else {
+        return None;
+    };
     Some(format!("<{path}?n={n}&last={last}>; rel=\"next\""))
 }
 
@@ -181,21 +226,34 @@ fn tags_list(ctx: &Ctx, name: &str) -> Result<Response, OciError> {
     let (tags, more) = paged(ctx.app.db.tags(name, &last, fetch)?, n);
     let body = serde_json::json!({ "name": name, "tags": tags });
     let link = next_link(&format!("/v2/{name}/tags/list"), n, &tags, more);
-    Ok(with_link(json_response(StatusCode::OK, body.to_string()), link))
+    Ok(with_link(
+        json_response(StatusCode::OK, body.to_string()),
+        link,
+    ))
 }
 
 /// `_catalog` lists the repositories the caller could pull.
 fn catalog(ctx: &Ctx) -> Result<Response, OciError> {
-    let who = auth::principal(&ctx.app.db, &ctx.headers).map_err(|d| OciError::denied(&ctx.app, d))?;
+    let who =
+        auth::principal(&ctx.app.db, &ctx.headers).map_err(|d| OciError::denied(&ctx.app, d))?;
     let (n, last) = ctx.page()?;
-    let readable = ctx.app.db.package_names(CONTAINER)?.into_iter().filter(|(name, vis)| {
-        let owner = names::repository_owner(name).unwrap_or(name);
-        name.as_str() > last.as_str() && auth::authorize(&who, owner, Some(*vis), Access::Read).is_ok()
-    });
+    let readable = ctx
+        .app
+        .db
+        .package_names(CONTAINER)?
+        .into_iter()
+        .filter(|(name, vis)| {
+            let owner = names::repository_owner(name).unwrap_or(name);
+            name.as_str() > last.as_str()
+                && auth::authorize(&who, owner, Some(*vis), Access::Read).is_ok()
+        });
     let (repos, more) = paged(readable.map(|(name, _)| name).collect(), n);
     let body = serde_json::json!({ "repositories": repos });
     let link = next_link("/v2/_catalog", n, &repos, more);
-    Ok(with_link(json_response(StatusCode::OK, body.to_string()), link))
+    Ok(with_link(
+        json_response(StatusCode::OK, body.to_string()),
+        link,
+    ))
 }
 
 #[cfg(test)]
@@ -207,12 +265,30 @@ mod tests {
         let r = |s: &str| parse_route(s);
         assert_eq!(r("_catalog"), Some(Route::Catalog));
         assert_eq!(r("o/i/tags/list"), Some(Route::Tags("o/i".into())));
-        assert_eq!(r("o/i/manifests/latest"), Some(Route::Manifest("o/i".into(), "latest".into())));
-        assert_eq!(r("o/blobs/i/blobs/sha256:ab"), Some(Route::Blob("o/blobs/i".into(), "sha256:ab".into())));
-        assert_eq!(r("o/i/blobs/uploads/"), Some(Route::StartUpload("o/i".into())));
-        assert_eq!(r("o/i/blobs/uploads/abc"), Some(Route::Upload("o/i".into(), "abc".into())));
-        assert_eq!(r("o/i/referrers/sha256:ab"), Some(Route::Referrers("o/i".into(), "sha256:ab".into())));
+        assert_eq!(
+            r("o/i/manifests/latest"),
+            Some(Route::Manifest("o/i".into(), "latest".into()))
+        );
+        assert_eq!(
+            r("o/blobs/i/blobs/sha256:ab"),
+            Some(Route::Blob("o/blobs/i".into(), "sha256:ab".into()))
+        );
+        assert_eq!(
+            r("o/i/blobs/uploads/"),
+            Some(Route::StartUpload("o/i".into()))
+        );
+        assert_eq!(
+            r("o/i/blobs/uploads/abc"),
+            Some(Route::Upload("o/i".into(), "abc".into()))
+        );
+        assert_eq!(
+            r("o/i/referrers/sha256:ab"),
+            Some(Route::Referrers("o/i".into(), "sha256:ab".into()))
+        );
         assert_eq!(r("o/i/unknown"), None);
-        assert_eq!(r("../../x/blobs/sha256:ab"), Some(Route::Blob("../../x".into(), "sha256:ab".into())));
+        assert_eq!(
+            r("../../x/blobs/sha256:ab"),
+            Some(Route::Blob("../../x".into(), "sha256:ab".into()))
+        );
     }
 }

@@ -5,7 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use tempfile::TempDir;
 
-pub const ALL: &[Scope] = &[Scope::ReadPackages, Scope::WritePackages, Scope::DeletePackages];
+pub const ALL: &[Scope] = &[
+    Scope::ReadPackages,
+    Scope::WritePackages,
+    Scope::DeletePackages,
+];
 
 /// A running registry with an administrator token (all scopes, any owner).
 pub struct Server {
@@ -24,7 +28,10 @@ impl Server {
         let mut config = Config::new(dir.path().join("data"));
         adjust(&mut config);
         let handle = serve("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
-        let admin = handle.registry().create_token("octo", None, ALL, None).unwrap();
+        let admin = handle
+            .registry()
+            .create_token("octo", None, ALL, None)
+            .unwrap();
         Server { handle, dir, admin }
     }
 
@@ -42,13 +49,18 @@ impl Server {
 
     /// Every blob file on disk and every file left in the uploads directory.
     pub fn stored_files(&self) -> (Vec<String>, Vec<String>) {
-        (list_files(&self.data().join("blobs")), list_files(&self.data().join("uploads")))
+        (
+            list_files(&self.data().join("blobs")),
+            list_files(&self.data().join("uploads")),
+        )
     }
 }
 
 pub fn list_files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -71,17 +83,27 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// Runs a command to completion; panics with its output when it cannot start.
 pub async fn run(cmd: &mut tokio::process::Command) -> Output {
-    let out = cmd.output().await.unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    out
+    cmd.output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn text(out: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Fails loudly when a client the tests need is not installed.
 pub fn require_tool(tool: &str, install: &str) {
-    let found = std::process::Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(found, "{tool} is required for these tests: {install}");
 }
 
@@ -89,5 +111,11 @@ pub fn require_tool(tool: &str, install: &str) {
 pub async fn oci_code(resp: reqwest::Response) -> (u16, String) {
     let status = resp.status().as_u16();
     let body: serde_json::Value = resp.json().await.unwrap_or_default();
-    (status, body["errors"][0]["code"].as_str().unwrap_or_default().to_owned())
+    (
+        status,
+        body["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
 }

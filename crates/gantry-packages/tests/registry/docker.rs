@@ -13,7 +13,10 @@ struct Cleanup {
 impl Drop for Cleanup {
     fn drop(&mut self) {
         for r in &self.refs {
-            let _ = std::process::Command::new("docker").args(["rmi", "--force", r]).env("DOCKER_CONFIG", self.config.path()).output();
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "--force", r])
+                .env("DOCKER_CONFIG", self.config.path())
+                .output();
         }
     }
 }
@@ -27,7 +30,11 @@ impl Cleanup {
 
     async fn ok(&self, args: &[&str]) -> String {
         let out = run(&mut self.docker(args)).await;
-        assert!(out.status.success(), "docker {args:?} failed:\n{}", text(&out));
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed:\n{}",
+            text(&out)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
@@ -35,7 +42,11 @@ impl Cleanup {
 /// A local image to push: `gantry/busybox:latest` when built, else one imported from a tar.
 async fn source_image(c: &mut Cleanup) -> String {
     let busybox = "gantry/busybox:latest";
-    if run(&mut c.docker(&["image", "inspect", busybox])).await.status.success() {
+    if run(&mut c.docker(&["image", "inspect", busybox]))
+        .await
+        .status
+        .success()
+    {
         return busybox.to_owned();
     }
     let mut builder = tar::Builder::new(Vec::new());
@@ -44,11 +55,20 @@ async fn source_image(c: &mut Cleanup) -> String {
     header.set_size(content.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
-    builder.append_data(&mut header, "hello.txt", &content[..]).unwrap();
+    builder
+        .append_data(&mut header, "hello.txt", &content[..])
+        .unwrap();
     let tarball = builder.into_inner().unwrap();
-    let name = format!("gantry-packages-test/import:{}", uuid::Uuid::new_v4().simple());
+    let name = format!(
+        "gantry-packages-test/import:{}",
+        uuid::Uuid::new_v4().simple()
+    );
     c.refs.push(name.clone());
-    let mut child = c.docker(&["import", "-", &name]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = c
+        .docker(&["import", "-", &name])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     use tokio::io::AsyncWriteExt;
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&tarball).await.unwrap();
@@ -59,14 +79,28 @@ async fn source_image(c: &mut Cleanup) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn docker_login_push_pull() {
-    require_tool("docker", "a Docker engine is needed (scripts/ensure-docker.sh)");
+    require_tool(
+        "docker",
+        "a Docker engine is needed (scripts/ensure-docker.sh)",
+    );
     let s = Server::start().await;
-    let mut c = Cleanup { refs: Vec::new(), config: tempfile::tempdir().unwrap() };
+    let mut c = Cleanup {
+        refs: Vec::new(),
+        config: tempfile::tempdir().unwrap(),
+    };
     let source = source_image(&mut c).await;
-    let target = format!("{}/octo/busybox:gantry-test-{}", s.host(), uuid::Uuid::new_v4().simple());
+    let target = format!(
+        "{}/octo/busybox:gantry-test-{}",
+        s.host(),
+        uuid::Uuid::new_v4().simple()
+    );
     c.refs.push(target.clone());
 
-    let mut login = c.docker(&["login", &s.host(), "-u", "octo", "--password-stdin"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut login = c
+        .docker(&["login", &s.host(), "-u", "octo", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use tokio::io::AsyncWriteExt;
         let mut stdin = login.stdin.take().unwrap();
@@ -77,14 +111,22 @@ async fn docker_login_push_pull() {
     c.ok(&["tag", &source, &target]).await;
     let pushed = c.ok(&["push", &target]).await;
     assert!(pushed.contains("digest: sha256:"), "{pushed}");
-    let id_before = c.ok(&["image", "inspect", "--format", "{{.Id}}", &target]).await;
+    let id_before = c
+        .ok(&["image", "inspect", "--format", "{{.Id}}", &target])
+        .await;
     c.ok(&["rmi", &target]).await;
     c.ok(&["pull", &target]).await;
-    let id_after = c.ok(&["image", "inspect", "--format", "{{.Id}}", &target]).await;
+    let id_after = c
+        .ok(&["image", "inspect", "--format", "{{.Id}}", &target])
+        .await;
     assert_eq!(id_before, id_after);
 
     // A wrong password is refused at login.
-    let mut bad = c.docker(&["login", &s.host(), "-u", "octo", "--password-stdin"]).stdin(std::process::Stdio::piped()).spawn().unwrap();
+    let mut bad = c
+        .docker(&["login", &s.host(), "-u", "octo", "--password-stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     {
         use tokio::io::AsyncWriteExt;
         let mut stdin = bad.stdin.take().unwrap();

@@ -4,7 +4,7 @@
 mod common;
 mod docker;
 mod npm;
-mod oci_raw;
 mod npm_raw;
+mod oci_raw;
 mod skopeo;
 mod storage;

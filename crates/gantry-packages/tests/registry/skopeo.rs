@@ -22,7 +22,9 @@ fn build_layout(layout: &Path) -> (String, String) {
     header.set_mode(0o644);
     header.set_mtime(0);
     header.set_cksum();
-    builder.append_data(&mut header, "hello.txt", &content[..]).unwrap();
+    builder
+        .append_data(&mut header, "hello.txt", &content[..])
+        .unwrap();
     let layer = builder.into_inner().unwrap();
     let layer_digest = write_blob(layout, &layer);
     let config = json!({ "architecture": "amd64", "os": "linux", "config": {},
@@ -37,7 +39,11 @@ fn build_layout(layout: &Path) -> (String, String) {
     let index = json!({ "schemaVersion": 2, "manifests": [{ "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "digest": manifest_digest, "size": manifest.len(), "annotations": { "org.opencontainers.image.ref.name": "v1" } }] });
     std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
     (manifest_digest, layer_digest)
 }
 
@@ -56,16 +62,39 @@ async fn skopeo_copy_inspect_list_copy_back_delete() {
     let image = format!("docker://{}/octo/img", s.host());
     let src = format!("oci:{}:v1", layout.display());
     for tag in ["v1", "v2"] {
-        let out = skopeo(&["copy", &src, &format!("{image}:{tag}"), "--dest-tls-verify=false", "--dest-creds", &creds]).await;
+        let out = skopeo(&[
+            "copy",
+            &src,
+            &format!("{image}:{tag}"),
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds,
+        ])
+        .await;
         assert!(out.status.success(), "{}", text(&out));
     }
-    let out = skopeo(&["inspect", "--tls-verify=false", "--creds", &creds, &format!("{image}:v1")]).await;
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("{image}:v1"),
+    ])
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // skopeo gzips uncompressed layers for registry destinations, so the pushed manifest is a
     // new one; the config's diff_ids still name our uncompressed layer.
     let pushed = inspect["Digest"].as_str().unwrap().to_owned();
-    let out = skopeo(&["inspect", "--config", "--tls-verify=false", "--creds", &creds, &format!("{image}:v1")]).await;
+    let out = skopeo(&[
+        "inspect",
+        "--config",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("{image}:v1"),
+    ])
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(config["rootfs"]["diff_ids"], json!([layer_digest]));
@@ -76,18 +105,63 @@ async fn skopeo_copy_inspect_list_copy_back_delete() {
     assert_eq!(tags["Tags"], json!(["v1", "v2"]));
     let back = work.path().join("back");
     let dest = format!("oci:{}:v1", back.display());
-    let out = skopeo(&["copy", "--src-tls-verify=false", "--src-creds", &creds, &format!("{image}:v1"), &dest]).await;
+    let out = skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds,
+        &format!("{image}:v1"),
+        &dest,
+    ])
+    .await;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(back.join("blobs/sha256").join(&pushed[7..]).exists(), "the pulled manifest is the pushed one");
+    assert!(
+        back.join("blobs/sha256").join(&pushed[7..]).exists(),
+        "the pulled manifest is the pushed one"
+    );
     let layer = inspect["Layers"][0].as_str().unwrap();
     let pulled = std::fs::read(back.join("blobs/sha256").join(&layer[7..])).unwrap();
-    assert_eq!(sha256(&pulled), layer, "the pulled layer matches its digest");
-    let out = skopeo(&["delete", "--tls-verify=false", "--creds", &creds, &format!("{image}:v1")]).await;
+    assert_eq!(
+        sha256(&pulled),
+        layer,
+        "the pulled layer matches its digest"
+    );
+    let out = skopeo(&[
+        "delete",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("{image}:v1"),
+    ])
+    .await;
     assert!(out.status.success(), "{}", text(&out));
     // Deleting by digest removes every tag of the manifest (v2 shared it).
-    let out = skopeo(&["inspect", "--tls-verify=false", "--creds", &creds, &format!("{image}:v2")]).await;
-    assert!(!out.status.success(), "v2 should be gone with its manifest: {}", text(&out));
-    let out = skopeo(&["copy", &src, &format!("{image}:v3"), "--dest-tls-verify=false", "--dest-creds", "octo:gtk_wrong"]).await;
+    let out = skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &creds,
+        &format!("{image}:v2"),
+    ])
+    .await;
+    assert!(
+        !out.status.success(),
+        "v2 should be gone with its manifest: {}",
+        text(&out)
+    );
+    let out = skopeo(&[
+        "copy",
+        &src,
+        &format!("{image}:v3"),
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        "octo:gtk_wrong",
+    ])
+    .await;
     assert!(!out.status.success());
-    assert!(text(&out).contains("401") || text(&out).to_lowercase().contains("unauthorized"), "{}", text(&out));
+    assert!(
+        text(&out).contains("401") || text(&out).to_lowercase().contains("unauthorized"),
+        "{}",
+        text(&out)
+    );
 }

@@ -8,7 +8,14 @@ use std::time::Duration;
 async fn gc_removes_only_unreferenced_blobs() {
     let s = Server::start_with(|c| c.gc_grace = Duration::ZERO).await;
     let push = |data: &'static [u8]| {
-        client().post(s.url(&format!("/v2/octo/img/blobs/uploads/?digest={}", sha256(data)))).bearer_auth(&s.admin).body(data).send()
+        client()
+            .post(s.url(&format!(
+                "/v2/octo/img/blobs/uploads/?digest={}",
+                sha256(data)
+            )))
+            .bearer_auth(&s.admin)
+            .body(data)
+            .send()
     };
     assert_eq!(push(b"{}").await.unwrap().status(), 201);
     assert_eq!(push(b"kept layer").await.unwrap().status(), 201);
@@ -31,11 +38,21 @@ async fn gc_removes_only_unreferenced_blobs() {
     let (blobs, _) = s.stored_files();
     assert_eq!(blobs.len(), 3, "config, layer, manifest remain: {blobs:?}");
     assert!(!blobs.contains(&sha256(b"orphan")[7..].to_owned()));
-    let pulled = client().get(s.url(&format!("/v2/octo/img/blobs/{}", sha256(b"kept layer")))).bearer_auth(&s.admin).send().await.unwrap();
+    let pulled = client()
+        .get(s.url(&format!("/v2/octo/img/blobs/{}", sha256(b"kept layer"))))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(pulled.bytes().await.unwrap().as_ref(), b"kept layer");
     // Deleting the manifest makes everything collectable.
     let digest = sha256(m.to_string().as_bytes());
-    client().delete(s.url(&format!("/v2/octo/img/manifests/{digest}"))).bearer_auth(&s.admin).send().await.unwrap();
+    client()
+        .delete(s.url(&format!("/v2/octo/img/manifests/{digest}")))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(s.handle.registry().gc().await.unwrap().blobs_removed, 3);
     assert!(s.stored_files().0.is_empty());
 }
@@ -50,5 +67,10 @@ async fn startup_removes_stale_upload_files() {
     config.stale_upload_age = Duration::ZERO;
     let registry = Registry::open(config).await.unwrap();
     assert!(crate::common::list_files(&dir.path().join("uploads")).is_empty());
-    assert!(!registry.has_blob(&gantry_packages::Digest::of(b"half a layer")).await.unwrap());
+    assert!(
+        !registry
+            .has_blob(&gantry_packages::Digest::of(b"half a layer"))
+            .await
+            .unwrap()
+    );
 }
