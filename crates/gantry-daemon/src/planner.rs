@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gantry_expr::{EvalContext, ParseOptions, Value as ExprValue, parse_template};
-use gantry_plan::{Event, PlanContext, WorkflowOutcome, plan_workflow_with};
+use gantry_plan::{ChangedFiles, Event, PlanContext, WorkflowOutcome, plan_workflow_with};
 use gantry_workflow::{OrExpr, Workflow, parse_workflow};
 use serde_json::{Value, json};
 use thiserror::Error;
@@ -25,6 +25,8 @@ pub enum PlanFailure {
     NoTarget(&'static str),
     #[error("'{0}' is not in the repository")]
     RefNotFound(String),
+    #[error("the event deleted '{0}': nothing to run")]
+    Deleted(String),
     #[error("repository '{0}' is not configured")]
     NotConfigured(String),
     #[error("planning took longer than {0:?}")]
@@ -73,6 +75,9 @@ pub fn target(event: &str, payload: &Value) -> Result<Target, PlanFailure> {
     match event {
         "push" => {
             let git_ref = str_at(payload, &["ref"]).ok_or(PlanFailure::NoTarget("ref"))?;
+            if payload.get("deleted").and_then(Value::as_bool) == Some(true) {
+                return Err(PlanFailure::Deleted(git_ref.to_owned()));
+            }
             let sha = str_at(payload, &["after"]).unwrap_or(git_ref);
             Ok(Target {
                 git_ref: git_ref.to_owned(),
@@ -220,9 +225,15 @@ pub fn plan_event(data_dir: &Path, input: &EventInput<'_>) -> Result<Planned, Pl
     let commit = resolve(&repo, &target)?;
     let sha = commit.id().to_string();
     let files = workflow_files(&repo, &commit)?;
+    let changed = changed_files(&repo, input, &commit);
     let mut planned = Planned::default();
     for (path, source) in files {
-        match plan_file(input, &target.git_ref, &sha, &path, &source) {
+        let at = At {
+            git_ref: &target.git_ref,
+            sha: &sha,
+            changed: &changed,
+        };
+        match plan_file(input, &at, &path, &source) {
             Ok(run) => planned.runs.push(run),
             Err(reason) => planned.skipped.push((path, reason)),
         }
@@ -230,15 +241,62 @@ pub fn plan_event(data_dir: &Path, input: &EventInput<'_>) -> Result<Planned, Pl
     Ok(planned)
 }
 
-/// Plans one workflow file: a run, or why it does not run. A file that does not parse or
-/// plan produces a failed run (as on GitHub) when it listens to the event.
+/// The files a push or pull request changed, for path filters: `before..after` for a push,
+/// merge base..head for a pull request. Unknown (filters pass) when the base is missing.
+fn changed_files(
+    repo: &git2::Repository,
+    input: &EventInput<'_>,
+    head: &git2::Commit<'_>,
+) -> ChangedFiles {
+    let payload = input.payload;
+    let base = match input.event {
+        "push" => str_at(payload, &["before"]),
+        "pull_request" | "pull_request_target" => str_at(payload, &["pull_request", "base", "sha"]),
+        _ => None,
+    };
+    let Some(base) = base.filter(|b| !b.chars().all(|c| c == '0')) else {
+        return ChangedFiles::Unknown;
+    };
+    diff_paths(repo, base, head, input.event != "push").unwrap_or(ChangedFiles::Unknown)
+}
+
+fn diff_paths(
+    repo: &git2::Repository,
+    base: &str,
+    head: &git2::Commit<'_>,
+    from_merge_base: bool,
+) -> Result<ChangedFiles, git2::Error> {
+    let mut base = repo.revparse_single(base)?.peel_to_commit()?;
+    if from_merge_base {
+        base = repo.find_commit(repo.merge_base(base.id(), head.id())?)?;
+    }
+    let diff = repo.diff_tree_to_tree(Some(&base.tree()?), Some(&head.tree()?), None)?;
+    let files = diff
+        .deltas()
+        .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Ok(ChangedFiles::Known(files))
+}
+
+/// Where an event runs.
+struct At<'a> {
+    git_ref: &'a str,
+    sha: &'a str,
+    changed: &'a ChangedFiles,
+}
+
+/// Plans one workflow file: a run, or why it does not run. A file with errors is skipped
+/// with that reason; a workflow that listens to the event but cannot be planned (invalid
+/// dispatch inputs, a bad matrix, a concurrency group that does not evaluate) becomes a
+/// failed run, so the failure is visible.
 fn plan_file(
     input: &EventInput<'_>,
-    git_ref: &str,
-    sha: &str,
+    at: &At<'_>,
     path: &str,
     source: &str,
 ) -> Result<NewRun, String> {
+    let (git_ref, sha) = (at.git_ref, at.sha);
     let parsed = parse_workflow(path, source);
     let workflow = match (&parsed.value, parsed.has_errors()) {
         (Some(wf), false) => wf,
@@ -246,6 +304,7 @@ fn plan_file(
     };
     let event = Event {
         git_ref: Some(git_ref.to_owned()),
+        changed_files: at.changed.clone(),
         ..Event::new(input.event, input.payload.clone())
     };
     let github = github_context(input, git_ref, sha, path);

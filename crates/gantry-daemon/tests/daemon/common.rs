@@ -68,6 +68,36 @@ pub fn git_repo(dir: &Path, files: &[(&str, &str)]) -> PathBuf {
     dir.to_owned()
 }
 
+/// Commits `files` on top of `master` in the repository at `dir`; returns the new sha.
+pub fn commit_files(dir: &Path, files: &[(&str, &str)]) -> String {
+    let repo = git2::Repository::open(dir).unwrap();
+    let mut index = repo.index().unwrap();
+    for (path, text) in files {
+        let full = dir.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(&full, text).unwrap();
+        index.add_path(Path::new(path)).unwrap();
+    }
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("test", "test@example.invalid").unwrap();
+    let parent = repo.head().unwrap().peel_to_commit().unwrap();
+    let id = repo
+        .commit(Some("HEAD"), &sig, &sig, "change", &tree, &[&parent])
+        .unwrap();
+    id.to_string()
+}
+
+pub fn head_sha(dir: &Path) -> String {
+    let repo = git2::Repository::open(dir).unwrap();
+    repo.head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string()
+}
+
 /// A workspace for one test: a temp dir with repositories and a data dir.
 pub struct Env {
     pub dir: tempfile::TempDir,

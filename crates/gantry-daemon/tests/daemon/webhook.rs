@@ -270,3 +270,44 @@ async fn a_signature_made_with_another_repositorys_secret_is_401() {
         .await;
     assert_eq!(reply.status, 401, "{}", reply.body);
 }
+
+#[tokio::test]
+async fn push_path_filters_see_the_pushed_diff() {
+    let mut env = Env::new();
+    let docs = marking_workflow(&env, "\n  push:\n    paths: ['docs/**']");
+    let src = marking_workflow(
+        &env,
+        "\n  push:\n    branches: [master]\n    paths: ['src/**']",
+    );
+    env.repo(REPO, &[("docs.yml", &docs), ("src.yml", &src)]);
+    let dir = std::path::PathBuf::from(&env.config.repositories[REPO].url);
+    let before = head_sha(&dir);
+    let after = commit_files(&dir, &[("src/lib.rs", "fn main() {}")]);
+    let server = env.start().await;
+    let push = json!({
+        "ref": "refs/heads/master",
+        "before": before,
+        "after": after,
+        "repository": {"full_name": REPO, "default_branch": "master"},
+    });
+    let reply = server.client.webhook("push", "push-1", &push).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let ids = run_ids(&reply);
+    assert_eq!(ids.len(), 1, "{}", reply.body);
+    let run = server.client.wait_completed(ids[0]).await;
+    assert_eq!(run["workflow_path"], ".github/workflows/src.yml");
+    assert_eq!(run["sha"], after.as_str());
+    let skipped = reply.body["skipped"].to_string();
+    assert!(skipped.contains("no changed file matches"), "{skipped}");
+
+    let deleted = json!({"ref": "refs/heads/gone", "deleted": true, "after": "0".repeat(40),
+        "repository": {"full_name": REPO}});
+    let reply = server.client.webhook("push", "push-2", &deleted).await;
+    assert_eq!(reply.status, 202);
+    assert_eq!(reply.body["status"], "ignored");
+    assert!(
+        reply.body["reason"].as_str().unwrap().contains("deleted"),
+        "{}",
+        reply.body
+    );
+}
