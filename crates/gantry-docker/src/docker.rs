@@ -580,11 +580,13 @@ impl HostDir {
             .tempdir()
             .map_err(|e| io_error("creating the job directory", e))?;
         let this = Self { dir };
-        for d in [this.temp(), this.agent()] {
+        // The container's user may be anyone (`--user 1001`): it must be able to write
+        // RUNNER_TEMP and read step requests (which it can, but not change). Other host users
+        // cannot reach either: the job directory itself is private (0700).
+        for (d, mode) in [(this.temp(), 0o777), (this.agent(), 0o755)] {
             std::fs::create_dir(&d)
                 .map_err(|e| io_error(format!("creating {}", d.display()), e))?;
-            // The container's user may be anyone (`--user 1001`): it must be able to write.
-            crate::job::set_mode(&d, 0o777)?;
+            crate::job::set_mode(&d, mode)?;
         }
         Ok(this)
     }
