@@ -19,6 +19,28 @@
 //! }
 //! ```
 //!
+//! With `gantry_runner::run(workflow, &plan, options, executor, tx)` as it stands, the adapter
+//! is: parse `run.workflow_source` (`gantry_workflow::parse_workflow`), build an `Event` from
+//! `run.event`/`run.payload`/`run.git_ref` and plan it with
+//! `gantry_plan::plan_workflow_with(&wf, &event, &job_keys, &ctx)` where `job_keys` are the
+//! keys in `run.jobs`; fill `RunOptions` (`run_id` = `run.run_id`, `secrets`, `vars`,
+//! `platforms` from `run.labels`, `workspace_source` = a checkout of `run.sha`, `cancel` =
+//! the token), then forward the engine's events:
+//!
+//! | `gantry_runner::RunEvent`          | [`RunEvent`]                                           |
+//! |------------------------------------|--------------------------------------------------------|
+//! | `JobStarted { job, name, .. }`     | `JobStarted { job, name }`                             |
+//! | `StepStarted { job, step }`        | `StepStarted { job, number: path's first part + 1, name }` |
+//! | `Log { job, step, line, .. }`      | `Log { job, step: step number, text: line }`           |
+//! | `StepFinished { conclusion, .. }`  | `StepFinished`                                         |
+//! | `JobFinished { conclusion, .. }`   | `JobFinished`                                          |
+//! | `Annotation { annotation, .. }`    | `Annotation`                                           |
+//! | `StepSummary { markdown, .. }`     | `Summary`                                              |
+//! | `RunFinished { conclusion, .. }`   | the returned [`RunOutcome`]                            |
+//!
+//! Steps of composite actions (`3.1`) are reported under their top-level step. The daemon
+//! masks the repository's secrets again before storing anything.
+//!
 //! [`crate::ProcessLauncher`] is a small real implementation that runs `run:` steps as host
 //! shell processes; the tests use it.
 

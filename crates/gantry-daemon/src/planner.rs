@@ -35,6 +35,20 @@ pub enum PlanFailure {
     Task(String),
 }
 
+impl PlanFailure {
+    /// Failures a redelivery may not meet again (the repository was unreachable, planning
+    /// was slow): the delivery is not recorded, so GitHub's redelivery is processed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PlanFailure::Git(_)
+                | PlanFailure::Mirror(_)
+                | PlanFailure::TimedOut(_)
+                | PlanFailure::Task(_)
+        )
+    }
+}
+
 /// The ref and commit an event runs at (`github.ref`, `github.sha`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

@@ -208,25 +208,27 @@ async fn accept(shared: &Arc<Shared>, delivery: Delivery) -> Response {
         (Some(repo), true) if !shared.config.repositories.contains_key(repo) => {
             ignored(format!("repository '{repo}' is not configured"))
         }
-        (Some(_), true) => match plan(shared, &delivery).await {
-            Ok(planned) => (DeliveryStatus::Accepted, None, planned),
-            Err(reason) => ignored(reason),
-        },
+        (Some(repo), true) => {
+            let planned = shared
+                .plan(
+                    repo.clone(),
+                    delivery.event.clone(),
+                    delivery.payload.clone(),
+                    PLAN_TIMEOUT,
+                )
+                .await;
+            match planned {
+                Ok(planned) => (DeliveryStatus::Accepted, None, planned),
+                Err(e) if e.is_transient() => {
+                    // Not recorded: GitHub shows the failure and a redelivery is planned anew.
+                    let msg = format!("planning failed, redeliver later: {e}");
+                    return error(shared, StatusCode::SERVICE_UNAVAILABLE, msg);
+                }
+                Err(e) => ignored(format!("nothing to run: {e}")),
+            }
+        }
     };
     record(shared, &delivery, status, reason, planned).await
-}
-
-async fn plan(shared: &Arc<Shared>, delivery: &Delivery) -> Result<Planned, String> {
-    let repo = delivery.repo.clone().unwrap_or_default();
-    shared
-        .plan(
-            repo,
-            delivery.event.clone(),
-            delivery.payload.clone(),
-            PLAN_TIMEOUT,
-        )
-        .await
-        .map_err(|e| format!("planning failed: {e}"))
 }
 
 fn duplicate(shared: &Shared, id: &str) -> Response {

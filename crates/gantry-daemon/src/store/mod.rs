@@ -307,7 +307,8 @@ pub trait Store: Send + Sync + 'static {
 
     fn counts(&self) -> Result<Counts, StoreError>;
 
-    /// Deletes completed runs (with jobs, steps and logs) finished before `before` (unix ms).
+    /// Deletes completed runs (with jobs, steps and logs) finished before `before` (unix ms),
+    /// and deliveries received before it that no remaining run refers to.
     fn prune(&self, before: i64) -> Result<usize, StoreError>;
 }
 

@@ -793,10 +793,17 @@ impl Store for SqliteStore {
                 &format!("DELETE FROM transitions WHERE run_id IN ({old})"),
                 [before],
             )?;
-            Ok(tx.execute(
+            let runs = tx.execute(
                 "DELETE FROM runs WHERE status = 'completed' AND finished_at < ?1",
                 [before],
-            )?)
+            )?;
+            // Old deliveries go too: redeliveries older than the retention are not expected.
+            tx.execute(
+                "DELETE FROM deliveries WHERE received_at < ?1 AND id NOT IN
+                 (SELECT delivery_id FROM runs WHERE delivery_id IS NOT NULL)",
+                [before],
+            )?;
+            Ok(runs)
         })
     }
 }

@@ -186,3 +186,39 @@ async fn a_delivery_and_its_runs_commit_together_or_not_at_all() {
     assert_eq!(again, gantry_daemon::store::Committed::Duplicate);
     assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn retention_prunes_finished_runs_their_logs_and_old_deliveries() {
+    let env = env_with_repo();
+    let store = SqliteStore::open(&env.config.data_dir).unwrap();
+    let workflow = marking_workflow(&env, "release");
+    let runs = [
+        NewRun::new(spec(&env, &workflow)),
+        NewRun::new(spec(&env, &workflow)),
+    ];
+    store.commit(Some(&delivery("old")), &runs).unwrap();
+    store.commit(Some(&delivery("empty")), &[]).unwrap();
+    let claimed = store.claim_next().unwrap().unwrap();
+    let log = RunEvent::Log {
+        job: "build".into(),
+        step: Some(1),
+        text: "hello".into(),
+    };
+    store.apply(claimed.id, &[log]).unwrap();
+    store
+        .finish_run(
+            claimed.id,
+            &RunOutcome::new(gantry_daemon::Conclusion::Success),
+        )
+        .unwrap();
+    let later = gantry_daemon::store::now_ms() + 1000;
+    assert_eq!(store.prune(later).unwrap(), 1);
+    assert!(store.run_detail(claimed.id).unwrap().is_none());
+    assert!(store.logs(claimed.id, "build", 0, 10).unwrap().is_empty());
+    let left = store.list_runs(&RunFilter::default()).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].status, "queued");
+    // The queued run still refers to "old"; "empty" started nothing and is gone.
+    assert!(store.has_delivery("old").unwrap());
+    assert!(!store.has_delivery("empty").unwrap());
+}

@@ -311,3 +311,28 @@ async fn push_path_filters_see_the_pushed_diff() {
         reply.body
     );
 }
+
+#[tokio::test]
+async fn an_unreachable_repository_is_503_and_not_recorded_so_redelivery_works() {
+    let mut env = Env::new();
+    let wf = marking_workflow(&env, "release");
+    env.repo(REPO, &[("all.yml", &wf)]);
+    let real = env.config.repositories[REPO].url.clone();
+    env.config.repositories.get_mut(REPO).unwrap().url = env.path("missing").display().to_string();
+    let mut server = env.start().await;
+    let payload = payload("release/published.payload.json");
+    let reply = server.client.webhook("release", "flaky", &payload).await;
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(
+        server.client.get("/api/deliveries").await.body["deliveries"],
+        json!([])
+    );
+    server.stop().await;
+
+    // Once the repository is reachable, GitHub's redelivery of the same id runs.
+    env.config.repositories.get_mut(REPO).unwrap().url = real;
+    let server = env.start().await;
+    let reply = server.client.webhook("release", "flaky", &payload).await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    assert_eq!(run_ids(&reply).len(), 1);
+}
