@@ -126,6 +126,12 @@ pub enum ConfigProblem {
     #[error("repositories.\"{0}\".url must not be empty")]
     RepoUrl(String),
     #[error(
+        "repositories.\"{0}\".url: '{1}' is not a local path or file:// URL (gantry fetches without network transports)"
+    )]
+    RepoUrlScheme(String, String),
+    #[error("no webhook secret is configured (set webhook_secret, or insecure = true)")]
+    NoSecret,
+    #[error(
         "repositories.\"{0}\": no webhook_secret (set one, a top-level webhook_secret, or insecure = true)"
     )]
     MissingSecret(String),
@@ -224,6 +230,9 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
     for (name, repo) in &config.repositories {
         problems.extend(check_repo(config, name, repo));
     }
+    if !config.insecure && config.repositories.is_empty() && config.all_secrets().is_empty() {
+        problems.push(ConfigProblem::NoSecret);
+    }
     for (label, image) in &config.labels {
         if image.trim().is_empty() {
             problems.push(ConfigProblem::LabelImage(label.clone()));
@@ -242,8 +251,14 @@ fn check_repo(config: &Config, name: &str, repo: &RepoConfig) -> Vec<ConfigProbl
     if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
         problems.push(ConfigProblem::RepoName(name.to_owned()));
     }
-    if repo.url.trim().is_empty() {
+    let url = repo.url.trim();
+    if url.is_empty() {
         problems.push(ConfigProblem::RepoUrl(name.to_owned()));
+    } else if url.contains("://") && !url.starts_with("file://") || url.starts_with("git@") {
+        problems.push(ConfigProblem::RepoUrlScheme(
+            name.to_owned(),
+            url.to_owned(),
+        ));
     }
     match config.secret_for(name) {
         Some("") => problems.push(ConfigProblem::EmptySecret(name.to_owned())),
@@ -289,6 +304,10 @@ mod tests {
         };
         assert_eq!(problems, vec![ConfigProblem::MissingSecret("a/b".into())]);
         assert!(Config::from_toml(&format!("insecure = true\n{source}")).is_ok());
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml("data_dir = \"/d\"") else {
+            panic!("accepted a daemon without any secret");
+        };
+        assert_eq!(problems, vec![ConfigProblem::NoSecret]);
     }
 
     #[test]
@@ -302,6 +321,8 @@ mod tests {
             big = " "
             [repositories."noslash"]
             url = ""
+            [repositories."a/remote"]
+            url = "https://github.com/a/remote"
         "#;
         let Err(ConfigError::Invalid(problems)) = Config::from_toml(source) else {
             panic!("accepted an invalid configuration");
@@ -312,6 +333,10 @@ mod tests {
                 ConfigProblem::Listen("nope".into()),
                 ConfigProblem::Capacity,
                 ConfigProblem::DataDir,
+                ConfigProblem::RepoUrlScheme(
+                    "a/remote".into(),
+                    "https://github.com/a/remote".into()
+                ),
                 ConfigProblem::RepoName("noslash".into()),
                 ConfigProblem::RepoUrl("noslash".into()),
                 ConfigProblem::LabelImage("big".into()),

@@ -25,6 +25,13 @@ pub enum DaemonError {
     Config(Vec<ConfigProblem>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("another daemon uses the data directory {0} (daemon.lock is held)")]
+    Locked(std::path::PathBuf),
+    #[error("cannot lock the data directory {path}: {source}")]
+    Lock {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -163,6 +170,8 @@ impl Daemon {
         let addr = config
             .listen_addr()
             .map_err(|p| DaemonError::Config(vec![p]))?;
+        // Two daemons on one data directory would each "recover" the other's running runs.
+        let lock = lock_data_dir(&config.data_dir)?;
         // Nothing runs yet: leftovers of a killed process can go.
         clear_stale_locks(&config.data_dir);
         let _ = std::fs::remove_dir_all(config.data_dir.join("work"));
@@ -204,6 +213,7 @@ impl Daemon {
         let scheduler = tokio::spawn(schedule(shared.clone()));
         let pruner = tokio::spawn(prune(shared.clone()));
         Ok(DaemonHandle {
+            _lock: lock,
             addr: local_addr,
             shared,
             server,
@@ -216,6 +226,8 @@ impl Daemon {
 
 /// A running daemon.
 pub struct DaemonHandle {
+    /// Held while the daemon runs; the kernel releases it even on `kill -9`.
+    _lock: std::fs::File,
     addr: SocketAddr,
     shared: Arc<Shared>,
     server: JoinHandle<()>,
@@ -285,6 +297,25 @@ impl DaemonHandle {
         wait_for_signal().await;
         tracing::info!("draining");
         self.shutdown().await
+    }
+}
+
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, DaemonError> {
+    let lock_error = |source| DaemonError::Lock {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(lock_error)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("daemon.lock"))
+        .map_err(lock_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(DaemonError::Locked(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(e)) => Err(lock_error(e)),
     }
 }
 

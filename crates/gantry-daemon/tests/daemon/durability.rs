@@ -222,3 +222,19 @@ async fn retention_prunes_finished_runs_their_logs_and_old_deliveries() {
     assert!(store.has_delivery("old").unwrap());
     assert!(!store.has_delivery("empty").unwrap());
 }
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_data_dir_is_refused() {
+    let env = env_with_repo();
+    let mut first = env.start().await;
+    let second =
+        gantry_daemon::Daemon::start(env.config.clone(), Arc::new(ProcessLauncher::new())).await;
+    assert!(
+        matches!(second, Err(gantry_daemon::DaemonError::Locked(_))),
+        "{:?}",
+        second.err()
+    );
+    first.stop().await;
+    let mut again = env.start().await;
+    again.stop().await;
+}
