@@ -301,12 +301,18 @@ impl Setup<'_> {
         }
         host.binds = Some(binds);
         // Host networking by default, as act does; with services the job joins their network so
-        // service ids resolve as host names.
+        // service ids resolve as host names. Docker refuses a hostname on the host network, so
+        // `--hostname` alone means the default bridge.
+        let default_mode = if opts.hostname.is_some() {
+            "bridge"
+        } else {
+            "host"
+        };
         host.network_mode = Some(
             opts.network
                 .clone()
                 .or(network.map(str::to_string))
-                .unwrap_or_else(|| "host".into()),
+                .unwrap_or_else(|| default_mode.into()),
         );
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),

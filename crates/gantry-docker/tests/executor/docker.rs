@@ -62,6 +62,21 @@ async fn container_options_are_applied() {
 }
 
 #[tokio::test]
+async fn hostname_alone_leaves_the_host_network() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.container = Some(container("--hostname solo"));
+    let env = h.executor.start_job(spec).await.unwrap();
+    let (status, out) = sh(&*env, "hostname").await;
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "solo\n".to_string())
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
 async fn unsupported_options_are_all_reported() {
     let h = Harness::docker().await;
     let mut spec = h.spec();
