@@ -119,10 +119,12 @@ fn check_filters_apply(
             && !spec.filters.contains(&filter)
             && !schema_checked
         {
-            sink.error(
+            // GitHub reads such a file and ignores the filter: a warning, since the author
+            // surely meant it to have an effect.
+            sink.warning(
                 list.span,
                 "event-filter",
-                format!("Event '{}' does not take '{key}'.", spec.name),
+                format!("Event '{}' does not take '{key}'; GitHub ignores it.", spec.name),
             );
         }
     }
@@ -134,8 +136,12 @@ fn check_filters_apply(
     ];
     for (filter, present) in others {
         if present && !spec.filters.contains(&filter) {
-            let message = format!("Event '{}' does not take '{}'.", spec.name, filter.key());
-            sink.error(event_span, "event-filter", message);
+            let message = format!(
+                "Event '{}' does not take '{}'; GitHub ignores it.",
+                spec.name,
+                filter.key()
+            );
+            sink.warning(event_span, "event-filter", message);
         }
     }
     check_conflict(
@@ -173,13 +179,14 @@ fn check_conflict(
     } else {
         ignore
     };
-    // GitHub's wording when it refuses to run such a workflow (its file reader accepts it).
+    // GitHub's file reader accepts this, so it is no reading error; but GitHub refuses to run the
+    // workflow for this event, with this wording. A warning keeps both facts visible.
     let message = format!(
         "you may only define one of `{}` and `{}` for a single event",
         kind.include_key(),
         kind.ignore_key()
     );
-    sink.error(later.span, "event-filter", message);
+    sink.warning(later.span, "event-filter", message);
 }
 
 fn check_patterns(c: &EventConfig, sink: &mut Sink) {

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use gantry_workflow::checks::{check_action, check_workflow};
 use gantry_workflow::{Diagnostic, parse_action, parse_workflow};
 
-use crate::render;
+use crate::checks::render;
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/checks/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workflow/checks/fixtures")
 }
 
 /// The checks' diagnostics for one case; the file itself must read without syntax errors.

@@ -7,7 +7,7 @@ mod realworld;
 use gantry_workflow::{Diagnostic, Severity};
 
 /// `line:col: message [rule]`, with `warning: ` before the message of warnings.
-fn render(diagnostics: &[Diagnostic]) -> String {
+pub(crate) fn render(diagnostics: &[Diagnostic]) -> String {
     diagnostics
         .iter()
         .map(|d| {

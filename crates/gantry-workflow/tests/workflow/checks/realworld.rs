@@ -24,7 +24,7 @@ fn realworld_corpus_only_reports_known_mistakes() {
             continue;
         };
         read += 1;
-        for line in crate::render(&check_workflow(&workflow)).lines() {
+        for line in crate::checks::render(&check_workflow(&workflow)).lines() {
             actual += &format!("{name}:{line}\n");
         }
     }
@@ -39,7 +39,7 @@ fn realworld_corpus_only_reports_known_mistakes() {
         "every file of the corpus must read into a model"
     );
     let expected_path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/checks/realworld-expected.txt");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workflow/checks/realworld-expected.txt");
     let expected = fs::read_to_string(expected_path).unwrap();
     let expected: String = expected
         .lines()

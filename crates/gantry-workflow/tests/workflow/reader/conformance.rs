@@ -18,11 +18,6 @@ const ALLOWED_FAILURES: &[(&str, &str)] = &[
         "errors-reusable-workflow-max-result-size.yml",
         "result size limit",
     ),
-    // A false positive of the semantic checks (`src/checks`, another owner): GitHub accepts it.
-    (
-        "events-mapping-all.yml",
-        "checks: `branches` with `branches-ignore`",
-    ),
 ];
 
 /// One expected error: `(line, col)` when GitHub gives a position, and the message.

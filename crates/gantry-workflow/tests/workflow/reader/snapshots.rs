@@ -21,7 +21,7 @@ fn compact_spans(debug: &str) -> String {
 fn model_snapshots() {
     let dir = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/reader/fixtures"
+        "/tests/workflow/reader/fixtures"
     ));
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
