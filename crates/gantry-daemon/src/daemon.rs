@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigProblem, check_config};
 use crate::launcher::{Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
 use crate::metrics::Metrics;
-use crate::planner::{EventInput, PlanFailure, Planned, clear_stale_locks, plan_event};
+use crate::planner::{EventInput, PlanFailure, Planned, check_out, clear_stale_locks, plan_event};
 use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
 
 #[derive(Debug, Error)]
@@ -444,11 +444,24 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
             recorder_shared.changed(id);
         }
     });
+    if let Err(e) = check_out_workspace(shared, &run).await {
+        drop(tx);
+        let _ = recorder.await;
+        return RunOutcome::with_reason(Conclusion::Failure, format!("cannot check out: {e}"));
+    }
     let launcher = shared.launcher.clone();
     let outcome = launcher.run(run, tx, token).await;
     let _ = recorder.await;
     let _ = tokio::fs::remove_dir_all(&workspace).await;
     outcome
+}
+
+async fn check_out_workspace(shared: &Arc<Shared>, run: &QueuedRun) -> Result<(), PlanFailure> {
+    let data_dir = shared.config.data_dir.clone();
+    let (repo, sha, dir) = (run.repo.clone(), run.sha.clone(), run.workspace.clone());
+    tokio::task::spawn_blocking(move || check_out(&data_dir, &repo, &sha, &dir))
+        .await
+        .map_err(|e| PlanFailure::Task(e.to_string()))?
 }
 
 /// The repository's secret values, longest first so a secret containing another is masked

@@ -82,7 +82,8 @@ pub struct QueuedRun {
     pub variables: BTreeMap<String, String>,
     /// `runs-on` label → image, from the configuration.
     pub labels: BTreeMap<String, String>,
-    /// An empty directory reserved for this run attempt.
+    /// A directory reserved for this run attempt, holding the repository's files at `sha`
+    /// (removed when the run ends).
     pub workspace: PathBuf,
 }
 

@@ -144,12 +144,39 @@ pub fn target(event: &str, payload: &Value) -> Result<Target, PlanFailure> {
     }
 }
 
+/// Where the repository's mirror lives.
+pub fn mirror_dir(data_dir: &Path, repo_name: &str) -> PathBuf {
+    data_dir
+        .join("mirrors")
+        .join(format!("{}.git", repo_name.replace('/', "__")))
+}
+
+/// Writes the files of commit `sha` from the repository's mirror into `dir` (created), so a
+/// run starts with the repository's files like act does.
+pub fn check_out(
+    data_dir: &Path,
+    repo_name: &str,
+    sha: &str,
+    dir: &Path,
+) -> Result<(), PlanFailure> {
+    std::fs::create_dir_all(dir).map_err(PlanFailure::Mirror)?;
+    let repo = git2::Repository::open_bare(mirror_dir(data_dir, repo_name))?;
+    let commit = repo.revparse_single(sha)?.peel_to_commit()?;
+    let mut options = git2::build::CheckoutBuilder::new();
+    // Runs check out concurrently from one mirror: leave its index alone (no index.lock).
+    options
+        .target_dir(dir)
+        .force()
+        .recreate_missing(true)
+        .update_index(false);
+    repo.checkout_tree(commit.as_object(), Some(&mut options))?;
+    Ok(())
+}
+
 /// Mirrors the repository into `<data_dir>/mirrors/<owner>__<repo>.git` and fetches every
 /// branch and tag, so each delivery sees the current state.
 pub fn fetch(data_dir: &Path, repo_name: &str, url: &str) -> Result<git2::Repository, PlanFailure> {
-    let dir: PathBuf = data_dir
-        .join("mirrors")
-        .join(format!("{}.git", repo_name.replace('/', "__")));
+    let dir = mirror_dir(data_dir, repo_name);
     std::fs::create_dir_all(&dir).map_err(PlanFailure::Mirror)?;
     let repo = match git2::Repository::open_bare(&dir) {
         Ok(repo) => repo,

@@ -11,7 +11,7 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - name: compile
-        run: echo compiling
+        run: echo compiling && test -f .github/workflows/p.yml
       - run: |
           echo '::warning file=src/lib.rs,line=7::looks odd'
           echo '## Report' >> \"$GITHUB_STEP_SUMMARY\"

@@ -48,7 +48,7 @@ fn spec(env: &Env, workflow: &str) -> RunSpec {
         event: "release".to_owned(),
         payload: json!({"action": "published"}),
         git_ref: "refs/tags/0.0.1".to_owned(),
-        sha: "0".repeat(40),
+        sha: head_sha(std::path::Path::new(&env.config.repositories[REPO].url)),
         workflow_path: ".github/workflows/m.yml".to_owned(),
         workflow_name: "m".to_owned(),
         workflow_source: workflow.to_owned(),
@@ -71,9 +71,12 @@ fn delivery(id: &str) -> NewDelivery {
     }
 }
 
+/// A repository whose mirror exists, as after a delivery was planned.
 fn env_with_repo() -> Env {
     let mut env = Env::new();
-    env.repo(REPO, &[]);
+    env.repo(REPO, &[("README.md", "hello")]);
+    let url = &env.config.repositories[REPO].url;
+    gantry_daemon::planner::fetch(&env.config.data_dir, REPO, url).unwrap();
     env
 }
 

@@ -102,7 +102,8 @@ async fn a_redelivery_answers_200_and_starts_nothing() {
     let ids = run_ids(&first);
     assert_eq!(ids.len(), 2);
     for id in &ids {
-        server.client.wait_completed(*id).await;
+        let run = server.client.wait_completed(*id).await;
+        assert_eq!(run["conclusion"], "success", "{run}");
     }
     let again = server.client.webhook("release", "same-id", &payload).await;
     assert_eq!(again.status, 200, "{}", again.body);
