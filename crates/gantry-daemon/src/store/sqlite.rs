@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS runs (
     event TEXT NOT NULL, workflow_path TEXT NOT NULL, workflow_name TEXT NOT NULL,
     git_ref TEXT NOT NULL, sha TEXT NOT NULL, status TEXT NOT NULL, conclusion TEXT,
     reason TEXT, attempt INTEGER NOT NULL, rerun_of INTEGER, concurrency_group TEXT,
+    concurrency_key TEXT,
     spec TEXT NOT NULL, run_jobs TEXT NOT NULL, created_at INTEGER NOT NULL,
     started_at INTEGER, finished_at INTEGER);
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status, id);
@@ -127,9 +128,9 @@ fn insert_run(tx: &Tx<'_>, delivery: Option<&str>, run: &NewRun) -> Result<i64, 
     };
     tx.execute(
         "INSERT INTO runs (delivery_id, repo, event, workflow_path, workflow_name, git_ref, sha,
-            status, conclusion, reason, attempt, rerun_of, concurrency_group, spec, run_jobs,
-            created_at, finished_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            status, conclusion, reason, attempt, rerun_of, concurrency_group, concurrency_key,
+            spec, run_jobs, created_at, finished_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         params![
             delivery,
             spec.repo,
@@ -144,6 +145,7 @@ fn insert_run(tx: &Tx<'_>, delivery: Option<&str>, run: &NewRun) -> Result<i64, 
             run.attempt,
             run.rerun_of,
             run.concurrency.as_ref().map(|c| c.group.as_str()),
+            run.concurrency.as_ref().map(|c| group_key(&c.group)),
             json(spec),
             json(&run_jobs),
             now_ms(),
@@ -168,6 +170,11 @@ fn insert_run(tx: &Tx<'_>, delivery: Option<&str>, run: &NewRun) -> Result<i64, 
     Ok(id)
 }
 
+/// GitHub compares concurrency group names case-insensitively (`prod` is `Prod`).
+fn group_key(group: &str) -> String {
+    group.to_lowercase()
+}
+
 /// GitHub's rule: one running and one pending run per group; a newer pending run replaces
 /// the older pending one, and `cancel-in-progress` also cancels the running one.
 fn apply_concurrency(
@@ -184,9 +191,9 @@ fn apply_concurrency(
     );
     let pending = ids(
         tx,
-        "SELECT id FROM runs WHERE repo = ?1 AND concurrency_group = ?2 AND status = 'queued'
+        "SELECT id FROM runs WHERE repo = ?1 AND concurrency_key = ?2 AND status = 'queued'
          AND id <> ?3",
-        params![repo, c.group, run_id],
+        params![repo, group_key(&c.group), run_id],
     )?;
     for id in pending {
         complete_run(tx, id, "queued", Conclusion::Cancelled, Some(&reason))?;
@@ -195,9 +202,9 @@ fn apply_concurrency(
     if c.cancel_in_progress {
         let running = ids(
             tx,
-            "SELECT id FROM runs WHERE repo = ?1 AND concurrency_group = ?2
+            "SELECT id FROM runs WHERE repo = ?1 AND concurrency_key = ?2
              AND status = 'running'",
-            params![repo, c.group],
+            params![repo, group_key(&c.group)],
         )?;
         for id in running {
             transition(tx, id, None, Some("running"), "cancelling", Some(&reason))?;
@@ -503,9 +510,9 @@ fn claim(tx: &Tx<'_>) -> Result<Option<ClaimedRun>, StoreError> {
     let next: Option<(i64, u32)> = tx
         .query_row(
             "SELECT id, attempt FROM runs r WHERE status = 'queued' AND (
-                 concurrency_group IS NULL OR NOT EXISTS (
+                 concurrency_key IS NULL OR NOT EXISTS (
                      SELECT 1 FROM runs o WHERE o.status = 'running' AND o.repo = r.repo
-                     AND o.concurrency_group = r.concurrency_group))
+                     AND o.concurrency_key = r.concurrency_key))
              ORDER BY id LIMIT 1",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),

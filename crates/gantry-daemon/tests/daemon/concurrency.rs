@@ -86,3 +86,22 @@ async fn different_groups_do_not_wait_for_each_other() {
     client.wait_completed(second).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn group_names_compare_case_insensitively() {
+    let extra =
+        "concurrency:\n  group: ${{ github.event.release.name }}\n  cancel-in-progress: true";
+    let (env, mut server) = env_with(extra).await;
+    let client = server.client.clone();
+    let mut payload = for_repo(payload("release/published.payload.json"), GROUP_REPO);
+    payload["release"]["name"] = "Prod".into();
+    let first = run_ids(&client.webhook("release", "n1", &payload).await)[0];
+    client.wait_status(first, "running").await;
+    payload["release"]["name"] = "prod".into();
+    let second = run_ids(&client.webhook("release", "n2", &payload).await)[0];
+    let cancelled = client.wait_completed(first).await;
+    assert_eq!(cancelled["conclusion"], "cancelled", "{cancelled}");
+    env.open_gate();
+    assert_eq!(client.wait_completed(second).await["conclusion"], "success");
+    server.stop().await;
+}
