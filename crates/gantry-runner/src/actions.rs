@@ -73,7 +73,8 @@ impl ActionRegistry {
     /// The actions gantry ships with.
     pub fn with_defaults() -> Self {
         let mut registry = Self::new();
-        registry.register("actions/checkout", Arc::new(MinimalCheckout));
+        registry.register("actions/checkout", Arc::new(crate::builtin::Checkout::new()));
+        registry.register("actions/setup-node", Arc::new(crate::builtin::SetupNode::new()));
         registry
     }
 
@@ -89,41 +90,5 @@ impl ActionRegistry {
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.actions.keys().map(String::as_str)
-    }
-}
-
-/// `actions/checkout`, minimal: the executor already copied the working tree into the workspace
-/// when the job started, so this only reports that. Fetching other refs or repositories needs
-/// the network and is refused.
-struct MinimalCheckout;
-
-#[async_trait]
-impl BuiltinAction for MinimalCheckout {
-    async fn run(&self, call: ActionCall<'_>) -> Result<IndexMap<String, String>, ActionError> {
-        if let Some(repo) = call.inputs.get("repository").filter(|r| !r.is_empty()) {
-            let own = call
-                .env
-                .get("GITHUB_REPOSITORY")
-                .cloned()
-                .unwrap_or_default();
-            if !repo.eq_ignore_ascii_case(&own) {
-                return Err(ActionError::Failed(format!(
-                    "actions/checkout of another repository ('{repo}') needs the network; gantry only provides the local working tree"
-                )));
-            }
-        }
-        call.log(&format!(
-            "Using the local working tree already copied to {}",
-            call.workspace
-        ))
-        .await;
-        let mut outputs = IndexMap::new();
-        if let Some(sha) = call.env.get("GITHUB_SHA") {
-            outputs.insert("commit".to_owned(), sha.clone());
-        }
-        if let Some(r) = call.env.get("GITHUB_REF") {
-            outputs.insert("ref".to_owned(), r.clone());
-        }
-        Ok(outputs)
     }
 }

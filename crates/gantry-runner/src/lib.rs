@@ -7,12 +7,14 @@
 //! ```
 
 pub mod actions;
+pub mod builtin;
 pub mod commands;
 pub mod context;
 mod engine;
 pub mod event;
 pub mod executor;
 pub mod file_commands;
+pub mod git;
 mod hashfiles;
 mod job;
 pub mod logs;
