@@ -103,9 +103,13 @@ enum Route {
     Tarball(String, String),
 }
 
-/// Splits off a package name: `@scope/name` takes two segments, an unscoped name one.
+/// Splits off a package name from decoded segments: `@scope%2fname` is one segment,
+/// `@scope/name` two, an unscoped name one.
 fn take_name<'a>(segs: &'a [&'a str]) -> Option<(String, &'a [&'a str])> {
     let first = segs.first()?;
+    if first.contains('/') {
+        return Some(((*first).to_owned(), &segs[1..]));
+    }
     if first.starts_with('@') {
         let second = segs.get(1)?;
         Some((format!("{first}/{second}"), &segs[2..]))
@@ -114,9 +118,9 @@ fn take_name<'a>(segs: &'a [&'a str]) -> Option<(String, &'a [&'a str])> {
     }
 }
 
-fn parse_route(path: &str) -> Option<Route> {
-    let segs: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    match segs.as_slice() {
+/// Routes on the path's segments, each already percent-decoded.
+fn parse_route(segs: &[&str]) -> Option<Route> {
+    match segs {
         ["-", "whoami"] => return Some(Route::Whoami),
         ["-", "npm", "v1", "security", "advisories", "bulk"] => return Some(Route::AuditBulk),
         ["-", "package", rest @ ..] => {
@@ -130,7 +134,7 @@ fn parse_route(path: &str) -> Option<Route> {
         ["-", ..] => return None,
         _ => {}
     }
-    let (name, tail) = take_name(&segs)?;
+    let (name, tail) = take_name(segs)?;
     match tail {
         [] => Some(Route::Package(name, None)),
         ["-rev", rev] => Some(Route::Package(name, Some((*rev).to_owned()))),
@@ -148,15 +152,22 @@ fn route_name(route: &Route) -> Option<&str> {
 
 /// Every request outside `/v2/`.
 pub(crate) async fn dispatch(State(app): State<App>, req: Request) -> Response {
-    // npm escapes the scope separator (`@scope%2fname`); both forms decode to the same path.
-    let Some(path) = percent_decode(req.uri().path()) else {
+    // Segments are decoded one by one: npm escapes the scope separator (`@scope%2fname`), and
+    // an escaped `/` elsewhere stays inside its segment, where name validation refuses it.
+    let raw = req.uri().path().strip_prefix('/').unwrap_or_default();
+    let Some(decoded) = raw
+        .split('/')
+        .map(percent_decode)
+        .collect::<Option<Vec<String>>>()
+    else {
         return NpmError::bad_request("malformed percent-encoding in path").into_response();
     };
-    if crate::http::has_dot_segment(&path) {
+    if decoded.iter().any(|seg| crate::http::has_dot_segment(seg)) {
         return NpmError::bad_request("path traversal is not a package name").into_response();
     }
-    let Some(route) = parse_route(&path) else {
-        return NpmError::not_found(path).into_response();
+    let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
+    let Some(route) = parse_route(&segs) else {
+        return NpmError::not_found(format!("/{raw}")).into_response();
     };
     if let Some(name) = route_name(&route)
         && !names::valid_npm_name(name)
@@ -267,8 +278,25 @@ mod tests {
 
     #[test]
     fn routes() {
-        let r = |p: &str| parse_route(p);
+        let r = |p: &str| {
+            let segs: Vec<String> = p
+                .strip_prefix('/')
+                .unwrap()
+                .split('/')
+                .map(|s| percent_decode(s).unwrap())
+                .collect();
+            parse_route(&segs.iter().map(String::as_str).collect::<Vec<_>>())
+        };
         assert_eq!(r("/@o/p"), Some(Route::Package("@o/p".into(), None)));
+        assert_eq!(r("/@o%2fp"), Some(Route::Package("@o/p".into(), None)));
+        assert_eq!(
+            r("/@o%2fp%2fq"),
+            Some(Route::Package("@o/p/q".into(), None))
+        );
+        assert_eq!(
+            r("/-/package/@o%2fp/dist-tags"),
+            Some(Route::DistTags("@o/p".into(), None))
+        );
         assert_eq!(
             r("/@o/p/-rev/3-abc"),
             Some(Route::Package("@o/p".into(), Some("3-abc".into())))

@@ -3,6 +3,8 @@
 
 mod common;
 mod docker;
+mod mount;
+mod names;
 mod npm;
 mod npm_raw;
 mod oci_raw;
