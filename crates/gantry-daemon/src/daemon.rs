@@ -384,6 +384,7 @@ fn start_run(shared: &Arc<Shared>, claimed: ClaimedRun) {
         shared.cancel(id, "cancelled");
     }
     shared.changed(id);
+    tracing::info!(run = id, attempt = claimed.attempt, "run started");
     let queued = queued_run(shared, claimed);
     let shared = shared.clone();
     shared.tasks.clone().spawn(async move {
@@ -500,6 +501,11 @@ async fn finish(shared: &Arc<Shared>, id: i64, mut outcome: RunOutcome) {
         outcome.conclusion = Conclusion::Cancelled;
         outcome.reason = outcome.reason.or(why);
     }
+    tracing::info!(
+        run = id,
+        conclusion = outcome.conclusion.as_str(),
+        "run finished"
+    );
     if let Err(e) = shared.db(move |s| s.finish_run(id, &outcome)).await {
         tracing::error!(run = id, error = %e, "cannot record the end of a run");
     }

@@ -262,6 +262,14 @@ async fn record(
         Err(e) => return error(shared, StatusCode::INTERNAL_SERVER_ERROR, e),
     };
     after_commit(shared, &run_ids, &cancel_running);
+    tracing::info!(
+        delivery = %delivery.id,
+        event = %delivery.event,
+        repo = ?delivery.repo,
+        status = status.as_str(),
+        runs = ?run_ids,
+        "webhook recorded"
+    );
     let skipped: Vec<Value> = planned
         .skipped
         .iter()

@@ -156,6 +156,8 @@ pub struct RunFilter {
     pub repo: Option<String>,
     pub status: Option<String>,
     pub event: Option<String>,
+    /// Only runs with a smaller id (the next page after the last id seen).
+    pub before: Option<i64>,
     pub limit: Option<u32>,
 }
 

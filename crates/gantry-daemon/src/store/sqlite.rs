@@ -694,6 +694,10 @@ impl Store for SqliteStore {
                 sql.push_str(&format!(" AND {column} = ?{}", values.len()));
             }
         }
+        if let Some(before) = filter.before {
+            // An integer, so it is safe to inline.
+            sql.push_str(&format!(" AND id < {before}"));
+        }
         let limit = filter.limit.unwrap_or(100).min(1000);
         sql.push_str(&format!(" ORDER BY id DESC LIMIT {limit}"));
         let mut stmt = conn.prepare(&sql)?;

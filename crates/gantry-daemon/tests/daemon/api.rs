@@ -96,6 +96,8 @@ async fn runs_are_listed_with_filters() {
     assert_eq!(count("/api/runs?status=queued").await, 0);
     assert_eq!(count("/api/runs?event=push").await, 0);
     assert_eq!(count("/api/runs?repo=x/y").await, 0);
+    assert_eq!(count("/api/runs?before=1").await, 0);
+    assert_eq!(count("/api/runs?before=2&limit=1").await, 1);
     assert_eq!(client.get("/api/runs/999").await.status, 404);
 }
 
