@@ -145,6 +145,9 @@ impl Shared {
     }
 }
 
+/// How long cancelled runs get to stop at the end of a drain.
+const CANCEL_GRACE: Duration = Duration::from_secs(30);
+
 /// The daemon.
 pub struct Daemon;
 
@@ -284,7 +287,9 @@ impl DaemonHandle {
             for &id in &cancelled {
                 shared.cancel(id, "cancelled: the daemon is shutting down");
             }
-            shared.tasks.wait().await;
+            // A launcher that ignores cancellation must not hold the process forever: its
+            // runs stay "running" in the store and the next start recovers them.
+            let _ = tokio::time::timeout(CANCEL_GRACE, shared.tasks.wait()).await;
         }
         shared.closing.cancel();
         self.pruner.abort();
