@@ -81,7 +81,8 @@ pub fn default_targets(root: &Path) -> Result<Vec<PathBuf>, CliError> {
     Ok(found)
 }
 
-/// Expands the paths given on the command line: files as they are, directories walked.
+/// Expands the paths given on the command line: files as they are, directories walked. A file
+/// named twice (`validate a.yml .`) is read once, where it first appears.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     let mut found = Vec::new();
     for path in paths {
@@ -93,6 +94,8 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
             return Err(CliError::Missing { path: path.clone() });
         }
     }
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|p| seen.insert(p.canonicalize().unwrap_or_else(|_| p.clone())));
     Ok(found)
 }
 

@@ -44,25 +44,22 @@ fn contexts(args: &ExprArgs) -> Result<IndexMap<String, Json>, CliError> {
         None => IndexMap::new(),
     };
     if let Some(path) = &args.event {
-        github(&mut contexts).insert("event".to_owned(), read_json(path)?);
+        set_github(&mut contexts, "event", read_json(path)?);
     }
     if let Some(name) = &args.event_name {
-        github(&mut contexts).insert("event_name".to_owned(), Json::String(name.clone()));
+        set_github(&mut contexts, "event_name", Json::String(name.clone()));
     }
     Ok(contexts)
 }
 
-/// The `github` context as an object, created (or replacing a non-object) when needed.
-fn github(contexts: &mut IndexMap<String, Json>) -> &mut Map<String, Json> {
-    let github = contexts
-        .entry("github".to_owned())
-        .or_insert_with(|| Json::Object(Map::new()));
-    if !github.is_object() {
-        *github = Json::Object(Map::new());
-    }
+/// Sets `github.<key>`, making `github` an object first if the context file did not.
+fn set_github(contexts: &mut IndexMap<String, Json>, key: &str, value: Json) {
+    let github = contexts.entry("github".to_owned()).or_insert(Json::Null);
     match github {
-        Json::Object(map) => map,
-        _ => unreachable!("replaced by an object just above"),
+        Json::Object(map) => {
+            map.insert(key.to_owned(), value);
+        }
+        other => *other = Json::Object(Map::from_iter([(key.to_owned(), value)])),
     }
 }
 

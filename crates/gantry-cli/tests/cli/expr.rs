@@ -172,3 +172,25 @@ fn invalid_json_and_missing_files_are_io_errors() {
         .status(2)
         .run();
 }
+
+#[test]
+fn event_name_replaces_a_github_context_that_is_not_an_object() {
+    Test::new()
+        .file("ctx.json", r#"{"github": "not an object"}"#)
+        .args([
+            "expr",
+            "--context",
+            "ctx.json",
+            "--event-name",
+            "push",
+            "github",
+        ])
+        .stdout(
+            r#"
+            {
+              "event_name": "push"
+            }
+            "#,
+        )
+        .run();
+}

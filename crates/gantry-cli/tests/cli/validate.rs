@@ -357,3 +357,12 @@ fn realworld_corpus_reports_agree() {
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), diagnostics);
 }
+
+#[test]
+fn a_file_named_twice_is_checked_once() {
+    Test::new()
+        .file("wf/a.yml", CLEAN)
+        .args(["validate", "wf/a.yml", "wf", "./wf/a.yml"])
+        .stdout("1 file checked: no problems found\n")
+        .run();
+}
