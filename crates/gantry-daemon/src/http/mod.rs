@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, Response};
 use axum::routing::{get, post};
 
 use crate::daemon::Shared;
@@ -17,6 +18,15 @@ const PAGE: &str = include_str!("page.html");
 
 async fn page() -> Html<&'static str> {
     Html(PAGE)
+}
+
+/// Everything the daemon serves is live state: no browser or proxy may keep a copy.
+async fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -38,5 +48,6 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/repos/{owner}/{repo}/dispatch", post(api::dispatch))
         .route("/api/deliveries", get(api::deliveries))
+        .layer(axum::middleware::map_response(no_store))
         .with_state(shared)
 }

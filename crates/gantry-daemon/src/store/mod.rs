@@ -28,6 +28,8 @@ pub enum StoreError {
     Corrupt(i64, serde_json::Error),
     #[error("the store lock was poisoned by a panic")]
     Poisoned,
+    #[error("the database has schema version {0}, newer than this gantry understands")]
+    NewerSchema(i64),
     #[error("a store task failed: {0}")]
     Task(String),
 }
