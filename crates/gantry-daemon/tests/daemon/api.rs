@@ -392,3 +392,35 @@ jobs:
     assert_eq!(text, ["token=***", "plain *** too", "::error::bad ***"]);
     assert_eq!(run["jobs"][0]["annotations"][0]["message"], "bad ***");
 }
+
+#[tokio::test]
+async fn mutations_need_the_api_token_when_one_is_set() {
+    let mut env = Env::new();
+    env.repo(REPO, &[("p.yml", TWO_JOBS)]);
+    env.config.api_token = Some("t0ken".to_owned());
+    let server = env.start().await;
+    let client = &server.client;
+    let path = "/api/repos/Codertocat/Hello-World/dispatch";
+    let body = json!({"workflow": "p.yml", "ref": "master"});
+    assert_eq!(client.post(path, body.clone()).await.status, 401);
+    let wrong = client
+        .http
+        .post(client.url(path))
+        .bearer_auth("nope")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let right = client
+        .http
+        .post(client.url(path))
+        .bearer_auth("t0ken")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status().as_u16(), 201);
+    // Reading stays open.
+    assert_eq!(client.get("/api/runs").await.status, 200);
+}

@@ -337,3 +337,29 @@ async fn an_unreachable_repository_is_503_and_not_recorded_so_redelivery_works()
     assert_eq!(reply.status, 202, "{}", reply.body);
     assert_eq!(run_ids(&reply).len(), 1);
 }
+
+#[tokio::test]
+async fn insecure_mode_accepts_unsigned_deliveries_but_still_rejects_bad_signatures() {
+    let mut env = Env::new();
+    let wf = marking_workflow(&env, "release");
+    env.repo(REPO, &[("all.yml", &wf)]);
+    env.config.insecure = true;
+    env.config
+        .repositories
+        .get_mut(REPO)
+        .unwrap()
+        .webhook_secret = None;
+    let server = env.start().await;
+    let body = serde_json::to_vec(&payload("release/published.payload.json")).unwrap();
+    let unsigned = server
+        .client
+        .webhook_raw("release", "u1", body.clone(), "application/json", None)
+        .await;
+    assert_eq!(unsigned.status, 202, "{}", unsigned.body);
+    assert_eq!(run_ids(&unsigned).len(), 1);
+    let forged = server
+        .client
+        .webhook_raw("release", "u2", body, "application/json", Some("guess"))
+        .await;
+    assert_eq!(forged.status, 401);
+}
