@@ -17,7 +17,19 @@
 //! committed in one SQLite transaction; at start-up, runs that were running when the daemon
 //! died are failed (or re-queued, `on_restart = "requeue"`), [`RunLauncher::reap`] removes
 //! their leftovers, and queued runs start. Each run row is executed by one worker, so every
-//! acknowledged delivery gets its runs exactly once.
+//! acknowledged delivery gets its runs exactly once. One daemon per data directory
+//! (`daemon.lock`).
+//!
+//! HTTP: `POST /webhook`; `GET /api/runs?repo=&status=&event=&before=&limit=`,
+//! `GET /api/runs/{id}` (jobs, steps, timings, annotations, `summary_html`),
+//! `GET /api/runs/{id}/events` (SSE), `GET /api/runs/{id}/jobs/{job}/logs?after=`,
+//! `GET /api/runs/{id}/jobs/{job}/logs/stream` (SSE, follows), `POST /api/runs/{id}/cancel`,
+//! `POST /api/runs/{id}/rerun` (`{"failed_only": true}`),
+//! `POST /api/repos/{owner}/{repo}/dispatch` (`{"workflow", "ref", "inputs"}`),
+//! `GET /api/deliveries`, `/healthz`, `/metrics`, and the page at `/`.
+//!
+//! Each run starts in a checkout of its commit ([`QueuedRun::workspace`]); the repository's
+//! secrets are masked in everything stored.
 
 pub mod config;
 mod daemon;
