@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+scripts/ensure-tools.sh
 scripts/ensure-docker.sh
 scripts/build-images.sh
 
