@@ -35,6 +35,8 @@ pub enum Command {
     List(ListArgs),
     Graph(GraphArgs),
     Expr(ExprArgs),
+    Run(Box<RunArgs>),
+    Clean(CleanArgs),
 }
 
 /// Check workflow and action files and report every problem found.
@@ -141,3 +143,124 @@ pub struct ExprArgs {
     #[arg(long, env = "GANTRY_EVENT_NAME", value_name = "NAME")]
     pub event_name: Option<String>,
 }
+
+/// Run the workflows an event triggers, locally, with GitHub's semantics.
+///
+/// Jobs run in a container per job (never pulled: `-P` maps `runs-on` labels to local images) or
+/// on this machine (`-P LABEL=host`). Output is live, one line per log line prefixed with the
+/// job (`[build] ...`); `::group::` blocks are folded to their `▸ title` line unless
+/// `--verbose`. Everything is also stored under `.gantry/runs/<n>/`.
+///
+/// Exit status: 0 every job succeeded, 1 a job failed (or a workflow is invalid), 2 usage
+/// error, 130 cancelled (Ctrl-C). Ctrl-C once cancels the run (steps stop, containers are
+/// removed); twice exits at once after a best-effort cleanup.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The event that triggers the run (`push`, `pull_request`, `release`, `workflow_dispatch`...).
+    #[arg(default_value = "push", env = "GANTRY_RUN_EVENT")]
+    pub event: String,
+
+    #[command(flatten)]
+    pub workflows: WorkflowsArg,
+
+    /// Run only this job and the jobs it needs (repeatable).
+    #[arg(
+        short = 'j',
+        long = "job",
+        value_name = "JOB",
+        env = "GANTRY_RUN_JOB",
+        value_delimiter = ','
+    )]
+    pub job: Vec<String>,
+
+    /// The webhook payload (`github.event`); without it gantry synthesizes a realistic one.
+    #[arg(
+        short = 'e',
+        long = "payload",
+        value_name = "PAYLOAD.json",
+        env = "GANTRY_PAYLOAD"
+    )]
+    pub payload: Option<PathBuf>,
+
+    /// A secret, `NAME=VALUE` or `NAME` to take the value from the environment (repeatable).
+    #[arg(
+        short = 's',
+        long = "secret",
+        value_name = "NAME[=VALUE]",
+        env = "GANTRY_SECRET"
+    )]
+    pub secret: Vec<String>,
+
+    /// A dotenv file of secrets (default: `.secrets` when present).
+    #[arg(long, value_name = "FILE", env = "GANTRY_SECRET_FILE")]
+    pub secret_file: Option<PathBuf>,
+
+    /// A configuration variable (`vars.NAME`), `NAME=VALUE` (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", env = "GANTRY_VAR")]
+    pub var: Vec<String>,
+
+    /// A dotenv file of configuration variables.
+    #[arg(long, value_name = "FILE", env = "GANTRY_VAR_FILE")]
+    pub var_file: Option<PathBuf>,
+
+    /// A dotenv file of environment variables every step gets, below the workflow's own `env`
+    /// (default: `.env` when present).
+    #[arg(long, value_name = "FILE", env = "GANTRY_ENV_FILE")]
+    pub env_file: Option<PathBuf>,
+
+    /// A `workflow_dispatch` input, `NAME=VALUE` (repeatable).
+    #[arg(long = "input", value_name = "NAME=VALUE", env = "GANTRY_INPUT")]
+    pub input: Vec<String>,
+
+    /// Where jobs with a `runs-on` label run: `LABEL=IMAGE` or `LABEL=host` (repeatable).
+    /// Defaults: ubuntu-latest, ubuntu-24.04 and ubuntu-22.04 run in `gantry/runner:bookworm`.
+    #[arg(
+        short = 'P',
+        long = "platform",
+        value_name = "LABEL=IMAGE|host",
+        env = "GANTRY_PLATFORM",
+        value_delimiter = ','
+    )]
+    pub platform: Vec<String>,
+
+    /// Run only the matrix rows where KEY has VALUE, `KEY:VALUE` (repeatable).
+    #[arg(
+        long,
+        value_name = "KEY:VALUE",
+        env = "GANTRY_MATRIX",
+        value_delimiter = ','
+    )]
+    pub matrix: Vec<String>,
+
+    /// How many jobs run at once.
+    #[arg(long = "jobs", value_name = "N", env = "GANTRY_RUN_JOBS", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    pub parallel: u16,
+
+    /// Print the jobs, their needs, matrix rows and platforms; create nothing.
+    #[arg(short = 'n', long, env = "GANTRY_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// Leave job containers in place after the run (remove them with `gantry clean`).
+    #[arg(long, env = "GANTRY_KEEP_CONTAINERS")]
+    pub keep_containers: bool,
+
+    /// Mount the Docker socket into job containers.
+    #[arg(long, env = "GANTRY_DOCKER_SOCKET")]
+    pub docker_socket: bool,
+
+    /// One JSON object per line for every run event (see the crate README for the shape).
+    #[arg(long, env = "GANTRY_JSON")]
+    pub json: bool,
+
+    /// Show `::debug::` lines and set `RUNNER_DEBUG`, as the `ACTIONS_STEP_DEBUG` secret does.
+    #[arg(long, env = "GANTRY_STEP_DEBUG")]
+    pub step_debug: bool,
+
+    /// Show the contents of folded groups (`::group::` and each step's `Run` header).
+    #[arg(short = 'v', long, env = "GANTRY_VERBOSE")]
+    pub verbose: bool,
+}
+
+/// Remove every container, network and volume gantry created (labelled `io.gantry.managed`).
+#[derive(Debug, Args)]
+pub struct CleanArgs {}

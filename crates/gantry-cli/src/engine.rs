@@ -131,3 +131,218 @@ pub fn stages(workflow: &Workflow) -> Result<Stages, Vec<String>> {
     }
     Ok(stages)
 }
+
+// ---------------------------------------------------------------------------------------------
+// `gantry run` and `gantry clean`: the runner, the executors and the local repository.
+
+pub use gantry_docker::{CleanReport, DockerExecutor, ManagedObjects};
+pub use gantry_plan::{Event, PlanError as RunPlanError, WorkflowOutcome, WorkflowPlan};
+pub use gantry_runner::executor::{Executor, ExecutorError, Platform};
+pub use gantry_runner::{
+    Annotation, AnnotationLevel, Conclusion, GithubInfo, LogStream, LogWriter, RunEvent,
+    RunOptions, RunResult, StepRef, next_run_dir,
+};
+
+/// The facts of the local git repository a run reports as `github.*`.
+#[derive(Debug, Clone, Default)]
+pub struct RepoInfo {
+    pub root: std::path::PathBuf,
+    pub sha: String,
+    /// The ref of HEAD (a tag at HEAD when the event prefers tags).
+    pub git_ref: String,
+    pub branch: Option<String>,
+    pub repository: String,
+    pub actor: String,
+    /// The nearest tag reachable from HEAD, else `v0.0.0`.
+    pub release_tag: String,
+    pub head_commit: Option<CommitInfo>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CommitInfo {
+    pub tree: String,
+    pub parent: Option<String>,
+    pub message: String,
+    pub author_name: String,
+    pub author_email: String,
+    /// Seconds since the epoch.
+    pub time: i64,
+}
+
+/// The repository containing `dir`, or `None` when there is none (or it has no commit yet).
+pub fn repo_info(dir: &std::path::Path, prefer_tag: bool) -> Option<RepoInfo> {
+    use gantry_runner::git;
+    let repo = git::discover(dir).ok()?;
+    let facts = git::describe(&repo, prefer_tag).ok()?;
+    let branch = repo
+        .head()
+        .ok()
+        .filter(|h| h.is_branch())
+        .and_then(|h| h.name().ok().map(str::to_owned));
+    let head_commit = repo.head().and_then(|h| h.peel_to_commit()).ok().map(|c| {
+        let author = c.author();
+        CommitInfo {
+            tree: c.tree_id().to_string(),
+            parent: c.parent_ids().next().map(|p| p.to_string()),
+            message: c.message().unwrap_or_default().trim_end().to_owned(),
+            author_name: author.name().unwrap_or_default().to_owned(),
+            author_email: author.email().unwrap_or_default().to_owned(),
+            time: c.time().seconds(),
+        }
+    });
+    Some(RepoInfo {
+        root: facts.root,
+        sha: facts.sha,
+        git_ref: facts.git_ref,
+        branch,
+        repository: facts.repository,
+        actor: facts.actor,
+        release_tag: git::release_tag(&repo).unwrap_or_else(|_| git::DEFAULT_RELEASE_TAG.into()),
+        head_commit,
+    })
+}
+
+/// The `github` context as expressions outside a step see it (for planning matrices).
+pub fn github_context(info: &GithubInfo) -> Json {
+    info.context(&gantry_runner::context::StepVars::default())
+}
+
+/// Plans one workflow for `event`; `github` is the context matrices may read.
+pub fn plan_run(
+    workflow: &Workflow,
+    event: &Event,
+    jobs: &[String],
+    github: Json,
+) -> Result<WorkflowOutcome, RunPlanError> {
+    let context = gantry_plan::PlanContext {
+        github: Some(github),
+        vars: None,
+    };
+    gantry_plan::plan_workflow_with(workflow, event, jobs, &context)
+}
+
+/// Keeps only the matrix rows of each planned job that agree with every `KEY:VALUE` filter
+/// whose key the job's matrix has. Deferred matrices (known only at run time) are left alone;
+/// their ids are returned so the caller can say so.
+pub fn filter_matrix(plan: &mut WorkflowPlan, filters: &[(String, String)]) -> Vec<String> {
+    let mut deferred = Vec::new();
+    for job in &mut plan.jobs {
+        match &mut job.matrix {
+            MatrixPlan::Rows(rows) => rows.retain(|row| {
+                filters
+                    .iter()
+                    .all(|(key, value)| row.get(key).is_none_or(|v| display_value(v) == *value))
+            }),
+            MatrixPlan::Deferred { .. } if !filters.is_empty() => {
+                deferred.push(job.id.clone());
+            }
+            _ => {}
+        }
+    }
+    deferred
+}
+
+/// Matrix rows as the dry run shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlannedRows {
+    /// No matrix: the job runs once.
+    None,
+    Rows(Vec<Json>),
+    /// Known only at run time (`fromJSON(needs...)`).
+    Deferred,
+}
+
+pub fn planned_rows(job: &gantry_plan::PlannedJob) -> PlannedRows {
+    match &job.matrix {
+        MatrixPlan::None => PlannedRows::None,
+        MatrixPlan::Rows(rows) => {
+            PlannedRows::Rows(rows.iter().map(|r| Json::Object(r.clone())).collect())
+        }
+        MatrixPlan::Deferred { .. } => PlannedRows::Deferred,
+    }
+}
+
+/// A value as `${{ }}` would print it (`18`, `true`, `ubuntu`).
+pub fn display_value(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => Value::from(other).to_display_string(),
+    }
+}
+
+/// The literal `runs-on` labels of a job (`None` when they come from an expression).
+pub fn runs_on_labels(job: &Job) -> Option<Vec<String>> {
+    match job.runs_on.as_ref().map(|r| &r.value) {
+        None => Some(Vec::new()),
+        Some(gantry_workflow::RunsOn::Labels { labels, .. }) => {
+            Some(labels.iter().map(|l| l.value.clone()).collect())
+        }
+        Some(gantry_workflow::RunsOn::Expr(_)) => None,
+    }
+}
+
+/// Adds variables from a `.env` file below the workflow's own `env` (the workflow wins).
+pub fn add_env(workflow: &mut Workflow, env: &IndexMap<String, String>) {
+    for (name, value) in env {
+        workflow
+            .env
+            .entry(name.clone())
+            .or_insert_with(|| gantry_workflow::Spanned::new(value.clone(), Span::default()));
+    }
+}
+
+/// The registry of built-in actions, with `actions/checkout` reading the repository at `root`.
+pub fn actions_for(root: Option<&std::path::Path>) -> gantry_runner::ActionRegistry {
+    let mut registry = gantry_runner::ActionRegistry::with_defaults();
+    if let Some(root) = root {
+        registry.register(
+            "actions/checkout",
+            std::sync::Arc::new(gantry_runner::builtin::Checkout::for_repository(root)),
+        );
+    }
+    registry
+}
+
+/// Connects to the Docker engine, if one answers.
+pub async fn connect_docker() -> Result<DockerExecutor, ExecutorError> {
+    DockerExecutor::connect().await
+}
+
+/// Host jobs on this machine under `host_dir`, the rest in Docker (when connected).
+pub fn executor(
+    docker: Option<DockerExecutor>,
+    host_dir: &std::path::Path,
+) -> std::sync::Arc<dyn gantry_runner::executor::Executor> {
+    std::sync::Arc::new(gantry_docker::RoutingExecutor::new(
+        docker,
+        gantry_docker::HostExecutor::new(host_dir),
+    ))
+}
+
+/// Runs a planned workflow, streaming events to `events`.
+pub async fn execute(
+    workflow: std::sync::Arc<Workflow>,
+    plan: &WorkflowPlan,
+    options: RunOptions,
+    executor: std::sync::Arc<dyn gantry_runner::executor::Executor>,
+    events: tokio::sync::mpsc::UnboundedSender<RunEvent>,
+) -> RunResult {
+    gantry_runner::run(workflow, plan, options, executor, events).await
+}
+
+/// Removes what one run left in the engine.
+pub async fn clean_run(
+    docker: &DockerExecutor,
+    run_id: &str,
+) -> Result<CleanReport, ExecutorError> {
+    gantry_docker::clean_run(docker.client(), run_id).await
+}
+
+/// Everything gantry created in the engine, then removes it.
+pub async fn clean_all(
+    docker: &DockerExecutor,
+) -> Result<(ManagedObjects, CleanReport), ExecutorError> {
+    let found = gantry_docker::list_managed(docker.client(), None).await?;
+    let report = gantry_docker::clean_all(docker.client()).await?;
+    Ok((found, report))
+}

@@ -29,4 +29,6 @@ pub enum CliError {
     },
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    #[error(transparent)]
+    Run(#[from] crate::commands::run::RunError),
 }

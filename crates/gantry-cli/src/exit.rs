@@ -5,6 +5,7 @@
 //! | 0 | success: nothing wrong (warnings allowed) |
 //! | 1 | problems found: validation errors, a failed job, an expression error |
 //! | 2 | usage error (bad flags or arguments) or I/O error (a missing path, an unreadable file) |
+//! | 130 | `gantry run` was cancelled (Ctrl-C), as shells report a SIGINT death (128 + 2) |
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -18,12 +19,15 @@ use crate::output::Paint;
 pub const SUCCESS: u8 = 0;
 pub const PROBLEMS: u8 = 1;
 pub const USAGE_OR_IO: u8 = 2;
+pub const CANCELLED: u8 = 130;
 
 /// What a command found, when it could run to the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Clean,
     Problems,
+    /// A run was cancelled before it could finish.
+    Cancelled,
 }
 
 /// Parses the arguments, runs the command and maps every way it can end to a status.
@@ -38,6 +42,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match crate::commands::dispatch(cli) {
         Ok(Outcome::Clean) => ExitCode::from(SUCCESS),
         Ok(Outcome::Problems) => ExitCode::from(PROBLEMS),
+        Ok(Outcome::Cancelled) => ExitCode::from(CANCELLED),
         // A closed pipe (`gantry list | head`) is the reader's choice, not our failure.
         Err(CliError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
             ExitCode::from(SUCCESS)

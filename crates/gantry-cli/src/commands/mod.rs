@@ -1,9 +1,11 @@
 //! One module per subcommand. Each returns what it found as an [`Outcome`] or the error that
 //! stopped it; [`crate::exit`] turns both into a status.
 
+mod clean;
 mod expr;
 mod graph;
 mod list;
+pub mod run;
 mod validate;
 mod workflows;
 
@@ -29,5 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::List(args) => list::run(&args, colors),
         Command::Graph(args) => graph::run(&args, colors),
         Command::Expr(args) => expr::run(&args, colors),
+        Command::Run(args) => run::run(&args, colors),
+        Command::Clean(args) => clean::run(&args, colors),
     }
 }

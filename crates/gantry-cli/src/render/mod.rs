@@ -2,6 +2,9 @@
 //! only [`crate::output`] writes them.
 
 pub mod json;
+pub mod run;
+pub mod run_json;
+pub mod run_plan;
 pub mod sarif;
 pub mod snippet;
 pub mod text;

@@ -7,5 +7,7 @@ mod fixtures_dir;
 mod graph;
 mod list;
 mod options;
+mod run;
+mod run_docker;
 mod test;
 mod validate;

@@ -1,0 +1,540 @@
+//! `gantry run [EVENT]`: plans the workflows the event triggers and runs them, rendering the
+//! runner's event stream live (text or `--json`) and storing it under `.gantry/runs/<n>/`.
+//!
+//! Workflows run one after another, each as its own run (own run id, own run directory).
+//! Ctrl-C cancels the current run's token: running steps stop, job environments are cleaned up
+//! and the command exits [`crate::exit::CANCELLED`]. A second Ctrl-C removes what the runs left
+//! in the engine (best effort) and exits at once.
+
+mod payload;
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::RunArgs;
+use crate::commands::Colors;
+use crate::discover;
+use crate::engine::{
+    self, Conclusion, DockerExecutor, Event, GithubInfo, LogWriter, RepoInfo, RunOptions, Workflow,
+    WorkflowOutcome, WorkflowPlan,
+};
+use crate::error::CliError;
+use crate::exit::{self, Outcome};
+use crate::output::{self, Paint};
+use crate::render::run::{PlannedWorkflow, TextRun};
+use crate::render::{run_json, run_plan};
+
+/// How long the second Ctrl-C waits for the engine to remove a run's containers.
+const FORCED_CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{}", .0.join("\n"))]
+    Settings(Vec<String>),
+    #[error("`{}` must hold a JSON object (the webhook payload)", .0.display())]
+    PayloadNotObject(PathBuf),
+    #[error("no workflow triggered by `{event}` has a job named {}", quoted(.jobs))]
+    UnknownJobs { event: String, jobs: Vec<String> },
+    #[error("cannot create the run directory under `{}`: {source}", path.display())]
+    RunDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("docker engine: {0}")]
+    Engine(engine::ExecutorError),
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("`{i}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One workflow that runs for the event.
+struct Planned {
+    path: String,
+    workflow: Workflow,
+    plan: WorkflowPlan,
+}
+
+/// What every run of this invocation shares.
+struct Context {
+    args_json: bool,
+    verbose: bool,
+    paint: Paint,
+    github: GithubInfo,
+    settings: settings::Settings,
+    /// Where `.gantry/runs` lives: the repository root, else the current directory.
+    root: PathBuf,
+    repo: Option<RepoInfo>,
+    options: RunFlags,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RunFlags {
+    max_jobs: usize,
+    step_debug: bool,
+    docker_socket: bool,
+    keep_containers: bool,
+}
+
+pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+    let cwd = std::env::current_dir().map_err(|source| CliError::Read {
+        path: PathBuf::from("."),
+        source,
+    })?;
+    let settings = settings::load(args, &cwd)?;
+    let repo = engine::repo_info(&cwd, prefers_tag(&args.event));
+    let github = github_info(args, &settings, repo.as_ref())?;
+    let event = Event {
+        name: args.event.clone(),
+        payload: github.event.clone(),
+        git_ref: Some(github.git_ref.clone()),
+        base_ref: (!github.base_ref.is_empty()).then(|| github.base_ref.clone()),
+        ..Event::default()
+    };
+    let stderr = Paint {
+        enabled: colors.stderr,
+    };
+    let (planned, mut outcome) = plan_all(args, &settings, &event, &github, stderr)?;
+    let stdout = Paint {
+        enabled: colors.stdout,
+    };
+    if planned.is_empty() {
+        output::note(&format!("no workflow is triggered by `{}`\n", args.event));
+        return Ok(outcome);
+    }
+    if args.dry_run {
+        print_plan(args, &planned, &settings, stdout)?;
+        return Ok(outcome);
+    }
+    let context = Context {
+        args_json: args.json,
+        verbose: args.verbose,
+        paint: stdout,
+        github,
+        root: repo
+            .as_ref()
+            .map_or_else(|| cwd.clone(), |r| r.root.clone()),
+        repo,
+        settings,
+        options: RunFlags {
+            max_jobs: usize::from(args.parallel),
+            step_debug: args.step_debug,
+            docker_socket: args.docker_socket,
+            keep_containers: args.keep_containers,
+        },
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let ran = runtime.block_on(run_all(planned, &context))?;
+    // Job environments are cleaned up before `run` returns; nothing left needs the runtime.
+    runtime.shutdown_background();
+    outcome = worst(outcome, ran);
+    Ok(outcome)
+}
+
+/// Release and tag events report the tag at HEAD as `GITHUB_REF`.
+fn prefers_tag(event: &str) -> bool {
+    matches!(event, "release" | "create")
+}
+
+fn worst(a: Outcome, b: Outcome) -> Outcome {
+    let rank = |o: Outcome| match o {
+        Outcome::Clean => 0,
+        Outcome::Problems => 1,
+        Outcome::Cancelled => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// The `github` context shared by every run: event, payload, refs and the repository facts.
+fn github_info(
+    args: &RunArgs,
+    settings: &settings::Settings,
+    repo: Option<&RepoInfo>,
+) -> Result<GithubInfo, CliError> {
+    let payload = match &args.payload {
+        Some(path) => read_payload(path)?,
+        None => payload::synthesize(&payload::Facts {
+            event: &args.event,
+            repo,
+            inputs: &settings.inputs,
+        }),
+    };
+    let payload = with_inputs(payload, &args.event, &settings.inputs);
+    let repo_ref = repo.map_or("refs/heads/main", |r| r.git_ref.as_str());
+    let (git_ref, head_ref, base_ref) = payload::refs(&args.event, &payload, repo_ref);
+    let mut github = GithubInfo {
+        event_name: args.event.clone(),
+        event: payload,
+        git_ref,
+        head_ref,
+        base_ref,
+        ..GithubInfo::default()
+    };
+    if let Some(repo) = repo {
+        github.sha = repo.sha.clone();
+        github.repository = repo.repository.clone();
+        github.actor = repo.actor.clone();
+        github.triggering_actor = repo.actor.clone();
+    }
+    // A given GITHUB_TOKEN secret is the token; otherwise every run gets a fresh random one.
+    github.token = settings
+        .secrets
+        .get("GITHUB_TOKEN")
+        .cloned()
+        .unwrap_or_else(random_token);
+    Ok(github)
+}
+
+/// `--input` values win over a given payload's `inputs` (workflow_dispatch only).
+fn with_inputs(
+    mut payload: Json,
+    event: &str,
+    inputs: &indexmap::IndexMap<String, String>,
+) -> Json {
+    if event != "workflow_dispatch" || inputs.is_empty() {
+        return payload;
+    }
+    if let Some(object) = payload.as_object_mut() {
+        let entry = object
+            .entry("inputs")
+            .or_insert_with(|| Json::Object(serde_json::Map::new()));
+        if let Some(map) = entry.as_object_mut() {
+            for (k, v) in inputs {
+                map.insert(k.clone(), Json::String(v.clone()));
+            }
+        }
+    }
+    payload
+}
+
+/// Shaped like GitHub's installation tokens (`ghs_` and 36 alphanumerics), so tools that check
+/// the prefix accept it; random per run, and masked like every secret.
+fn random_token() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("ghs_{}", &format!("{a}{b}")[..36])
+}
+
+fn read_payload(path: &Path) -> Result<Json, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: Json = serde_json::from_str(&text).map_err(|source| CliError::Json {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !value.is_object() {
+        return Err(RunError::PayloadNotObject(path.to_path_buf()).into());
+    }
+    Ok(value)
+}
+
+/// Reads and plans every workflow. A workflow with errors is reported and does not run (as on
+/// GitHub), making the outcome [`Outcome::Problems`]; the others still run.
+fn plan_all(
+    args: &RunArgs,
+    settings: &settings::Settings,
+    event: &Event,
+    github: &GithubInfo,
+    paint: Paint,
+) -> Result<(Vec<Planned>, Outcome), CliError> {
+    let mut planned = Vec::new();
+    let mut outcome = Outcome::Clean;
+    let mut found_jobs = Vec::new();
+    let github_context = engine::github_context(github);
+    for file in discover::workflow_files(&args.workflows.workflows)? {
+        let source = discover::read(&file)?;
+        let path = source.display_path();
+        let parsed = engine::parse_workflow(&path, &source.text);
+        let errors = parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == engine::Severity::Error)
+            .count();
+        let Some(mut workflow) = parsed.value.filter(|_| errors == 0) else {
+            outcome = Outcome::Problems;
+            invalid(&path, errors, paint);
+            continue;
+        };
+        let jobs: Vec<String> = args
+            .job
+            .iter()
+            .filter(|j| workflow.jobs.contains_key(*j))
+            .cloned()
+            .collect();
+        found_jobs.extend(jobs.iter().cloned());
+        if !args.job.is_empty() && jobs.is_empty() {
+            continue;
+        }
+        let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone()) {
+            Ok(WorkflowOutcome::Run(plan)) => plan,
+            Ok(WorkflowOutcome::Skipped(_)) => continue,
+            Err(e) => {
+                outcome = Outcome::Problems;
+                output::note(&format!("{}: `{path}`: {e}\n", paint.error("error")));
+                continue;
+            }
+        };
+        engine::add_env(&mut workflow, &settings.env);
+        planned.push(Planned {
+            path,
+            workflow,
+            plan,
+        });
+    }
+    let missing: Vec<String> = args
+        .job
+        .iter()
+        .filter(|j| !found_jobs.contains(j))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(RunError::UnknownJobs {
+            event: args.event.clone(),
+            jobs: missing,
+        }
+        .into());
+    }
+    filter_rows(&mut planned, &settings.matrix, paint);
+    Ok((planned, outcome))
+}
+
+fn invalid(path: &str, errors: usize, paint: Paint) {
+    output::note(&format!(
+        "{}: `{path}` is invalid ({}); it does not run (see `gantry validate {path}`)\n",
+        paint.error("error"),
+        crate::render::plural(errors.max(1), "error"),
+    ));
+}
+
+/// Applies `--matrix` filters; deferred matrices cannot be filtered before they run.
+fn filter_rows(planned: &mut [Planned], filters: &[(String, String)], paint: Paint) {
+    for p in planned {
+        for job in engine::filter_matrix(&mut p.plan, filters) {
+            output::note(&format!(
+                "{}: `{}`: the matrix of job `{job}` is known only at run time; --matrix does not filter it\n",
+                paint.warning("warning"),
+                p.path
+            ));
+        }
+    }
+}
+
+fn print_plan(
+    args: &RunArgs,
+    planned: &[Planned],
+    settings: &settings::Settings,
+    paint: Paint,
+) -> Result<(), CliError> {
+    let views: Vec<PlannedWorkflow<'_>> = planned
+        .iter()
+        .map(|p| PlannedWorkflow {
+            path: &p.path,
+            workflow: &p.workflow,
+            plan: &p.plan,
+        })
+        .collect();
+    let text = if args.json {
+        run_json::plan_lines(&args.event, &views, &settings.platforms)
+    } else {
+        run_plan::render(&args.event, &views, &settings.platforms, paint)
+    };
+    output::print(&text)
+}
+
+/// Runs every planned workflow in turn under one Ctrl-C watcher.
+async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, CliError> {
+    // Without an engine, host jobs still run; container jobs fail with the reason.
+    let docker = engine::connect_docker().await.ok();
+    let cancel = CancellationToken::new();
+    let run_ids = Arc::new(Mutex::new(Vec::new()));
+    let watcher = tokio::spawn(watch_signals(
+        cancel.clone(),
+        docker.clone(),
+        run_ids.clone(),
+    ));
+    let host_dir = std::env::temp_dir().join("gantry-host");
+    let executor = engine::executor(docker, &host_dir);
+    let mut outcome = Outcome::Clean;
+    for p in planned {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let conclusion = run_one(p, context, executor.clone(), &cancel, &run_ids).await?;
+        outcome = worst(outcome, conclusion_outcome(conclusion));
+    }
+    watcher.abort();
+    Ok(outcome)
+}
+
+fn conclusion_outcome(conclusion: Conclusion) -> Outcome {
+    match conclusion {
+        Conclusion::Success | Conclusion::Skipped => Outcome::Clean,
+        Conclusion::Failure => Outcome::Problems,
+        Conclusion::Cancelled => Outcome::Cancelled,
+    }
+}
+
+/// First Ctrl-C: cancel. Second: remove what the runs left and exit now.
+async fn watch_signals(
+    cancel: CancellationToken,
+    docker: Option<DockerExecutor>,
+    run_ids: Arc<Mutex<Vec<String>>>,
+) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    output::note("\ngantry: cancelling the run (press Ctrl-C again to stop at once)\n");
+    cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    output::note("gantry: stopping now; removing the run's containers\n");
+    let ids: Vec<String> = run_ids.lock().map(|ids| ids.clone()).unwrap_or_default();
+    if let Some(docker) = docker {
+        for id in ids {
+            // Best effort: the process exits whatever the engine answers.
+            let _ =
+                tokio::time::timeout(FORCED_CLEANUP_TIMEOUT, engine::clean_run(&docker, &id)).await;
+        }
+    }
+    std::process::exit(i32::from(exit::CANCELLED));
+}
+
+/// Runs one workflow: its own run id and run directory, events rendered and stored as they
+/// arrive.
+async fn run_one(
+    p: Planned,
+    context: &Context,
+    executor: Arc<dyn engine::Executor>,
+    cancel: &CancellationToken,
+    run_ids: &Arc<Mutex<Vec<String>>>,
+) -> Result<Conclusion, CliError> {
+    let runs = context.root.join(".gantry").join("runs");
+    let dir = engine::next_run_dir(&runs).map_err(|source| RunError::RunDir {
+        path: runs.clone(),
+        source,
+    })?;
+    let number = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(1);
+    let run_id = run_id();
+    if let Ok(mut ids) = run_ids.lock() {
+        ids.push(run_id.clone());
+    }
+    let options = run_options(&p, context, &run_id, number, cancel.clone());
+    let mut writer = LogWriter::new(&dir).map_err(|source| RunError::RunDir {
+        path: dir.clone(),
+        source,
+    })?;
+    let shown_dir = shown_path(&dir);
+    let mut text = TextRun::new(context.paint, context.verbose);
+    if !context.args_json {
+        let name = p.workflow.name.as_ref().map(|n| n.value.as_str());
+        print_live(&text.header(&p.path, name, &context.github.event_name, number));
+    }
+    let workflow = Arc::new(p.workflow);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let consume = async {
+        let mut log_failed = false;
+        while let Some(event) = rx.recv().await {
+            if let Err(e) = writer.handle(&event)
+                && !std::mem::replace(&mut log_failed, true)
+            {
+                output::note(&format!("gantry: cannot write the run log: {e}\n"));
+            }
+            print_live(&if context.args_json {
+                run_json::event_line(&event)
+            } else {
+                text.event(&event)
+            });
+        }
+    };
+    let (result, ()) = tokio::join!(
+        engine::execute(workflow, &p.plan, options, executor, tx),
+        consume
+    );
+    if let Err(e) = writer.finish(&result) {
+        output::note(&format!("gantry: cannot write the run log: {e}\n"));
+    }
+    print_live(&if context.args_json {
+        run_json::result_line(&p.path, &shown_dir, &result)
+    } else {
+        text.summary(&result, &shown_dir)
+    });
+    Ok(result.conclusion)
+}
+
+/// Live output goes out line by line; a closed stdout must not stop the run (its logs are
+/// still stored), so write errors are dropped here.
+fn print_live(text: &str) {
+    if !text.is_empty() {
+        let _ = output::print(text);
+    }
+}
+
+/// The run directory relative to the current directory when it is below it.
+fn shown_path(dir: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    dir.strip_prefix(&cwd).unwrap_or(dir).display().to_string()
+}
+
+/// Numeric like GitHub's run ids, random so runs from several checkouts never share labels.
+fn run_id() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 9_000_000_000;
+    (1_000_000_000 + n).to_string()
+}
+
+fn run_options(
+    p: &Planned,
+    context: &Context,
+    run_id: &str,
+    number: u64,
+    cancel: CancellationToken,
+) -> RunOptions {
+    let mut github = context.github.clone();
+    github.run_id = run_id.to_owned();
+    github.run_number = number;
+    github.workflow = p
+        .workflow
+        .name
+        .as_ref()
+        .map_or_else(|| p.path.clone(), |n| n.value.clone());
+    github.workflow_path = p.path.clone();
+    let mut options = RunOptions::new(run_id);
+    options.secrets = context.settings.secrets.clone();
+    options
+        .secrets
+        .insert("GITHUB_TOKEN".to_owned(), github.token.clone());
+    options.github = github;
+    options.vars = context.settings.vars.clone();
+    options.platforms = context.settings.platforms.clone();
+    // In a repository the workspace starts empty, as on GitHub (actions/checkout fills it
+    // from a snapshot of the commit); elsewhere the directory itself is the checkout.
+    options.workspace_source = context.repo.is_none().then(|| context.root.clone());
+    options.max_jobs = context.options.max_jobs;
+    options.step_debug = context.options.step_debug;
+    options.docker_socket = context.options.docker_socket;
+    options.keep_containers = context.options.keep_containers;
+    options.cancel = cancel;
+    options.actions = engine::actions_for(context.repo.as_ref().map(|r| r.root.as_path()));
+    options
+}
