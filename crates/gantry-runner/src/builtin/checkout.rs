@@ -335,6 +335,45 @@ async fn add_safe_directory(call: &ActionCall<'_>, dest: &str) -> Result<(), Bui
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn one_snapshot_per_commit_ref_and_depth() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let sig = git2::Signature::now("Ada", "ada@example.com").unwrap();
+        let tree = repo
+            .find_tree(repo.treebuilder(None).unwrap().write().unwrap())
+            .unwrap();
+        let sha = repo
+            .commit(Some("HEAD"), &sig, &sig, "first", &tree, &[])
+            .unwrap()
+            .to_string();
+        let checkout = Checkout::for_repository(dir.path());
+        let key = |depth| SnapshotKey {
+            sha: sha.clone(),
+            git_ref: None,
+            depth,
+        };
+        let first = checkout.snapshot(&key(1)).await.unwrap();
+        let again = checkout.snapshot(&key(1)).await.unwrap();
+        let full = checkout.snapshot(&key(0)).await.unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the same snapshot was made twice"
+        );
+        assert!(!Arc::ptr_eq(&first, &full));
+        let path = first.path().to_path_buf();
+        drop((first, again, full));
+        assert!(
+            path.exists(),
+            "the action dropped a snapshot it still caches"
+        );
+        drop(checkout);
+        assert!(
+            !path.exists(),
+            "snapshots outlive the action that made them"
+        );
+    }
+
     #[test]
     fn paths_stay_under_the_workspace() {
         let ws = "/w/repo/repo";

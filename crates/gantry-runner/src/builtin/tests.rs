@@ -196,6 +196,14 @@ impl Fixture {
         self.dir.path().join("repo")
     }
 
+    /// An annotated tag on the last commit.
+    fn tag(&self, name: &str) {
+        let repo = git2::Repository::open(self.root()).unwrap();
+        let head = repo.head().unwrap().peel(git2::ObjectType::Commit).unwrap();
+        let sig = git2::Signature::now("Ada", "ada@example.com").unwrap();
+        repo.tag(name, &head, &sig, "release", false).unwrap();
+    }
+
     /// A tool cache holding fake nodes that print their version.
     fn tool_cache(&self, versions: &[&str]) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -384,6 +392,63 @@ async fn checkout_and_setup_node_resolve_from_the_tool_cache() {
         bin.display()
     );
     assert_eq!(warnings, [expected.as_str()]);
+}
+
+const REF_AND_VERSION_FILE: &str = r#"
+on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+        id: checkout
+        with:
+          ref: v1
+          fetch-depth: 0
+          path: sub
+          lfs: true
+      - uses: actions/setup-node@v4
+        with:
+          node-version-file: sub/.nvmrc
+          cache: npm
+          check-latest: true
+      - run: |
+          echo "node=$(node --version) ref=${{ steps.checkout.outputs.ref }}"
+          cd sub
+          echo "shallow=$(git rev-parse --is-shallow-repository) count=$(git rev-list --count HEAD) tag=$(git describe --tags)"
+"#;
+
+#[tokio::test]
+async fn tags_full_history_paths_and_version_files() {
+    let fixture = Fixture::new(&[(".nvmrc", b"lts/jod\n")]);
+    fixture.tag("v1");
+    let cache = fixture.tool_cache(&["20.11.1", "22.3.0"]);
+    let outcome = run(
+        REF_AND_VERSION_FILE,
+        fixture.options(SetupNode::new()),
+        cache,
+        None,
+    )
+    .await;
+    let logs = outcome.logs();
+    assert_eq!(outcome.result.conclusion, Conclusion::Success, "{logs}");
+    assert!(logs.contains("node=v22.3.0 ref=refs/tags/v1"), "{logs}");
+    assert!(logs.contains("shallow=false count=2 tag=v1"), "{logs}");
+    assert!(logs.contains("Resolved sub/.nvmrc as lts/jod"), "{logs}");
+    assert!(logs.contains("check-latest is ignored"), "{logs}");
+    let warnings: Vec<&str> = outcome
+        .annotations()
+        .into_iter()
+        .filter(|a| a.level == AnnotationLevel::Warning)
+        .map(|a| a.message.as_str())
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "lfs: Git LFS objects cannot be fetched offline; LFS pointer files are checked out as they are",
+            "cache: npm is not supported offline; dependencies are not cached between runs",
+        ]
+    );
 }
 
 /// How the test machine's own `node` shows in the warning's list, if it has one.
