@@ -16,8 +16,10 @@ use bollard::query_parameters::{
 };
 use futures::TryStreamExt;
 use gantry_runner::executor::{
-    ContainerSpec, Executor, ExecutorError, JobEnvironment, JobPaths, JobSpec, Platform,
+    ContainerInfo, ContainerSpec, Executor, ExecutorError, JobContainers, JobEnvironment, JobPaths,
+    JobSpec, Platform,
 };
+use indexmap::IndexMap;
 
 use crate::agent::AGENT_SCRIPT;
 use crate::job::{AGENT_DIR, Agent, DockerJob, Started};
@@ -26,6 +28,9 @@ use crate::resources::{ResourceGuard, labels};
 use crate::{engine_error, io_error, tarball};
 
 const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+/// The job container's work root: workspace parent directories and `RUNNER_TEMP`.
+pub(crate) const WORK_ROOT: &str = "/__w";
 
 /// Runs each job in its own container. Never pulls: images must be present in the engine.
 #[derive(Debug, Clone)]
@@ -71,7 +76,7 @@ impl DockerExecutor {
     }
 }
 
-fn missing_image_hint(image: &str) -> String {
+pub(crate) fn missing_image_hint(image: &str) -> String {
     if image.starts_with("gantry/") {
         "build gantry's images offline with `scripts/build-images.sh`".to_string()
     } else {
@@ -90,14 +95,14 @@ fn job_paths(repository: &str) -> JobPaths {
         .unwrap_or("workspace");
     JobPaths {
         workspace: format!("/__w/{name}/{name}"),
-        temp: "/__w/_temp".to_string(),
+        temp: format!("{WORK_ROOT}/_temp"),
         tool_cache: "/__t".to_string(),
         home: "/github/home".to_string(),
     }
 }
 
 /// Container and network names: readable, and unique even when a run id is reused.
-fn object_name(parts: &[&str]) -> String {
+pub(crate) fn object_name(parts: &[&str]) -> String {
     let mut name: String = parts
         .join("-")
         .chars()
@@ -182,10 +187,14 @@ impl Setup<'_> {
             true => None,
             false => Some(self.create_network().await?),
         };
+        let mut services = IndexMap::new();
         for ((id, svc), opts) in self.spec.services.iter().zip(&svc_opts) {
-            self.start_service(id, svc, opts, network.as_deref())
+            let info = self
+                .start_service(id, svc, opts, network.as_deref())
                 .await?;
+            services.insert(id.clone(), info);
         }
+        let network_mode = job_network_mode(&job_opts, network.as_deref());
         let body = self
             .job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir)
             .await?;
@@ -202,11 +211,24 @@ impl Setup<'_> {
             host_dir.keep();
         }
         tracing::debug!(container = %id, "job container started");
+        let containers = JobContainers {
+            container: Some(ContainerInfo {
+                id: id.clone(),
+                network: network_mode.clone(),
+                ports: IndexMap::new(),
+            }),
+            services,
+        };
         Ok(Started {
             container: id,
             paths,
             agent,
             host_dir,
+            owner,
+            network: network_mode,
+            containers,
+            labels: self.labels(),
+            docker_socket: self.spec.docker_socket,
         })
     }
 
@@ -249,13 +271,14 @@ impl Setup<'_> {
         svc: &ContainerSpec,
         opts: &ContainerOptions,
         network: Option<&str>,
-    ) -> Result<(), ExecutorError> {
+    ) -> Result<ContainerInfo, ExecutorError> {
         let mut host = HostConfig::default();
         opts.apply_to_host_config(&mut host);
         host.binds = self.volume_binds(&svc.volumes).await?;
         let (exposed, bindings) = port_map(&svc.ports)?;
         host.port_bindings = bindings;
         host.network_mode = opts.network.clone().or(network.map(str::to_string));
+        let network_name = host.network_mode.clone().unwrap_or_default();
         let body = ContainerCreateBody {
             image: Some(svc.image.clone()),
             env: Some(env_list(&svc.env, &opts.env)),
@@ -277,7 +300,12 @@ impl Setup<'_> {
             .start_container(&cid, None)
             .await
             .map_err(|e| engine_error(&format!("starting service {id}"), e))?;
-        wait_healthy(self.docker, &cid, id).await
+        wait_healthy(self.docker, &cid, id).await?;
+        Ok(ContainerInfo {
+            ports: published_ports(self.docker, &cid, id).await?,
+            id: cid,
+            network: network_name,
+        })
     }
 
     async fn job_container_body(
@@ -291,8 +319,11 @@ impl Setup<'_> {
         let mut host = HostConfig::default();
         opts.apply_to_host_config(&mut host);
         let spec = self.spec.container.clone().unwrap_or_default();
+        // `/__w` (workspace and RUNNER_TEMP) and HOME live on this machine, as on GitHub's
+        // runner: step containers mount them too, and hashFiles reads the workspace directly.
         let mut binds = vec![
-            format!("{}:{}", host_dir.temp().display(), paths.temp),
+            format!("{}:{}", host_dir.work().display(), WORK_ROOT),
+            format!("{}:{}", host_dir.home().display(), paths.home),
             format!("{}:{AGENT_DIR}:ro", host_dir.agent().display()),
         ];
         binds.extend(self.volume_binds(&spec.volumes).await?.unwrap_or_default());
@@ -300,20 +331,7 @@ impl Setup<'_> {
             binds.push(format!("{DOCKER_SOCKET}:{DOCKER_SOCKET}"));
         }
         host.binds = Some(binds);
-        // Host networking by default, as act does; with services the job joins their network so
-        // service ids resolve as host names. Docker refuses a hostname on the host network, so
-        // `--hostname` alone means the default bridge.
-        let default_mode = if opts.hostname.is_some() {
-            "bridge"
-        } else {
-            "host"
-        };
-        host.network_mode = Some(
-            opts.network
-                .clone()
-                .or(network.map(str::to_string))
-                .unwrap_or_else(|| default_mode.into()),
-        );
+        host.network_mode = Some(job_network_mode(opts, network));
         Ok(ContainerCreateBody {
             image: Some(image.to_string()),
             env: Some(env_list(&spec.env, &opts.env)),
@@ -420,7 +438,7 @@ impl Setup<'_> {
     ) -> Result<(), ExecutorError> {
         let workspace = paths.workspace.clone();
         let dirs = [
-            "/__w".to_string(),
+            WORK_ROOT.to_string(),
             Path::new(&workspace)
                 .parent()
                 .map(|p| p.display().to_string())
@@ -485,6 +503,51 @@ impl Setup<'_> {
             .map_err(|e| engine_error("starting the job container", e))?;
         Ok(Agent::new(attached.input, attached.output))
     }
+}
+
+/// Host networking by default, as act does; with services the job joins their network so service
+/// ids resolve as host names. Docker refuses a hostname on the host network, so `--hostname`
+/// alone means the default bridge.
+fn job_network_mode(opts: &ContainerOptions, network: Option<&str>) -> String {
+    let default_mode = if opts.hostname.is_some() {
+        "bridge"
+    } else {
+        "host"
+    };
+    opts.network
+        .clone()
+        .or(network.map(str::to_string))
+        .unwrap_or_else(|| default_mode.into())
+}
+
+/// A service's published ports: container port (`5432`) to host port, for `job.services`.
+async fn published_ports(
+    docker: &Docker,
+    id: &str,
+    name: &str,
+) -> Result<IndexMap<String, String>, ExecutorError> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
+    let mut ports = IndexMap::new();
+    let map = info
+        .network_settings
+        .and_then(|n| n.ports)
+        .unwrap_or_default();
+    let mut entries: Vec<_> = map.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, bindings) in entries {
+        let port = key.split('/').next().unwrap_or_default().to_string();
+        let host_port = bindings
+            .unwrap_or_default()
+            .into_iter()
+            .find_map(|b| b.host_port.filter(|p| !p.is_empty()));
+        if let Some(host_port) = host_port {
+            ports.insert(port, host_port);
+        }
+    }
+    Ok(ports)
 }
 
 fn endpoint(network: &str, alias: &str) -> NetworkingConfig {
@@ -589,7 +652,12 @@ impl HostDir {
         // The container's user may be anyone (`--user 1001`): it must be able to write
         // RUNNER_TEMP and read step requests (which it can, but not change). Other host users
         // cannot reach either: the job directory itself is private (0700).
-        for (d, mode) in [(this.temp(), 0o777), (this.agent(), 0o755)] {
+        for (d, mode) in [
+            (this.work(), 0o755),
+            (this.temp(), 0o777),
+            (this.home(), 0o777),
+            (this.agent(), 0o755),
+        ] {
             std::fs::create_dir(&d)
                 .map_err(|e| io_error(format!("creating {}", d.display()), e))?;
             crate::job::set_mode(&d, mode)?;
@@ -601,8 +669,19 @@ impl HostDir {
         self.dir.disable_cleanup(true);
     }
 
+    /// Bind-mounted at `/__w`.
+    pub(crate) fn work(&self) -> std::path::PathBuf {
+        self.dir.path().join("work")
+    }
+
+    /// `RUNNER_TEMP` (`/__w/_temp`).
     pub(crate) fn temp(&self) -> std::path::PathBuf {
-        self.dir.path().join("temp")
+        self.work().join("_temp")
+    }
+
+    /// Bind-mounted at `/github/home` (GitHub keeps it at `RUNNER_TEMP/_github_home` too).
+    pub(crate) fn home(&self) -> std::path::PathBuf {
+        self.temp().join("_github_home")
     }
 
     pub(crate) fn agent(&self) -> std::path::PathBuf {

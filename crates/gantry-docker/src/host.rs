@@ -99,7 +99,8 @@ fn prepare(paths: &JobPaths, source: Option<&Path>) -> Result<(), ExecutorError>
     Ok(())
 }
 
-/// Copies a directory tree, keeping symlinks as links (never following them out of the tree).
+/// Copies a directory tree, keeping symlinks as links (never following them out of the tree)
+/// and file modes; existing files are replaced.
 fn copy_tree(src: &Path, dst: &Path) -> Result<(), ExecutorError> {
     let ctx = |p: &Path| format!("copying {}", p.display());
     for entry in std::fs::read_dir(src).map_err(|e| io_error(ctx(src), e))? {
@@ -109,6 +110,9 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), ExecutorError> {
         let kind = entry.file_type().map_err(|e| io_error(ctx(&from), e))?;
         if kind.is_symlink() {
             let target = std::fs::read_link(&from).map_err(|e| io_error(ctx(&from), e))?;
+            if std::fs::symlink_metadata(&to).is_ok_and(|m| !m.is_dir()) {
+                std::fs::remove_file(&to).map_err(|e| io_error(ctx(&to), e))?;
+            }
             std::os::unix::fs::symlink(target, &to).map_err(|e| io_error(ctx(&from), e))?;
         } else if kind.is_dir() {
             std::fs::create_dir_all(&to).map_err(|e| io_error(ctx(&from), e))?;
@@ -143,11 +147,17 @@ struct GroupGuard {
 
 impl GroupGuard {
     fn signal(&self, sig: i32) {
-        if let Some(pgid) = self.pgid {
+        if let Some(pgid) = self.pgid.filter(|p| is_own_group(*p)) {
             // SAFETY: kill(2) with a negative pid signals a process group; no memory is touched.
             unsafe { libc::kill(-pgid, sig) };
         }
     }
+}
+
+/// Only a real step's group may be signalled: `-0` is our own group and `-1` every process we
+/// may signal, so a pgid of 0 or 1 (never a step's) must not reach kill(2).
+fn is_own_group(pgid: i32) -> bool {
+    pgid > 1
 }
 
 impl Drop for GroupGuard {
@@ -310,6 +320,22 @@ impl JobEnvironment for HostJob {
         Ok(find_program(program, &path_var))
     }
 
+    /// A plain recursive copy (modes and symlinks kept) instead of a file at a time.
+    async fn copy_in(&self, source: &Path, dest: &str) -> Result<(), ExecutorError> {
+        let (source, dest) = (source.to_path_buf(), PathBuf::from(dest));
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dest)
+                .map_err(|e| io_error(format!("creating {}", dest.display()), e))?;
+            copy_tree(&source, &dest)
+        })
+        .await
+        .map_err(|e| ExecutorError::Other(format!("copying a directory: {e}")))?
+    }
+
+    fn local_workspace(&self) -> Option<PathBuf> {
+        Some(PathBuf::from(&self.paths.workspace))
+    }
+
     async fn cleanup(&self) -> Result<(), ExecutorError> {
         self.cleaned
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -321,5 +347,16 @@ impl JobEnvironment for HostJob {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(format!("removing {}", self.root.display()), e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_real_process_groups_are_signalled() {
+        assert!(!super::is_own_group(0));
+        assert!(!super::is_own_group(1));
+        assert!(!super::is_own_group(-5));
+        assert!(super::is_own_group(4242));
     }
 }

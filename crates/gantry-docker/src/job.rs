@@ -14,15 +14,16 @@ use bollard::query_parameters::{
 };
 use futures::{Stream, StreamExt, TryStreamExt};
 use gantry_runner::executor::{
-    CANCEL_GRACE, ExecRequest, ExecutorError, ExitStatus, JobEnvironment, JobPaths, OutputChunk,
-    Stream as Out,
+    CANCEL_GRACE, ContainerStepRequest, ExecRequest, ExecutorError, ExitStatus, JobContainers,
+    JobEnvironment, JobPaths, OutputChunk, Stream as Out,
 };
+use std::collections::HashMap;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::agent::{MarkerScanner, request_script};
-use crate::docker::HostDir;
+use crate::docker::{HostDir, WORK_ROOT};
 use crate::resources::{ResourceGuard, remove_container};
 use crate::{engine_error, io_error, tarball};
 
@@ -56,13 +57,20 @@ impl Agent {
 }
 
 pub(crate) struct DockerJob {
-    docker: Docker,
+    pub(crate) docker: Docker,
     container: String,
-    paths: JobPaths,
+    pub(crate) paths: JobPaths,
     agent: Mutex<Agent>,
-    host_dir: HostDir,
-    guard: ResourceGuard,
+    pub(crate) host_dir: HostDir,
+    pub(crate) guard: ResourceGuard,
     seq: AtomicU64,
+    /// Who owns the workspace (the container's user): `copy_in` archives with it.
+    owner: tarball::Owner,
+    /// The job container's network mode; step containers join it.
+    pub(crate) network: String,
+    containers: JobContainers,
+    pub(crate) labels: HashMap<String, String>,
+    pub(crate) docker_socket: bool,
 }
 
 /// A started job container, before it becomes a [`DockerJob`].
@@ -71,6 +79,11 @@ pub(crate) struct Started {
     pub paths: JobPaths,
     pub agent: Agent,
     pub host_dir: HostDir,
+    pub owner: tarball::Owner,
+    pub network: String,
+    pub containers: JobContainers,
+    pub labels: HashMap<String, String>,
+    pub docker_socket: bool,
 }
 
 /// The end-marker scanners of the step the agent is running. They live in [`Agent`], not in
@@ -111,16 +124,22 @@ impl DockerJob {
             host_dir: started.host_dir,
             guard,
             seq: AtomicU64::new(0),
+            owner: started.owner,
+            network: started.network,
+            containers: started.containers,
+            labels: started.labels,
+            docker_socket: started.docker_socket,
         }
     }
 
     /// The host path behind a step path inside the bind-mounted `RUNNER_TEMP`, if it is one.
     fn temp_path(&self, path: &str) -> Option<PathBuf> {
-        let rel = path.strip_prefix(&self.paths.temp)?;
-        if !rel.is_empty() && !rel.starts_with('/') {
-            return None;
-        }
-        Some(self.host_dir.temp().join(rel.trim_start_matches('/')))
+        under(path, &self.paths.temp, &self.host_dir.temp())
+    }
+
+    /// The host path behind a step path inside the bind-mounted work root (`/__w`).
+    pub(crate) fn work_path(&self, path: &str) -> Option<PathBuf> {
+        under(path, WORK_ROOT, &self.host_dir.work())
     }
 
     async fn signal(&self, signal: &str) -> Result<(), ExecutorError> {
@@ -285,7 +304,8 @@ impl DockerJob {
                 "chmod".into(),
                 "-R".into(),
                 "a+rwX".into(),
-                self.paths.temp.clone(),
+                WORK_ROOT.into(),
+                self.paths.home.clone(),
             ],
             env: Default::default(),
             workdir: "/".into(),
@@ -293,6 +313,15 @@ impl DockerJob {
         };
         let _ = tokio::time::timeout(Duration::from_secs(10), self.run(&req, None)).await;
     }
+}
+
+/// `path` (as steps see it) below `prefix`, mapped onto the host directory `host`.
+fn under(path: &str, prefix: &str, host: &Path) -> Option<PathBuf> {
+    let rel = path.strip_prefix(prefix)?;
+    if !rel.is_empty() && !rel.starts_with('/') {
+        return None;
+    }
+    Some(host.join(rel.trim_start_matches('/')))
 }
 
 /// Whether gantry itself runs as root (then it can delete anything a container left).
@@ -393,6 +422,47 @@ impl JobEnvironment for DockerJob {
             cancel: CancellationToken::new(),
         };
         Ok(self.run(&req, None).await? == ExitStatus::Code(0))
+    }
+
+    /// One tar upload through the engine (with the container user as owner), instead of a file
+    /// at a time.
+    async fn copy_in(&self, source: &Path, dest: &str) -> Result<(), ExecutorError> {
+        tarball::check_step_path(dest)?;
+        let (source, target, owner) = (source.to_path_buf(), dest.to_string(), self.owner);
+        let archive = tokio::task::spawn_blocking(move || {
+            tarball::tree_at(Vec::new(), &source, &target, owner)
+        })
+        .await
+        .map_err(|e| ExecutorError::Other(format!("archiving for {dest}: {e}")))??;
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(
+                &self.container,
+                Some(opts),
+                bollard::body_full(archive.into()),
+            )
+            .await
+            .map_err(|e| engine_error(&format!("copying into {dest}"), e))
+    }
+
+    async fn run_container(
+        &self,
+        request: ContainerStepRequest,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Result<ExitStatus, ExecutorError> {
+        crate::step_container::run(self, request, output).await
+    }
+
+    async fn build_image(&self, context: &str, dockerfile: &str) -> Result<String, ExecutorError> {
+        crate::step_container::build(self, context, dockerfile).await
+    }
+
+    fn containers(&self) -> JobContainers {
+        self.containers.clone()
+    }
+
+    fn local_workspace(&self) -> Option<PathBuf> {
+        self.work_path(&self.paths.workspace)
     }
 
     async fn cleanup(&self) -> Result<(), ExecutorError> {

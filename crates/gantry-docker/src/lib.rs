@@ -13,6 +13,7 @@ mod job;
 mod options;
 mod resources;
 mod routing;
+mod step_container;
 mod tarball;
 
 pub use docker::DockerExecutor;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use bollard::Docker;
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use gantry_runner::executor::ExecutorError;
 
@@ -32,11 +32,16 @@ pub(crate) struct Resources {
     pub containers: Vec<String>,
     pub networks: Vec<String>,
     pub volumes: Vec<String>,
+    /// Images built for docker actions (`image: Dockerfile`).
+    pub images: Vec<String>,
 }
 
 impl Resources {
     fn is_empty(&self) -> bool {
-        self.containers.is_empty() && self.networks.is_empty() && self.volumes.is_empty()
+        self.containers.is_empty()
+            && self.networks.is_empty()
+            && self.volumes.is_empty()
+            && self.images.is_empty()
     }
 }
 
@@ -127,6 +132,11 @@ pub(crate) async fn remove_all(docker: &Docker, res: Resources) -> Result<(), Ex
             &mut first_err,
             ignore_missing(docker.remove_volume(v, Some(opts)).await),
         );
+    }
+    for image in &res.images {
+        let opts = RemoveImageOptionsBuilder::default().force(true).build();
+        let removed = docker.remove_image(image, Some(opts), None).await;
+        record(&mut first_err, ignore_missing(removed.map(drop)));
     }
     first_err.map_or(Ok(()), Err)
 }
@@ -233,6 +243,7 @@ pub async fn list_managed(
             .into_iter()
             .map(|v| v.name)
             .collect(),
+        images: Vec::new(),
     }
     .into())
 }
@@ -267,6 +278,7 @@ impl From<ManagedObjects> for Resources {
             containers: m.containers,
             networks: m.networks,
             volumes: m.volumes,
+            images: Vec::new(),
         }
     }
 }

@@ -36,6 +36,22 @@ pub(crate) fn job_tree<W: Write>(
         .map_err(|e| io_error("archiving workspace", e))
 }
 
+/// An archive to extract at `/` holding `source`'s contents at `dest` (absolute, as steps see
+/// it), owned by `owner` (`copy_in`).
+pub(crate) fn tree_at<W: Write>(
+    out: W,
+    source: &Path,
+    dest: &str,
+    owner: Owner,
+) -> Result<W, ExecutorError> {
+    let ctx = |e| io_error(format!("archiving {}", source.display()), e);
+    let mut builder = tar::Builder::new(out);
+    append_dir(&mut builder, dest, owner).map_err(ctx)?;
+    let dst = Path::new(dest.trim_start_matches('/'));
+    append_tree(&mut builder, source, dst, owner).map_err(ctx)?;
+    builder.into_inner().map_err(ctx)
+}
+
 /// Archives a directory's contents with our owner instead of the host's (sockets and FIFOs are
 /// skipped: they cannot be copied).
 fn append_tree<W: Write>(

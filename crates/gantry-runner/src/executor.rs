@@ -180,9 +180,89 @@ pub trait JobEnvironment: Send + Sync {
         }
     }
 
+    /// Runs a step container from `request.image` with the job's workspace, `HOME`, event and
+    /// file-command directories mounted where GitHub mounts them ([`step_container`]), on the
+    /// job's network; streams its output and removes it afterwards.
+    async fn run_container(
+        &self,
+        request: ContainerStepRequest,
+        output: mpsc::Sender<OutputChunk>,
+    ) -> Result<ExitStatus, ExecutorError> {
+        let _ = (request, output);
+        Err(ExecutorError::Unsupported(
+            "this executor cannot run step containers (`uses: docker://`, docker actions); run the job on a container platform".into(),
+        ))
+    }
+
+    /// Builds an image from `dockerfile` in the directory `context` (both as steps see them)
+    /// without network access; returns its tag. The image is removed with the job.
+    async fn build_image(&self, context: &str, dockerfile: &str) -> Result<String, ExecutorError> {
+        let _ = (context, dockerfile);
+        Err(ExecutorError::Unsupported(
+            "this executor cannot build images (docker actions with `image: Dockerfile`)".into(),
+        ))
+    }
+
+    /// The `job.container` / `job.services` contexts; empty for a job without containers.
+    fn containers(&self) -> JobContainers {
+        JobContainers::default()
+    }
+
+    /// The workspace as a directory of this machine, when it is one (the host executor's, a
+    /// bind-mounted container workspace): `hashFiles` reads it directly, so it sees files the
+    /// steps created.
+    fn local_workspace(&self) -> Option<PathBuf> {
+        None
+    }
+
     /// Removes everything the job created (containers, networks, volumes, directories), unless
     /// the spec asked to keep them. Must be safe to call after a failed or cancelled job.
     async fn cleanup(&self) -> Result<(), ExecutorError>;
+}
+
+/// Where GitHub mounts the job's directories in a step container (`uses: docker://IMAGE` and
+/// docker actions); the runner translates the step's file-command and workspace paths to these.
+pub mod step_container {
+    /// The job's workspace.
+    pub const WORKSPACE: &str = "/github/workspace";
+    /// `RUNNER_TEMP/_runner_file_commands` (`GITHUB_OUTPUT`, `GITHUB_ENV`, ...).
+    pub const FILE_COMMANDS: &str = "/github/file_commands";
+    /// The job's `HOME`.
+    pub const HOME: &str = "/github/home";
+    /// `RUNNER_TEMP/_github_workflow` (the event payload).
+    pub const WORKFLOW: &str = "/github/workflow";
+}
+
+/// One step container to run to completion (`uses: docker://IMAGE`, docker actions).
+#[derive(Debug, Clone)]
+pub struct ContainerStepRequest {
+    /// Never pulled: it must be present in the engine (or built by [`JobEnvironment::build_image`]).
+    pub image: String,
+    /// Replaces the image's entrypoint (`with: entrypoint`, `runs.entrypoint`).
+    pub entrypoint: Option<String>,
+    /// The container's command (`with: args`, `runs.args`), already split.
+    pub args: Vec<String>,
+    /// The complete environment, with paths as the step container sees them
+    /// ([`step_container`]).
+    pub env: IndexMap<String, String>,
+    pub cancel: CancellationToken,
+}
+
+/// The `job.container` and `job.services` contexts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobContainers {
+    /// The job container, when the job runs in one.
+    pub container: Option<ContainerInfo>,
+    /// Service containers by id.
+    pub services: IndexMap<String, ContainerInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub network: String,
+    /// Container port (`5432`) to the host port it is published on.
+    pub ports: IndexMap<String, String>,
 }
 
 /// How long an executor waits for a cancelled process to exit before killing it hard.
@@ -203,6 +283,8 @@ pub enum ExecutorError {
         source: std::io::Error,
     },
     #[error("{0}")]
+    Unsupported(String),
+    #[error("{0}")]
     Other(String),
 }
 
@@ -218,23 +300,24 @@ fn read_tree(root: &std::path::Path) -> Result<Vec<(String, Vec<u8>, bool)>, Exe
     let mut files = Vec::new();
     let mut pending = vec![canonical_root.clone()];
     while let Some(dir) = pending.pop() {
-        let entries =
-            std::fs::read_dir(&dir).map_err(io(format!("reading {}", dir.display())))?;
+        let entries = std::fs::read_dir(&dir).map_err(io(format!("reading {}", dir.display())))?;
         for entry in entries {
             let path = entry
                 .map_err(io(format!("reading {}", dir.display())))?
                 .path();
-            let Ok(resolved) = path.canonicalize() else { continue };
+            let Ok(resolved) = path.canonicalize() else {
+                continue;
+            };
             if !resolved.starts_with(&canonical_root) {
                 continue;
             }
-            let meta = std::fs::metadata(&resolved)
-                .map_err(io(format!("reading {}", path.display())))?;
+            let meta =
+                std::fs::metadata(&resolved).map_err(io(format!("reading {}", path.display())))?;
             if meta.is_dir() {
                 pending.push(path);
             } else if meta.is_file() {
-                let contents = std::fs::read(&resolved)
-                    .map_err(io(format!("reading {}", path.display())))?;
+                let contents =
+                    std::fs::read(&resolved).map_err(io(format!("reading {}", path.display())))?;
                 let relative = path
                     .strip_prefix(&canonical_root)
                     .unwrap_or(&path)

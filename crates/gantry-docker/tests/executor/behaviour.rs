@@ -35,6 +35,8 @@ both!(
     dropped_job_leaves_nothing,
     dropped_step_does_not_leak_into_the_next,
     missing_program_is_a_failed_step,
+    copy_in_keeps_modes_and_links,
+    local_workspace_sees_step_files,
 );
 
 async fn output_and_exit_codes(h: Harness) {
@@ -292,4 +294,46 @@ async fn missing_program_is_a_failed_step(h: Harness) {
     let (status, _) = run_request(&*env, req).await;
     assert_eq!(status, ExitStatus::Code(127));
     env.cleanup().await.unwrap();
+}
+
+async fn copy_in_keeps_modes_and_links(h: Harness) {
+    use std::os::unix::fs::PermissionsExt;
+    let src = workspace_fixture();
+    let tool = src.path().join("sub/tool.sh");
+    std::fs::write(&tool, "#!/bin/sh\necho tool-ran\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = h.start().await;
+    let dest = format!("{}/repo", env.paths().workspace);
+    env.copy_in(src.path(), &dest).await.unwrap();
+    // A second copy over the first replaces files (checkout into an existing directory).
+    env.copy_in(src.path(), &dest).await.unwrap();
+    let (status, out) = sh(
+        &*env,
+        "cd repo && cat a.txt sub/b.txt && readlink link && ./sub/tool.sh && echo new > a.txt",
+    )
+    .await;
+    assert_eq!(
+        (status, out.out()),
+        (
+            ExitStatus::Code(0),
+            "alpha\nbeta\na.txt\ntool-ran\n".to_string()
+        ),
+        "{}",
+        out.err()
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+async fn local_workspace_sees_step_files(h: Harness) {
+    let env = h.start().await;
+    let (status, _) = sh(&*env, "mkdir -p made && echo hi > made/by-step.txt").await;
+    assert_eq!(status, ExitStatus::Code(0));
+    let local = env.local_workspace().expect("a workspace on this machine");
+    assert_eq!(
+        std::fs::read_to_string(local.join("made/by-step.txt")).unwrap(),
+        "hi\n"
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
 }

@@ -1,7 +1,10 @@
 //! Docker-only behaviour: `container:` options, services, images, sockets.
 
-use gantry_runner::executor::{ContainerSpec, ExecutorError, ExitStatus, Platform};
+use gantry_runner::executor::{
+    ContainerSpec, ContainerStepRequest, ExecutorError, ExitStatus, Platform, Stream,
+};
 use indexmap::IndexMap;
+use tokio_util::sync::CancellationToken;
 
 use crate::common::{BUSYBOX, Harness, docker, sh};
 
@@ -114,6 +117,15 @@ async fn service_is_reachable_by_alias() {
         "{}",
         out.err()
     );
+    // `job.services.web`: its container, network and the host port 8080 is published on.
+    let info = env.containers();
+    let web = &info.services["web"];
+    let job = info.container.as_ref().unwrap();
+    assert!(!web.id.is_empty() && !job.id.is_empty());
+    assert_eq!(web.network, job.network);
+    assert!(web.network.starts_with("gantry-"), "{}", web.network);
+    let port: u16 = web.ports["8080"].parse().unwrap();
+    assert!(port > 0);
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
@@ -287,4 +299,140 @@ async fn named_user_is_resolved_in_the_image() {
     let err = h.executor.start_job(spec).await.err().unwrap();
     assert!(err.to_string().contains("user `ghost`"), "{err}");
     h.assert_clean().await;
+}
+
+/// Runs a step container and collects its output.
+async fn run_step_container(
+    env: &dyn gantry_runner::executor::JobEnvironment,
+    request: ContainerStepRequest,
+) -> (ExitStatus, String, String) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let collect = tokio::spawn(async move {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        while let Some(chunk) = rx.recv().await {
+            let chunk: gantry_runner::executor::OutputChunk = chunk;
+            match chunk.stream {
+                Stream::Stdout => out.extend(chunk.bytes),
+                Stream::Stderr => err.extend(chunk.bytes),
+            }
+        }
+        (out, err)
+    });
+    let status = env.run_container(request, tx).await.unwrap();
+    let (out, err) = collect.await.unwrap();
+    (
+        status,
+        String::from_utf8_lossy(&out).into_owned(),
+        String::from_utf8_lossy(&err).into_owned(),
+    )
+}
+
+fn step_request(entrypoint: Option<&str>, args: &[&str]) -> ContainerStepRequest {
+    ContainerStepRequest {
+        image: BUSYBOX.into(),
+        entrypoint: entrypoint.map(str::to_owned),
+        args: args.iter().map(|a| a.to_string()).collect(),
+        env: IndexMap::from([(
+            "GITHUB_OUTPUT".to_string(),
+            "/github/file_commands/set_output_1".to_string(),
+        )]),
+        cancel: CancellationToken::new(),
+    }
+}
+
+#[tokio::test]
+async fn step_containers_see_the_job_directories() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let temp = env.paths().temp.clone();
+    env.write_file(&format!("{temp}/_runner_file_commands/set_output_1"), b"")
+        .await
+        .unwrap();
+    env.write_file(&format!("{temp}/_github_workflow/event.json"), b"{}")
+        .await
+        .unwrap();
+    let (status, _) = sh(
+        &*env,
+        "echo from-job > made.txt; echo home > /github/home/h.txt",
+    )
+    .await;
+    assert_eq!(status, ExitStatus::Code(0));
+    let script = "cat made.txt /github/home/h.txt /github/workflow/event.json; echo; pwd; \
+                  echo x=1 >> \"$GITHUB_OUTPUT\"; echo from-step > back.txt; echo err >&2; exit 4";
+    let (status, out, err) =
+        run_step_container(&*env, step_request(Some("sh"), &["-c", script])).await;
+    assert_eq!(status, ExitStatus::Code(4), "{err}");
+    assert_eq!(out, "from-job\nhome\n{}\n/github/workspace\n");
+    assert_eq!(err, "err\n");
+    let output = env
+        .read_file(&format!("{temp}/_runner_file_commands/set_output_1"))
+        .await
+        .unwrap();
+    assert_eq!(output.as_deref(), Some(&b"x=1\n"[..]));
+    let (_, out) = sh(&*env, "cat back.txt").await;
+    assert_eq!(out.out(), "from-step\n");
+    // The image's own entrypoint and command when none are given.
+    let (status, out, _) = run_step_container(&*env, step_request(None, &["echo", "plain"])).await;
+    assert_eq!((status, out.as_str()), (ExitStatus::Code(0), "plain\n"));
+    assert_eq!(
+        h.leftovers().await.len(),
+        1,
+        "only the job container remains"
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn step_container_cancellation_and_missing_images() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let mut request = step_request(Some("sh"), &["-c", "sleep 60"]);
+    let cancel = request.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    let (status, _, _) = run_step_container(&*env, request.clone()).await;
+    assert_eq!(status, ExitStatus::Cancelled);
+    request.image = "gantry-test/no-such-image:1".into();
+    request.cancel = CancellationToken::new();
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let err = env.run_container(request, tx).await.err().unwrap();
+    assert!(matches!(err, ExecutorError::MissingImage { .. }), "{err}");
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+#[tokio::test]
+async fn dockerfile_actions_are_built_and_removed() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let ws = env.paths().workspace.clone();
+    let dockerfile =
+        format!("FROM {BUSYBOX}\nCOPY hello.sh /hello.sh\nENTRYPOINT [\"sh\", \"/hello.sh\"]\n");
+    env.write_file(&format!("{ws}/act/Dockerfile"), dockerfile.as_bytes())
+        .await
+        .unwrap();
+    env.write_file(&format!("{ws}/act/hello.sh"), b"echo built \"$@\"\n")
+        .await
+        .unwrap();
+    let tag = env
+        .build_image(&format!("{ws}/act"), "Dockerfile")
+        .await
+        .unwrap();
+    let mut request = step_request(None, &["arg"]);
+    request.image = tag.clone();
+    let (status, out, err) = run_step_container(&*env, request).await;
+    assert_eq!(
+        (status, out.as_str()),
+        (ExitStatus::Code(0), "built arg\n"),
+        "{err}"
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+    assert!(
+        docker().await.inspect_image(&tag).await.is_err(),
+        "{tag} was left"
+    );
 }

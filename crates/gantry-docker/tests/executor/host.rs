@@ -22,3 +22,26 @@ async fn job_directories_exist_and_are_removed() {
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
+
+#[tokio::test]
+async fn step_containers_are_refused_clearly() {
+    let h = Harness::host();
+    let env = h.start().await;
+    let request = gantry_runner::executor::ContainerStepRequest {
+        image: "gantry/busybox:latest".into(),
+        entrypoint: None,
+        args: Vec::new(),
+        env: Default::default(),
+        cancel: Default::default(),
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(1);
+    let err = env.run_container(request, tx).await.err().unwrap();
+    assert!(
+        matches!(err, gantry_runner::executor::ExecutorError::Unsupported(_)),
+        "{err}"
+    );
+    assert!(env.build_image("/x", "Dockerfile").await.is_err());
+    assert_eq!(env.containers(), Default::default());
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
