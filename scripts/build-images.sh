@@ -4,7 +4,8 @@
 #   gantry/busybox:latest   a rootfs holding Debian's static busybox and its applet links; used
 #                           by the executor tests, which need a shell but not bash or node.
 #   gantry/runner:bookworm  Debian bookworm (debootstrap) with bash, git, curl, python3, node and
-#   gantry/runner:latest    npm: the default image for `ubuntu-*` runners.
+#   gantry/runner:latest    npm, and the docker CLI (no daemon): the default image for `ubuntu-*`
+#                           runners.
 #
 # There is no image registry here, so nothing is pulled: both images are assembled from Debian
 # packages (apt works) and imported with `docker import`. Idempotent; `--force` rebuilds both.
@@ -187,9 +188,37 @@ build_runner() {
   log "$tag built in $((SECONDS - start))s ($(docker image inspect -f '{{.Size}}' "$tag") bytes)"
 }
 
+# GitHub's runners have a docker CLI; jobs run with `--docker-socket` use it to talk to the
+# host's engine. It is added as a layer on the runner image (so an image built before this step
+# gets it without a rebuild), taken from Debian's docker.io package (cached like the rest; only
+# the CLI binary, not the daemon). The label says it is there without starting a container.
+add_docker_cli() {
+  local tag=gantry/runner:bookworm
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.docker-cli" }}' "$tag")" = 1 ]; then
+    log "$tag has the docker CLI"; return
+  fi
+  local deb work
+  deb=$(ls "$CACHE"/docker.io_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$CACHE" && apt-get download -q docker.io >/dev/null 2>&1) || true
+    deb=$(ls "$CACHE"/docker.io_*.deb 2>/dev/null | head -n1 || true)
+  fi
+  [ -n "$deb" ] || { log "cannot download docker.io (for the docker CLI)"; exit 1; }
+  work=$(mktemp -d /var/tmp/gantry-docker-cli.XXXXXX)
+  WORKDIRS+=("$work")
+  dpkg-deb -x "$deb" "$work/x"
+  install -m 0755 "$work/x/usr/bin/docker" "$work/docker"
+  printf 'FROM %s\nCOPY docker /usr/bin/docker\nLABEL io.gantry.docker-cli=1\n' "$tag" >"$work/Dockerfile"
+  # The classic builder: FROM a local image never pulls (its deprecation notice is noise here).
+  local out
+  out=$(DOCKER_BUILDKIT=0 docker build -q -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: added the docker CLI from $(basename "$deb")"
+}
+
 case "$ONLY" in
-  "") build_busybox; build_runner ;;
+  "") build_busybox; build_runner; add_docker_cli ;;
   busybox) build_busybox ;;
-  runner) build_runner ;;
+  runner) build_runner; add_docker_cli ;;
   *) log "unknown image $ONLY"; exit 2 ;;
 esac
