@@ -92,6 +92,10 @@ pub(crate) struct JobRunner<'a> {
     pub step_counter: usize,
     pub event_path: String,
     pub hash: Option<LocalHashFiles>,
+    /// Node actions' `post` scripts, run at the end of the job in reverse order.
+    pub post_steps: Vec<crate::step::PostStep>,
+    /// The `job.container` / `job.services` contexts.
+    pub containers: Json,
 }
 
 impl JobRunner<'_> {
@@ -155,7 +159,11 @@ impl JobRunner<'_> {
         } else {
             "success"
         };
-        scope.set("job", json!({ "status": job_status }));
+        let mut job = self.containers.clone();
+        if let Json::Object(map) = &mut job {
+            map.insert("status".to_owned(), json!(job_status));
+        }
+        scope.set("job", job);
         if let Some(inputs) = &frame.inputs {
             scope.set("inputs", inputs.clone());
         }
@@ -512,7 +520,10 @@ async fn run_in_environment(
         state: IndexMap::new(),
         step_counter: 0,
         event_path: event_path.clone(),
-        hash: hash_root(shared, on_host, &paths.workspace).map(|root| LocalHashFiles { root }),
+        hash: hash_root(shared, environment, on_host, &paths.workspace)
+            .map(|root| LocalHashFiles { root }),
+        post_steps: Vec::new(),
+        containers: containers_context(&environment.containers()),
     };
     let payload = serde_json::to_vec_pretty(&shared.options.github.event).unwrap_or_default();
     if let Err(e) = environment.write_file(&event_path, &payload).await {
@@ -523,6 +534,7 @@ async fn run_in_environment(
         Err(message) => return early_failure(events, inst, message),
     };
     runner.run_steps(&job.steps, &mut frame, "").await;
+    runner.run_post_steps(&mut frame).await;
     let outputs = job_outputs(&runner, job, &frame);
     let outcome = if inst.cancel.is_cancelled() && !frame.failed {
         Conclusion::Cancelled
@@ -552,11 +564,40 @@ fn step_debug(options: &RunOptions) -> bool {
 
 /// Where `hashFiles` looks: the job's own workspace when it is a directory of this machine
 /// (so files steps created count), else the source the workspace was copied from.
-fn hash_root(shared: &RunShared, on_host: bool, workspace: &str) -> Option<std::path::PathBuf> {
+fn hash_root(
+    shared: &RunShared,
+    environment: &dyn JobEnvironment,
+    on_host: bool,
+    workspace: &str,
+) -> Option<std::path::PathBuf> {
+    if let Some(local) = environment.local_workspace() {
+        return Some(local);
+    }
     if on_host {
         return Some(std::path::PathBuf::from(workspace));
     }
     shared.options.workspace_source.clone()
+}
+
+/// `job.container` and `job.services` as GitHub shows them (absent for a job without them).
+fn containers_context(containers: &crate::executor::JobContainers) -> Json {
+    let info = |c: &crate::executor::ContainerInfo| json!({ "id": c.id, "network": c.network, "ports": c.ports });
+    let mut job = Map::new();
+    if let Some(c) = &containers.container {
+        job.insert(
+            "container".to_owned(),
+            json!({ "id": c.id, "network": c.network }),
+        );
+    }
+    if !containers.services.is_empty() {
+        let services: Map<String, Json> = containers
+            .services
+            .iter()
+            .map(|(id, c)| (id.clone(), info(c)))
+            .collect();
+        job.insert("services".to_owned(), Json::Object(services));
+    }
+    Json::Object(job)
 }
 
 /// The job's starting frame: workflow `env` < job `env`, evaluated in order.

@@ -1,6 +1,10 @@
 //! The step engine: conditions, environment, `run:` scripts, `uses:` (local composite actions,
 //! built-in actions), output processing, environment files and step results.
 
+mod actions_run;
+
+pub(crate) use actions_run::PostStep;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -402,11 +406,8 @@ impl<'a> JobRunner<'a> {
                     .await
             }
             UsesRef::Docker(image) => {
-                self.error(
-                    Some(sref),
-                    format!("`uses: docker://{image}` steps are not supported yet: the executor cannot start a step container"),
-                );
-                Ran::failed()
+                self.run_docker_uses(sref, frame, env, &image, with, cancel)
+                    .await
             }
             UsesRef::Repo {
                 owner, repo, path, ..
@@ -508,13 +509,6 @@ impl<'a> JobRunner<'a> {
                 return Ran::failed();
             }
         };
-        let ActionRuns::Composite { steps } = &action.runs.value else {
-            self.error(
-                Some(sref),
-                format!("the action at '{path}' is not a composite action: only composite local actions can run yet"),
-            );
-            return Ran::failed();
-        };
         let inputs = match self.action_inputs(sref, frame, &env, &action, with) {
             Ok(i) => i,
             Err(message) => {
@@ -527,9 +521,23 @@ impl<'a> JobRunner<'a> {
             failed: false,
             inputs: Some(Json::Object(inputs)),
             action_path: dir.clone(),
-            env,
+            env: env.clone(),
             depth: frame.depth + 1,
-            cancel,
+            cancel: cancel.clone(),
+        };
+        let steps = match &action.runs.value {
+            ActionRuns::Composite { steps } => steps,
+            runs @ ActionRuns::Node { .. } => {
+                let uses = format!("./{}", path.trim_start_matches("./"));
+                return self
+                    .run_node_action(sref, &inner, env, runs, &uses, cancel)
+                    .await;
+            }
+            runs @ ActionRuns::Docker { .. } => {
+                return self
+                    .run_docker_action(sref, &inner, env, runs, cancel)
+                    .await;
+            }
         };
         self.run_steps(steps, &mut inner, &sref.path).await;
         let env = self.env_context(&inner);

@@ -1,0 +1,479 @@
+//! Step containers (`uses: docker://IMAGE`, local docker actions) and local node actions with
+//! their `post` steps.
+
+use gantry_workflow::{ActionRuns, Yaml};
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+use super::Ran;
+use crate::event::{Conclusion, RunEvent, StepRef};
+use crate::executor::{ContainerStepRequest, ExecRequest, step_container};
+use crate::job::{Frame, JobRunner, millis};
+
+/// A step container to run: the image and how to call it, plus the variables the action adds
+/// (`INPUT_*`, `runs.env`).
+pub(crate) struct ContainerCall {
+    pub image: String,
+    pub entrypoint: Option<String>,
+    pub args: Vec<String>,
+    pub env: IndexMap<String, String>,
+}
+
+/// A node action's `post` script, run at the end of the job (in reverse order of registration).
+#[derive(Debug, Clone)]
+pub(crate) struct PostStep {
+    pub sref: StepRef,
+    pub action_dir: String,
+    pub script: String,
+    /// `post-if`, `always()` when absent.
+    pub condition: String,
+    /// The main step's environment (step `env` and `INPUT_*`).
+    pub env: IndexMap<String, String>,
+    pub inputs: Json,
+    /// What the main step saved with `GITHUB_STATE` / `save-state`, as `STATE_*` variables.
+    pub state: IndexMap<String, String>,
+}
+
+/// `INPUT_<NAME>`: GitHub upper-cases the input name and turns spaces into `_`.
+pub(crate) fn input_var(name: &str) -> String {
+    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
+}
+
+/// Splits `with: args` like the runner does: on whitespace, double quotes group (and are
+/// removed), `\"` is a literal quote.
+pub(crate) fn split_args(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut current = String::new();
+    let (mut quoted, mut started) = (false, false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'"') => {
+                current.push('"');
+                chars.next();
+                started = true;
+            }
+            '"' => {
+                quoted = !quoted;
+                started = true;
+            }
+            c if c.is_whitespace() && !quoted => {
+                if started {
+                    args.push(std::mem::take(&mut current));
+                    started = false;
+                }
+            }
+            c => {
+                current.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        args.push(current);
+    }
+    args
+}
+
+/// The step's environment as the step container sees it: the job's directories are mounted at
+/// GitHub's `/github/...` paths, and `PATH` is the image's unless the workflow set one.
+fn container_env(
+    mut env: IndexMap<String, String>,
+    temp: &str,
+    workspace: &str,
+    home: &str,
+    workflow_path: bool,
+) -> IndexMap<String, String> {
+    let temp = temp.trim_end_matches('/');
+    let prefixes = [
+        (
+            format!("{temp}/_runner_file_commands"),
+            step_container::FILE_COMMANDS,
+        ),
+        (format!("{temp}/_github_workflow"), step_container::WORKFLOW),
+        (
+            workspace.trim_end_matches('/').to_owned(),
+            step_container::WORKSPACE,
+        ),
+        (home.trim_end_matches('/').to_owned(), step_container::HOME),
+    ];
+    for value in env.values_mut() {
+        for (from, to) in &prefixes {
+            let rest = value.strip_prefix(from.as_str());
+            if let Some(rest) = rest.filter(|r| r.is_empty() || r.starts_with('/')) {
+                *value = format!("{to}{rest}");
+                break;
+            }
+        }
+    }
+    if !workflow_path {
+        env.shift_remove("PATH");
+    }
+    env
+}
+
+impl JobRunner<'_> {
+    /// Runs a step container through the executor, with the step's file commands.
+    pub(super) async fn run_container_step(
+        &mut self,
+        sref: &StepRef,
+        frame: &Frame,
+        env: IndexMap<String, String>,
+        call: ContainerCall,
+        cancel: CancellationToken,
+    ) -> Ran {
+        let number = self.next_step_number();
+        let paths = self.env.paths().clone();
+        let workflow_path = env.contains_key("PATH");
+        let action = format!("__{}", call.image.replace(['/', ':'], "_"));
+        self.execute(
+            sref,
+            frame,
+            env,
+            &action,
+            number,
+            cancel,
+            move |job, mut env, tx, cancel| {
+                env.extend(call.env);
+                let env = container_env(
+                    env,
+                    &paths.temp,
+                    &paths.workspace,
+                    &paths.home,
+                    workflow_path,
+                );
+                let request = ContainerStepRequest {
+                    image: call.image,
+                    entrypoint: call.entrypoint,
+                    args: call.args,
+                    env,
+                    cancel,
+                };
+                Box::pin(async move {
+                    job.run_container(request, tx)
+                        .await
+                        .map(|s| (s, IndexMap::new()))
+                })
+            },
+        )
+        .await
+    }
+
+    /// `uses: docker://IMAGE`: `with: args` / `entrypoint` call it, other inputs are `INPUT_*`.
+    pub(super) async fn run_docker_uses(
+        &mut self,
+        sref: &StepRef,
+        frame: &Frame,
+        env: IndexMap<String, String>,
+        image: &str,
+        with: &IndexMap<String, gantry_workflow::Spanned<Yaml>>,
+        cancel: CancellationToken,
+    ) -> Ran {
+        let mut inputs = match self.with_inputs(frame, &env, with) {
+            Ok(i) => i,
+            Err(message) => {
+                self.error(Some(sref), message);
+                return Ran::failed();
+            }
+        };
+        let args = inputs
+            .shift_remove("args")
+            .map(|a| split_args(&a))
+            .unwrap_or_default();
+        let entrypoint = inputs.shift_remove("entrypoint").filter(|e| !e.is_empty());
+        let call = ContainerCall {
+            image: image.to_owned(),
+            entrypoint,
+            args,
+            env: inputs
+                .iter()
+                .map(|(k, v)| (input_var(k), v.clone()))
+                .collect(),
+        };
+        self.run_container_step(sref, frame, env, call, cancel)
+            .await
+    }
+
+    /// A local `runs.using: docker` action: `image: docker://x` runs x, anything else is a
+    /// Dockerfile in the action's directory, built offline and removed with the job.
+    pub(super) async fn run_docker_action(
+        &mut self,
+        sref: &StepRef,
+        inner: &Frame,
+        env: IndexMap<String, String>,
+        runs: &ActionRuns,
+        cancel: CancellationToken,
+    ) -> Ran {
+        let ActionRuns::Docker {
+            image,
+            entrypoint,
+            args,
+            env: action_env,
+            ..
+        } = runs
+        else {
+            return Ran::failed();
+        };
+        let image = match image.value.strip_prefix("docker://") {
+            Some(name) => name.to_owned(),
+            None => match self.env.build_image(&inner.action_path, &image.value).await {
+                Ok(tag) => tag,
+                Err(e) => {
+                    self.error(Some(sref), format!("cannot build the action's image: {e}"));
+                    return Ran::failed();
+                }
+            },
+        };
+        let scope = self.scope(inner, &env);
+        let evaluated: Result<Vec<String>, String> = args
+            .iter()
+            .map(|a| {
+                scope
+                    .eval_string(&a.value)
+                    .map_err(|e| format!("args: {e}"))
+            })
+            .collect();
+        let mut extra = IndexMap::new();
+        let mut errors = Vec::new();
+        for (name, value) in action_env {
+            match scope.eval_string(&value.value) {
+                Ok(v) => {
+                    extra.insert(name.clone(), v);
+                }
+                Err(e) => errors.push(format!("env.{name}: {e}")),
+            }
+        }
+        drop(scope);
+        let args = match evaluated {
+            Ok(a) if errors.is_empty() => a,
+            Ok(_) => {
+                self.error(Some(sref), errors.join("\n"));
+                return Ran::failed();
+            }
+            Err(e) => {
+                self.error(Some(sref), e);
+                return Ran::failed();
+            }
+        };
+        extra.extend(input_env(inner));
+        let call = ContainerCall {
+            image,
+            entrypoint: entrypoint.as_ref().map(|e| e.value.clone()),
+            args,
+            env: extra,
+        };
+        self.run_container_step(sref, inner, env, call, cancel)
+            .await
+    }
+
+    /// A local `runs.using: node*` action: `node <main>` in the job environment with `INPUT_*`;
+    /// its `post` script is queued for the end of the job with what it saved as state.
+    pub(super) async fn run_node_action(
+        &mut self,
+        sref: &StepRef,
+        inner: &Frame,
+        mut env: IndexMap<String, String>,
+        runs: &ActionRuns,
+        uses: &str,
+        cancel: CancellationToken,
+    ) -> Ran {
+        let ActionRuns::Node {
+            main,
+            pre,
+            post,
+            post_if,
+            ..
+        } = runs
+        else {
+            return Ran::failed();
+        };
+        if pre.is_some() {
+            // GitHub's runner only reads a local action when its step runs: too late for `pre`.
+            self.warning(
+                Some(sref),
+                format!("`pre` execution is not supported for local action from '{uses}'"),
+            );
+        }
+        env.extend(input_env(inner));
+        let saved = std::mem::take(&mut self.state);
+        let ran = self
+            .run_node_script(sref, inner, env.clone(), &main.value, cancel)
+            .await;
+        let state = std::mem::replace(&mut self.state, saved);
+        if let Some(post) = post {
+            self.post_steps.push(PostStep {
+                sref: StepRef {
+                    path: format!("post.{}", sref.path),
+                    name: format!("Post {}", sref.name),
+                },
+                action_dir: inner.action_path.clone(),
+                script: post.value.clone(),
+                condition: post_if
+                    .as_ref()
+                    .map_or_else(|| "always()".to_owned(), |c| c.value.clone()),
+                env,
+                inputs: inner.inputs.clone().unwrap_or(Json::Null),
+                state,
+            });
+        }
+        ran
+    }
+
+    async fn run_node_script(
+        &mut self,
+        sref: &StepRef,
+        frame: &Frame,
+        env: IndexMap<String, String>,
+        script: &str,
+        cancel: CancellationToken,
+    ) -> Ran {
+        let number = self.next_step_number();
+        let argv = vec![
+            "node".to_owned(),
+            format!("{}/{}", frame.action_path.trim_end_matches('/'), script),
+        ];
+        let workdir = self.env.paths().workspace.clone();
+        let action = format!("__run_{number}");
+        self.execute(
+            sref,
+            frame,
+            env,
+            &action,
+            number,
+            cancel,
+            |job, env, tx, cancel| {
+                let request = ExecRequest {
+                    argv,
+                    env,
+                    workdir,
+                    cancel,
+                };
+                Box::pin(async move { job.exec(request, tx).await.map(|s| (s, IndexMap::new())) })
+            },
+        )
+        .await
+    }
+
+    /// Runs the queued `post` scripts, last registered first, each when its `post-if` holds
+    /// against the job's status. A failing post step fails the job, as on GitHub.
+    pub(crate) async fn run_post_steps(&mut self, job: &mut Frame) {
+        while let Some(post) = self.post_steps.pop() {
+            let started = std::time::Instant::now();
+            self.emit(RunEvent::StepStarted {
+                job: self.inst.key.clone(),
+                step: post.sref.clone(),
+            });
+            let outcome = self.run_post(&post, job).await;
+            if outcome == Conclusion::Failure {
+                job.failed = true;
+            }
+            self.emit(RunEvent::StepFinished {
+                job: self.inst.key.clone(),
+                step: post.sref.clone(),
+                outcome,
+                conclusion: outcome,
+                duration_ms: millis(started.elapsed()),
+            });
+        }
+    }
+
+    async fn run_post(&mut self, post: &PostStep, job: &Frame) -> Conclusion {
+        let env = self.env_context(job);
+        match self
+            .scope(job, &env)
+            .eval_condition(Some(post.condition.as_str()))
+        {
+            Ok(true) => {}
+            Ok(false) => return Conclusion::Skipped,
+            Err(e) => {
+                self.error(Some(&post.sref), format!("post-if: {e}"));
+                return Conclusion::Failure;
+            }
+        }
+        let (cancel, _) = self.step_token(&job.cancel, None);
+        let frame = Frame {
+            inputs: Some(post.inputs.clone()),
+            action_path: post.action_dir.clone(),
+            env: post.env.clone(),
+            depth: 1,
+            cancel: cancel.clone(),
+            ..Frame::default()
+        };
+        let mut env = post.env.clone();
+        for (name, value) in &post.state {
+            env.insert(format!("STATE_{name}"), value.clone());
+        }
+        let ran = self
+            .run_node_script(&post.sref, &frame, env, &post.script, cancel.clone())
+            .await;
+        cancel.cancel();
+        ran.outcome
+    }
+}
+
+/// `INPUT_*` for a frame's inputs (an action's, defaults applied).
+fn input_env(frame: &Frame) -> IndexMap<String, String> {
+    let Some(Json::Object(inputs)) = &frame.inputs else {
+        return IndexMap::new();
+    };
+    inputs
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (input_var(k), text)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_names_are_mangled_like_github() {
+        assert_eq!(input_var("who to greet"), "INPUT_WHO_TO_GREET");
+        assert_eq!(input_var("node-version"), "INPUT_NODE-VERSION");
+    }
+
+    #[test]
+    fn args_split_on_whitespace_with_quotes() {
+        assert_eq!(
+            split_args(r#"echo "hello world"  a\"b ''"#),
+            vec!["echo", "hello world", "a\"b", "''"]
+        );
+        assert!(split_args("   ").is_empty());
+        assert_eq!(split_args(r#""""#), vec![""]);
+    }
+
+    #[test]
+    fn container_env_uses_github_mounts() {
+        let env: IndexMap<String, String> = [
+            (
+                "GITHUB_OUTPUT",
+                "/__w/_temp/_runner_file_commands/set_output_3",
+            ),
+            (
+                "GITHUB_EVENT_PATH",
+                "/__w/_temp/_github_workflow/event.json",
+            ),
+            ("GITHUB_WORKSPACE", "/__w/r/r"),
+            ("HOME", "/github/home"),
+            ("OTHER", "/__w/r/rest"),
+            ("PATH", "/usr/bin"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let out = container_env(env, "/__w/_temp", "/__w/r/r", "/github/home", false);
+        assert_eq!(out["GITHUB_OUTPUT"], "/github/file_commands/set_output_3");
+        assert_eq!(out["GITHUB_EVENT_PATH"], "/github/workflow/event.json");
+        assert_eq!(out["GITHUB_WORKSPACE"], "/github/workspace");
+        assert_eq!(out["HOME"], "/github/home");
+        assert_eq!(out["OTHER"], "/__w/r/rest");
+        assert!(!out.contains_key("PATH"));
+    }
+}
