@@ -14,7 +14,21 @@ use std::path::{Path, PathBuf};
 
 use gantry_runner::{Conclusion, RunEvent};
 
-use crate::harness::{Outcome, options, run_source};
+use std::sync::Arc;
+
+use gantry_runner::executor::{Executor, Platform};
+
+use crate::harness::{Outcome, options, run_source_on};
+
+/// Where a fixture runs: the test host executor, or a Docker image.
+pub enum Backend {
+    Host,
+    Docker {
+        executor: Arc<dyn Executor>,
+        image: String,
+        run_id: String,
+    },
+}
 
 fn conclusion(s: &str) -> Conclusion {
     match s {
@@ -137,10 +151,22 @@ fn check(outcome: &Outcome, key: &str, arg: &str, failures: &mut Vec<String>) {
     }
 }
 
-async fn run_fixture(path: &Path) -> Vec<String> {
+pub async fn run_fixture(path: &Path, backend: &Backend) -> Vec<String> {
     let source = std::fs::read_to_string(path).unwrap();
     let directives = directives(&source);
     let mut opts = options();
+    let executor: Arc<dyn Executor> = match backend {
+        Backend::Host => Arc::new(crate::host::TestHost::new()),
+        Backend::Docker {
+            executor,
+            image,
+            run_id,
+        } => {
+            opts.run_id = run_id.clone();
+            opts.default_platform = Some(Platform::Image(image.clone()));
+            executor.clone()
+        }
+    };
     for (key, arg) in &directives {
         let (name, value) = arg.split_once('=').unwrap_or((arg, ""));
         match key.as_str() {
@@ -156,10 +182,11 @@ async fn run_fixture(path: &Path) -> Vec<String> {
         }
     }
     let workspace = path.with_extension("workspace");
-    let outcome = run_source(
+    let outcome = run_source_on(
         &source,
         opts,
         workspace.is_dir().then_some(workspace.as_path()),
+        executor,
     )
     .await;
     let mut failures = Vec::new();
@@ -169,8 +196,13 @@ async fn run_fixture(path: &Path) -> Vec<String> {
     failures
 }
 
-fn fixture_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engine/fixtures");
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/engine/fixtures")
+}
+
+/// The `*.yml` fixtures of a directory (not its subdirectories: `docker/` holds Docker-only
+/// cases).
+pub fn fixture_files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -180,6 +212,10 @@ fn fixture_files() -> Vec<PathBuf> {
     files
 }
 
+fn fixture_files() -> Vec<PathBuf> {
+    fixture_files_in(&fixture_dir())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixtures_run_as_expected() {
     let files = fixture_files();
@@ -187,7 +223,7 @@ async fn fixtures_run_as_expected() {
     let mut failures = Vec::new();
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
-        for f in run_fixture(file).await {
+        for f in run_fixture(file, &Backend::Host).await {
             failures.push(format!("{name}: {f}"));
         }
     }

@@ -60,6 +60,16 @@ pub fn options() -> RunOptions {
 }
 
 pub async fn run_source(source: &str, options: RunOptions, workspace: Option<&Path>) -> Outcome {
+    run_source_on(source, options, workspace, Arc::new(TestHost::new())).await
+}
+
+/// Like [`run_source`], on any executor (the fixtures' Docker subset uses `DockerExecutor`).
+pub async fn run_source_on(
+    source: &str,
+    options: RunOptions,
+    workspace: Option<&Path>,
+    executor: Arc<dyn gantry_runner::executor::Executor>,
+) -> Outcome {
     let parsed = gantry_workflow::parse_workflow("test.yml", source);
     assert!(
         !parsed.has_errors(),
@@ -73,9 +83,8 @@ pub async fn run_source(source: &str, options: RunOptions, workspace: Option<&Pa
     };
     let mut options = options;
     options.workspace_source = workspace.map(Path::to_path_buf);
-    let host = Arc::new(TestHost::new());
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let task = tokio::spawn(async move { run(workflow, &plan, options, host, tx).await });
+    let task = tokio::spawn(async move { run(workflow, &plan, options, executor, tx).await });
     let mut events = Vec::new();
     while let Some(event) = rx.recv().await {
         events.push(event);

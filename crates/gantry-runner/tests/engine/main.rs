@@ -1,5 +1,6 @@
-//! End-to-end tests of the run engine on host processes.
+//! End-to-end tests of the run engine on host processes, and a subset on the real Docker engine.
 
+mod docker;
 mod fixtures;
 mod harness;
 mod host;
