@@ -6,8 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, ListNetworksOptionsBuilder,
+    ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
 };
 use gantry_runner::executor::ExecutorError;
 
@@ -194,8 +195,32 @@ async fn clean(docker: &Docker, run_id: Option<&str>) -> Result<CleanReport, Exe
         networks: found.networks.len(),
         volumes: found.volumes.len(),
     };
-    remove_all(docker, found.into()).await?;
+    let mut resources: Resources = found.into();
+    // Docker actions' images (`image: Dockerfile`) carry the labels too; not in the report,
+    // whose shape callers already match.
+    resources.images = managed_images(docker, run_id).await?;
+    remove_all(docker, resources).await?;
     Ok(report)
+}
+
+async fn managed_images(
+    docker: &Docker,
+    run_id: Option<&str>,
+) -> Result<Vec<String>, ExecutorError> {
+    let label = match run_id {
+        Some(id) => format!("{LABEL_RUN_ID}={id}"),
+        None => format!("{LABEL_MANAGED}=true"),
+    };
+    let filters = HashMap::from([("label", vec![label.as_str()])]);
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| engine_error("listing images", e))?;
+    Ok(images.into_iter().map(|i| i.id).collect())
 }
 
 /// Lists managed objects, optionally only those of one run (tests use this to prove nothing

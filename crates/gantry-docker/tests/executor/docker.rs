@@ -220,14 +220,14 @@ async fn keep_leaves_the_job_until_clean_run() {
     let left = h.leftovers().await;
     assert!(!left.is_empty());
     for c in left {
-        // The kept job's host directory (bind-mounted at RUNNER_TEMP) is the caller's to remove.
+        // The kept job's host directory (bind-mounted at /__w) is the caller's to remove.
         let Ok(info) = d.inspect_container(&c, None).await else {
             continue;
         };
         for m in info.mounts.unwrap_or_default() {
-            if m.destination.as_deref() == Some("/__w/_temp") {
-                let temp = std::path::PathBuf::from(m.source.unwrap());
-                std::fs::remove_dir_all(temp.parent().unwrap()).unwrap();
+            if m.destination.as_deref() == Some("/__w") {
+                let work = std::path::PathBuf::from(m.source.unwrap());
+                std::fs::remove_dir_all(work.parent().unwrap()).unwrap();
             }
         }
     }
@@ -435,4 +435,35 @@ async fn dockerfile_actions_are_built_and_removed() {
         docker().await.inspect_image(&tag).await.is_err(),
         "{tag} was left"
     );
+}
+
+#[tokio::test]
+async fn clean_run_removes_kept_action_images() {
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.keep = true;
+    let env = h.executor.start_job(spec).await.unwrap();
+    let ws = env.paths().workspace.clone();
+    env.write_file(
+        &format!("{ws}/Dockerfile"),
+        format!("FROM {BUSYBOX}\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    let tag = env.build_image(&ws, "Dockerfile").await.unwrap();
+    env.cleanup().await.unwrap();
+    let d = docker().await;
+    assert!(
+        d.inspect_image(&tag).await.is_ok(),
+        "a kept job keeps its image"
+    );
+    let work = env.local_workspace().unwrap();
+    let job_dir = work.ancestors().nth(3).unwrap().to_path_buf();
+    gantry_docker::clean_run(&d, &h.run_id).await.unwrap();
+    std::fs::remove_dir_all(&job_dir).unwrap();
+    assert!(
+        d.inspect_image(&tag).await.is_err(),
+        "{tag} survived clean_run"
+    );
+    h.assert_clean().await;
 }
