@@ -534,8 +534,9 @@ impl<'a> JobRunner<'a> {
                     .await;
             }
             runs @ ActionRuns::Docker { .. } => {
+                let uses = format!("./{}", path.trim_start_matches("./"));
                 return self
-                    .run_docker_action(sref, &inner, env, runs, cancel)
+                    .run_docker_action(sref, &inner, env, runs, &uses, cancel)
                     .await;
             }
         };

@@ -20,12 +20,29 @@ pub(crate) struct ContainerCall {
     pub env: IndexMap<String, String>,
 }
 
-/// A node action's `post` script, run at the end of the job (in reverse order of registration).
+/// A docker action's post step: its image, `post-entrypoint`, `runs.args` and variables.
+#[derive(Debug, Clone)]
+pub(crate) struct PostContainer {
+    pub image: String,
+    pub entrypoint: String,
+    pub args: Vec<String>,
+    pub env: IndexMap<String, String>,
+}
+
+/// What a post step runs: a node action's `post` script or a docker action's
+/// `post-entrypoint`.
+#[derive(Debug, Clone)]
+pub(crate) enum PostBody {
+    Node(String),
+    Container(PostContainer),
+}
+
+/// An action's post step, run at the end of the job (in reverse order of registration).
 #[derive(Debug, Clone)]
 pub(crate) struct PostStep {
     pub sref: StepRef,
     pub action_dir: String,
-    pub script: String,
+    pub body: PostBody,
     /// `post-if`, `always()` when absent.
     pub condition: String,
     /// The main step's environment (step `env` and `INPUT_*`).
@@ -203,6 +220,7 @@ impl JobRunner<'_> {
         inner: &Frame,
         env: IndexMap<String, String>,
         runs: &ActionRuns,
+        uses: &str,
         cancel: CancellationToken,
     ) -> Ran {
         let ActionRuns::Docker {
@@ -210,11 +228,19 @@ impl JobRunner<'_> {
             entrypoint,
             args,
             env: action_env,
-            ..
+            pre_entrypoint,
+            post_entrypoint,
         } = runs
         else {
             return Ran::failed();
         };
+        if pre_entrypoint.is_some() {
+            // As for node actions: GitHub reads a local action too late to run its `pre`.
+            self.warning(
+                Some(sref),
+                format!("`pre` execution is not supported for local action from '{uses}'"),
+            );
+        }
         let image = match image.value.strip_prefix("docker://") {
             Some(name) => name.to_owned(),
             None => match self.env.build_image(&inner.action_path, &image.value).await {
@@ -257,6 +283,22 @@ impl JobRunner<'_> {
             }
         };
         extra.extend(input_env(inner));
+        if let Some(post) = post_entrypoint {
+            self.post_steps.push(PostStep {
+                sref: post_ref(sref),
+                action_dir: inner.action_path.clone(),
+                body: PostBody::Container(PostContainer {
+                    image: image.clone(),
+                    entrypoint: post.value.clone(),
+                    args: args.clone(),
+                    env: extra.clone(),
+                }),
+                condition: "always()".to_owned(),
+                env: env.clone(),
+                inputs: inner.inputs.clone().unwrap_or(Json::Null),
+                state: IndexMap::new(),
+            });
+        }
         let call = ContainerCall {
             image,
             entrypoint: entrypoint.as_ref().map(|e| e.value.clone()),
@@ -303,12 +345,9 @@ impl JobRunner<'_> {
         let state = std::mem::replace(&mut self.state, saved);
         if let Some(post) = post {
             self.post_steps.push(PostStep {
-                sref: StepRef {
-                    path: format!("post.{}", sref.path),
-                    name: format!("Post {}", sref.name),
-                },
+                sref: post_ref(sref),
                 action_dir: inner.action_path.clone(),
-                script: post.value.clone(),
+                body: PostBody::Node(post.value.clone()),
                 condition: post_if
                     .as_ref()
                     .map_or_else(|| "always()".to_owned(), |c| c.value.clone()),
@@ -404,11 +443,32 @@ impl JobRunner<'_> {
         for (name, value) in &post.state {
             env.insert(format!("STATE_{name}"), value.clone());
         }
-        let ran = self
-            .run_node_script(&post.sref, &frame, env, &post.script, cancel.clone())
-            .await;
+        let ran = match &post.body {
+            PostBody::Node(script) => {
+                self.run_node_script(&post.sref, &frame, env, script, cancel.clone())
+                    .await
+            }
+            PostBody::Container(c) => {
+                let call = ContainerCall {
+                    image: c.image.clone(),
+                    entrypoint: Some(c.entrypoint.clone()),
+                    args: c.args.clone(),
+                    env: c.env.clone(),
+                };
+                self.run_container_step(&post.sref, &frame, env, call, cancel.clone())
+                    .await
+            }
+        };
         cancel.cancel();
         ran.outcome
+    }
+}
+
+/// How GitHub names a post step: `Post <main step's name>`.
+fn post_ref(main: &StepRef) -> StepRef {
+    StepRef {
+        path: format!("post.{}", main.path),
+        name: format!("Post {}", main.name),
     }
 }
 

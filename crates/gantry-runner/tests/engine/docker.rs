@@ -52,7 +52,10 @@ fn build_httpd() {
         .unwrap()
         .write_all(dockerfile.as_bytes())
         .unwrap();
-    assert!(child.wait().unwrap().success(), "docker build of {HTTPD} failed");
+    assert!(
+        child.wait().unwrap().success(),
+        "docker build of {HTTPD} failed"
+    );
 }
 
 async fn engine() -> Docker {
