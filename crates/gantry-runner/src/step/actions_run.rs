@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ran;
 use crate::event::{Conclusion, RunEvent, StepRef};
-use crate::executor::{ContainerStepRequest, ExecRequest, step_container};
+use crate::executor::{ContainerStepRequest, ExecRequest, ExecutorError, step_container};
 use crate::job::{Frame, JobRunner, millis};
 
 /// A step container to run: the image and how to call it, plus the variables the action adds
@@ -18,6 +18,12 @@ pub(crate) struct ContainerCall {
     pub entrypoint: Option<String>,
     pub args: Vec<String>,
     pub env: IndexMap<String, String>,
+}
+
+/// A docker action's `runs.args` and `runs.env`, evaluated.
+struct DockerArgs {
+    args: Vec<String>,
+    env: IndexMap<String, String>,
 }
 
 /// A docker action's post step: its image, `post-entrypoint`, `runs.args` and variables.
@@ -241,44 +247,20 @@ impl JobRunner<'_> {
                 format!("`pre` execution is not supported for local action from '{uses}'"),
             );
         }
-        let image = match image.value.strip_prefix("docker://") {
-            Some(name) => name.to_owned(),
-            None => match self.env.build_image(&inner.action_path, &image.value).await {
-                Ok(tag) => tag,
-                Err(e) => {
-                    self.error(Some(sref), format!("cannot build the action's image: {e}"));
-                    return Ran::failed();
-                }
-            },
-        };
-        let scope = self.scope(inner, &env);
-        let evaluated: Result<Vec<String>, String> = args
-            .iter()
-            .map(|a| {
-                scope
-                    .eval_string(&a.value)
-                    .map_err(|e| format!("args: {e}"))
-            })
-            .collect();
-        let mut extra = IndexMap::new();
-        let mut errors = Vec::new();
-        for (name, value) in action_env {
-            match scope.eval_string(&value.value) {
-                Ok(v) => {
-                    extra.insert(name.clone(), v);
-                }
-                Err(e) => errors.push(format!("env.{name}: {e}")),
-            }
-        }
-        drop(scope);
-        let args = match evaluated {
-            Ok(a) if errors.is_empty() => a,
-            Ok(_) => {
-                self.error(Some(sref), errors.join("\n"));
+        let image = match self.action_image(inner, &image.value).await {
+            Ok(image) => image,
+            Err(e) => {
+                self.error(Some(sref), format!("cannot build the action's image: {e}"));
                 return Ran::failed();
             }
-            Err(e) => {
-                self.error(Some(sref), e);
+        };
+        let DockerArgs {
+            args,
+            env: mut extra,
+        } = match self.docker_args_env(inner, &env, args, action_env) {
+            Ok(evaluated) => evaluated,
+            Err(errors) => {
+                self.error(Some(sref), errors.join("\n"));
                 return Ran::failed();
             }
         };
@@ -307,6 +289,51 @@ impl JobRunner<'_> {
         };
         self.run_container_step(sref, inner, env, call, cancel)
             .await
+    }
+
+    /// `docker://x` is x; anything else names a Dockerfile in the action's directory, built by
+    /// the executor.
+    async fn action_image(&self, inner: &Frame, image: &str) -> Result<String, ExecutorError> {
+        if let Some(name) = image.strip_prefix("docker://") {
+            return Ok(name.to_owned());
+        }
+        self.env.build_image(&inner.action_path, image).await
+    }
+
+    /// `runs.args` and `runs.env` evaluated with the action's inputs; every error at once.
+    fn docker_args_env(
+        &self,
+        inner: &Frame,
+        env: &IndexMap<String, String>,
+        args: &[gantry_workflow::Spanned<String>],
+        action_env: &gantry_workflow::Env,
+    ) -> Result<DockerArgs, Vec<String>> {
+        let scope = self.scope(inner, env);
+        let mut errors = Vec::new();
+        let mut values = Vec::new();
+        for arg in args {
+            match scope.eval_string(&arg.value) {
+                Ok(v) => values.push(v),
+                Err(e) => errors.push(format!("args: {e}")),
+            }
+        }
+        let mut vars = IndexMap::new();
+        for (name, value) in action_env {
+            match scope.eval_string(&value.value) {
+                Ok(v) => {
+                    vars.insert(name.clone(), v);
+                }
+                Err(e) => errors.push(format!("env.{name}: {e}")),
+            }
+        }
+        if errors.is_empty() {
+            Ok(DockerArgs {
+                args: values,
+                env: vars,
+            })
+        } else {
+            Err(errors)
+        }
     }
 
     /// A local `runs.using: node*` action: `node <main>` in the job environment with `INPUT_*`;
