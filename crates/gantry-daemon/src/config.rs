@@ -12,6 +12,12 @@
 //!
 //! [labels]
 //! ubuntu-latest = "ghcr.io/catthehacker/ubuntu:act-latest"
+//! self-hosted = "host"          # run on this machine, no container
+//!
+//! [packages]                    # the npm/OCI registry on the same port
+//! enabled = true
+//! public_url = "https://gantry.example.com"   # how runs reach it, when not `listen`
+//! token_ttl_hours = 6
 //!
 //! [repositories."octo/hello"]
 //! url = "/srv/git/hello.git"    # a local path or a file:// URL
@@ -64,6 +70,42 @@ pub struct Config {
     /// Full name (`owner/repo`) → repository.
     #[serde(default)]
     pub repositories: BTreeMap<String, RepoConfig>,
+    /// The embedded package registry (npm and OCI), served at the daemon's address.
+    #[serde(default)]
+    pub packages: PackagesConfig,
+}
+
+/// `[packages]`: GitHub Packages, self-hosted, on the daemon's port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesConfig {
+    /// Serve the registry and give each run a `GITHUB_TOKEN` for it.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The address runs and clients reach the daemon at (`https://gantry.example.com`), when
+    /// it is not the listen address (behind a reverse proxy, or jobs in containers).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// Hours a run's `GITHUB_TOKEN` stays valid.
+    #[serde(default = "default_token_hours")]
+    pub token_ttl_hours: u64,
+}
+
+impl Default for PackagesConfig {
+    fn default() -> Self {
+        PackagesConfig {
+            enabled: true,
+            public_url: None,
+            token_ttl_hours: default_token_hours(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_token_hours() -> u64 {
+    6
 }
 
 /// One repository the daemon runs workflows for.
@@ -185,6 +227,7 @@ impl Config {
             api_token: None,
             labels: BTreeMap::new(),
             repositories: BTreeMap::new(),
+            packages: PackagesConfig::default(),
         }
     }
 

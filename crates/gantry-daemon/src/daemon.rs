@@ -32,6 +32,8 @@ pub enum DaemonError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot open the package registry: {0}")]
+    Packages(#[from] gantry_packages::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -64,6 +66,10 @@ pub(crate) struct Shared {
     /// fetch into a mirror that is still being written.
     pub plan_lock: Arc<Mutex<()>>,
     pub metrics: Metrics,
+    /// The embedded package registry, when enabled.
+    pub registry: Option<gantry_packages::Registry>,
+    /// How runs reach this daemon (`packages.public_url`, or `http://` + the bound address).
+    pub base_url: String,
 }
 
 impl Shared {
@@ -178,11 +184,13 @@ impl Daemon {
         // Nothing runs yet: leftovers of a killed process can go.
         clear_stale_locks(&config.data_dir);
         let _ = std::fs::remove_dir_all(config.data_dir.join("work"));
+        let registry = open_registry(&config).await?;
         let recovered = store.recover(config.on_restart)?;
         if !recovered.is_empty() {
             tracing::warn!(runs = ?recovered, "runs interrupted by a daemon stop were recovered");
             launcher.reap().await;
         }
+        let registry_url_hint = config.packages.public_url.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| DaemonError::Bind { addr, source })?;
@@ -203,8 +211,15 @@ impl Daemon {
             tasks: TaskTracker::new(),
             plan_lock: Arc::new(Mutex::new(())),
             metrics: Metrics::default(),
+            base_url: base_url(registry_url_hint.as_deref(), local_addr),
+            registry: registry.clone(),
         });
-        let app = crate::http::router(shared.clone());
+        let mut app = crate::http::router(shared.clone());
+        if let Some(registry) = &registry {
+            // The registry takes every path the daemon does not serve (npm names sit at the
+            // root), so the daemon adds no fallback of its own.
+            app = app.merge(registry.router());
+        }
         let closing = shared.closing.clone();
         let server = tokio::spawn(async move {
             let serve =
@@ -215,7 +230,9 @@ impl Daemon {
         });
         let scheduler = tokio::spawn(schedule(shared.clone()));
         let pruner = tokio::spawn(prune(shared.clone()));
+        let cron = tokio::spawn(crate::schedule::run(shared.clone()));
         Ok(DaemonHandle {
+            cron,
             _lock: lock,
             addr: local_addr,
             shared,
@@ -236,6 +253,8 @@ pub struct DaemonHandle {
     server: JoinHandle<()>,
     scheduler: JoinHandle<()>,
     pruner: JoinHandle<()>,
+    /// Fires `schedule:` triggers.
+    cron: JoinHandle<()>,
     recovered: Vec<i64>,
 }
 
@@ -259,6 +278,13 @@ impl DaemonHandle {
         self.shared.store.clone()
     }
 
+    /// Queues the runs of every `schedule:` trigger due at `minute` (unix seconds, rounded
+    /// down to the minute), as the cron loop does when that minute comes. A minute fires at
+    /// most once, whoever fires it.
+    pub async fn fire_schedules(&self, minute: i64) {
+        crate::schedule::fire_minute(&self.shared, minute.div_euclid(60) * 60).await;
+    }
+
     /// Runs that were in flight at the previous stop and were failed or re-queued.
     pub fn recovered(&self) -> &[i64] {
         &self.recovered
@@ -277,6 +303,7 @@ impl DaemonHandle {
         shared.accepting.store(false, Ordering::SeqCst);
         shared.stopping.cancel();
         let _ = self.scheduler.await;
+        self.cron.abort();
         shared.tasks.close();
         let drained = tokio::time::timeout(timeout, shared.tasks.wait())
             .await
@@ -302,6 +329,43 @@ impl DaemonHandle {
         wait_for_signal().await;
         tracing::info!("draining");
         self.shutdown().await
+    }
+}
+
+/// Opens the registry in `data_dir/packages` unless `[packages] enabled = false`.
+async fn open_registry(config: &Config) -> Result<Option<gantry_packages::Registry>, DaemonError> {
+    if !config.packages.enabled {
+        return Ok(None);
+    }
+    let mut registry_config = gantry_packages::Config::new(config.data_dir.join("packages"));
+    registry_config.public_url = config.packages.public_url.clone();
+    Ok(Some(
+        gantry_packages::Registry::open(registry_config).await?,
+    ))
+}
+
+fn base_url(public_url: Option<&str>, addr: SocketAddr) -> String {
+    match public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("http://{addr}"),
+    }
+}
+
+/// A `GITHUB_TOKEN` for one run: the repository owner's packages, read and write.
+fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAccess> {
+    use gantry_packages::Scope;
+    let registry = shared.registry.as_ref()?;
+    let owner = repo.split('/').next().unwrap_or(repo);
+    let ttl = Duration::from_secs(shared.config.packages.token_ttl_hours.max(1) * 3600);
+    match registry.mint_run_token(owner, &[Scope::ReadPackages, Scope::WritePackages], ttl) {
+        Ok(token) => Some(crate::launcher::PackagesAccess {
+            url: shared.base_url.clone(),
+            token,
+        }),
+        Err(e) => {
+            tracing::warn!(repo, error = %e, "no package token for this run");
+            None
+        }
     }
 }
 
@@ -406,7 +470,9 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
         .data_dir
         .join("work")
         .join(format!("run-{}-{}", claimed.id, claimed.attempt));
+    let packages = run_token(shared, &spec.repo);
     QueuedRun {
+        packages,
         run_id: claimed.id,
         attempt: claimed.attempt,
         repo: spec.repo,
@@ -478,6 +544,7 @@ fn secret_values(run: &QueuedRun) -> Vec<String> {
         .values()
         .filter(|v| !v.is_empty())
         .cloned()
+        .chain(run.packages.as_ref().map(|p| p.token.clone()))
         .collect();
     values.sort_by_key(|v| std::cmp::Reverse(v.len()));
     values

@@ -2,25 +2,10 @@
 //!
 //! The daemon decides *what* runs and *when*; a [`RunLauncher`] executes one queued run and
 //! reports progress as [`RunEvent`]s, which the daemon stores and streams. The real engine
-//! (`gantry-runner` with the Docker executor) plugs in by implementing this trait in
-//! `gantry-cli`:
+//! is [`crate::EngineLauncher`] (`gantry-runner` on `gantry-docker`'s executors).
 //!
-//! ```ignore
-//! struct EngineLauncher { docker: bollard::Docker }
-//! #[async_trait::async_trait]
-//! impl RunLauncher for EngineLauncher {
-//!     async fn run(&self, run: QueuedRun, events: mpsc::Sender<RunEvent>, cancel: CancellationToken) -> RunOutcome {
-//!         // parse run.workflow_source, build the github context from run.event/run.payload,
-//!         // run the jobs named in run.jobs (respecting needs) in run.workspace with the
-//!         // images from run.labels, forward step starts, log lines, annotations and summaries
-//!         // as RunEvents, stop when `cancel` fires.
-//!     }
-//!     async fn reap(&self) { let _ = gantry_docker::clean_all(&self.docker).await; }
-//! }
-//! ```
-//!
-//! With `gantry_runner::run(workflow, &plan, options, executor, tx)` as it stands, the adapter
-//! is: parse `run.workflow_source` (`gantry_workflow::parse_workflow`), build an `Event` from
+//! [`crate::EngineLauncher`] adapts `gantry_runner::run(workflow, &plan, options, executor,
+//! tx)`: parse `run.workflow_source` (`gantry_workflow::parse_workflow`), build an `Event` from
 //! `run.event`/`run.payload`/`run.git_ref` and plan it with
 //! `gantry_plan::plan_workflow_with(&wf, &event, &job_keys, &ctx)` where `job_keys` are the
 //! keys in `run.jobs`; fill `RunOptions` (`run_id` = `run.run_id`, `secrets`, `vars`,
@@ -37,6 +22,8 @@
 //! | `Annotation { annotation, .. }`    | `Annotation`                                           |
 //! | `StepSummary { markdown, .. }`     | `Summary`                                              |
 //! | `RunFinished { conclusion, .. }`   | the returned [`RunOutcome`]                            |
+//! | (plan: a matrix with >1 rows)      | `MatrixExpanded { job, legs }` before anything starts  |
+//! | `GroupStarted { title, .. }`       | `Log { text: "▸ title" }`                              |
 //!
 //! Steps of composite actions (`3.1`) are reported under their top-level step. The daemon
 //! masks the repository's secrets again before storing anything.
@@ -85,6 +72,29 @@ pub struct QueuedRun {
     /// A directory reserved for this run attempt, holding the repository's files at `sha`
     /// (removed when the run ends).
     pub workspace: PathBuf,
+    /// The embedded package registry and this run's `GITHUB_TOKEN` for it (`None` when the
+    /// daemon hosts no registry). Never logged; masked like a secret.
+    #[serde(default, skip_serializing)]
+    pub packages: Option<PackagesAccess>,
+}
+
+/// Where a run reaches the daemon's package registry, and with which token.
+#[derive(Clone, Deserialize)]
+pub struct PackagesAccess {
+    /// `http://127.0.0.1:8080`: the daemon's own address.
+    pub url: String,
+    /// Minted for this run: the repository owner's packages, read and write, for a few hours.
+    pub token: String,
+}
+
+/// The token stays out of debug output.
+impl std::fmt::Debug for PackagesAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PackagesAccess")
+            .field("url", &self.url)
+            .field("token", &"***")
+            .finish()
+    }
 }
 
 /// One job of a planned run.
@@ -142,6 +152,12 @@ pub enum AnnotationLevel {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RunEvent {
+    /// A matrix job expanded into legs before any of them started: the legs (key, display
+    /// name) replace the job's single queued row, so every row is visible while it waits.
+    MatrixExpanded {
+        job: String,
+        legs: Vec<(String, String)>,
+    },
     JobStarted {
         job: String,
         name: String,

@@ -4,10 +4,12 @@
 //! ```no_run
 //! # async fn example() -> Result<(), gantry_daemon::DaemonError> {
 //! use std::sync::Arc;
-//! use gantry_daemon::{Config, Daemon, ProcessLauncher};
+//! use gantry_daemon::{Config, Daemon, EngineLauncher};
 //!
 //! let config = Config::load(std::path::Path::new("gantry.toml")).expect("valid config");
-//! let handle = Daemon::start(config, Arc::new(ProcessLauncher::new())).await?;
+//! // The real engine: Docker for labels mapped to images, host processes for `host`.
+//! let launcher = EngineLauncher::connect(config.data_dir.join("host")).await;
+//! let handle = Daemon::start(config, Arc::new(launcher)).await?;
 //! println!("listening on {}", handle.local_addr());
 //! handle.run_until_signal().await; // SIGTERM drains
 //! # Ok(()) }
@@ -26,27 +28,39 @@
 //! `GET /api/runs/{id}/jobs/{job}/logs/stream` (SSE, follows), `POST /api/runs/{id}/cancel`,
 //! `POST /api/runs/{id}/rerun` (`{"failed_only": true}`),
 //! `POST /api/repos/{owner}/{repo}/dispatch` (`{"workflow", "ref", "inputs"}`),
-//! `GET /api/deliveries`, `/healthz`, `/metrics`, and the page at `/`.
+//! `GET /api/deliveries`, `/healthz`, `/metrics`, and the page at `/`. Every other path
+//! belongs to the embedded package registry (`gantry_packages::Registry::router()`: npm at
+//! the root, OCI under `/v2/`) unless `[packages] enabled = false`; each run gets a
+//! `GITHUB_TOKEN` minted by that registry for its repository owner's packages.
+//!
+//! `schedule:` triggers fire from a minute loop (each firing recorded once, as the delivery
+//! `schedule:<repo>:<cron>:<minute>`); [`DaemonHandle::fire_schedules`] fires a given minute.
 //!
 //! Each run starts in a checkout of its commit ([`QueuedRun::workspace`]); the repository's
 //! secrets are masked in everything stored.
 
 pub mod config;
 mod daemon;
+pub mod engine;
 mod http;
 pub mod launcher;
 pub mod markdown;
 pub mod metrics;
 pub mod planner;
 mod process;
+mod schedule;
 pub mod signature;
 pub mod store;
 
-pub use config::{Config, ConfigError, ConfigProblem, RepoConfig, RestartPolicy, check_config};
+pub use config::{
+    Config, ConfigError, ConfigProblem, PackagesConfig, RepoConfig, RestartPolicy, check_config,
+};
 pub use daemon::{Daemon, DaemonError, DaemonHandle, ShutdownReport};
+pub use engine::EngineLauncher;
 pub use http::api::ApiError;
 pub use launcher::{
-    AnnotationLevel, Conclusion, PlannedJobInfo, QueuedRun, RunEvent, RunLauncher, RunOutcome,
+    AnnotationLevel, Conclusion, PackagesAccess, PlannedJobInfo, QueuedRun, RunEvent, RunLauncher,
+    RunOutcome,
 };
 pub use process::ProcessLauncher;
 pub use store::{SqliteStore, Store, StoreError};

@@ -315,6 +315,7 @@ fn apply_event(tx: &Tx<'_>, run_id: i64, event: &RunEvent) -> Result<(), StoreEr
             )?;
             transition(tx, run_id, Some(job), Some("queued"), "running", None)?;
         }
+        RunEvent::MatrixExpanded { job, legs } => expand_matrix(tx, run_id, job, legs)?,
         RunEvent::StepStarted { job, number, name } => {
             let id = job_id(tx, run_id, job)?;
             tx.execute(
@@ -372,6 +373,36 @@ fn apply_event(tx: &Tx<'_>, run_id: i64, event: &RunEvent) -> Result<(), StoreEr
                 params![id, markdown],
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Replaces a queued job's row by one queued row per matrix leg, with the job's needs.
+fn expand_matrix(
+    tx: &Tx<'_>,
+    run_id: i64,
+    job: &str,
+    legs: &[(String, String)],
+) -> Result<(), StoreError> {
+    let needs: Option<String> = tx
+        .query_row(
+            "SELECT needs FROM jobs WHERE run_id = ?1 AND key = ?2 AND status = 'queued'",
+            params![run_id, job],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(needs) = needs else {
+        return Ok(());
+    };
+    tx.execute(
+        "DELETE FROM jobs WHERE run_id = ?1 AND key = ?2",
+        params![run_id, job],
+    )?;
+    for (key, name) in legs {
+        tx.execute(
+            "INSERT INTO jobs (run_id, key, name, needs, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
+            params![run_id, key, name, needs],
+        )?;
     }
     Ok(())
 }

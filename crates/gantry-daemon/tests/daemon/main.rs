@@ -1,10 +1,13 @@
 //! The daemon over real HTTP on 127.0.0.1 with temp data directories.
 
 mod api;
+mod browser;
 mod common;
 mod concurrency;
 mod crash;
 mod drain;
 mod durability;
+mod engine;
 mod render;
+mod schedule;
 mod webhook;

@@ -1,0 +1,437 @@
+//! [`EngineLauncher`]: runs queued runs with the real engine (`gantry-runner`) on
+//! `gantry-docker`'s executors — containers for labels mapped to images, host processes for
+//! labels mapped to `host`.
+//!
+//! The daemon fixes everything a run needs when it claims it ([`QueuedRun`]), including the
+//! run's `GITHUB_TOKEN` for the embedded package registry; this adapter only translates.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gantry_docker::{DockerExecutor, HostExecutor, RoutingExecutor};
+use gantry_plan::{Event, PlanContext, WorkflowOutcome, plan_workflow_with};
+use gantry_runner::executor::{Executor, Platform};
+use gantry_runner::{ActionRegistry, GithubInfo, RunOptions};
+use indexmap::IndexMap;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::launcher::{AnnotationLevel, Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
+
+/// The label value that runs a job's steps as processes on the daemon's machine.
+pub const HOST_LABEL: &str = "host";
+
+/// Runs queued runs with `gantry_runner::run`.
+pub struct EngineLauncher {
+    executor: Arc<dyn Executor>,
+    docker: Option<gantry_docker::Docker>,
+    /// Jobs running at once within one run.
+    max_jobs: usize,
+}
+
+impl EngineLauncher {
+    /// Connects to Docker when it is reachable; without it only `host` labels run. Host jobs
+    /// get their directories under `host_dir`.
+    pub async fn connect(host_dir: impl Into<PathBuf>) -> EngineLauncher {
+        let docker = match DockerExecutor::connect().await {
+            Ok(docker) => Some(docker),
+            Err(e) => {
+                tracing::warn!(error = %e, "docker is unavailable: only `host` labels can run");
+                None
+            }
+        };
+        EngineLauncher::with_docker(docker, host_dir)
+    }
+
+    /// Host jobs only (no Docker).
+    pub fn host_only(host_dir: impl Into<PathBuf>) -> EngineLauncher {
+        EngineLauncher::with_docker(None, host_dir)
+    }
+
+    /// With a given Docker executor (or none).
+    pub fn with_docker(docker: Option<DockerExecutor>, host_dir: impl Into<PathBuf>) -> Self {
+        let client = docker.as_ref().map(|d| d.client().clone());
+        let executor = RoutingExecutor::new(docker, HostExecutor::new(host_dir));
+        EngineLauncher {
+            executor: Arc::new(executor),
+            docker: client,
+            max_jobs: 4,
+        }
+    }
+
+    /// Whether container labels can run.
+    pub fn has_docker(&self) -> bool {
+        self.docker.is_some()
+    }
+}
+
+#[async_trait::async_trait]
+impl RunLauncher for EngineLauncher {
+    async fn run(
+        &self,
+        run: QueuedRun,
+        events: mpsc::Sender<RunEvent>,
+        cancel: CancellationToken,
+    ) -> RunOutcome {
+        let parsed = gantry_workflow::parse_workflow(&run.workflow_path, &run.workflow_source);
+        let has_errors = parsed.has_errors();
+        let workflow = match parsed.value {
+            Some(wf) if !has_errors => Arc::new(wf),
+            _ => return RunOutcome::with_reason(Conclusion::Failure, "the workflow has errors"),
+        };
+        let plan = match plan_run(&workflow, &run) {
+            Ok(WorkflowOutcome::Run(plan)) => plan,
+            Ok(WorkflowOutcome::Skipped(reason)) => {
+                return RunOutcome::with_reason(Conclusion::Skipped, reason.to_string());
+            }
+            Err(e) => return RunOutcome::with_reason(Conclusion::Failure, e.to_string()),
+        };
+        for event in matrix_legs(&plan) {
+            let _ = events.send(event).await;
+        }
+        let options = self.options(&run, &workflow, cancel);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let engine = gantry_runner::run(workflow, &plan, options, self.executor.clone(), tx);
+        let forward = async {
+            while let Some(event) = rx.recv().await {
+                for mapped in map_event(event) {
+                    // A closed channel means nobody records any more; the run goes on.
+                    let _ = events.send(mapped).await;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(engine, forward);
+        RunOutcome::new(conclusion(result.conclusion))
+    }
+
+    async fn reap(&self) {
+        if let Some(docker) = &self.docker
+            && let Err(e) = gantry_docker::clean_all(docker).await
+        {
+            tracing::error!(error = %e, "cannot remove what interrupted runs left in docker");
+        }
+    }
+}
+
+impl EngineLauncher {
+    fn options(
+        &self,
+        run: &QueuedRun,
+        workflow: &gantry_workflow::Workflow,
+        cancel: CancellationToken,
+    ) -> RunOptions {
+        let mut options = RunOptions::new(format!("daemon-{}-{}", run.run_id, run.attempt));
+        options.github = github_info(run, workflow);
+        options.secrets = to_index(&run.secrets);
+        options.vars = to_index(&run.variables);
+        options.platforms = platforms(run);
+        options.workspace_source = Some(run.workspace.clone());
+        options.max_jobs = self.max_jobs;
+        options.cancel = cancel;
+        options.actions = actions(run);
+        options
+    }
+}
+
+/// Plans the run's jobs again from the stored workflow text (the daemon stored it at queue
+/// time, so a later push cannot change what runs).
+fn plan_run(
+    workflow: &gantry_workflow::Workflow,
+    run: &QueuedRun,
+) -> Result<WorkflowOutcome, gantry_plan::PlanError> {
+    let event = Event {
+        git_ref: Some(run.git_ref.clone()),
+        ..Event::new(run.event.clone(), event_payload(run))
+    };
+    let mut keys: Vec<String> = run
+        .jobs
+        .iter()
+        .map(|j| job_id_of(workflow, &j.key))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    if keys.len() == workflow.jobs.len() {
+        keys.clear();
+    }
+    let context = PlanContext {
+        github: Some(serde_json::json!({
+            "event_name": run.event, "event": run.payload, "ref": run.git_ref,
+            "sha": run.sha, "repository": run.repo,
+        })),
+        vars: Some(serde_json::json!(run.variables)),
+    };
+    plan_workflow_with(workflow, &event, &keys, &context)
+}
+
+/// The workflow job a stored key belongs to: matrix legs are stored as `build-2`.
+fn job_id_of(workflow: &gantry_workflow::Workflow, key: &str) -> String {
+    if workflow.jobs.contains_key(key) {
+        return key.to_owned();
+    }
+    match key.rsplit_once('-') {
+        Some((id, n)) if n.parse::<u32>().is_ok() && workflow.jobs.contains_key(id) => {
+            id.to_owned()
+        }
+        _ => key.to_owned(),
+    }
+}
+
+/// The legs of every matrix known at plan time, keyed as the engine reports them
+/// (`build-1`, `build-2`; a one-row matrix keeps the job's key), so the page lists them
+/// before they start.
+fn matrix_legs(plan: &gantry_plan::WorkflowPlan) -> Vec<RunEvent> {
+    plan.jobs
+        .iter()
+        .filter_map(|job| match &job.matrix {
+            gantry_plan::MatrixPlan::Rows(rows) if rows.len() > 1 => {
+                Some(RunEvent::MatrixExpanded {
+                    job: job.id.clone(),
+                    legs: rows
+                        .iter()
+                        .enumerate()
+                        .map(|(i, row)| (format!("{}-{}", job.id, i + 1), leg_name(&job.id, row)))
+                        .collect(),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `build (ubuntu, 20)`, as GitHub names a leg of a job without `name:`.
+fn leg_name(id: &str, row: &gantry_plan::MatrixRow) -> String {
+    let values: Vec<String> = row
+        .values()
+        .map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect();
+    format!("{id} ({})", values.join(", "))
+}
+
+/// `workflow_dispatch` inputs reach the planner through the payload, as GitHub sends them.
+fn event_payload(run: &QueuedRun) -> Value {
+    let mut payload = run.payload.clone();
+    if let (Some(inputs), Some(object)) = (&run.inputs, payload.as_object_mut()) {
+        object.entry("inputs").or_insert_with(|| inputs.clone());
+    }
+    payload
+}
+
+fn github_info(run: &QueuedRun, workflow: &gantry_workflow::Workflow) -> GithubInfo {
+    let text = |path: &[&str]| {
+        path.iter()
+            .try_fold(&run.payload, |v, k| v.get(*k))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let actor = text(&["sender", "login"]);
+    let mut info = GithubInfo {
+        event_name: run.event.clone(),
+        event: event_payload(run),
+        sha: run.sha.clone(),
+        git_ref: run.git_ref.clone(),
+        head_ref: text(&["pull_request", "head", "ref"]),
+        base_ref: text(&["pull_request", "base", "ref"]),
+        repository: run.repo.clone(),
+        triggering_actor: actor.clone(),
+        actor,
+        workflow: workflow
+            .name
+            .as_ref()
+            .map_or_else(|| run.workflow_path.clone(), |n| n.value.clone()),
+        workflow_path: run.workflow_path.clone(),
+        run_id: run.run_id.to_string(),
+        run_number: u64::try_from(run.run_id).unwrap_or_default(),
+        run_attempt: u64::from(run.attempt),
+        ..GithubInfo::default()
+    };
+    if let Some(packages) = &run.packages {
+        info.token = packages.token.clone();
+    }
+    info
+}
+
+fn to_index(map: &std::collections::BTreeMap<String, String>) -> IndexMap<String, String> {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// `runs-on` labels from the configuration: `host` runs on this machine, anything else is an
+/// image.
+fn platforms(run: &QueuedRun) -> IndexMap<String, Platform> {
+    run.labels
+        .iter()
+        .map(|(label, target)| {
+            let platform = if target == HOST_LABEL {
+                Platform::Host
+            } else {
+                Platform::Image(target.clone())
+            };
+            (label.to_ascii_lowercase(), platform)
+        })
+        .collect()
+}
+
+/// The built-in actions, with checkout reading the configured repository and setup-node
+/// pointing GitHub Packages at the daemon's registry.
+fn actions(run: &QueuedRun) -> ActionRegistry {
+    let mut actions = ActionRegistry::with_defaults();
+    let source = run
+        .repo_url
+        .strip_prefix("file://")
+        .unwrap_or(&run.repo_url);
+    actions.register(
+        "actions/checkout",
+        Arc::new(gantry_runner::builtin::Checkout::for_repository(source)),
+    );
+    if let Some(packages) = &run.packages {
+        let url = format!("{}/", packages.url.trim_end_matches('/'));
+        actions.register(
+            "actions/setup-node",
+            Arc::new(gantry_runner::builtin::SetupNode::with_registry(url)),
+        );
+    }
+    actions
+}
+
+fn conclusion(c: gantry_runner::Conclusion) -> Conclusion {
+    match c {
+        gantry_runner::Conclusion::Success => Conclusion::Success,
+        gantry_runner::Conclusion::Failure => Conclusion::Failure,
+        gantry_runner::Conclusion::Cancelled => Conclusion::Cancelled,
+        gantry_runner::Conclusion::Skipped => Conclusion::Skipped,
+    }
+}
+
+/// The top-level step number (1-based) of a step path (`"3.1"` → 4).
+fn step_number(step: &gantry_runner::StepRef) -> Option<u32> {
+    let first = step.path.split('.').next()?;
+    first.parse::<u32>().ok().map(|n| n + 1)
+}
+
+/// Composite actions' inner steps (`3.1`) are shown under their top-level step.
+fn is_top_level(step: &gantry_runner::StepRef) -> bool {
+    !step.path.contains('.')
+}
+
+/// The engine's events as the daemon stores them (see the table in [`crate::launcher`]).
+pub fn map_event(event: gantry_runner::RunEvent) -> Vec<RunEvent> {
+    use gantry_runner::RunEvent as E;
+    let one = match event {
+        E::JobStarted { job, name, .. } => RunEvent::JobStarted { job, name },
+        E::StepStarted { job, step } if is_top_level(&step) => match step_number(&step) {
+            Some(number) => RunEvent::StepStarted {
+                job,
+                number,
+                name: step.name,
+            },
+            None => return Vec::new(),
+        },
+        E::StepFinished {
+            job,
+            step,
+            conclusion: c,
+            ..
+        } if is_top_level(&step) => match step_number(&step) {
+            Some(number) => RunEvent::StepFinished {
+                job,
+                number,
+                conclusion: conclusion(c),
+            },
+            None => return Vec::new(),
+        },
+        E::Log {
+            job, step, line, ..
+        } => RunEvent::Log {
+            job,
+            step: step.as_ref().and_then(step_number),
+            text: line,
+        },
+        E::GroupStarted { job, step, title } => RunEvent::Log {
+            job,
+            step: step.as_ref().and_then(step_number),
+            text: format!("▸ {title}"),
+        },
+        E::JobFinished {
+            job, conclusion: c, ..
+        } => RunEvent::JobFinished {
+            job,
+            conclusion: conclusion(c),
+        },
+        E::Annotation {
+            job, annotation, ..
+        } => RunEvent::Annotation {
+            job,
+            level: level(annotation.level),
+            message: annotation.message,
+            file: annotation.file,
+            line: annotation.line.and_then(|l| u32::try_from(l).ok()),
+        },
+        E::StepSummary { job, markdown, .. } => RunEvent::Summary { job, markdown },
+        _ => return Vec::new(),
+    };
+    vec![one]
+}
+
+fn level(level: gantry_runner::AnnotationLevel) -> AnnotationLevel {
+    match level {
+        gantry_runner::AnnotationLevel::Error => AnnotationLevel::Error,
+        gantry_runner::AnnotationLevel::Warning => AnnotationLevel::Warning,
+        gantry_runner::AnnotationLevel::Notice => AnnotationLevel::Notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gantry_runner::{LogStream, StepRef};
+
+    fn step(path: &str) -> StepRef {
+        StepRef {
+            path: path.to_owned(),
+            name: "s".to_owned(),
+        }
+    }
+
+    #[test]
+    fn nested_steps_fold_into_their_top_level_step() {
+        let started = gantry_runner::RunEvent::StepStarted {
+            job: "b".into(),
+            step: step("3.1"),
+        };
+        assert!(map_event(started).is_empty());
+        let log = gantry_runner::RunEvent::Log {
+            job: "b".into(),
+            step: Some(step("3.1")),
+            stream: LogStream::Stdout,
+            line: "hi".into(),
+        };
+        assert_eq!(
+            map_event(log),
+            vec![RunEvent::Log {
+                job: "b".into(),
+                step: Some(4),
+                text: "hi".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn top_level_steps_are_numbered_from_one() {
+        let started = gantry_runner::RunEvent::StepStarted {
+            job: "b".into(),
+            step: step("0"),
+        };
+        assert_eq!(
+            map_event(started),
+            vec![RunEvent::StepStarted {
+                job: "b".into(),
+                number: 1,
+                name: "s".into()
+            }]
+        );
+    }
+}
