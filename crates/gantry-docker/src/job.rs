@@ -315,6 +315,71 @@ impl DockerJob {
     }
 }
 
+/// Writes a file under RUNNER_TEMP's host directory without following links a step planted
+/// there (they could point at any file of this machine); `false` when the parent directory
+/// leads out of `root`.
+fn write_confined(root: &Path, host: &Path, data: &[u8]) -> Result<bool, ExecutorError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    create_parents(root, host)?;
+    let ctx = |e| io_error(format!("writing {}", host.display()), e);
+    let (Some(parent), Some(name)) = (host.parent(), host.file_name()) else {
+        return Ok(false);
+    };
+    let real_root = root.canonicalize().map_err(ctx)?;
+    let real_parent = parent.canonicalize().map_err(ctx)?;
+    if !real_parent.starts_with(&real_root) {
+        return Ok(false);
+    }
+    let target = real_parent.join(name);
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(&target).map_err(ctx)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&target)
+        .map_err(ctx)?;
+    file.write_all(data).map_err(ctx)?;
+    // Steps append to file-command files; the container user may not be us.
+    set_mode(&target, 0o666)?;
+    Ok(true)
+}
+
+/// Where a host path under the work root really points.
+enum Confined {
+    /// Inside the work root: safe to read on this machine.
+    Inside(PathBuf),
+    /// Nothing there (not even a dangling link).
+    Missing,
+    /// A symlink leading out of the work root (or one this machine cannot resolve).
+    Elsewhere,
+}
+
+impl DockerJob {
+    /// Steps can plant symlinks in the bind-mounted work root (`/etc/shadow`, ...): reading
+    /// through them on the host would leak this machine's files, so only paths that stay inside
+    /// the work root are read directly.
+    async fn confined(&self, host: &Path) -> Confined {
+        let Ok(root) = tokio::fs::canonicalize(self.host_dir.work()).await else {
+            return Confined::Elsewhere;
+        };
+        match tokio::fs::canonicalize(host).await {
+            Ok(real) if real.starts_with(&root) => Confined::Inside(real),
+            Ok(_) => Confined::Elsewhere,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && tokio::fs::symlink_metadata(host).await.is_err() =>
+            {
+                Confined::Missing
+            }
+            Err(_) => Confined::Elsewhere,
+        }
+    }
+}
+
 /// `path` (as steps see it) below `prefix`, mapped onto the host directory `host`.
 fn under(path: &str, prefix: &str, host: &Path) -> Option<PathBuf> {
     let rel = path.strip_prefix(prefix)?;
@@ -381,21 +446,26 @@ impl JobEnvironment for DockerJob {
         };
         let root = self.host_dir.temp();
         let data = contents.to_vec();
-        tokio::task::spawn_blocking(move || {
-            create_parents(&root, &host)?;
-            std::fs::write(&host, data)
-                .map_err(|e| io_error(format!("writing {}", host.display()), e))?;
-            // Steps append to file-command files; the container user may not be us.
-            set_mode(&host, 0o666)
-        })
-        .await
-        .map_err(|e| ExecutorError::Other(format!("writing {path}: {e}")))?
+        let written = tokio::task::spawn_blocking(move || write_confined(&root, &host, &data))
+            .await
+            .map_err(|e| ExecutorError::Other(format!("writing {path}: {e}")))??;
+        if written {
+            return Ok(());
+        }
+        // A step linked a directory out of RUNNER_TEMP: let the engine resolve it inside.
+        self.upload_file(path, contents).await
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
         tarball::check_step_path(path)?;
-        let Some(host) = self.temp_path(path) else {
+        let Some(host) = self.work_path(path) else {
             return self.download_file(path).await;
+        };
+        let host = match self.confined(&host).await {
+            Confined::Inside(real) => real,
+            Confined::Missing => return Ok(None),
+            // A link out of the work root means a path inside the container, not on this host.
+            Confined::Elsewhere => return self.download_file(path).await,
         };
         match tokio::fs::read(&host).await {
             Ok(data) => Ok(Some(data)),

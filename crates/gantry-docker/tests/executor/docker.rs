@@ -467,3 +467,35 @@ async fn clean_run_removes_kept_action_images() {
     );
     h.assert_clean().await;
 }
+
+#[tokio::test]
+async fn planted_symlinks_do_not_reach_host_files() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("host-secret");
+    std::fs::write(&secret, "host only\n").unwrap();
+    let temp = env.paths().temp.clone();
+    // The container's own file at the same absolute path as the host's secret.
+    let script = format!(
+        "mkdir -p {dir} && echo container-side > {file} && ln -sf {file} {temp}/link && \
+         mkdir -p {temp}/fc && ln -sf {file} {temp}/fc/set_env_9 && ln -s {dir} {temp}/linkdir",
+        dir = secret_dir.path().display(),
+        file = secret.display(),
+    );
+    let (status, out) = sh(&*env, &script).await;
+    assert_eq!(status, ExitStatus::Code(0), "{}", out.err());
+    // Reads resolve inside the container, never on this machine.
+    let read = env.read_file(&format!("{temp}/link")).await.unwrap();
+    assert_ne!(read.as_deref(), Some(&b"host only\n"[..]));
+    // Writes replace the planted link (file commands) or go through the engine.
+    env.write_file(&format!("{temp}/fc/set_env_9"), b"")
+        .await
+        .unwrap();
+    env.write_file(&format!("{temp}/linkdir/host-secret"), b"overwritten")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "host only\n");
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
