@@ -480,3 +480,84 @@ impl Db {
         tx.commit()
     }
 }
+
+/// One row of `packages`, for administration.
+pub(crate) struct AdminPackageRow {
+    pub kind: String,
+    pub name: String,
+    pub owner: String,
+    pub visibility: String,
+}
+
+impl Db {
+    /// Every package, npm first, then containers, each by name.
+    pub fn admin_packages(&self) -> rusqlite::Result<Vec<AdminPackageRow>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT kind, name, owner, visibility FROM packages
+             ORDER BY CASE kind WHEN 'npm' THEN 0 ELSE 1 END, name",
+        )?;
+        let rows = stmt.query_map([], admin_row)?;
+        rows.collect()
+    }
+
+    pub fn admin_package(
+        &self,
+        kind: &str,
+        name: &str,
+    ) -> rusqlite::Result<Option<AdminPackageRow>> {
+        self.conn()
+            .query_row(
+                "SELECT kind, name, owner, visibility FROM packages WHERE kind = ?1 AND name = ?2",
+                [kind, name],
+                admin_row,
+            )
+            .optional()
+    }
+
+    /// The digests of a repository's manifests, sorted.
+    pub fn oci_manifest_digests(&self, repo: &str) -> rusqlite::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT digest FROM oci_manifests WHERE repo = ?1 ORDER BY digest")?;
+        let rows = stmt.query_map([repo], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    /// `(tag, digest)` pairs of a repository, by tag.
+    pub fn oci_tag_digests(&self, repo: &str) -> rusqlite::Result<Vec<(String, String)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT tag, digest FROM oci_tags WHERE repo = ?1 ORDER BY tag")?;
+        let rows = stmt.query_map([repo], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    }
+
+    /// Forgets a container repository: manifests, tags, blob links and the package itself.
+    pub fn oci_delete_repository(&self, repo: &str) -> rusqlite::Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for table in [
+            "oci_tags",
+            "oci_manifest_refs",
+            "oci_manifests",
+            "oci_blobs",
+        ] {
+            tx.execute(&format!("DELETE FROM {table} WHERE repo = ?1"), [repo])?;
+        }
+        tx.execute(
+            "DELETE FROM packages WHERE kind = 'container' AND name = ?1",
+            [repo],
+        )?;
+        tx.commit()
+    }
+}
+
+fn admin_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AdminPackageRow> {
+    Ok(AdminPackageRow {
+        kind: r.get(0)?,
+        name: r.get(1)?,
+        owner: r.get(2)?,
+        visibility: r.get(3)?,
+    })
+}

@@ -8,6 +8,7 @@
 //! Embed with [`Registry::router`] (mount at the root of the daemon's address) or run standalone
 //! with [`serve`].
 
+mod admin;
 mod auth;
 mod config;
 mod db;
@@ -21,6 +22,7 @@ mod registry;
 mod server;
 pub mod storage;
 
+pub use admin::{PackageDetail, PackageSummary, PackageVersion};
 pub use auth::{Scope, TokenInfo};
 pub use config::{Config, Visibility};
 pub use digest::Digest;

@@ -23,7 +23,7 @@ pub fn publish_doc(name: &str, version: &str, tarball: &[u8], base: &str) -> Val
     })
 }
 
-async fn publish(s: &Server, token: &str, doc: &Value) -> reqwest::Response {
+pub async fn publish(s: &Server, token: &str, doc: &Value) -> reqwest::Response {
     let name = doc["name"].as_str().unwrap().replace('/', "%2f");
     client()
         .put(s.url(&format!("/{name}")))

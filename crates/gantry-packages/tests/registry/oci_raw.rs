@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
-async fn push_blob(s: &Server, repo: &str, token: &str, data: &[u8]) -> reqwest::Response {
+pub async fn push_blob(s: &Server, repo: &str, token: &str, data: &[u8]) -> reqwest::Response {
     let url = s.url(&format!(
         "/v2/{repo}/blobs/uploads/?digest={}",
         sha256(data)
@@ -22,7 +22,7 @@ async fn push_blob(s: &Server, repo: &str, token: &str, data: &[u8]) -> reqwest:
         .unwrap()
 }
 
-fn manifest(config: &[u8], layers: &[&[u8]]) -> Vec<u8> {
+pub fn manifest(config: &[u8], layers: &[&[u8]]) -> Vec<u8> {
     let desc = |d: &[u8], t: &str| json!({ "mediaType": t, "digest": sha256(d), "size": d.len() });
     let layers: Vec<_> = layers
         .iter()
@@ -33,7 +33,7 @@ fn manifest(config: &[u8], layers: &[&[u8]]) -> Vec<u8> {
     serde_json::to_vec(&m).unwrap()
 }
 
-async fn put_manifest(
+pub async fn put_manifest(
     s: &Server,
     repo: &str,
     reference: &str,
@@ -52,7 +52,7 @@ async fn put_manifest(
 }
 
 /// Pushes config + one layer + manifest under `tag`; returns the manifest digest.
-async fn push_image(s: &Server, repo: &str, tag: &str, layer: &[u8]) -> String {
+pub async fn push_image(s: &Server, repo: &str, tag: &str, layer: &[u8]) -> String {
     let config = format!("{{\"tag\":\"{tag}\"}}").into_bytes();
     for blob in [&config[..], layer] {
         assert_eq!(push_blob(s, repo, &s.admin, blob).await.status(), 201);
