@@ -37,6 +37,7 @@ pub enum Command {
     Expr(ExprArgs),
     Run(Box<RunArgs>),
     Clean(CleanArgs),
+    Packages(PackagesArgs),
 }
 
 /// Check workflow and action files and report every problem found.
@@ -259,8 +260,75 @@ pub struct RunArgs {
     /// Show the contents of folded groups (`::group::` and each step's `Run` header).
     #[arg(short = 'v', long, env = "GANTRY_VERBOSE")]
     pub verbose: bool,
+
+    /// gantry's data directory; the embedded package registry keeps its packages under
+    /// `DIR/packages` (default: `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Publish to this package registry (npm at its root, OCI at `/v2/`) instead of starting
+    /// gantry's own; give its token with `-s GITHUB_TOKEN=...`.
+    #[arg(long, value_name = "URL", env = "GANTRY_REGISTRY_URL")]
+    pub registry: Option<String>,
 }
 
 /// Remove every container, network and volume gantry created (labelled `io.gantry.managed`).
 #[derive(Debug, Args)]
 pub struct CleanArgs {}
+
+/// gantry's package registry (GitHub Packages for npm and containers, offline).
+///
+/// `gantry run` starts it for every run on a loopback port; these commands serve it standalone
+/// or work on its data directory directly.
+#[derive(Debug, Args)]
+pub struct PackagesArgs {
+    /// gantry's data directory; packages live under `DIR/packages` (default:
+    /// `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: PackagesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackagesCommand {
+    /// Serve the registry until Ctrl-C; prints its address and an administrator token (valid
+    /// while it serves).
+    Serve(ServeArgs),
+    /// List every package: kind, name, visibility, how many versions.
+    List,
+    /// Show a package's versions and tags (`@owner/name` for npm, `owner/name` for containers).
+    Show {
+        /// The package.
+        name: String,
+    },
+    /// Delete a package, or one version with `NAME@VERSION` (a tag or digest for containers).
+    Delete {
+        /// `NAME` or `NAME@VERSION`.
+        spec: String,
+    },
+    /// Create tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Where to listen (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0", env = "GANTRY_PACKAGES_ADDR")]
+    pub addr: std::net::SocketAddr,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (it does not expire; it is stored hashed).
+    Create {
+        /// Limit the token to this owner's packages (default: every owner).
+        #[arg(long)]
+        owner: Option<String>,
+        /// `read`, `write`, `delete` (GitHub's `read:packages` names work too).
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+    },
+}

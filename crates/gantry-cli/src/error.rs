@@ -31,4 +31,6 @@ pub enum CliError {
     Output(#[from] io::Error),
     #[error(transparent)]
     Run(#[from] crate::commands::run::RunError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
 }

@@ -10,6 +10,7 @@ mod error;
 mod exit;
 mod logging;
 mod output;
+mod registry;
 mod render;
 
 fn main() -> std::process::ExitCode {

@@ -5,6 +5,7 @@ mod clean;
 mod expr;
 mod graph;
 mod list;
+mod packages;
 pub mod run;
 mod validate;
 mod workflows;
@@ -33,5 +34,6 @@ pub fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::Expr(args) => expr::run(&args, colors),
         Command::Run(args) => run::run(&args, colors),
         Command::Clean(args) => clean::run(&args, colors),
+        Command::Packages(args) => packages::run(&args, colors),
     }
 }

@@ -27,6 +27,7 @@ use crate::engine::{
 use crate::error::CliError;
 use crate::exit::{self, Outcome};
 use crate::output::{self, Paint};
+use crate::registry::RunRegistry;
 use crate::render::run::{PlannedWorkflow, TextRun};
 use crate::render::{run_json, run_plan};
 
@@ -118,7 +119,7 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         print_plan(args, &planned, &settings, stdout)?;
         return Ok(outcome);
     }
-    let context = Context {
+    let mut context = Context {
         args_json: args.json,
         verbose: args.verbose,
         paint: stdout,
@@ -139,11 +140,52 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    let ran = runtime.block_on(run_all(planned, &context))?;
+    let mut planned = planned;
+    let registry = runtime.block_on(start_registry(args, &mut context, &mut planned))?;
+    let ran = runtime.block_on(run_all(planned, &context));
+    if let Some(registry) = registry {
+        runtime.block_on(registry.stop());
+    }
+    let ran = ran?;
     // Job environments are cleaned up before `run` returns; nothing left needs the runtime.
     runtime.shutdown_background();
     outcome = worst(outcome, ran);
     Ok(outcome)
+}
+
+/// Starts the run's package registry (or names `--registry`'s) and gives it to every workflow:
+/// `GANTRY_*` env vars and `vars`, and its token as `GITHUB_TOKEN` unless one was given. When
+/// the embedded registry cannot start the run goes on without it (only publishing jobs need it).
+async fn start_registry(
+    args: &RunArgs,
+    context: &mut Context,
+    planned: &mut [Planned],
+) -> Result<Option<RunRegistry>, CliError> {
+    let registry = match &args.registry {
+        Some(url) => RunRegistry::external(url)?,
+        None => {
+            let repository = &context.github.repository;
+            match RunRegistry::embedded(args.data_dir.as_deref(), repository).await {
+                Ok(registry) => registry,
+                Err(e) => {
+                    let warning = context.paint.warning("warning");
+                    output::note(&format!(
+                        "{warning}: {e}; jobs run without a package registry\n"
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+    };
+    registry.apply(&mut context.settings.secrets, &mut context.settings.vars);
+    if let Some(token) = context.settings.secrets.get("GITHUB_TOKEN") {
+        context.github.token.clone_from(token);
+    }
+    let env = registry.env();
+    for p in planned {
+        engine::add_env(&mut p.workflow, &env);
+    }
+    Ok(Some(registry))
 }
 
 /// Release and tag events report the tag at HEAD as `GITHUB_REF`.

@@ -7,6 +7,8 @@ mod fixtures_dir;
 mod graph;
 mod list;
 mod options;
+mod packages;
+mod reference;
 mod run;
 mod run_docker;
 mod test;

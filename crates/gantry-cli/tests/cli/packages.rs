@@ -1,0 +1,166 @@
+//! `gantry packages ...`: serving the registry, tokens, and listing/showing/deleting what the
+//! real npm CLI published to it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use crate::test::Test;
+
+/// `gantry packages serve` in the background on a free loopback port.
+pub struct Served {
+    child: Child,
+    pub addr: String,
+    /// The administrator token it printed.
+    pub token: String,
+}
+
+impl Served {
+    pub fn start(data_dir: &Path) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["packages", "serve", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut field = |name: &str| {
+            let line = lines.next().unwrap().unwrap();
+            line.strip_prefix(&format!("{name}: "))
+                .unwrap_or_else(|| panic!("expected `{name}: ...`, got {line:?}"))
+                .to_owned()
+        };
+        let addr = field("address");
+        assert_eq!(field("npm"), format!("http://{addr}/"));
+        assert_eq!(field("containers"), addr);
+        let token = field("token");
+        Served { child, addr, token }
+    }
+
+    /// Ctrl-C, as a user stops it.
+    pub fn stop(mut self) -> ExitStatus {
+        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // A failed test must not leave the server running (no-op once stopped).
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `gantry packages ARGS` on `data_dir`.
+fn packages(data_dir: &Path, args: &[&str]) -> Test {
+    Test::new()
+        .args(["packages"])
+        .args(args.iter().copied())
+        .env("GANTRY_DATA_DIR", data_dir.to_str().unwrap())
+}
+
+/// Runs npm in `dir` with its cache and user config kept inside `dir`.
+pub fn npm(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new("npm")
+        .args(args)
+        .current_dir(dir)
+        .env("npm_config_cache", dir.join(".npm-cache"))
+        .env("npm_config_userconfig", dir.join(".npmrc"))
+        .env("npm_config_update_notifier", "false")
+        .env("npm_config_audit", "false")
+        .env("npm_config_fund", "false")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "npm {args:?} failed\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// An `.npmrc` sending `@scope` to the registry at `addr` with `token`.
+pub fn npmrc(scope: &str, addr: &str, token: &str) -> String {
+    format!("@{scope}:registry=http://{addr}/\n//{addr}/:_authToken={token}\n")
+}
+
+fn publish(dir: &Path, served: &Served, token: &str, version: &str) {
+    let pkg = dir.join(format!("pkg-{version}"));
+    std::fs::create_dir_all(&pkg).unwrap();
+    let manifest = format!(r#"{{"name": "@octo/demo", "version": "{version}"}}"#);
+    std::fs::write(pkg.join("package.json"), manifest).unwrap();
+    std::fs::write(pkg.join("index.js"), "module.exports = 42;\n").unwrap();
+    std::fs::write(pkg.join(".npmrc"), npmrc("octo", &served.addr, token)).unwrap();
+    npm(&pkg, &["publish"]);
+}
+
+#[test]
+fn serve_token_list_show_and_delete() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    packages(&data, &["list"]).stderr("no packages\n").run();
+    let served = Served::start(&data);
+    assert!(served.token.starts_with("gtk_"), "{}", served.token);
+    let created = packages(
+        &data,
+        &["token", "create", "--owner", "octo", "--scopes", "write"],
+    )
+    .output();
+    let writer = created.stdout.trim().to_owned();
+    assert!(writer.starts_with("gtk_"), "{writer}");
+
+    publish(work.path(), &served, &writer, "1.0.0");
+    publish(work.path(), &served, &writer, "1.1.0");
+    packages(&data, &["list"])
+        .stdout("npm        @octo/demo  private  2 versions\n")
+        .run();
+    packages(&data, &["show", "@octo/demo"])
+        .stdout(
+            "
+            @octo/demo (npm, owner octo, private)
+              1.0.0
+              1.1.0  [latest]
+            ",
+        )
+        .run();
+    packages(&data, &["delete", "@octo/demo@1.1.0"])
+        .stdout("deleted @octo/demo@1.1.0\n")
+        .run();
+    packages(&data, &["show", "@octo/demo"])
+        .stdout(
+            "
+            @octo/demo (npm, owner octo, private)
+              1.0.0  [latest]
+            ",
+        )
+        .run();
+    packages(&data, &["delete", "@octo/demo@9.9.9"])
+        .stderr(
+            "error: `@octo/demo` has no version `9.9.9` (see `gantry packages show @octo/demo`)\n",
+        )
+        .status(2)
+        .run();
+    packages(&data, &["delete", "@octo/demo"])
+        .stdout("deleted @octo/demo\n")
+        .run();
+    packages(&data, &["show", "@octo/demo"])
+        .stderr("error: no package named `@octo/demo` (see `gantry packages list`)\n")
+        .status(2)
+        .run();
+    assert!(served.stop().success());
+}
+
+#[test]
+fn bad_scopes_are_named() {
+    let work = tempfile::tempdir().unwrap();
+    packages(work.path(), &["token", "create", "--scopes", "read,admin"])
+        .stderr("error: unknown scope `admin` (expected read, write or delete)\n")
+        .status(2)
+        .run();
+}
