@@ -276,6 +276,17 @@ async fn run(
     tool_cache: PathBuf,
     workspace: Option<&Path>,
 ) -> Outcome {
+    let event = Event::new("push", serde_json::json!({"ref": "refs/heads/main"}));
+    run_on(event, source, options, tool_cache, workspace).await
+}
+
+async fn run_on(
+    event: Event,
+    source: &str,
+    options: RunOptions,
+    tool_cache: PathBuf,
+    workspace: Option<&Path>,
+) -> Outcome {
     let parsed = gantry_workflow::parse_workflow("test.yml", source);
     assert!(
         !parsed.has_errors(),
@@ -283,9 +294,8 @@ async fn run(
         parsed.diagnostics
     );
     let workflow = Arc::new(parsed.value.unwrap());
-    let event = Event::new("push", serde_json::json!({"ref": "refs/heads/main"}));
     let WorkflowOutcome::Run(plan) = plan_workflow(&workflow, &event, &[]).unwrap() else {
-        panic!("the workflow does not run on push");
+        panic!("the workflow does not run on {}", event.name);
     };
     let mut options = options;
     options.workspace_source = workspace.map(Path::to_path_buf);
@@ -511,66 +521,117 @@ jobs:
     );
 }
 
-/// The reference workflow's build and publish steps (GitHub's "Node.js Package" starter) with
-/// the machine's real node and npm; `npm publish` itself needs a registry and is replaced by
-/// asking npm where it would publish.
+/// The reference workflow (GitHub's "Node.js Package" starter) as it is, on a release event,
+/// with the machine's real node and npm, publishing to a fake registry on 127.0.0.1 that
+/// stands in for gantry's.
 #[tokio::test]
-async fn node_package_workflow_runs_offline_with_real_node() {
-    if std::process::Command::new("npm")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        panic!("this test needs node and npm on PATH (the job image has them)");
-    }
+async fn node_package_workflow_publishes_offline_with_real_node() {
+    let npm = std::process::Command::new("npm").arg("--version").output();
+    assert!(
+        npm.is_ok(),
+        "this test needs node and npm on PATH (the job image has them)"
+    );
     let example =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows-examples/release-package");
-    let files: Vec<(String, Vec<u8>)> = [
+    let workflow_file = ".github/workflows/npm-publish-github-packages.yml";
+    let names = [
         "package.json",
         "package-lock.json",
         "index.js",
         "test/index.test.js",
-    ]
-    .iter()
-    .map(|f| (f.to_string(), std::fs::read(example.join(f)).unwrap()))
-    .collect();
-    let refs: Vec<(&str, &[u8])> = files
+        workflow_file,
+    ];
+    let files: Vec<(&str, Vec<u8>)> = names
         .iter()
-        .map(|(n, c)| (n.as_str(), c.as_slice()))
+        .map(|f| (*f, std::fs::read(example.join(f)).unwrap()))
         .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, c)| (*n, c.as_slice())).collect();
     let fixture = Fixture::new(&refs);
-    let source = r#"
-on: push
-jobs:
-  publish-gpr:
-    runs-on: ubuntu-latest
-    steps:
-      - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with:
-          node-version: 24
-          registry-url: https://npm.pkg.github.com/
-      - run: npm ci
-      - run: npm test
-      - run: echo "publish-to=$(npm config get @gantry-examples:registry)"
-        env:
-          NODE_AUTH_TOKEN: ${{ secrets.GITHUB_TOKEN }}
-"#;
-    let options = fixture.options(SetupNode::with_registry("http://127.0.0.1:4873/npm"));
-    let outcome = run(source, options, fixture.tool_cache(&[]), None).await;
+    let source = String::from_utf8(files[4].1.clone()).unwrap();
+    let (registry, requests) = fake_registry().await;
+    let mut options = fixture.options(SetupNode::with_registry(format!("{registry}/npm")));
+    options
+        .secrets
+        .insert("GITHUB_TOKEN".into(), "ghs_test_token".into());
+    options.github.event_name = "release".into();
+    let event = Event::new(
+        "release",
+        serde_json::json!({"action": "created", "release": {"tag_name": "v1.0.0"}}),
+    );
+    let outcome = run_on(event, &source, options, fixture.tool_cache(&[]), None).await;
     let logs = outcome.logs();
     assert_eq!(outcome.result.conclusion, Conclusion::Success, "{logs}");
-    assert!(
-        logs.contains("publish-to=http://127.0.0.1:4873/npm/"),
-        "{logs}"
-    );
+    assert_eq!(outcome.job_logs().len(), 2, "{logs}");
     assert!(
         logs.contains("# fail 0") && logs.contains("# pass "),
         "npm test did not run:\n{logs}"
     );
-    let warned = outcome.annotations().iter().any(|a| {
-        a.level == AnnotationLevel::Warning
-            && a.message.starts_with("node-version '24' was requested")
+    let requests = requests.lock().unwrap().clone();
+    let publish = "PUT /npm/@gantry-examples%2frelease-package authorization=Bearer ghs_test_token";
+    assert!(
+        requests.iter().any(|r| r == publish),
+        "{requests:#?}\n{logs}"
+    );
+    assert!(
+        !logs.contains("ghs_test_token"),
+        "the token leaked into the log"
+    );
+}
+
+type Requests = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// An HTTP server on 127.0.0.1 that answers every request `200 {}` and records
+/// `METHOD PATH authorization=...` for each; it lives as long as the test's runtime.
+async fn fake_registry() -> (String, Requests) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = Requests::default();
+    let record = requests.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(answer(stream, record.clone()));
+        }
     });
-    assert!(warned || logs.contains("for node-version '24'"), "{logs}");
+    (url, requests)
+}
+
+async fn answer(mut stream: tokio::net::TcpStream, requests: Requests) {
+    use tokio::io::AsyncWriteExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        match stream.read(&mut chunk).await {
+            Ok(n @ 1..) => buf.extend_from_slice(&chunk[..n]),
+            _ => return,
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let header = |name: &str| {
+        head.lines().find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + 4 + length {
+        match stream.read(&mut chunk).await {
+            Ok(n @ 1..) => buf.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let request_line: Vec<&str> = head.lines().next().unwrap_or_default().split(' ').collect();
+    let auth = header("authorization").unwrap_or_default();
+    requests.lock().unwrap().push(format!(
+        "{} {} authorization={auth}",
+        request_line[0],
+        request_line.get(1).unwrap_or(&"")
+    ));
+    let response = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}";
+    let _ = stream.write_all(response.as_bytes()).await;
 }
