@@ -364,6 +364,13 @@ impl JobRunner<'_> {
                 format!("`pre` execution is not supported for local action from '{uses}'"),
             );
         }
+        if !self.env.has_program("node").await.unwrap_or(true) {
+            self.error(
+                Some(sref),
+                format!("'{uses}' is a node action, but the job environment has no `node` on its PATH (gantry/runner:bookworm has one)"),
+            );
+            return Ran::failed();
+        }
         env.extend(input_env(inner));
         let saved = std::mem::take(&mut self.state);
         let ran = self
