@@ -199,8 +199,46 @@ async fn clean(docker: &Docker, run_id: Option<&str>) -> Result<CleanReport, Exe
     // Docker actions' images (`image: Dockerfile`) carry the labels too; not in the report,
     // whose shape callers already match.
     resources.images = managed_images(docker, run_id).await?;
+    let job_dirs = job_dirs(docker, &resources.containers).await;
     remove_all(docker, resources).await?;
+    for dir in job_dirs {
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(crate::io_error(format!("removing {}", dir.display()), e));
+        }
+    }
     Ok(report)
+}
+
+/// The host job directories (`gantry-job-*` in this machine's temp directory, bind-mounted at
+/// `/__w`) of job containers a killed gantry left behind: they hold the workspace copy.
+async fn job_dirs(docker: &Docker, containers: &[String]) -> Vec<std::path::PathBuf> {
+    let temp = std::env::temp_dir();
+    let mut dirs = Vec::new();
+    for id in containers {
+        let Ok(info) = docker.inspect_container(id, None).await else {
+            continue;
+        };
+        let work = info
+            .mounts
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.destination.as_deref() == Some(crate::docker::WORK_ROOT))
+            .and_then(|m| m.source);
+        let dir = work
+            .as_deref()
+            .and_then(|w| std::path::Path::new(w).parent())
+            .filter(|d| d.parent() == Some(temp.as_path()))
+            .filter(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("gantry-job-"))
+            });
+        if let Some(dir) = dir {
+            dirs.push(dir.to_path_buf());
+        }
+    }
+    dirs
 }
 
 async fn managed_images(

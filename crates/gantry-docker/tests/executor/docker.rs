@@ -219,20 +219,22 @@ async fn keep_leaves_the_job_until_clean_run() {
     let d = docker().await;
     let left = h.leftovers().await;
     assert!(!left.is_empty());
-    for c in left {
-        // The kept job's host directory (bind-mounted at /__w) is the caller's to remove.
-        let Ok(info) = d.inspect_container(&c, None).await else {
-            continue;
-        };
-        for m in info.mounts.unwrap_or_default() {
-            if m.destination.as_deref() == Some("/__w") {
-                let work = std::path::PathBuf::from(m.source.unwrap());
-                std::fs::remove_dir_all(work.parent().unwrap()).unwrap();
-            }
-        }
-    }
+    // The kept job's host directory (bind-mounted at /__w) goes with its containers.
+    let job_dir = env
+        .local_workspace()
+        .unwrap()
+        .ancestors()
+        .nth(3)
+        .unwrap()
+        .to_path_buf();
+    assert!(job_dir.is_dir());
     let report = gantry_docker::clean_run(&d, &h.run_id).await.unwrap();
     assert_eq!((report.containers, report.networks), (2, 1), "{report:?}");
+    assert!(
+        !job_dir.exists(),
+        "{} survived clean_run",
+        job_dir.display()
+    );
     h.assert_clean().await;
 }
 
@@ -457,10 +459,7 @@ async fn clean_run_removes_kept_action_images() {
         d.inspect_image(&tag).await.is_ok(),
         "a kept job keeps its image"
     );
-    let work = env.local_workspace().unwrap();
-    let job_dir = work.ancestors().nth(3).unwrap().to_path_buf();
     gantry_docker::clean_run(&d, &h.run_id).await.unwrap();
-    std::fs::remove_dir_all(&job_dir).unwrap();
     assert!(
         d.inspect_image(&tag).await.is_err(),
         "{tag} survived clean_run"
