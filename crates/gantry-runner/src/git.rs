@@ -350,11 +350,17 @@ pub fn checkout_ref(repo: &Repository, snap: &Repository, git_ref: &str) -> Resu
 
 /// Copies a tag ref (with its annotated tag object, when it has one) into `snap`.
 fn copy_tag(repo: &Repository, snap: &Repository, git_ref: &str, sha: Oid) -> Result<()> {
-    let target = repo
-        .find_reference(git_ref)
-        .ok()
-        .and_then(|r| r.target())
-        .unwrap_or(sha);
+    let reference = repo.find_reference(git_ref).ok();
+    let commit = reference
+        .as_ref()
+        .and_then(|r| r.peel_to_commit().ok())
+        .map(|c| c.id());
+    // A tag of another commit (or none: a synthesized release tag) is made at the checked-out
+    // commit, so `github.ref` and `github.sha` agree inside the job as they do on GitHub.
+    let target = match reference.and_then(|r| r.target()) {
+        Some(target) if commit == Some(sha) => target,
+        _ => sha,
+    };
     if target != sha {
         let (src, dst) = (odb(repo)?, odb(snap)?);
         copy_object(&src, &dst, target)?;
@@ -741,6 +747,21 @@ mod tests {
         let tag = snap.find_reference("refs/tags/v2").unwrap();
         assert!(tag.peel_to_tag().is_ok(), "the tag object was not copied");
         assert!(snap.head_detached().unwrap());
+    }
+
+    #[test]
+    fn a_tag_of_another_commit_is_made_at_the_checked_out_one() {
+        let t = TestRepo::new();
+        t.commit(&[("a.txt", "one")], "first");
+        t.tag("v1", true);
+        let second = t.commit(&[("a.txt", "two")], "second");
+        let dest = tempfile::tempdir().unwrap();
+        let snap = snapshot(&t.repo, &second.to_string(), dest.path(), 1).unwrap();
+        for tag in ["refs/tags/v1", "refs/tags/v0.0.0"] {
+            checkout_ref(&t.repo, &snap, tag).unwrap();
+            let commit = snap.find_reference(tag).unwrap().peel_to_commit().unwrap();
+            assert_eq!(commit.id(), second, "{tag}");
+        }
     }
 
     #[test]

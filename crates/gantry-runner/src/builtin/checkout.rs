@@ -194,7 +194,9 @@ impl Checkout {
             add_safe_directory(call, &dest).await?;
         }
         if bool_input(call, "persist-credentials", true)? {
-            call.log("persist-credentials: offline there are no credentials to persist; none were written").await;
+            // Nothing to write offline; said only in debug logs, as checkout's own auth steps are.
+            call.log("::debug::persist-credentials: offline there are no credentials to persist")
+                .await;
         }
         let mut outputs = IndexMap::new();
         outputs.insert("ref".to_owned(), target.shown);
