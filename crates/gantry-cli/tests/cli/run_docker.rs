@@ -196,6 +196,55 @@ fn the_default_runner_image_has_bash_and_node() {
     assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
 }
 
+#[test]
+fn keep_containers_leaves_the_job_container_for_inspection() {
+    docker_ready();
+    let out = Test::new()
+        .file(
+            ".github/workflows/ci.yml",
+            "
+            on: push
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo kept
+            ",
+        )
+        .args(["run", "-P", BUSYBOX, "--keep-containers"])
+        .output();
+    let kept = leftovers(out.dir.path());
+    // Removed by run id rather than with `gantry clean`, which would also remove what other
+    // tests running now are using.
+    for id in run_ids(out.dir.path()) {
+        let filter = format!("label=io.gantry.run-id={id}");
+        let ids = Command::new("docker")
+            .args(["ps", "-aq", "--filter", &filter])
+            .output()
+            .unwrap();
+        for container in String::from_utf8(ids.stdout).unwrap().lines() {
+            Command::new("docker")
+                .args(["rm", "-f", container])
+                .output()
+                .unwrap();
+        }
+        for kind in ["network", "volume"] {
+            let ids = Command::new("docker")
+                .args([kind, "ls", "-q", "--filter", &filter])
+                .output()
+                .unwrap();
+            for object in String::from_utf8(ids.stdout).unwrap().lines() {
+                Command::new("docker")
+                    .args([kind, "rm", "-f", object])
+                    .output()
+                    .unwrap();
+            }
+        }
+    }
+    assert!(!kept.is_empty(), "{}", out.stdout);
+    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+}
+
 /// Runs `gantry run --json ARGS` on a workflow whose step prints `started` then sleeps,
 /// sends SIGINT once that line is out, and returns the exit code and every event.
 fn interrupt(platform: &str) -> (Option<i32>, Vec<Json>, tempfile::TempDir) {
