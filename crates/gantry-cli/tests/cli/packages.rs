@@ -164,3 +164,42 @@ fn bad_scopes_are_named() {
         .status(2)
         .run();
 }
+
+const SHOW_REGISTRY: &str = r#"
+    on: push
+    jobs:
+      show:
+        runs-on: ubuntu-latest
+        steps:
+          - run: echo "env=$GANTRY_REGISTRY $GANTRY_NPM_REGISTRY vars=${{ vars.GANTRY_REGISTRY }}"
+    "#;
+
+/// Jobs see the registry as env vars and `vars`; `--registry` names another one (nothing is
+/// started, so this runs on the host executor without Docker).
+#[test]
+fn jobs_get_the_registry_as_env_and_vars() {
+    let out = Test::new()
+        .file(".github/workflows/ci.yml", SHOW_REGISTRY)
+        .args([
+            "run",
+            "-P",
+            "ubuntu-latest=host",
+            "--registry",
+            "http://registry.example:4873",
+        ])
+        .output();
+    assert!(
+        out.stdout.contains(
+            "[show]   env=registry.example:4873 http://registry.example:4873/ vars=registry.example:4873\n"
+        ),
+        "{}",
+        out.stdout
+    );
+    Test::new()
+        .args(["run", "-P", "ubuntu-latest=host"])
+        .args(["--registry", "registry.example:4873"])
+        .file(".github/workflows/ci.yml", SHOW_REGISTRY)
+        .stderr("error: --registry `registry.example:4873`: expected an http:// or https:// URL with a host\n")
+        .status(2)
+        .run();
+}

@@ -155,6 +155,61 @@ fn release_package_builds_publishes_and_installs_offline() {
         "{node:?}"
     );
     assert!(served.stop().success());
+    assert_eq!(leftovers(&repo), Vec::<String>::new());
+}
+
+/// The run id of the first run stored in `repo` (from its first event).
+fn run_id(repo: &Path) -> Option<String> {
+    let events = std::fs::read_to_string(repo.join(".gantry/runs/1/events.jsonl")).ok()?;
+    let first: serde_json::Value = serde_json::from_str(events.lines().next()?).ok()?;
+    first["run_id"].as_str().map(str::to_owned)
+}
+
+/// Containers, networks and volumes the run in `repo` left (by its run id label).
+fn leftovers(repo: &Path) -> Vec<String> {
+    let filter = format!("label=io.gantry.run-id={}", run_id(repo).unwrap());
+    let mut found = Vec::new();
+    for kind in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        let out = Command::new("docker")
+            .args(kind)
+            .args(["--filter", &filter])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        found.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned),
+        );
+    }
+    found
+}
+
+/// `docker ARGS` with its own client configuration (so `docker login` leaves the user's alone),
+/// `input` on stdin; asserts success and returns stdout.
+fn docker(config: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new("docker")
+        .env("DOCKER_CONFIG", config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Removes the images a run of the container-package workflow built (labelled with its run id,
@@ -163,12 +218,7 @@ struct BuiltImages<'a>(&'a Path);
 
 impl Drop for BuiltImages<'_> {
     fn drop(&mut self) {
-        let Ok(events) = std::fs::read_to_string(self.0.join(".gantry/runs/1/events.jsonl")) else {
-            return;
-        };
-        let first: serde_json::Value =
-            serde_json::from_str(events.lines().next().unwrap_or("{}")).unwrap_or_default();
-        let Some(run_id) = first["run_id"].as_str() else {
+        let Some(run_id) = run_id(self.0) else {
             return;
         };
         let filter = format!("label=runnumber={run_id}");
@@ -215,4 +265,28 @@ fn container_package_builds_and_pushes_through_the_docker_socket() {
         "{shown}"
     );
     assert!(shown.ends_with("  [latest]\n"), "{shown}");
+    assert_eq!(leftovers(&repo), Vec::<String>::new());
+
+    // Pull it back from the registry with a read token, and run it.
+    let served = Served::start(&data);
+    let reader = gantry(
+        &data,
+        &[
+            "packages",
+            "token",
+            "create",
+            "--owner",
+            "gantry-examples",
+            "--scopes",
+            "read",
+        ],
+    );
+    let config = work.path().join("docker-config");
+    let login = ["login", &served.addr, "-u", "reader", "--password-stdin"];
+    docker(&config, &login, reader.trim());
+    let image = format!("{}/gantry-examples/container-package:latest", served.addr);
+    docker(&config, &["pull", "-q", &image], "");
+    let said = docker(&config, &["run", "--rm", "--network", "none", &image], "");
+    assert_eq!(said, "hello from the container-package example\n");
+    assert!(served.stop().success());
 }
