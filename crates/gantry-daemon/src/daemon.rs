@@ -16,7 +16,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Config, ConfigProblem, check_config};
 use crate::launcher::{Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
 use crate::metrics::Metrics;
-use crate::planner::{EventInput, PlanFailure, Planned, check_out, clear_stale_locks, plan_event};
+use crate::planner::{
+    EventInput, PlanFailure, Planned, check_out, clear_stale_locks, plan_event_with,
+};
 use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
 
 #[derive(Debug, Error)]
@@ -64,7 +66,8 @@ pub(crate) struct Shared {
     /// Planning fetches into per-repository mirrors; one at a time keeps git's locks happy.
     /// Taken on the blocking thread, so a caller that stops waiting never lets a second
     /// fetch into a mirror that is still being written.
-    pub plan_lock: Arc<Mutex<()>>,
+    /// Holds, per repository, when the last completed fetch into its mirror started.
+    pub plan_lock: Arc<Mutex<HashMap<String, std::time::Instant>>>,
     pub metrics: Metrics,
     /// The embedded package registry, when enabled.
     pub registry: Option<gantry_packages::Registry>,
@@ -94,8 +97,9 @@ impl Shared {
         timeout: Duration,
     ) -> Result<Planned, PlanFailure> {
         let shared = self.clone();
+        let received = std::time::Instant::now();
         let task = tokio::task::spawn_blocking(move || {
-            let _guard = shared
+            let mut fetched = shared
                 .plan_lock
                 .lock()
                 .map_err(|e| PlanFailure::Task(e.to_string()))?;
@@ -110,7 +114,15 @@ impl Shared {
                 event: &event,
                 payload: &payload,
             };
-            plan_event(&shared.config.data_dir, &input)
+            // A fetch that started after this event arrived saw everything the event names:
+            // under a burst of deliveries one fetch serves all that queued behind it.
+            let refresh = fetched.get(&repo_name).is_none_or(|at| *at < received);
+            let started = std::time::Instant::now();
+            let planned = plan_event_with(&shared.config.data_dir, &input, refresh);
+            if refresh && planned.is_ok() {
+                fetched.insert(repo_name.clone(), started);
+            }
+            planned
         });
         match tokio::time::timeout(timeout, task).await {
             Ok(Ok(result)) => result,
@@ -209,7 +221,7 @@ impl Daemon {
             stopping: CancellationToken::new(),
             closing: CancellationToken::new(),
             tasks: TaskTracker::new(),
-            plan_lock: Arc::new(Mutex::new(())),
+            plan_lock: Arc::new(Mutex::new(HashMap::new())),
             metrics: Metrics::default(),
             base_url: base_url(registry_url_hint.as_deref(), local_addr),
             registry: registry.clone(),

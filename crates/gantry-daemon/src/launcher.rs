@@ -39,8 +39,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// Everything a launcher needs to execute one run, fixed when the run was queued.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Everything a launcher needs to execute one run, fixed when the run was queued. Its
+/// `Debug` output names the secrets but never shows their values.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct QueuedRun {
     pub run_id: i64,
     /// 1 for the first attempt; re-runs and re-queues after a crash count up.
@@ -76,6 +77,26 @@ pub struct QueuedRun {
     /// daemon hosts no registry). Never logged; masked like a secret.
     #[serde(default, skip_serializing)]
     pub packages: Option<PackagesAccess>,
+}
+
+impl std::fmt::Debug for QueuedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedRun")
+            .field("run_id", &self.run_id)
+            .field("attempt", &self.attempt)
+            .field("repo", &self.repo)
+            .field("event", &self.event)
+            .field("git_ref", &self.git_ref)
+            .field("sha", &self.sha)
+            .field("workflow_path", &self.workflow_path)
+            .field("jobs", &self.jobs)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("variables", &self.variables)
+            .field("labels", &self.labels)
+            .field("workspace", &self.workspace)
+            .field("packages", &self.packages)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where a run reaches the daemon's package registry, and with which token.
@@ -237,4 +258,41 @@ pub trait RunLauncher: Send + Sync + 'static {
     /// once at start-up, before queued runs start. The Docker engine calls
     /// `gantry_docker::clean_all` here.
     async fn reap(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_secret_values_and_the_token() {
+        let run = QueuedRun {
+            run_id: 1,
+            attempt: 1,
+            repo: "o/r".into(),
+            repo_url: "/r".into(),
+            event: "push".into(),
+            payload: Value::Null,
+            git_ref: "refs/heads/main".into(),
+            sha: "0".into(),
+            workflow_path: "w.yml".into(),
+            workflow_source: String::new(),
+            jobs: Vec::new(),
+            inputs: None,
+            secrets: BTreeMap::from([("KEY".to_owned(), "hunter2".to_owned())]),
+            variables: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            workspace: PathBuf::from("/w"),
+            packages: Some(PackagesAccess {
+                url: "http://127.0.0.1:1".into(),
+                token: "ghs_tok".into(),
+            }),
+        };
+        let shown = format!("{run:?}");
+        assert!(shown.contains("KEY"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("ghs_tok"),
+            "{shown}"
+        );
+    }
 }

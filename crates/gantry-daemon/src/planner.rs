@@ -261,8 +261,22 @@ pub fn clear_stale_locks(data_dir: &Path) {
 
 /// Fetches, reads and plans every workflow for one event.
 pub fn plan_event(data_dir: &Path, input: &EventInput<'_>) -> Result<Planned, PlanFailure> {
+    plan_event_with(data_dir, input, true)
+}
+
+/// [`plan_event`]; `refresh = false` plans from the mirror as it is, for a caller that knows
+/// a fetch started after the event arrived has already completed.
+pub fn plan_event_with(
+    data_dir: &Path,
+    input: &EventInput<'_>,
+    refresh: bool,
+) -> Result<Planned, PlanFailure> {
     let target = target(input.event, input.payload)?;
-    let repo = fetch(data_dir, input.repo_name, &input.repo.url)?;
+    let repo = if refresh {
+        fetch(data_dir, input.repo_name, &input.repo.url)?
+    } else {
+        git2::Repository::open_bare(mirror_dir(data_dir, input.repo_name))?
+    };
     let commit = resolve(&repo, &target)?;
     let sha = commit.id().to_string();
     let files = workflow_files(&repo, &commit)?;
