@@ -308,6 +308,9 @@ pub enum PackagesCommand {
         /// `NAME` or `NAME@VERSION`.
         spec: String,
     },
+    /// Remove stored bytes nothing references any more (deleted versions, abandoned uploads)
+    /// and expired tokens. Blobs younger than an hour stay: a push may be about to use them.
+    Gc,
     /// Create tokens.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -1,5 +1,5 @@
 //! `gantry packages ...`: the package registry in gantry's data directory. `serve` runs it
-//! (what `gantry run` starts for each run, standalone); `list`, `show`, `delete` and
+//! (what `gantry run` starts for each run, standalone); `list`, `show`, `delete`, `gc` and
 //! `token create` work on the data directory directly, so they need no server.
 
 use std::path::Path;
@@ -28,6 +28,7 @@ pub fn run(args: &PackagesArgs, _colors: Colors) -> Result<Outcome, CliError> {
             PackagesCommand::List => list(data_dir).await,
             PackagesCommand::Show { name } => show(data_dir, name).await,
             PackagesCommand::Delete { spec } => delete(data_dir, spec).await,
+            PackagesCommand::Gc => gc(data_dir).await,
             PackagesCommand::Token(TokenCommand::Create { owner, scopes }) => {
                 create_token(data_dir, owner.as_deref(), scopes).await
             }
@@ -153,6 +154,18 @@ fn split_spec(spec: &str) -> (&str, Option<&str>) {
         Some(at) if at > 0 => (&spec[..at], Some(&spec[at + 1..])),
         _ => (spec, None),
     }
+}
+
+async fn gc(data_dir: Option<&Path>) -> Result<Outcome, CliError> {
+    let registry = registry::open(data_dir).await?;
+    let report = registry.gc().await.map_err(RegistryError::from)?;
+    output::print(&format!(
+        "removed {} ({} bytes), {}\n",
+        crate::render::plural(report.blobs_removed, "blob"),
+        report.bytes_freed,
+        crate::render::plural(report.uploads_removed, "stale upload"),
+    ))?;
+    Ok(Outcome::Clean)
 }
 
 async fn create_token(

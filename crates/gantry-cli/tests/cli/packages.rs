@@ -149,6 +149,10 @@ fn serve_token_list_show_and_delete() {
     packages(&data, &["delete", "@octo/demo"])
         .stdout("deleted @octo/demo\n")
         .run();
+    // Both tarballs are younger than gc's grace period, so they stay.
+    packages(&data, &["gc"])
+        .stdout("removed 0 blobs (0 bytes), 0 stale uploads\n")
+        .run();
     packages(&data, &["show", "@octo/demo"])
         .stderr("error: no package named `@octo/demo` (see `gantry packages list`)\n")
         .status(2)
