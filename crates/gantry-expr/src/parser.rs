@@ -5,9 +5,6 @@
 //! `&&`/`||` chain, each access in a chain) because the limit of 50 is observable; it also bounds
 //! recursion, so no input can overflow the stack.
 
-use std::collections::HashMap;
-use std::collections::HashSet;
-
 use crate::ast::{Accessor, CompareOp, LogicalOp, Node, NodeKind, Span};
 use crate::error::{ErrorKind, ExprError, MAX_DEPTH};
 use crate::lexer::{Token, TokenKind, lex};
@@ -34,10 +31,14 @@ pub(crate) fn is_builtin(lower_name: &str) -> bool {
 
 /// What an expression may refer to: named values (contexts) and caller-supplied functions.
 /// Names are case-insensitive. The built-in functions are always available.
+///
+/// Names are kept lower-cased in sorted vectors (so equality is set equality): a schema context
+/// has a few dozen names at most, and a scan with `eq_ignore_ascii_case` needs neither the
+/// lower-cased copy nor the hashing that a set lookup costs for every name in every expression.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParseOptions {
-    named_values: HashSet<String>,
-    functions: HashMap<String, (usize, usize)>,
+    named_values: Vec<String>,
+    functions: Vec<(String, (usize, usize))>,
     permissive: bool,
 }
 
@@ -49,15 +50,27 @@ impl ParseOptions {
 
     /// Allows the named value `name` (e.g. `github`, `env`, `matrix`).
     pub fn named_value(mut self, name: &str) -> Self {
-        self.named_values.insert(name.to_ascii_lowercase());
+        let lower = name.to_ascii_lowercase();
+        if let Err(at) = self.named_values.binary_search(&lower) {
+            self.named_values.insert(at, lower);
+        }
         self
     }
 
     /// Allows the function `name` with `min_args..=max_args` arguments.
     pub fn function(mut self, name: &str, min_args: usize, max_args: usize) -> Self {
-        self.functions
-            .insert(name.to_ascii_lowercase(), (min_args, max_args));
+        let lower = name.to_ascii_lowercase();
+        match self.function_slot(&lower) {
+            Ok(at) => self.functions[at].1 = (min_args, max_args),
+            Err(at) => self.functions.insert(at, (lower, (min_args, max_args))),
+        }
         self
+    }
+
+    /// Where the lower-cased `name` is (or would go) in the sorted function list.
+    fn function_slot(&self, lower: &str) -> Result<usize, usize> {
+        self.functions
+            .binary_search_by(|(name, _)| name.as_str().cmp(lower))
     }
 
     /// Adds one entry of a schema `context` list: `github` (a named value) or
@@ -81,7 +94,9 @@ impl ParseOptions {
     /// any arity already declared (job-level `if:` allows `success('job-id', ...)`).
     pub fn status_functions(mut self) -> Self {
         for name in STATUS_FUNCTIONS {
-            self.functions.entry(name.to_string()).or_insert((0, 0));
+            if let Err(at) = self.function_slot(name) {
+                self.functions.insert(at, (name.to_string(), (0, 0)));
+            }
         }
         self
     }
@@ -99,17 +114,25 @@ impl ParseOptions {
     }
 
     pub fn allows_named_value(&self, name: &str) -> bool {
-        self.permissive || self.named_values.contains(&name.to_ascii_lowercase())
+        self.permissive
+            || self
+                .named_values
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// Arity of a built-in or declared function; `None` when unknown.
     pub fn function_arity(&self, name: &str) -> Option<(usize, usize)> {
-        let lower = name.to_ascii_lowercase();
         BUILTINS
             .iter()
-            .find(|(n, _, _)| *n == lower)
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, min, max)| (*min, *max))
-            .or_else(|| self.functions.get(&lower).copied())
+            .or_else(|| {
+                self.functions
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, arity)| *arity)
+            })
     }
 }
 

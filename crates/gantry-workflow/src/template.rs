@@ -319,7 +319,7 @@ impl<'s> Walker<'s> {
     /// Splits a string into literal text and `${{ }}` expressions and checks each expression.
     /// Errors are reported at the start of the string, as GitHub does.
     fn scan(&mut self, raw: &str, span: Span, ctx: &Ctx<'_>) -> Scanned {
-        if !raw.contains(OPEN) {
+        if !contains_open(raw) {
             return Scanned::Literal(None);
         }
         let Some(segments) = self.segments(raw, span, ctx) else {
@@ -400,10 +400,11 @@ impl<'s> Walker<'s> {
 }
 
 /// Keys seen in one mapping, compared case-insensitively as GitHub does (upper-casing both).
-/// Mappings are small, so a linear scan beats hashing, and ASCII keys need no copies.
+/// Mappings are small, so a linear scan beats hashing, and ASCII keys need no copies. Whether a
+/// key is ASCII is worked out once, not again for every comparison.
 #[derive(Default)]
 struct Keys<'n> {
-    keys: Vec<Cow<'n, str>>,
+    keys: Vec<(Cow<'n, str>, bool)>,
 }
 
 impl<'n> Keys<'n> {
@@ -412,20 +413,20 @@ impl<'n> Keys<'n> {
         if self.contains(&key) {
             return false;
         }
-        self.keys.push(key);
+        let ascii = key.is_ascii();
+        self.keys.push((key, ascii));
         true
     }
 
     fn contains(&self, key: &str) -> bool {
-        self.keys.iter().any(|k| same_key(k, key))
-    }
-}
-
-fn same_key(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_uppercase() == b.to_uppercase()
+        let ascii = key.is_ascii();
+        self.keys.iter().any(|(k, k_ascii)| {
+            if ascii && *k_ascii {
+                k.eq_ignore_ascii_case(key)
+            } else {
+                k.to_uppercase() == key.to_uppercase()
+            }
+        })
     }
 }
 
@@ -438,6 +439,13 @@ enum Parsed<'a> {
     Expr(&'a str),
     Insert,
     Error,
+}
+
+/// Whether `raw` contains `${{`. Every string scalar is asked, and most have no `$` at all: a
+/// search for the one byte (memchr) is cheaper than a substring search's set-up per string.
+fn contains_open(raw: &str) -> bool {
+    raw.match_indices('$')
+        .any(|(i, _)| raw[i..].starts_with(OPEN))
 }
 
 /// The literal a scalar node is, for matching.
@@ -530,8 +538,9 @@ fn match_property_and_filter(
             .map(|p| p.ty)
     };
     let found = defs.iter().find_map(|&d| prop(d))?;
-    // Only copy the candidate list when the property actually narrows it.
-    if defs.iter().any(|&d| prop(d).is_none()) {
+    // Only copy the candidate list when the property actually narrows it (one candidate that
+    // has it, the usual case, needs no second look).
+    if defs.len() > 1 && defs.iter().any(|&d| prop(d).is_none()) {
         defs.to_mut().retain(|&d| prop(d).is_some());
     }
     Some(found)
@@ -564,6 +573,14 @@ fn ambiguous_message(schema: &Schema, defs: &[DefId], background_steps: bool) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_sequence_is_found_after_lone_dollars() {
+        assert!(contains_open("${{ x }}"));
+        assert!(contains_open("$ $${{ x }}"));
+        assert!(!contains_open("$HOME ${ x } $"));
+        assert!(!contains_open(""));
+    }
 
     #[test]
     fn closing_braces_inside_string_literals_do_not_close() {
