@@ -33,4 +33,6 @@ pub enum CliError {
     Run(#[from] crate::commands::run::RunError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Daemon(#[from] crate::commands::daemon::DaemonCommandError),
 }

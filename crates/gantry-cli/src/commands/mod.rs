@@ -2,6 +2,7 @@
 //! stopped it; [`crate::exit`] turns both into a status.
 
 mod clean;
+pub mod daemon;
 mod expr;
 mod graph;
 mod list;
@@ -35,5 +36,6 @@ pub fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::Run(args) => run::run(&args, colors),
         Command::Clean(args) => clean::run(&args, colors),
         Command::Packages(args) => packages::run(&args, colors),
+        Command::Daemon(args) => daemon::run(&args, colors),
     }
 }
