@@ -60,3 +60,117 @@ fn a_missing_file_is_status_2() {
         output.stderr
     );
 }
+
+/// The real binary end to end: `gantry daemon` serves, a signed release webhook runs a
+/// workflow with the engine on a `host` label, and SIGTERM drains with status 0.
+#[test]
+fn the_daemon_runs_a_signed_webhook_and_drains_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let git = |args: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git {args:?}");
+    };
+    std::fs::create_dir_all(repo.join(".github/workflows")).unwrap();
+    std::fs::write(
+        repo.join(".github/workflows/release.yml"),
+        "on: release\njobs:\n  ship:\n    runs-on: self-hosted\n    steps:\n      - run: echo shipped ${{ github.ref }}\n",
+    )
+    .unwrap();
+    git(&["init", "-q", "-b", "master"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "init"]);
+    git(&["tag", "0.0.1"]);
+    let config = dir.path().join("gantry.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{data}\"\n[labels]\nself-hosted = \"host\"\n[repositories.\"Codertocat/Hello-World\"]\nurl = \"{repo}\"\ndefault_branch = \"master\"\nwebhook_secret = \"cli-secret\"\n",
+            data = dir.path().join("data").display(),
+            repo = repo.display(),
+        ),
+    )
+    .unwrap();
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["daemon", "--config"])
+        .arg(&config)
+        .env_remove("GANTRY_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = daemon.stdout.take().unwrap();
+    // Killed if an assertion fails before the drain below.
+    let mut daemon = Reaped(Some(daemon));
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+
+    let payload = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/webhooks/release/published.payload.json");
+    let body = std::fs::read(&payload).unwrap();
+    let signature = gantry_daemon::signature::sign(b"cli-secret", &body);
+    let curl = |args: &[&str]| {
+        let out = Command::new("curl").arg("-sS").args(args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let reply = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "X-GitHub-Event: release",
+        "-H",
+        "X-GitHub-Delivery: cli-1",
+        "-H",
+        &format!("X-Hub-Signature-256: {signature}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", payload.display()),
+        &format!("http://{addr}/webhook"),
+    ]);
+    let reply: serde_json::Value = serde_json::from_str(&reply).unwrap();
+    let id = reply["runs"][0]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{reply}"));
+    let mut run = serde_json::Value::Null;
+    for _ in 0..1200 {
+        run = serde_json::from_str(&curl(&[&format!("http://{addr}/api/runs/{id}")])).unwrap();
+        if run["status"] == "completed" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let logs = curl(&[&format!("http://{addr}/api/runs/{id}/jobs/ship/logs")]);
+    let mut child = daemon.0.take().unwrap();
+    // SAFETY: signalling the child this test spawned (not yet waited for), by its pid.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert!(logs.contains("shipped refs/tags/0.0.1"), "{logs}");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A child process killed on drop unless it was taken out to be waited for.
+struct Reaped(Option<std::process::Child>);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
