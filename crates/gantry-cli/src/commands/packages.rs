@@ -55,12 +55,25 @@ async fn serve_until_interrupted(
         "address: {addr}\nnpm: http://{addr}/\ncontainers: {addr}\ntoken: {token}\n"
     ))?;
     output::note("gantry packages: serving until Ctrl-C\n");
-    // A failed signal listener means no Ctrl-C can come; stop rather than serve unstoppably.
-    let _ = tokio::signal::ctrl_c().await;
+    interrupted().await;
     // The administrator token lives only as long as this server.
     let _ = handle.registry().revoke_token(&token);
     handle.shutdown().await;
     Ok(Outcome::Clean)
+}
+
+/// Ctrl-C or SIGTERM (what `kill` and service managers send), so the administrator token is
+/// revoked either way. A signal that cannot be listened for stops at once rather than leaving
+/// a server nothing can stop cleanly.
+async fn interrupted() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 async fn list(data_dir: Option<&Path>) -> Result<Outcome, CliError> {

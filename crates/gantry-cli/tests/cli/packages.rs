@@ -40,10 +40,16 @@ impl Served {
     }
 
     /// Ctrl-C, as a user stops it.
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(self) -> ExitStatus {
+        self.signal(libc::SIGINT)
+    }
+
+    /// `signal` to our own child (never a process group), then its exit status.
+    pub fn signal(mut self, signal: libc::c_int) -> ExitStatus {
         let pid = libc::pid_t::try_from(self.child.id()).unwrap();
+        assert!(pid > 1);
         // SAFETY: kill(2) on our own child's pid, which has not been reaped yet.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         self.child.wait().unwrap()
     }
 }
@@ -158,6 +164,42 @@ fn serve_token_list_show_and_delete() {
         .status(2)
         .run();
     assert!(served.stop().success());
+}
+
+/// SIGTERM stops the server cleanly too, and its administrator token dies with it.
+#[test]
+fn serve_stops_on_sigterm_and_revokes_its_token() {
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let served = Served::start(&data);
+    let (addr, token) = (served.addr.clone(), served.token.clone());
+    assert!(served.signal(libc::SIGTERM).success());
+    // The token no longer works on the next server of the same data.
+    let again = Served::start(&data);
+    let whoami = |token: &str| {
+        let dir = work.path().join("probe");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(".npmrc"), npmrc("octo", &again.addr, token)).unwrap();
+        Command::new("npm")
+            .args(["whoami", "--registry", &format!("http://{}/", again.addr)])
+            .current_dir(&dir)
+            .env("npm_config_userconfig", dir.join(".npmrc"))
+            .env("npm_config_cache", dir.join(".npm-cache"))
+            .output()
+            .unwrap()
+    };
+    let current = whoami(&again.token);
+    assert_eq!(
+        String::from_utf8_lossy(&current.stdout),
+        "gantry-admin\n",
+        "{current:?}"
+    );
+    let revoked = whoami(&token);
+    assert!(
+        !revoked.status.success(),
+        "{revoked:?} (first server was {addr})"
+    );
+    assert!(again.stop().success());
 }
 
 #[test]
