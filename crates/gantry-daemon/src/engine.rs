@@ -17,7 +17,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::job_groups::{GroupedExecutor, JobGroups};
 use crate::launcher::{AnnotationLevel, Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
+use crate::planner::job_groups;
 
 /// The label value that runs a job's steps as processes on the daemon's machine.
 pub const HOST_LABEL: &str = "host";
@@ -25,6 +27,8 @@ pub const HOST_LABEL: &str = "host";
 /// Runs queued runs with `gantry_runner::run`.
 pub struct EngineLauncher {
     executor: Arc<dyn Executor>,
+    /// Job-level `concurrency:` groups, shared by every run.
+    groups: Arc<JobGroups>,
     docker: Option<gantry_docker::Docker>,
     /// Jobs running at once within one run.
     max_jobs: usize,
@@ -55,6 +59,7 @@ impl EngineLauncher {
         let executor = RoutingExecutor::new(docker, HostExecutor::new(host_dir));
         EngineLauncher {
             executor: Arc::new(executor),
+            groups: Arc::default(),
             docker: client,
             max_jobs: 4,
         }
@@ -90,11 +95,20 @@ impl RunLauncher for EngineLauncher {
         for event in matrix_legs(&plan) {
             let _ = events.send(event).await;
         }
+        let grouped = Arc::new(self.grouped(&run, &workflow, &events, &cancel));
+        let executor: Arc<dyn Executor> = if grouped.by_job.is_empty() {
+            self.executor.clone()
+        } else {
+            grouped.clone()
+        };
         let options = self.options(&run, &workflow, cancel);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let engine = gantry_runner::run(workflow, &plan, options, self.executor.clone(), tx);
+        let engine = gantry_runner::run(workflow, &plan, options, executor, tx);
         let forward = async {
             while let Some(event) = rx.recv().await {
+                if let gantry_runner::RunEvent::JobFinished { job, .. } = &event {
+                    grouped.release(job);
+                }
                 for mapped in map_event(event) {
                     // A closed channel means nobody records any more; the run goes on.
                     let _ = events.send(mapped).await;
@@ -115,6 +129,30 @@ impl RunLauncher for EngineLauncher {
 }
 
 impl EngineLauncher {
+    /// The run's executor with its jobs' `concurrency:` groups.
+    fn grouped(
+        &self,
+        run: &QueuedRun,
+        workflow: &Arc<gantry_workflow::Workflow>,
+        events: &mpsc::Sender<RunEvent>,
+        cancel: &CancellationToken,
+    ) -> GroupedExecutor {
+        let vars = serde_json::json!(run.variables);
+        let (by_job, errors) = job_groups(workflow, &github_json(run), run.inputs.as_ref(), &vars);
+        for error in errors {
+            tracing::warn!(run = run.run_id, %error, "a job's concurrency group is not enforced");
+        }
+        GroupedExecutor {
+            inner: self.executor.clone(),
+            groups: self.groups.clone(),
+            workflow: workflow.clone(),
+            by_job,
+            events: events.clone(),
+            cancel: cancel.clone(),
+            held: Default::default(),
+        }
+    }
+
     fn options(
         &self,
         run: &QueuedRun,
@@ -155,17 +193,14 @@ fn plan_run(
         keys.clear();
     }
     let context = PlanContext {
-        github: Some(serde_json::json!({
-            "event_name": run.event, "event": run.payload, "ref": run.git_ref,
-            "sha": run.sha, "repository": run.repo,
-        })),
+        github: Some(github_json(run)),
         vars: Some(serde_json::json!(run.variables)),
     };
     plan_workflow_with(workflow, &event, &keys, &context)
 }
 
 /// The workflow job a stored key belongs to: matrix legs are stored as `build-2`.
-fn job_id_of(workflow: &gantry_workflow::Workflow, key: &str) -> String {
+pub(crate) fn job_id_of(workflow: &gantry_workflow::Workflow, key: &str) -> String {
     if workflow.jobs.contains_key(key) {
         return key.to_owned();
     }
@@ -209,6 +244,18 @@ fn leg_name(id: &str, row: &gantry_plan::MatrixRow) -> String {
         })
         .collect();
     format!("{id} ({})", values.join(", "))
+}
+
+/// The parts of the `github` context known before the run starts (for planning and for
+/// job-level concurrency groups).
+fn github_json(run: &QueuedRun) -> Value {
+    let owner = run.repo.split('/').next().unwrap_or_default();
+    serde_json::json!({
+        "event_name": run.event, "event": event_payload(run), "ref": run.git_ref,
+        "sha": run.sha, "repository": run.repo, "repository_owner": owner,
+        "workflow": run.workflow_path, "run_id": run.run_id.to_string(),
+        "run_attempt": run.attempt.to_string(),
+    })
 }
 
 /// `workflow_dispatch` inputs reach the planner through the payload, as GitHub sends them.

@@ -43,6 +43,7 @@ pub mod config;
 mod daemon;
 pub mod engine;
 mod http;
+mod job_groups;
 pub mod launcher;
 pub mod markdown;
 pub mod metrics;

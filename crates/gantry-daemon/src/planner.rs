@@ -3,6 +3,7 @@
 //! `gantry-plan`'s event matching (activity types from the payload's `action`, the draft
 //! release rule, branch/tag filters).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gantry_expr::{EvalContext, ParseOptions, Value as ExprValue, parse_template};
@@ -494,6 +495,33 @@ fn concurrency(
         group,
         cancel_in_progress,
     }))
+}
+
+/// Each job's `concurrency.group` (job level), lower-cased since GitHub compares group names
+/// case-insensitively. Groups that read contexts only known while the run executes
+/// (`matrix`, `needs`) cannot be evaluated here and are returned as errors.
+pub(crate) fn job_groups(
+    workflow: &Workflow,
+    github: &Value,
+    inputs: Option<&Value>,
+    vars: &Value,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let contexts = Contexts {
+        github: github.clone(),
+        inputs: inputs.cloned().unwrap_or_else(|| json!({})),
+        vars: vars.clone(),
+    };
+    let (mut groups, mut errors) = (BTreeMap::new(), Vec::new());
+    for (id, job) in &workflow.jobs {
+        let Some(c) = &job.concurrency else { continue };
+        match evaluate(&c.value.group.value, &contexts) {
+            Ok(group) => {
+                groups.insert(id.clone(), group.to_display_string().to_lowercase());
+            }
+            Err(e) => errors.push(format!("jobs.{id}.concurrency: {e}")),
+        }
+    }
+    (groups, errors)
 }
 
 fn evaluate(source: &str, contexts: &Contexts) -> Result<ExprValue, String> {

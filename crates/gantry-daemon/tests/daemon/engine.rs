@@ -310,3 +310,56 @@ async fn matrix_legs_are_listed_before_they_start() {
     assert_eq!(run["jobs"][1]["name"], "build (two)", "{run}");
     assert!(log_text(client, id, "build-2").await.contains("leg two"));
 }
+
+#[tokio::test]
+async fn jobs_sharing_a_concurrency_group_run_one_at_a_time_across_runs() {
+    let mut env = Env::new();
+    let workflow = format!(
+        "on: release\njobs:\n  deploy:\n    runs-on: self-hosted\n    concurrency:\n      group: Production-${{{{ github.repository }}}}\n    steps:\n      - run: |\n          echo \"start ${{{{ github.run_id }}}}\" >> '{marks}'\n          while [ ! -f '{gate}' ]; do sleep 0.05; done\n          echo \"end ${{{{ github.run_id }}}}\" >> '{marks}'\n",
+        marks = env.path("marks").display(),
+        gate = env.gate().display(),
+    );
+    env.repo(REPO, &[("release.yml", &workflow)]);
+    env.config
+        .labels
+        .insert("self-hosted".to_owned(), "host".to_owned());
+    env.config.capacity = 2;
+    let server = env
+        .start_with(Arc::new(EngineLauncher::host_only(env.path("host"))))
+        .await;
+    let client = &server.client;
+    let first = release(client, "group-1").await;
+    client.wait_status(first, "running").await;
+    while env.marks().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let second = release(client, "group-2").await;
+    // Bounded: the second run's job reports that it waits for the group.
+    let mut waiting = false;
+    for _ in 0..1200 {
+        if log_text(client, second, "deploy")
+            .await
+            .contains("Waiting for the concurrency group 'production-codertocat/hello-world'")
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(waiting, "the second job never waited");
+    assert_eq!(env.marks(), [format!("start {first}")]);
+    env.open_gate();
+    for id in [first, second] {
+        let run = client.wait_completed(id).await;
+        assert_eq!(run["conclusion"], "success", "{run}");
+    }
+    assert_eq!(
+        env.marks(),
+        [
+            format!("start {first}"),
+            format!("end {first}"),
+            format!("start {second}"),
+            format!("end {second}")
+        ]
+    );
+}
