@@ -33,6 +33,10 @@
 //! the root, OCI under `/v2/`) unless `[packages] enabled = false`; each run gets a
 //! `GITHUB_TOKEN` minted by that registry for its repository owner's packages.
 //!
+//! Concurrency: workflow-level `concurrency:` is enforced when runs are claimed; job-level
+//! `concurrency:` groups (with `github`/`inputs`/`vars` in the group expression) are held by
+//! the [`EngineLauncher`] across the runs it executes, one job per group at a time.
+//!
 //! `schedule:` triggers fire from a minute loop (each firing recorded once, as the delivery
 //! `schedule:<repo>:<cron>:<minute>`); [`DaemonHandle::fire_schedules`] fires a given minute.
 //!
