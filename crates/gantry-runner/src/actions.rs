@@ -73,8 +73,14 @@ impl ActionRegistry {
     /// The actions gantry ships with.
     pub fn with_defaults() -> Self {
         let mut registry = Self::new();
-        registry.register("actions/checkout", Arc::new(crate::builtin::Checkout::new()));
-        registry.register("actions/setup-node", Arc::new(crate::builtin::SetupNode::new()));
+        registry.register(
+            "actions/checkout",
+            Arc::new(crate::builtin::Checkout::new()),
+        );
+        registry.register(
+            "actions/setup-node",
+            Arc::new(crate::builtin::SetupNode::new()),
+        );
         registry
     }
 

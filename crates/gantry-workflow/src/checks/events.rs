@@ -124,7 +124,10 @@ fn check_filters_apply(
             sink.warning(
                 list.span,
                 "event-filter",
-                format!("Event '{}' does not take '{key}'; GitHub ignores it.", spec.name),
+                format!(
+                    "Event '{}' does not take '{key}'; GitHub ignores it.",
+                    spec.name
+                ),
             );
         }
     }
