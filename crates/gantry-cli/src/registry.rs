@@ -44,6 +44,8 @@ pub enum RegistryError {
     NoSuchVersion { name: String, version: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
+    Signals(std::io::Error),
 }
 
 /// gantry's data directory: `--data-dir`/`GANTRY_DATA_DIR`, else `$XDG_DATA_HOME/gantry`, else

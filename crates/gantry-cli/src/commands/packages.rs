@@ -40,6 +40,8 @@ async fn serve_until_interrupted(
     data_dir: Option<&Path>,
     args: &ServeArgs,
 ) -> Result<Outcome, CliError> {
+    // Listening before the address is printed: whoever reads it may signal at once.
+    let stop = stop_signals().map_err(RegistryError::Signals)?;
     let handle = registry::serve(data_dir, args.addr).await?;
     let all = [
         Scope::ReadPackages,
@@ -55,24 +57,34 @@ async fn serve_until_interrupted(
         "address: {addr}\nnpm: http://{addr}/\ncontainers: {addr}\ntoken: {token}\n"
     ))?;
     output::note("gantry packages: serving until Ctrl-C\n");
-    interrupted().await;
+    stop.recv().await;
     // The administrator token lives only as long as this server.
     let _ = handle.registry().revoke_token(&token);
     handle.shutdown().await;
     Ok(Outcome::Clean)
 }
 
-/// Ctrl-C or SIGTERM (what `kill` and service managers send), so the administrator token is
-/// revoked either way. A signal that cannot be listened for stops at once rather than leaving
-/// a server nothing can stop cleanly.
-async fn interrupted() {
+/// Ctrl-C (SIGINT) and SIGTERM (what `kill` and service managers send): either stops the
+/// server cleanly, revoking its administrator token.
+struct StopSignals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+fn stop_signals() -> std::io::Result<StopSignals> {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
-        return;
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    Ok(StopSignals {
+        interrupt: signal(SignalKind::interrupt())?,
+        terminate: signal(SignalKind::terminate())?,
+    })
+}
+
+impl StopSignals {
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
     }
 }
 
