@@ -98,6 +98,22 @@ start_daemon() {
   log "the daemon did not start"; cat "$WORK/daemon.err" >&2; exit 1
 }
 
+# Where a webhook's time went (warm-up and phase 1): the average per delivery of each stage
+# the daemon times (/metrics), and how many deliveries each group commit (one fsync) took.
+stages() {
+  curl -sf "$URL/metrics" | awk '
+    /^gantry_webhook_stage_seconds_sum/ { match($0, /stage="[a-z_]+"/); s = substr($0, RSTART + 7, RLENGTH - 8); sum[s] = $2 }
+    /^gantry_webhook_stage_seconds_count/ { match($0, /stage="[a-z_]+"/); s = substr($0, RSTART + 7, RLENGTH - 8); n[s] = $2; order[++k] = s }
+    /^gantry_commit_batches_total/ { batches = $2 }
+    /^gantry_commit_batched_deliveries_total/ { delivered = $2 }
+    END {
+      line = "stages:  "
+      for (i = 1; i <= k; i++) { s = order[i]; line = line sprintf(" %s=%.2fms(x%d)", s, n[s] ? 1000 * sum[s] / n[s] : 0, n[s]) }
+      print line
+      if (batches) printf "commits:  %d deliveries in %d transactions (%.1f per fsync)\n", delivered, batches, delivered / batches
+    }' || log "no /metrics"
+}
+
 start_daemon
 # Restarts reuse the port, so the load generator keeps going across the kill.
 sed -i "s|^listen = .*|listen = \"${URL#http://}\"|" "$WORK/gantry.toml"
@@ -105,7 +121,9 @@ log "daemon at $URL (pid $DAEMON_PID); warm-up"
 "$BIN/bench" load "$URL" "$SECRET" "$PAYLOAD" 1 4 "$WORK/acked" > /dev/null
 
 log "phase 1: ${SECS}s, $CONNS connections"
-echo "steady:   $("$BIN/bench" load "$URL" "$SECRET" "$PAYLOAD" "$SECS" "$CONNS" "$WORK/acked")"
+STEADY="$("$BIN/bench" load "$URL" "$SECRET" "$PAYLOAD" "$SECS" "$CONNS" "$WORK/acked")"
+echo "steady:   $STEADY"
+stages
 
 log "phase 2: ${SECS}s with kill -9 half-way and an immediate restart"
 "$BIN/bench" load "$URL" "$SECRET" "$PAYLOAD" "$SECS" "$CONNS" "$WORK/acked" > "$WORK/phase2" &
@@ -118,4 +136,15 @@ start_daemon
 log "killed and restarted (pid $DAEMON_PID) under load"
 wait "$LOAD_PID"
 echo "killed:   $(cat "$WORK/phase2")"
-echo "verify:   $("$BIN/bench" verify "$WORK/data/gantry.db" "$WORK/acked")"
+VERIFY="$("$BIN/bench" verify "$WORK/data/gantry.db" "$WORK/acked")" && EXACT=yes || EXACT=no
+echo "verify:   $VERIFY"
+
+# The verdict against the targets: steady rate, steady p99, and exactly-once over both phases.
+RATE="$(sed -n 's/.* rate=\([0-9]*\)\/s.*/\1/p' <<< "$STEADY")"
+P99="$(sed -n 's/.* p99=\([0-9.]*\)ms.*/\1/p' <<< "$STEADY")"
+if [ "$EXACT" = yes ] && [ "${RATE:-0}" -ge 500 ] && awk -v p="${P99:-999}" 'BEGIN { exit !(p < 50) }'; then
+  echo "PASS: ${RATE}/s >= 500/s, p99 ${P99} ms < 50 ms, every acknowledged delivery has exactly one run"
+else
+  echo "FAIL: ${RATE:-?}/s (target >= 500/s), p99 ${P99:-?} ms (target < 50 ms), exactly-once: $EXACT"
+  exit 1
+fi

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use thiserror::Error;
@@ -13,11 +13,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::committer::Committer;
 use crate::config::{Config, ConfigProblem, check_config};
 use crate::launcher::{Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Stage};
 use crate::planner::{
-    EventInput, PlanFailure, Planned, check_out, clear_stale_locks, plan_event_with,
+    EventInput, PlanFailure, Planned, check_out, clear_stale_locks, fetch, plan_event_with,
 };
 use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
 
@@ -65,10 +66,13 @@ pub(crate) struct Shared {
     pub tasks: TaskTracker,
     /// Planning fetches into per-repository mirrors; one at a time keeps git's locks happy.
     /// Taken on the blocking thread, so a caller that stops waiting never lets a second
-    /// fetch into a mirror that is still being written.
+    /// fetch into a mirror that is still being written. Held for the fetch only: planning
+    /// reads the mirror without it.
     /// Holds, per repository, when the last completed fetch into its mirror started.
     pub plan_lock: Arc<Mutex<HashMap<String, std::time::Instant>>>,
     pub metrics: Metrics,
+    /// Group commit of webhook deliveries (see [`crate::committer`]).
+    pub committer: Committer,
     /// The embedded package registry, when enabled.
     pub registry: Option<gantry_packages::Registry>,
     /// How runs reach this daemon (`packages.public_url`, or `http://` + the bound address).
@@ -97,31 +101,26 @@ impl Shared {
         timeout: Duration,
     ) -> Result<Planned, PlanFailure> {
         let shared = self.clone();
-        let received = std::time::Instant::now();
+        let received = Instant::now();
         let task = tokio::task::spawn_blocking(move || {
-            let mut fetched = shared
-                .plan_lock
-                .lock()
-                .map_err(|e| PlanFailure::Task(e.to_string()))?;
             let repo = shared
                 .config
                 .repositories
                 .get(&repo_name)
                 .ok_or_else(|| PlanFailure::NotConfigured(repo_name.clone()))?;
+            shared.refresh_mirror(&repo_name, &repo.url, received)?;
             let input = EventInput {
                 repo_name: &repo_name,
                 repo,
                 event: &event,
                 payload: &payload,
             };
-            // A fetch that started after this event arrived saw everything the event names:
-            // under a burst of deliveries one fetch serves all that queued behind it.
-            let refresh = fetched.get(&repo_name).is_none_or(|at| *at < received);
-            let started = std::time::Instant::now();
-            let planned = plan_event_with(&shared.config.data_dir, &input, refresh);
-            if refresh && planned.is_ok() {
-                fetched.insert(repo_name.clone(), started);
-            }
+            // Without the lock: many deliveries plan at once from the same mirror (git
+            // writes a fetch's objects before it moves the refs, so readers never see a ref
+            // whose objects are missing).
+            let started = Instant::now();
+            let planned = plan_event_with(&shared.config.data_dir, &input, false);
+            shared.metrics.observe(Stage::Plan, started.elapsed());
             planned
         });
         match tokio::time::timeout(timeout, task).await {
@@ -129,6 +128,32 @@ impl Shared {
             Ok(Err(e)) => Err(PlanFailure::Task(e.to_string())),
             Err(_) => Err(PlanFailure::TimedOut(timeout)),
         }
+    }
+
+    /// Makes sure a fetch of `repo_name` that started after `received` has completed, so the
+    /// mirror holds everything the event names. Under a burst one fetch serves every delivery
+    /// that queued behind it.
+    fn refresh_mirror(
+        &self,
+        repo_name: &str,
+        url: &str,
+        received: Instant,
+    ) -> Result<(), PlanFailure> {
+        let waiting = Instant::now();
+        let mut fetched = self
+            .plan_lock
+            .lock()
+            .map_err(|e| PlanFailure::Task(e.to_string()))?;
+        self.metrics
+            .observe(Stage::FetchLockWait, waiting.elapsed());
+        if fetched.get(repo_name).is_some_and(|at| *at >= received) {
+            return Ok(());
+        }
+        let started = Instant::now();
+        fetch(&self.config.data_dir, repo_name, url)?;
+        self.metrics.observe(Stage::Fetch, started.elapsed());
+        fetched.insert(repo_name.to_owned(), started);
+        Ok(())
     }
 
     /// Cancels a running run (a no-op for runs that are not running here).
@@ -209,6 +234,7 @@ impl Daemon {
         let local_addr = listener
             .local_addr()
             .map_err(|source| DaemonError::Bind { addr, source })?;
+        let (committer, pending) = Committer::new();
         let shared = Arc::new(Shared {
             config,
             store,
@@ -223,6 +249,7 @@ impl Daemon {
             tasks: TaskTracker::new(),
             plan_lock: Arc::new(Mutex::new(HashMap::new())),
             metrics: Metrics::default(),
+            committer,
             base_url: base_url(registry_url_hint.as_deref(), local_addr),
             registry: registry.clone(),
         });
@@ -243,8 +270,10 @@ impl Daemon {
         let scheduler = tokio::spawn(schedule(shared.clone()));
         let pruner = tokio::spawn(prune(shared.clone()));
         let cron = tokio::spawn(crate::schedule::run(shared.clone()));
+        let writer = tokio::spawn(crate::committer::run(shared.clone(), pending));
         Ok(DaemonHandle {
             cron,
+            writer,
             _lock: lock,
             addr: local_addr,
             shared,
@@ -267,6 +296,8 @@ pub struct DaemonHandle {
     pruner: JoinHandle<()>,
     /// Fires `schedule:` triggers.
     cron: JoinHandle<()>,
+    /// The group committer; stopped once the server (every webhook handler) has.
+    writer: JoinHandle<()>,
     recovered: Vec<i64>,
 }
 
@@ -333,6 +364,8 @@ impl DaemonHandle {
         shared.closing.cancel();
         self.pruner.abort();
         let _ = self.server.await;
+        // A batch being written still commits: its blocking task runs to the end.
+        self.writer.abort();
         ShutdownReport { drained, cancelled }
     }
 

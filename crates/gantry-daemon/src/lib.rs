@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Durability: a webhook is answered only after the delivery and the runs it creates are
-//! committed in one SQLite transaction; at start-up, runs that were running when the daemon
+//! committed in one SQLite transaction (group commit: deliveries arriving together share
+//! one transaction and one fsync, each answered only after it committed); at start-up, runs that were running when the daemon
 //! died are failed (or re-queued, `on_restart = "requeue"`), [`RunLauncher::reap`] removes
 //! their leftovers, and queued runs start. Each run row is executed by one worker, so every
 //! acknowledged delivery gets its runs exactly once. One daemon per data directory
@@ -43,6 +44,7 @@
 //! Each run starts in a checkout of its commit ([`QueuedRun::workspace`]); the repository's
 //! secrets are masked in everything stored.
 
+mod committer;
 pub mod config;
 mod daemon;
 pub mod engine;

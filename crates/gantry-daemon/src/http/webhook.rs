@@ -3,7 +3,8 @@
 //! Order of checks: draining (503), signature over the raw body (401), headers (400), body
 //! format (400), redelivery (200, nothing starts), `ping` (200), repository and event (202
 //! with the reason when nothing runs), then planning and ONE transaction that records the
-//! delivery with its runs. The answer is sent only after that transaction committed.
+//! delivery with its runs (shared with the deliveries committed alongside it, see
+//! [`crate::committer`]). The answer is sent only after that transaction committed.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use serde_json::{Value, json};
 use crate::daemon::Shared;
 use crate::planner::Planned;
 use crate::signature::verify_any;
-use crate::store::{Committed, DeliveryStatus, NewDelivery, NewRun};
+use crate::store::{Committed, DeliveryStatus, NewDelivery, PendingCommit};
 
 /// GitHub's limit for webhook payloads.
 pub const MAX_BODY: usize = 25 * 1024 * 1024;
@@ -250,8 +251,12 @@ async fn record(
         status,
         reason: reason.clone(),
     };
-    let runs: Vec<NewRun> = planned.runs;
-    let committed = shared.db(move |s| s.commit(Some(&new), &runs)).await;
+    let pending = PendingCommit {
+        delivery: Some(new),
+        runs: planned.runs,
+    };
+    // Answered only after the batch holding this delivery committed (group commit).
+    let committed = shared.committer.commit(pending).await;
     let (run_ids, cancel_running) = match committed {
         Ok(Committed::Duplicate) => return duplicate(shared, &delivery.id),
         Ok(Committed::New {

@@ -264,6 +264,16 @@ pub struct Counts {
     pub deliveries: Vec<(String, u64)>,
 }
 
+/// One delivery (if any) and its runs, waiting for a group commit.
+#[derive(Debug, Clone)]
+pub struct PendingCommit {
+    pub delivery: Option<NewDelivery>,
+    pub runs: Vec<NewRun>,
+}
+
+/// What committing one [`PendingCommit`] did.
+pub type CommitResult = Result<Committed, StoreError>;
+
 /// The daemon's durable state. Implementations are synchronous; the daemon calls them from
 /// blocking tasks.
 pub trait Store: Send + Sync + 'static {
@@ -276,6 +286,17 @@ pub trait Store: Send + Sync + 'static {
         delivery: Option<&NewDelivery>,
         runs: &[NewRun],
     ) -> Result<Committed, StoreError>;
+
+    /// Group commit: [`Store::commit`] for each `(delivery, runs)` in order, all in ONE
+    /// transaction (one fsync), so a burst of webhooks shares the cost of durability. One
+    /// item's error fails only that item; the outer error means nothing was committed.
+    /// The default commits each item on its own, for stores without transactions to share.
+    fn commit_batch(&self, items: &[PendingCommit]) -> Result<Vec<CommitResult>, StoreError> {
+        Ok(items
+            .iter()
+            .map(|item| self.commit(item.delivery.as_ref(), &item.runs))
+            .collect())
+    }
 
     /// Takes the oldest queued run whose concurrency group has nothing running and marks it
     /// running.

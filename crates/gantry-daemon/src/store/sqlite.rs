@@ -63,6 +63,9 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
 /// The default [`Store`]: one SQLite file in the data directory.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// A second connection for the webhook's early duplicate check: in WAL mode it reads
+    /// the last committed state while a group commit holds `conn` through its fsync.
+    reader: Mutex<Connection>,
 }
 
 type Tx<'a> = Transaction<'a>;
@@ -79,8 +82,11 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrate(&conn)?;
+        let reader = Connection::open(data_dir.join("gantry.db"))?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
         })
     }
 
@@ -95,6 +101,54 @@ impl SqliteStore {
         tx.commit()?;
         Ok(result)
     }
+}
+
+/// Records one delivery and its runs inside `tx` (see [`Store::commit`]).
+fn commit_in(
+    tx: &Tx<'_>,
+    delivery: Option<&NewDelivery>,
+    runs: &[NewRun],
+) -> Result<Committed, StoreError> {
+    if let Some(d) = delivery {
+        // Inside the transaction, so a delivery earlier in the same batch counts too.
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM deliveries WHERE id = ?1", [&d.id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if exists.is_some() {
+            return Ok(Committed::Duplicate);
+        }
+        insert_delivery(tx, d)?;
+    }
+    let (mut run_ids, mut superseded, mut cancel_running) = (vec![], vec![], vec![]);
+    for run in runs {
+        let id = insert_run(tx, delivery.map(|d| d.id.as_str()), run)?;
+        if let (Some(c), None) = (&run.concurrency, &run.failed) {
+            let repo = &run.spec.repo;
+            apply_concurrency(tx, id, repo, c, &mut superseded, &mut cancel_running)?;
+        }
+        run_ids.push(id);
+    }
+    Ok(Committed::New {
+        run_ids,
+        superseded,
+        cancel_running,
+    })
+}
+
+/// One item of a group commit under its own savepoint: when it fails, its partial writes are
+/// rolled back and the error is its answer alone, while the rest of the batch commits. The
+/// outer `Err` (a savepoint statement failing) aborts the whole transaction.
+fn commit_item(tx: &Tx<'_>, item: &PendingCommit) -> Result<CommitResult, StoreError> {
+    tx.execute_batch("SAVEPOINT item")?;
+    let result = commit_in(tx, item.delivery.as_ref(), &item.runs);
+    if result.is_ok() {
+        tx.execute_batch("RELEASE item")?;
+    } else {
+        tx.execute_batch("ROLLBACK TO item; RELEASE item")?;
+    }
+    Ok(result)
 }
 
 fn transition(
@@ -622,7 +676,8 @@ fn recover_run(tx: &Tx<'_>, id: i64, policy: RestartPolicy) -> Result<(), StoreE
 
 impl Store for SqliteStore {
     fn has_delivery(&self, id: &str) -> Result<bool, StoreError> {
-        let conn = self.lock()?;
+        // Possibly a commit behind, which is fine: `commit` checks again in its transaction.
+        let conn = self.reader.lock().map_err(|_| StoreError::Poisoned)?;
         let found: Option<i64> = conn
             .query_row("SELECT 1 FROM deliveries WHERE id = ?1", [id], |r| r.get(0))
             .optional()?;
@@ -634,38 +689,16 @@ impl Store for SqliteStore {
         delivery: Option<&NewDelivery>,
         runs: &[NewRun],
     ) -> Result<Committed, StoreError> {
+        self.write(|tx| commit_in(tx, delivery, runs))
+    }
+
+    fn commit_batch(&self, items: &[PendingCommit]) -> Result<Vec<CommitResult>, StoreError> {
         self.write(|tx| {
-            if let Some(d) = delivery {
-                let exists: Option<i64> = tx
-                    .query_row("SELECT 1 FROM deliveries WHERE id = ?1", [&d.id], |r| {
-                        r.get(0)
-                    })
-                    .optional()?;
-                if exists.is_some() {
-                    return Ok(Committed::Duplicate);
-                }
-                insert_delivery(tx, d)?;
-            }
-            let (mut run_ids, mut superseded, mut cancel_running) = (vec![], vec![], vec![]);
-            for run in runs {
-                let id = insert_run(tx, delivery.map(|d| d.id.as_str()), run)?;
-                if let (Some(c), None) = (&run.concurrency, &run.failed) {
-                    apply_concurrency(
-                        tx,
-                        id,
-                        &run.spec.repo,
-                        c,
-                        &mut superseded,
-                        &mut cancel_running,
-                    )?;
-                }
-                run_ids.push(id);
-            }
-            Ok(Committed::New {
-                run_ids,
-                superseded,
-                cancel_running,
-            })
+            let results = items
+                .iter()
+                .map(|item| commit_item(tx, item))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(results)
         })
     }
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gantry_daemon::store::{
-    DeliveryStatus, NewDelivery, NewRun, RunFilter, RunSpec, SqliteStore, Store,
+    CommitResult, Committed, DeliveryStatus, NewDelivery, NewRun, PendingCommit, RunFilter,
+    RunSpec, SqliteStore, Store,
 };
 use gantry_daemon::{
     PlannedJobInfo, ProcessLauncher, QueuedRun, RestartPolicy, RunEvent, RunLauncher, RunOutcome,
@@ -188,6 +189,32 @@ async fn a_delivery_and_its_runs_commit_together_or_not_at_all() {
         .unwrap();
     assert_eq!(again, gantry_daemon::store::Committed::Duplicate);
     assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_group_commit_records_each_delivery_once_in_order() {
+    let env = env_with_repo();
+    let store = SqliteStore::open(&env.config.data_dir).unwrap();
+    let workflow = marking_workflow(&env, "release");
+    let item = |id: &str| PendingCommit {
+        delivery: Some(delivery(id)),
+        runs: vec![NewRun::new(spec(&env, &workflow))],
+    };
+    store.commit(Some(&delivery("old")), &[]).unwrap();
+    // A new delivery, another, a copy of the first in the same batch, an already stored one.
+    let batch = [item("a"), item("b"), item("a"), item("old")];
+    let results = store.commit_batch(&batch).unwrap();
+    let new =
+        |r: &CommitResult| matches!(r, Ok(Committed::New { run_ids, .. }) if run_ids.len() == 1);
+    let duplicate = |r: &CommitResult| matches!(r, Ok(Committed::Duplicate));
+    assert_eq!(results.len(), 4);
+    assert!(new(&results[0]) && new(&results[1]), "{results:?}");
+    assert!(
+        duplicate(&results[2]) && duplicate(&results[3]),
+        "{results:?}"
+    );
+    assert_eq!(store.list_runs(&RunFilter::default()).unwrap().len(), 2);
+    assert!(store.has_delivery("b").unwrap());
 }
 
 #[tokio::test]

@@ -114,6 +114,36 @@ async fn a_redelivery_answers_200_and_starts_nothing() {
 }
 
 #[tokio::test]
+async fn concurrent_deliveries_and_redeliveries_are_each_recorded_once() {
+    // Sent all at once, so the group committer writes several in one transaction, copies of
+    // one id included: exactly one copy of each id is accepted, with its two runs.
+    let (_env, server) = release_env().await;
+    let payload = payload("release/published.payload.json");
+    let client = &server.client;
+    let sends = (0..24).map(|i| {
+        let id = format!("burst-{}", i % 8);
+        let payload = &payload;
+        async move { client.webhook("release", &id, payload).await }
+    });
+    let replies = futures::future::join_all(sends).await;
+    let mut accepted = std::collections::BTreeMap::new();
+    for reply in &replies {
+        assert!(reply.status == 202 || reply.status == 200, "{}", reply.body);
+        if reply.body["status"] == "accepted" {
+            let id = reply.body["delivery"].as_str().unwrap().to_owned();
+            *accepted.entry(id).or_insert(0) += 1;
+            assert_eq!(run_ids(reply).len(), 2, "{}", reply.body);
+        } else {
+            assert_eq!(reply.body["status"], "duplicate", "{}", reply.body);
+        }
+    }
+    let want: std::collections::BTreeMap<String, i32> =
+        (0..8).map(|i| (format!("burst-{i}"), 1)).collect();
+    assert_eq!(accepted, want);
+    assert_eq!(run_count(client).await, 16);
+}
+
+#[tokio::test]
 async fn missing_and_bad_signatures_are_401_and_record_nothing() {
     let (_env, server) = release_env().await;
     let body = serde_json::to_vec(&payload("release/published.payload.json")).unwrap();
