@@ -277,6 +277,22 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct CleanArgs {}
 
+/// Serve webhooks, run workflows with the engine, and host the package registry and web page.
+///
+/// Reads `gantry.toml` (see docs/gantry.toml). Drains on SIGTERM or Ctrl-C. Exit status: 0
+/// after a drain, 1 for an invalid configuration, 2 when it cannot be read or the daemon cannot
+/// start.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The configuration file.
+    #[arg(long, env = "GANTRY_CONFIG", default_value = "gantry.toml")]
+    pub config: PathBuf,
+
+    /// Check the configuration, print every problem, and exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
 /// gantry's package registry (GitHub Packages for npm and containers, offline).
 ///
 /// `gantry run` starts it for every run on a loopback port; these commands serve it standalone
@@ -335,20 +351,4 @@ pub enum TokenCommand {
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
     },
-}
-
-/// Serve webhooks, run workflows with the engine, and host the package registry and web page.
-///
-/// Reads `gantry.toml` (see docs/gantry.toml). Drains on SIGTERM or Ctrl-C. Exit status: 0
-/// after a drain, 1 for an invalid configuration, 2 when it cannot be read or the daemon cannot
-/// start.
-#[derive(Debug, Args)]
-pub struct DaemonArgs {
-    /// The configuration file.
-    #[arg(long, env = "GANTRY_CONFIG", default_value = "gantry.toml")]
-    pub config: PathBuf,
-
-    /// Check the configuration, print every problem, and exit.
-    #[arg(long)]
-    pub check_config: bool,
 }

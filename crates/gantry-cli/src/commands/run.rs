@@ -233,12 +233,6 @@ fn github_info(
         github.actor = repo.actor.clone();
         github.triggering_actor = repo.actor.clone();
     }
-    // A given GITHUB_TOKEN secret is the token; otherwise every run gets a fresh random one.
-    github.token = settings
-        .secrets
-        .get("GITHUB_TOKEN")
-        .cloned()
-        .unwrap_or_else(random_token);
     Ok(github)
 }
 
@@ -561,6 +555,13 @@ fn run_options(
         .as_ref()
         .map_or_else(|| p.path.clone(), |n| n.value.clone());
     github.workflow_path = p.path.clone();
+    // A given GITHUB_TOKEN secret is the token; otherwise every run gets a fresh random one.
+    github.token = context
+        .settings
+        .secrets
+        .get("GITHUB_TOKEN")
+        .cloned()
+        .unwrap_or_else(random_token);
     let mut options = RunOptions::new(run_id);
     options.secrets = context.settings.secrets.clone();
     options
