@@ -4,7 +4,8 @@
 //! transaction commits, and GitHub does not redeliver acknowledged webhooks by itself. In WAL
 //! mode `NORMAL` survives a process crash (`kill -9`) but can lose the last commits on power
 //! loss; `FULL` syncs the WAL on every commit so an acknowledged delivery survives both. The
-//! price is one fsync per commit, small at webhook rates.
+//! price is one fsync per commit; webhooks share it through [`Store::commit_batch`] (group
+//! commit, see the daemon's committer).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
