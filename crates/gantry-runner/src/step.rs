@@ -333,6 +333,23 @@ impl<'a> JobRunner<'a> {
         self.run_header(sref, &script, &template.template, &env);
         let workdir = working_directory(&paths.workspace, wd);
         let argv = template.argv(&script_path);
+        self.exec_program(sref, frame, env, number, argv, workdir, cancel)
+            .await
+    }
+
+    /// Runs `argv` in the job environment as step `number` (`__run_<number>`), a step
+    /// with no outputs of its own: shared by `run:` steps and node actions' scripts.
+    #[allow(clippy::too_many_arguments)]
+    async fn exec_program(
+        &mut self,
+        sref: &StepRef,
+        frame: &Frame,
+        env: IndexMap<String, String>,
+        number: usize,
+        argv: Vec<String>,
+        workdir: String,
+        cancel: CancellationToken,
+    ) -> Ran {
         let action = format!("__run_{number}");
         self.execute(
             sref,

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Ran;
 use crate::event::{Conclusion, RunEvent, StepRef};
-use crate::executor::{ContainerStepRequest, ExecRequest, ExecutorError, step_container};
+use crate::executor::{ContainerStepRequest, ExecutorError, step_container};
 use crate::job::{Frame, JobRunner, millis};
 
 /// A step container to run: the image and how to call it, plus the variables the action adds
@@ -137,6 +137,17 @@ fn container_env(
 }
 
 impl JobRunner<'_> {
+    /// Warns that a local action's `pre` will not run: GitHub's runner only reads a local
+    /// action when its step runs, too late for `pre` (node and docker actions alike).
+    fn warn_local_pre(&self, sref: &StepRef, uses: &str, has_pre: bool) {
+        if has_pre {
+            self.warning(
+                Some(sref),
+                format!("`pre` execution is not supported for local action from '{uses}'"),
+            );
+        }
+    }
+
     /// Runs a step container through the executor, with the step's file commands.
     pub(super) async fn run_container_step(
         &mut self,
@@ -240,13 +251,7 @@ impl JobRunner<'_> {
         else {
             return Ran::failed();
         };
-        if pre_entrypoint.is_some() {
-            // As for node actions: GitHub reads a local action too late to run its `pre`.
-            self.warning(
-                Some(sref),
-                format!("`pre` execution is not supported for local action from '{uses}'"),
-            );
-        }
+        self.warn_local_pre(sref, uses, pre_entrypoint.is_some());
         let image = match self.action_image(inner, &image.value).await {
             Ok(image) => image,
             Err(e) => {
@@ -357,13 +362,7 @@ impl JobRunner<'_> {
         else {
             return Ran::failed();
         };
-        if pre.is_some() {
-            // GitHub's runner only reads a local action when its step runs: too late for `pre`.
-            self.warning(
-                Some(sref),
-                format!("`pre` execution is not supported for local action from '{uses}'"),
-            );
-        }
+        self.warn_local_pre(sref, uses, pre.is_some());
         if !self.env.has_program("node").await.unwrap_or(true) {
             self.error(
                 Some(sref),
@@ -407,25 +406,8 @@ impl JobRunner<'_> {
             format!("{}/{}", frame.action_path.trim_end_matches('/'), script),
         ];
         let workdir = self.env.paths().workspace.clone();
-        let action = format!("__run_{number}");
-        self.execute(
-            sref,
-            frame,
-            env,
-            &action,
-            number,
-            cancel,
-            |job, env, tx, cancel| {
-                let request = ExecRequest {
-                    argv,
-                    env,
-                    workdir,
-                    cancel,
-                };
-                Box::pin(async move { job.exec(request, tx).await.map(|s| (s, IndexMap::new())) })
-            },
-        )
-        .await
+        self.exec_program(sref, frame, env, number, argv, workdir, cancel)
+            .await
     }
 
     /// Runs the queued `post` scripts, last registered first, each when its `post-if` holds
