@@ -261,15 +261,8 @@ impl DockerJob {
 
     async fn upload_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError> {
         let archive = tarball::single_file(path, contents)?;
-        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
-        self.docker
-            .upload_to_container(
-                &self.container,
-                Some(opts),
-                bollard::body_full(archive.into()),
-            )
+        self.upload_archive(archive, &format!("writing {path} into the job container"))
             .await
-            .map_err(|e| engine_error(&format!("writing {path} into the job container"), e))
     }
 
     async fn download_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
@@ -359,6 +352,20 @@ enum Confined {
 }
 
 impl DockerJob {
+    /// Unpacks a tar `archive` (paths absolute inside it) at the job container's root;
+    /// `doing` names the operation in the error.
+    async fn upload_archive(&self, archive: Vec<u8>, doing: &str) -> Result<(), ExecutorError> {
+        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(
+                &self.container,
+                Some(opts),
+                bollard::body_full(archive.into()),
+            )
+            .await
+            .map_err(|e| engine_error(doing, e))
+    }
+
     /// Steps can plant symlinks in the bind-mounted work root (`/etc/shadow`, ...): reading
     /// through them on the host would leak this machine's files, so only paths that stay inside
     /// the work root are read directly.
@@ -504,15 +511,8 @@ impl JobEnvironment for DockerJob {
         })
         .await
         .map_err(|e| ExecutorError::Other(format!("archiving for {dest}: {e}")))??;
-        let opts = UploadToContainerOptionsBuilder::default().path("/").build();
-        self.docker
-            .upload_to_container(
-                &self.container,
-                Some(opts),
-                bollard::body_full(archive.into()),
-            )
+        self.upload_archive(archive, &format!("copying into {dest}"))
             .await
-            .map_err(|e| engine_error(&format!("copying into {dest}"), e))
     }
 
     async fn run_container(
