@@ -27,6 +27,9 @@ pub struct CallOptions {
     pub policy: PermissionPolicy,
     /// Most jobs a run may have, counting calling jobs and the jobs of called workflows.
     pub max_jobs: usize,
+    /// Most bytes a workflow and the workflows it calls may take together, by GitHub's
+    /// estimate of its reader's memory (see [`crate::yaml::token_bytes`]).
+    pub max_result_size: usize,
 }
 
 impl Default for CallOptions {
@@ -34,6 +37,7 @@ impl Default for CallOptions {
         Self {
             policy: PermissionPolicy::default(),
             max_jobs: 256,
+            max_result_size: crate::yaml::DEFAULT_MAX_RESULT_SIZE,
         }
     }
 }
@@ -70,6 +74,11 @@ pub fn check_calls(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let inherited = default_grant(options.policy);
+    let mut budget = Budget {
+        used: workflow.result_size,
+        max: options.max_result_size,
+        reported: false,
+    };
     let jobs = count_jobs(workflow, resolve, 0);
     if jobs > options.max_jobs {
         let span = workflow
@@ -88,6 +97,7 @@ pub fn check_calls(
         let Some(callee) = resolve(&uses.value) else {
             continue;
         };
+        budget.load(uses, &callee, resolve, &mut out);
         check_inputs(job, uses, &callee, &mut out);
         check_secrets(job, &callee, &mut out);
         let granted = job
@@ -119,6 +129,52 @@ fn count_jobs(
         .map(|callee| count_jobs(&callee, resolve, depth + 1))
         .sum();
     workflow.jobs.len() + nested
+}
+
+/// GitHub's reader keeps one memory account for a workflow and every workflow it loads for its
+/// calls, in job order (a callee called twice is loaded twice); the call that passes the limit
+/// is reported, once, as GitHub stops loading there.
+struct Budget {
+    used: usize,
+    max: usize,
+    reported: bool,
+}
+
+impl Budget {
+    fn load(
+        &mut self,
+        uses: &Spanned<String>,
+        callee: &Workflow,
+        resolve: &dyn Fn(&str) -> Option<Workflow>,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        self.used = self.used.saturating_add(loaded_size(callee, resolve, 0));
+        if self.used > self.max && !self.reported {
+            self.reported = true;
+            let message = format!(
+                "Error from called workflow {}: Maximum object size exceeded",
+                uses.value
+            );
+            out.push(error(uses.span, "calls", message));
+        }
+    }
+}
+
+/// A callee's bytes with those of the workflows it calls in turn (loaded with it).
+fn loaded_size(
+    workflow: &Workflow,
+    resolve: &dyn Fn(&str) -> Option<Workflow>,
+    depth: usize,
+) -> usize {
+    workflow
+        .jobs
+        .values()
+        .filter_map(|j| j.uses.as_ref())
+        .filter(|_| depth < MAX_NESTING)
+        .filter_map(|u| resolve(&u.value))
+        .fold(workflow.result_size, |sum, callee| {
+            sum.saturating_add(loaded_size(&callee, resolve, depth + 1))
+        })
 }
 
 /// Where errors about one call are reported: the calling job in the checked file.

@@ -81,6 +81,9 @@ pub struct Workflow {
     pub concurrency: Option<Spanned<Concurrency>>,
     /// In source order. The key is the job id.
     pub jobs: IndexMap<String, Job>,
+    /// Bytes the file's tokens take by GitHub's estimate: calls add their callees' to it,
+    /// against [`crate::CallOptions::max_result_size`].
+    pub result_size: usize,
 }
 
 /// The `on:` key, normalised: the string, list and map forms all become a map of event name to

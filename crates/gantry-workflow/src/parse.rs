@@ -17,6 +17,8 @@ pub struct ReadOptions {
     pub max_file_size: usize,
     /// GitHub's experimental background steps (`background`, `wait`, `wait-all`, `cancel`).
     pub allow_background_steps: bool,
+    /// Most bytes the file's tokens may take by GitHub's estimate ([`yaml::token_bytes`]).
+    pub max_result_size: usize,
 }
 
 impl Default for ReadOptions {
@@ -26,6 +28,7 @@ impl Default for ReadOptions {
             max_depth: 50,
             max_file_size: 1024 * 1024,
             allow_background_steps: false,
+            max_result_size: yaml::DEFAULT_MAX_RESULT_SIZE,
         }
     }
 }
@@ -38,7 +41,7 @@ pub fn parse_workflow(file: &str, source: &str) -> Parsed<Workflow> {
 
 /// [`parse_workflow`] with explicit limits and feature switches.
 pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Workflow> {
-    let (root, mut diagnostics) = read_root(source, options, "workflow");
+    let (root, mut diagnostics, result_size) = read_root(source, options, "workflow");
     let Some(root) = root else {
         return finish(None, diagnostics);
     };
@@ -60,8 +63,9 @@ pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> 
             background,
         ));
     }
-    let value = convert::workflow(&root, &mut diagnostics);
-    if let Some(wf) = &value {
+    let mut value = convert::workflow(&root, &mut diagnostics);
+    if let Some(wf) = &mut value {
+        wf.result_size = result_size;
         diagnostics.extend(checks::check_workflow(wf));
     }
     finish(value, diagnostics)
@@ -74,7 +78,7 @@ pub fn parse_action(file: &str, source: &str) -> Parsed<Action> {
 
 /// [`parse_action`] with explicit limits and feature switches.
 pub fn parse_action_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Action> {
-    let (root, mut diagnostics) = read_root(source, options, "action");
+    let (root, mut diagnostics, _) = read_root(source, options, "action");
     let Some(root) = root else {
         return finish(None, diagnostics);
     };
@@ -107,23 +111,25 @@ fn runs_conditions(root: &yaml::Node, background: bool) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The YAML tree (`None` when nothing could be read) and its diagnostics.
+/// The YAML tree (`None` when nothing could be read), its diagnostics and its bytes by
+/// GitHub's estimate.
 fn read_root(
     source: &str,
     options: &ReadOptions,
     what: &str,
-) -> (Option<yaml::Node>, Vec<Diagnostic>) {
+) -> (Option<yaml::Node>, Vec<Diagnostic>, usize) {
     let size = source.chars().count();
     if size > options.max_file_size {
         let message = format!(
             "The maximum file size of {} characters has been exceeded",
             options.max_file_size
         );
-        return (None, vec![error(Span::default(), "limits", message)]);
+        return (None, vec![error(Span::default(), "limits", message)], 0);
     }
     let yaml_options = YamlOptions {
         allow_anchors: options.allow_anchors,
         max_depth: options.max_depth,
+        max_result_size: options.max_result_size,
     };
     let doc = yaml::read(source, yaml_options);
     let mut diagnostics = doc.diagnostics;
@@ -134,7 +140,7 @@ fn read_root(
             format!("The {what} file is empty"),
         ));
     }
-    (doc.root, diagnostics)
+    (doc.root, diagnostics, doc.result_size)
 }
 
 fn error(span: Span, rule: &'static str, message: String) -> Diagnostic {

@@ -119,6 +119,9 @@ pub fn format_number(n: f64) -> String {
 pub struct YamlDoc {
     pub root: Option<Node>,
     pub diagnostics: Vec<Diagnostic>,
+    /// GitHub's estimate of the memory the file's tokens take ([`token_bytes`]), summed while
+    /// reading; reusable-workflow calls add their callees' to the caller's.
+    pub result_size: usize,
 }
 
 /// What the reader accepts beyond GitHub's defaults.
@@ -128,6 +131,8 @@ pub struct YamlOptions {
     pub allow_anchors: bool,
     /// Collections nested deeper than this are an error (GitHub: 50).
     pub max_depth: usize,
+    /// Most bytes the file's tokens may take by GitHub's estimate (GitHub: 10 MB).
+    pub max_result_size: usize,
 }
 
 impl Default for YamlOptions {
@@ -135,8 +140,48 @@ impl Default for YamlOptions {
         Self {
             allow_anchors: false,
             max_depth: 50,
+            max_result_size: DEFAULT_MAX_RESULT_SIZE,
         }
     }
+}
+
+/// GitHub's default limit on the estimated size of a workflow and everything it calls.
+pub const DEFAULT_MAX_RESULT_SIZE: usize = 10 * 1024 * 1024;
+
+/// The base size GitHub's template reader charges for any token (an object header and a few
+/// fields); strings add [`STRING_BASE_OVERHEAD`] and two bytes per UTF-16 unit.
+const MIN_OBJECT_SIZE: usize = 24;
+const STRING_BASE_OVERHEAD: usize = 26;
+
+/// What GitHub's reader charges for one token, without its children. Strings that hold
+/// expressions are charged as strings: GitHub charges the expression text, a few bytes less,
+/// which no real limit notices.
+pub fn token_bytes(kind: &NodeKind) -> usize {
+    match kind {
+        NodeKind::String(s) => MIN_OBJECT_SIZE + STRING_BASE_OVERHEAD + 2 * utf16_len(s),
+        _ => MIN_OBJECT_SIZE,
+    }
+}
+
+/// UTF-16 length (what GitHub's `string.length` counts) without encoding ASCII text.
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        return s.len();
+    }
+    s.chars().map(char::len_utf16).sum()
+}
+
+/// [`token_bytes`] for a node and everything in it (an alias repeats its anchor's tokens).
+fn tree_bytes(node: &Node) -> usize {
+    let children: usize = match &node.kind {
+        NodeKind::Seq(items) => items.iter().map(tree_bytes).sum(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| tree_bytes(k) + tree_bytes(v))
+            .sum(),
+        _ => 0,
+    };
+    token_bytes(&node.kind) + children
 }
 
 /// Reads `source` into a tree. Never panics; syntax errors become diagnostics.
@@ -258,6 +303,7 @@ fn read_once(source: &str, options: YamlOptions) -> Result<YamlDoc, (YamlDoc, Op
                 let doc = YamlDoc {
                     root: None,
                     diagnostics: builder.diagnostics,
+                    result_size: builder.result_size,
                 };
                 return Err((doc, glued.then_some(offset)));
             }
@@ -266,6 +312,7 @@ fn read_once(source: &str, options: YamlOptions) -> Result<YamlDoc, (YamlDoc, Op
     Ok(YamlDoc {
         root: builder.root,
         diagnostics: builder.diagnostics,
+        result_size: builder.result_size,
     })
 }
 
@@ -362,6 +409,10 @@ struct Builder<'a> {
     /// Anchored nodes by anchor id, when anchors are allowed.
     anchors: HashMap<usize, Node>,
     depth_reported: bool,
+    /// Bytes charged so far, as GitHub's template memory counts them: a counter kept while
+    /// reading, so the limit costs no second walk.
+    result_size: usize,
+    size_reported: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -370,6 +421,8 @@ impl<'a> Builder<'a> {
             options,
             anchors: HashMap::new(),
             depth_reported: false,
+            result_size: 0,
+            size_reported: false,
             skipping: 0,
             skipped_start: Pos::default(),
             positions: Positions::new(source),
@@ -402,6 +455,16 @@ impl<'a> Builder<'a> {
             message: syntax_message(err.info()),
             rule: "syntax",
         });
+    }
+
+    /// Adds a token's bytes; the token that first passes the limit is reported, as GitHub
+    /// stops there. Reading goes on so that other problems are still found.
+    fn charge(&mut self, bytes: usize, span: Span) {
+        self.result_size = self.result_size.saturating_add(bytes);
+        if self.result_size > self.options.max_result_size && !self.size_reported {
+            self.size_reported = true;
+            self.error(span, "Maximum object size exceeded".into());
+        }
     }
 
     /// Starts a collection. Past the depth limit the collection is reported once and skipped
@@ -459,16 +522,19 @@ impl<'a> Builder<'a> {
                     self.scalar_span(&value, style, tag.is_some() || anchor != 0, span, last_end);
                 self.check_anchor(anchor, span);
                 let kind = self.scalar_kind(value, style, tag.as_deref(), span);
+                self.charge(token_bytes(&kind), span);
                 self.push(Node { kind, span }, anchor);
             }
             Event::SequenceStart(anchor, tag) => {
                 self.check_anchor(anchor, span);
                 self.check_collection_tag(tag.as_deref(), "seq", span);
+                self.charge(MIN_OBJECT_SIZE, span);
                 self.open(Frame::Seq(Vec::new(), span.start, anchor), span);
             }
             Event::MappingStart(anchor, tag) => {
                 self.check_anchor(anchor, span);
                 self.check_collection_tag(tag.as_deref(), "map", span);
+                self.charge(MIN_OBJECT_SIZE, span);
                 self.open(Frame::Map(Vec::new(), None, span.start, anchor), span);
             }
             // Block collections end where the next token starts (an empty span): end them at
@@ -478,6 +544,7 @@ impl<'a> Builder<'a> {
             }
             Event::Alias(id) => {
                 let node = self.alias(id, span);
+                self.charge(tree_bytes(&node), span);
                 self.push(node, 0);
             }
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
@@ -810,6 +877,25 @@ fn parse_float(v: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn result_size_counts_tokens_as_github_does() {
+        // A mapping (24), `on` (24 + 26 + 2*2) and `push` (24 + 26 + 2*4); `é` is one unit.
+        assert_eq!(read("on: push", YamlOptions::default()).result_size, 136);
+        assert_eq!(read("on: é", YamlOptions::default()).result_size, 130);
+        // The token that passes the limit is reported: `push` takes the total to 136 > 100.
+        let limited = YamlOptions {
+            max_result_size: 100,
+            ..YamlOptions::default()
+        };
+        let doc = read("on: push", limited);
+        let found: Vec<_> = doc
+            .diagnostics
+            .iter()
+            .map(|d| (d.span.start.col, d.message.as_str()))
+            .collect();
+        assert_eq!(found, [(5, "Maximum object size exceeded")]);
+    }
 
     #[test]
     fn numbers_format_like_dotnet_g15() {

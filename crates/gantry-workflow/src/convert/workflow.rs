@@ -32,6 +32,7 @@ pub fn workflow(root: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<Workfl
             .get("jobs")
             .map(|j| jobs(j, &mut sink))
             .unwrap_or_default(),
+        result_size: 0,
     };
     diagnostics.append(&mut sink.diagnostics);
     Some(wf)

@@ -12,13 +12,7 @@ use gantry_workflow::{
 };
 
 /// Cases this reader cannot do yet, each with the reason. Keep it short.
-const ALLOWED_FAILURES: &[(&str, &str)] = &[
-    // GitHub's limit on the size of the expanded result across files: no size accounting yet.
-    (
-        "errors-reusable-workflow-max-result-size.yml",
-        "result size limit",
-    ),
-];
+const ALLOWED_FAILURES: &[(&str, &str)] = &[];
 
 /// One expected error: `(line, col)` when GitHub gives a position, and the message.
 struct Expected {
@@ -73,6 +67,7 @@ fn read_options(header: &str) -> ReadOptions {
         match key.trim() {
             "max-depth" => options.max_depth = value.parse().unwrap(),
             "max-file-size" => options.max_file_size = value.parse().unwrap(),
+            "max-result-size" => options.max_result_size = value.parse().unwrap(),
             "allowBackgroundSteps" => options.allow_background_steps = value == "true",
             _ => {}
         }
@@ -91,6 +86,13 @@ fn call_options(header: &str) -> CallOptions {
         .find_map(|l| l.strip_prefix("max-job-limit:"))
     {
         options.max_jobs = limit.trim().parse().unwrap();
+    }
+    if let Some(limit) = header
+        .lines()
+        .find_map(|l| l.strip_prefix("max-result-size:"))
+    {
+        let limit = limit.split('#').next().unwrap_or("").trim();
+        options.max_result_size = limit.parse().unwrap();
     }
     options
 }
