@@ -329,3 +329,24 @@ fn read_tree(root: &std::path::Path) -> Result<Vec<(String, Vec<u8>, bool)>, Exe
     }
     Ok(files)
 }
+
+/// Runs a short probe (`sh -c ...`) in a job environment and returns its exit status and stdout;
+/// stderr is dropped. For the runner's own questions to the environment (which node versions are
+/// cached, ...), never for user steps, whose output must go through the masker.
+pub(crate) async fn capture_stdout(
+    job: &dyn JobEnvironment,
+    request: ExecRequest,
+) -> Result<(ExitStatus, String), ExecutorError> {
+    let (sender, mut receiver) = mpsc::channel::<OutputChunk>(64);
+    let collect = async move {
+        let mut stdout = Vec::new();
+        while let Some(chunk) = receiver.recv().await {
+            if chunk.stream == Stream::Stdout {
+                stdout.extend_from_slice(&chunk.bytes);
+            }
+        }
+        stdout
+    };
+    let (status, stdout) = tokio::join!(job.exec(request, sender), collect);
+    Ok((status?, String::from_utf8_lossy(&stdout).into_owned()))
+}

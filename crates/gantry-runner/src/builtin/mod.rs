@@ -160,19 +160,9 @@ async fn run_sh(
         workdir: call.job.paths().temp.clone(),
         cancel: call.cancel.clone(),
     };
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<crate::executor::OutputChunk>(64);
-    let collect = async move {
-        let mut stdout = Vec::new();
-        while let Some(chunk) = receiver.recv().await {
-            if chunk.stream == crate::executor::Stream::Stdout {
-                stdout.extend_from_slice(&chunk.bytes);
-            }
-        }
-        stdout
-    };
-    let (status, stdout) = tokio::join!(call.job.exec(request, sender), collect);
-    match status? {
-        ExitStatus::Code(0) => Ok(String::from_utf8_lossy(&stdout).into_owned()),
+    let (status, stdout) = crate::executor::capture_stdout(call.job, request).await?;
+    match status {
+        ExitStatus::Code(0) => Ok(stdout),
         status => Err(BuiltinError::Command {
             context: context.to_owned(),
             status: format!("{status:?}"),

@@ -39,7 +39,11 @@ pub(crate) struct PostContainer {
 /// `post-entrypoint`.
 #[derive(Debug, Clone)]
 pub(crate) enum PostBody {
-    Node(String),
+    /// The node program to run it with, and the script.
+    Node {
+        node: String,
+        script: String,
+    },
     Container(PostContainer),
 }
 
@@ -353,6 +357,7 @@ impl JobRunner<'_> {
         cancel: CancellationToken,
     ) -> Ran {
         let ActionRuns::Node {
+            using,
             main,
             pre,
             post,
@@ -363,7 +368,8 @@ impl JobRunner<'_> {
             return Ran::failed();
         };
         self.warn_local_pre(sref, uses, pre.is_some());
-        if !self.env.has_program("node").await.unwrap_or(true) {
+        let node = self.node_for(&using.value, &cancel).await;
+        if node == "node" && !self.env.has_program("node").await.unwrap_or(true) {
             self.error(
                 Some(sref),
                 format!("'{uses}' is a node action, but the job environment has no `node` on its PATH (gantry/runner:bookworm has one)"),
@@ -373,14 +379,17 @@ impl JobRunner<'_> {
         env.extend(input_env(inner));
         let saved = std::mem::take(&mut self.state);
         let ran = self
-            .run_node_script(sref, inner, env.clone(), &main.value, cancel)
+            .run_node_script(sref, inner, env.clone(), (&node, &main.value), cancel)
             .await;
         let state = std::mem::replace(&mut self.state, saved);
         if let Some(post) = post {
             self.post_steps.push(PostStep {
                 sref: post_ref(sref),
                 action_dir: inner.action_path.clone(),
-                body: PostBody::Node(post.value.clone()),
+                body: PostBody::Node {
+                    node,
+                    script: post.value.clone(),
+                },
                 condition: post_if
                     .as_ref()
                     .map_or_else(|| "always()".to_owned(), |c| c.value.clone()),
@@ -392,17 +401,41 @@ impl JobRunner<'_> {
         ran
     }
 
+    /// The node a `using: nodeNN` action runs with. GitHub's runner ships the node each `using`
+    /// names; here that major from the tool cache (the runner image has 20, 22 and 24), else
+    /// whatever `node` is on `PATH`.
+    async fn node_for(&self, using: &str, cancel: &CancellationToken) -> String {
+        let major = using.strip_prefix("node").unwrap_or_default();
+        if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) {
+            return "node".to_owned();
+        }
+        let cache = self.env.paths().tool_cache.trim_end_matches('/').to_owned();
+        // Version-sorted so that 20.10 beats 20.9; `sort -V` exists in busybox and coreutils.
+        let script =
+            format!("ls -d {cache}/node/{major}.*/x64/bin/node 2>/dev/null | sort -V | tail -n 1");
+        let request = crate::executor::ExecRequest {
+            argv: vec!["sh".to_owned(), "-c".to_owned(), script],
+            env: IndexMap::new(),
+            workdir: self.env.paths().temp.clone(),
+            cancel: cancel.clone(),
+        };
+        match crate::executor::capture_stdout(self.env, request).await {
+            Ok((_, out)) if !out.trim().is_empty() => out.trim().to_owned(),
+            _ => "node".to_owned(),
+        }
+    }
+
     async fn run_node_script(
         &mut self,
         sref: &StepRef,
         frame: &Frame,
         env: IndexMap<String, String>,
-        script: &str,
+        (node, script): (&str, &str),
         cancel: CancellationToken,
     ) -> Ran {
         let number = self.next_step_number();
         let argv = vec![
-            "node".to_owned(),
+            node.to_owned(),
             format!("{}/{}", frame.action_path.trim_end_matches('/'), script),
         ];
         let workdir = self.env.paths().workspace.clone();
@@ -460,8 +493,8 @@ impl JobRunner<'_> {
             env.insert(format!("STATE_{name}"), value.clone());
         }
         let ran = match &post.body {
-            PostBody::Node(script) => {
-                self.run_node_script(&post.sref, &frame, env, script, cancel.clone())
+            PostBody::Node { node, script } => {
+                self.run_node_script(&post.sref, &frame, env, (node, script), cancel.clone())
                     .await
             }
             PostBody::Container(c) => {
