@@ -116,7 +116,7 @@ impl RunLauncher for EngineLauncher {
             }
         };
         let (result, ()) = tokio::join!(engine, forward);
-        RunOutcome::new(conclusion(result.conclusion))
+        RunOutcome::new(result.conclusion)
     }
 
     async fn reap(&self) {
@@ -344,15 +344,6 @@ fn actions(run: &QueuedRun) -> ActionRegistry {
     actions
 }
 
-fn conclusion(c: gantry_runner::Conclusion) -> Conclusion {
-    match c {
-        gantry_runner::Conclusion::Success => Conclusion::Success,
-        gantry_runner::Conclusion::Failure => Conclusion::Failure,
-        gantry_runner::Conclusion::Cancelled => Conclusion::Cancelled,
-        gantry_runner::Conclusion::Skipped => Conclusion::Skipped,
-    }
-}
-
 /// The top-level step number (1-based) of a step path (`"3.1"` → 4).
 fn step_number(step: &gantry_runner::StepRef) -> Option<u32> {
     let first = step.path.split('.').next()?;
@@ -386,7 +377,7 @@ pub fn map_event(event: gantry_runner::RunEvent) -> Vec<RunEvent> {
             Some(number) => RunEvent::StepFinished {
                 job,
                 number,
-                conclusion: conclusion(c),
+                conclusion: c,
             },
             None => return Vec::new(),
         },
@@ -404,10 +395,7 @@ pub fn map_event(event: gantry_runner::RunEvent) -> Vec<RunEvent> {
         },
         E::JobFinished {
             job, conclusion: c, ..
-        } => RunEvent::JobFinished {
-            job,
-            conclusion: conclusion(c),
-        },
+        } => RunEvent::JobFinished { job, conclusion: c },
         E::Annotation {
             job, annotation, ..
         } => RunEvent::Annotation {

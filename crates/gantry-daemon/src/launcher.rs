@@ -128,36 +128,8 @@ pub struct PlannedJobInfo {
     pub needs: Vec<String>,
 }
 
-/// How something ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Conclusion {
-    Success,
-    Failure,
-    Cancelled,
-    Skipped,
-}
-
-impl Conclusion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Conclusion::Success => "success",
-            Conclusion::Failure => "failure",
-            Conclusion::Cancelled => "cancelled",
-            Conclusion::Skipped => "skipped",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Conclusion> {
-        match s {
-            "success" => Some(Conclusion::Success),
-            "failure" => Some(Conclusion::Failure),
-            "cancelled" => Some(Conclusion::Cancelled),
-            "skipped" => Some(Conclusion::Skipped),
-            _ => None,
-        }
-    }
-}
+/// How something ended: the engine's own type, so a run's result needs no translation.
+pub use gantry_runner::Conclusion;
 
 /// An annotation's level (`::error::`, `::warning::`, `::notice::`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

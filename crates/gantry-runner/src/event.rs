@@ -2,13 +2,13 @@
 //! `--json`) and [`crate::logs::LogWriter`] stores them. Every string in an event has been
 //! through the job's masker.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::Annotation;
 
 /// The result of a step, a job or a run, with GitHub's names (`needs.x.result`,
 /// `steps.x.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Conclusion {
     Success,
@@ -24,6 +24,17 @@ impl Conclusion {
             Conclusion::Failure => "failure",
             Conclusion::Cancelled => "cancelled",
             Conclusion::Skipped => "skipped",
+        }
+    }
+
+    /// The inverse of [`Conclusion::as_str`] (stores keep conclusions as text).
+    pub fn parse(s: &str) -> Option<Conclusion> {
+        match s {
+            "success" => Some(Conclusion::Success),
+            "failure" => Some(Conclusion::Failure),
+            "cancelled" => Some(Conclusion::Cancelled),
+            "skipped" => Some(Conclusion::Skipped),
+            _ => None,
         }
     }
 }
