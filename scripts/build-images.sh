@@ -25,9 +25,16 @@ for arg in "$@"; do
   esac
 done
 
+# debootstrap, dpkg-deb, npm and the rest come from Debian when missing (a fresh machine has none).
+"$(dirname "${BASH_SOURCE[0]}")/ensure-tools.sh"
+
 CACHE="${GANTRY_IMAGE_CACHE:-$HOME/.cache/gantry/images}"
 SUITE=bookworm
-RUNNER_PACKAGES="bash git ca-certificates curl python3 nodejs npm xz-utils"
+# The everyday tools of GitHub's ubuntu-latest image that Debian ships (docs/runner-image.md lists
+# them); JDK and Go also feed the tool cache that the real setup-java and setup-go look in.
+RUNNER_PACKAGES="bash git ca-certificates curl wget python3 python-is-python3 python3-pip python3-venv
+  nodejs npm xz-utils zstd bzip2 zip unzip jq shellcheck make gcc g++ libc6-dev patch file procps
+  sudo gnupg openssh-client rsync iproute2 netcat-openbsd lsb-release openjdk-17-jdk-headless golang-go"
 mkdir -p "$CACHE"
 
 log() { echo "build-images: $*" >&2; }

@@ -1,19 +1,47 @@
 #!/usr/bin/env bash
-# Installs the command-line tools the test suite drives for real, from Debian's packages, when
-# they are missing: skopeo (a second OCI client for the registry tests), chromium (the daemon's
-# web page tests), node and npm (the npm registry tests and the reference workflow).
+# The one place that installs what gantry's scripts and tests call, from Debian's packages, when
+# it is missing. Every script that runs a tool not in a fresh Debian image calls this first:
+#   debootstrap, dpkg-deb, chroot, mount   build-images.sh (the runner image, offline)
+#   skopeo                                 the registry tests (a second OCI client)
+#   chromium                               the daemon's web page tests
+#   node, npm                              npm registry tests, the reference workflow, tool cache
+#   git                                    test repositories, run-reference.sh
+#   shellcheck                             gantry validate's shell rule and its tests
+#   postgres (postgresql)                  the PostgreSQL store's tests
+#   curl, jq, tar, xz                      scripts and benchmarks
+# Idempotent: a machine that has everything installs nothing.
 set -euo pipefail
 
 missing=()
-command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-command -v git >/dev/null 2>&1 || missing+=(git)
+need() { # need COMMAND PACKAGE: install PACKAGE when COMMAND is not found
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || missing+=("$2")
+}
+need debootstrap debootstrap
+need dpkg-deb dpkg
+need chroot coreutils
+need mount mount
+need skopeo skopeo
+need chromium chromium
+need node nodejs
+need npm npm
+need git git
+need curl curl
+need jq jq
+need xz xz-utils
+need shellcheck shellcheck
+need tmux tmux
+# PostgreSQL's server binaries live under /usr/lib/postgresql/<major>/bin, not on PATH.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 
 if [ ${#missing[@]} -gt 0 ]; then
+  # Sorted and unique: `need` may name one package twice.
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   echo "ensure-tools: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the cluster it creates; the tests start their own servers on loopback.
+  if printf '%s\n' "${missing[@]}" | grep -qx postgresql; then
+    service postgresql stop >/dev/null 2>&1 || true
+  fi
 fi

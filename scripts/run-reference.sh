@@ -16,7 +16,7 @@
 # The registry's data lives in a temporary directory (a second run would otherwise find 1.0.0
 # already published, which npm refuses). Everything the script starts is stopped on exit.
 #
-# Works on a fresh machine: installs git, node and npm when missing (the consumer install at the
+# Works on a fresh machine: installs what it calls when missing (scripts/ensure-tools.sh) (the consumer install at the
 # end runs on this machine), starts Docker (scripts/ensure-docker.sh), builds gantry's images when
 # missing (scripts/build-images.sh, offline from Debian packages) and builds gantry (debug).
 set -euo pipefail
@@ -39,14 +39,7 @@ done
 
 log() { echo "run-reference: $*" >&2; }
 
-need=()
-for tool in git node npm; do command -v "$tool" >/dev/null 2>&1 || need+=("$tool"); done
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]}"
-  pkgs=("${need[@]/#node/nodejs}")
-  DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
-fi
+"$ROOT/scripts/ensure-tools.sh"
 "$ROOT/scripts/ensure-docker.sh"
 "$ROOT/scripts/build-images.sh"
 
