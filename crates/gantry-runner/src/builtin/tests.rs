@@ -533,7 +533,7 @@ async fn node_package_workflow_publishes_offline_with_real_node() {
     );
     let example =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../workflows-examples/release-package");
-    let workflow_file = ".github/workflows/npm-publish-github-packages.yml";
+    let workflow_file = ".github/workflows/release-package.yml";
     let names = [
         "package.json",
         "package-lock.json",
