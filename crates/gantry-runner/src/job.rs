@@ -96,6 +96,8 @@ pub(crate) struct JobRunner<'a> {
     pub post_steps: Vec<crate::step::PostStep>,
     /// The `job.container` / `job.services` contexts.
     pub containers: Json,
+    /// What the running step's output said that a failure hint may explain.
+    pub clues: crate::hints::OutputClues,
 }
 
 impl JobRunner<'_> {
@@ -524,6 +526,7 @@ async fn run_in_environment(
             .map(|root| LocalHashFiles { root }),
         post_steps: Vec::new(),
         containers: containers_context(&environment.containers()),
+        clues: Default::default(),
     };
     let payload = serde_json::to_vec_pretty(&shared.options.github.event).unwrap_or_default();
     if let Err(e) = environment.write_file(&event_path, &payload).await {

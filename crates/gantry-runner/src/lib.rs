@@ -16,6 +16,7 @@ pub mod executor;
 pub mod file_commands;
 pub mod git;
 mod hashfiles;
+mod hints;
 mod job;
 pub mod logs;
 pub mod mask;

@@ -23,6 +23,7 @@ use crate::context::{Scope, StepRecord};
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ExecRequest, ExecutorError, ExitStatus, OutputChunk, Stream};
 use crate::file_commands::{self, FileCommand};
+use crate::hints::OutputClues;
 use crate::job::{Frame, JobRunner, millis, minutes};
 use crate::shell::{ShellTemplate, most_specific, working_directory};
 
@@ -333,8 +334,41 @@ impl<'a> JobRunner<'a> {
         self.run_header(sref, &script, &template.template, &env);
         let workdir = working_directory(&paths.workspace, wd);
         let argv = template.argv(&script_path);
-        self.exec_program(sref, frame, env, number, argv, workdir, cancel)
-            .await
+        self.clues = OutputClues::default();
+        let hint_env = env.clone();
+        let ran = self
+            .exec_program(sref, frame, env, number, argv, workdir.clone(), cancel)
+            .await;
+        if ran.outcome == Conclusion::Failure {
+            self.explain_failure(sref, &workdir, &hint_env).await;
+        }
+        ran
+    }
+
+    /// Adds gantry's hint to a failed `run:` step when its output shows a known cause.
+    async fn explain_failure(
+        &mut self,
+        sref: &StepRef,
+        workdir: &str,
+        env: &IndexMap<String, String>,
+    ) {
+        let clues = std::mem::take(&mut self.clues);
+        if let Some(registry) = clues.npm_need_auth {
+            let github_packages = env
+                .get(crate::builtin::setup_node::REGISTRY_ENV)
+                .map(String::as_str);
+            let hint = crate::hints::npm_scope_hint_for_step(
+                self.env,
+                registry.as_deref(),
+                workdir,
+                env,
+                github_packages,
+            )
+            .await;
+            if let Some(hint) = hint {
+                self.error(Some(sref), hint);
+            }
+        }
     }
 
     /// Runs `argv` in the job environment as step `number` (`__run_<number>`), a step
@@ -821,6 +855,7 @@ impl<'a> JobRunner<'a> {
     fn on_line(&mut self, io: &mut StepIo, stream: Stream, raw: &[u8]) {
         let text = String::from_utf8_lossy(raw);
         let line = text.trim_end_matches('\n').trim_end_matches('\r');
+        self.clues.observe(line);
         let log_stream = match stream {
             Stream::Stdout => LogStream::Stdout,
             Stream::Stderr => LogStream::Stderr,

@@ -34,6 +34,11 @@ fn images_ready() {
 /// A fresh git repository holding `example`, committed and tagged `v1.0.0`, whose origin is
 /// github.com/gantry-examples/<example> (so `github.repository_owner` is `gantry-examples`).
 fn example_repo(example: &str, into: &Path) {
+    copy_example(example, into);
+    commit_example(example, into);
+}
+
+fn copy_example(example: &str, into: &Path) {
     let copied = Command::new("cp")
         .arg("-a")
         .arg(root().join("workflows-examples").join(example).join("."))
@@ -41,6 +46,10 @@ fn example_repo(example: &str, into: &Path) {
         .status()
         .unwrap();
     assert!(copied.success());
+}
+
+/// Commits and tags what `repo` holds, with the origin of [`example_repo`].
+fn commit_example(example: &str, repo: &Path) {
     let origin = format!("https://github.com/gantry-examples/{example}.git");
     for args in [
         &["init", "-q", "-b", "main"][..],
@@ -57,7 +66,7 @@ fn example_repo(example: &str, into: &Path) {
                 "user.email=t@gantry.invalid",
             ])
             .args(args)
-            .current_dir(into)
+            .current_dir(repo)
             .stdout(Stdio::null())
             .status()
             .unwrap();
@@ -159,6 +168,40 @@ fn release_package_builds_publishes_and_installs_offline() {
 }
 
 /// The run id of the first run stored in `repo` (from its first event).
+/// A package outside the scope setup-node configures for GitHub Packages (the repository
+/// owner's) makes npm fall back to the public registry and fail with ENEEDAUTH, as on GitHub;
+/// gantry's annotation names both scopes and the two fixes.
+#[test]
+fn release_package_in_another_scope_says_why_publish_needs_auth() {
+    images_ready();
+    let work = tempfile::tempdir().unwrap();
+    let (repo, data) = (work.path().join("repo"), work.path().join("data"));
+    std::fs::create_dir_all(&repo).unwrap();
+    copy_example("release-package", &repo);
+    for file in ["package.json", "package-lock.json"] {
+        let path = repo.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("@gantry-examples/", "@someone-else/")).unwrap();
+    }
+    commit_example("release-package", &repo);
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["--color", "never", "run", "release", "-j", "publish-gpr"])
+        .arg("--data-dir")
+        .arg(&data)
+        .current_dir(&repo)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("ENEEDAUTH"), "{stdout}");
+    let errors: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| *l != "Annotations:")
+        .filter(|l| l.contains("] error: "))
+        .collect();
+    insta::assert_snapshot!(errors.join("\n"));
+}
+
 fn run_id(repo: &Path) -> Option<String> {
     let events = std::fs::read_to_string(repo.join(".gantry/runs/1/events.jsonl")).ok()?;
     let first: serde_json::Value = serde_json::from_str(events.lines().next()?).ok()?;
