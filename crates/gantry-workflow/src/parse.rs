@@ -2,7 +2,7 @@
 
 use crate::convert;
 use crate::model::{Action, Diagnostic, Parsed, Severity, Span, Workflow};
-use crate::schema::{action_schema, workflow_schema};
+use crate::schema::{self, action_schema, workflow_schema};
 use crate::yaml::{self, YamlOptions};
 use crate::{checks, template};
 
@@ -53,15 +53,8 @@ pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> 
         &root,
         background,
     ));
-    // GitHub reads event configurations loosely (it ran workflows with `status: {}` or
-    // `workflow_dispatch: []`), except `workflow_dispatch`, whose inputs it checks strictly.
-    if let Some(dispatch) = root.get("on").and_then(|on| on.get("workflow_dispatch")) {
-        diagnostics.extend(template::validate(
-            schema,
-            "workflow-dispatch",
-            dispatch,
-            background,
-        ));
+    if let Some(on) = root.get("on") {
+        diagnostics.extend(event_configs(schema, on, background));
     }
     let mut value = convert::workflow(&root, &mut diagnostics);
     if let Some(wf) = &mut value {
@@ -69,6 +62,52 @@ pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> 
         diagnostics.extend(checks::check_workflow(wf));
     }
     finish(value, diagnostics)
+}
+
+/// The configuration of each event under a mapping `on:`.
+///
+/// GitHub's strict schema (`on-mapping-strict`) gives every event that takes a configuration
+/// (`push`, `issues`, ...) its own keys, and rejects others: `push: {inputs: ...}` is
+/// "Unexpected value 'inputs'". The loose root schema accepts any value there, and GitHub ran
+/// real workflows with `status: {}` and `types: publish-nightly`: so an event whose definition
+/// takes no mapping at all (`status`, `fork`, ...) stays loose, and for the others only the
+/// keys are checked here (their values are read, as loosely as GitHub reads them, by the
+/// converter and the event checks). `workflow_dispatch` is checked whole against its
+/// definition, inputs included; `workflow_call` is the root schema's to check.
+fn event_configs(schema: &schema::Schema, on: &yaml::Node, background: bool) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    if let Some(dispatch) = on.get("workflow_dispatch") {
+        diagnostics.extend(template::validate(
+            schema,
+            "workflow-dispatch",
+            dispatch,
+            background,
+        ));
+    }
+    for (key, value) in on.entries() {
+        let Some(event) = key.as_str() else { continue };
+        if matches!(event, "workflow_call" | "workflow_dispatch")
+            || !matches!(value.kind, yaml::NodeKind::Map(_))
+        {
+            continue;
+        }
+        let takes = schema.event_config_mappings(event);
+        if takes.is_empty() {
+            continue;
+        }
+        for (config_key, _) in value.entries() {
+            let text = config_key.scalar_to_string().unwrap_or_default();
+            if !schema.mappings_have(takes, &text) {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    span: config_key.span,
+                    message: format!("Unexpected value '{text}'"),
+                    rule: "schema",
+                });
+            }
+        }
+    }
+    diagnostics
 }
 
 /// Reads an action's metadata file (`action.yml`).

@@ -203,6 +203,27 @@ impl Schema {
         self.scalars.get(id as usize).map_or(&[], Vec::as_slice)
     }
 
+    /// The mapping definitions GitHub's strict schema (`on-mapping-strict`) gives `event`'s
+    /// configuration; empty for an unknown event or one that takes none (`status`, `fork`).
+    pub fn event_config_mappings(&self, event: &str) -> &[DefId] {
+        let strict = self.id("on-mapping-strict").map(|id| &self.get(id).kind);
+        match strict {
+            Some(DefKind::Mapping(events)) => events
+                .properties
+                .get(event)
+                .map_or(&[], |property| self.mapping_defs(property.ty)),
+            _ => &[],
+        }
+    }
+
+    /// Whether one of `defs` (mapping definitions) has the property `key`.
+    pub fn mappings_have(&self, defs: &[DefId], key: &str) -> bool {
+        defs.iter().any(|def| match &self.get(*def).kind {
+            DefKind::Mapping(m) => m.properties.contains_key(key),
+            _ => false,
+        })
+    }
+
     /// The definition itself or its one-of members that are mappings.
     pub fn mapping_defs(&self, id: DefId) -> &[DefId] {
         self.mappings.get(id as usize).map_or(&[], Vec::as_slice)

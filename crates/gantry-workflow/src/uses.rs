@@ -101,7 +101,11 @@ fn is_workflow_file(path: &str) -> bool {
     let Some(file) = path.strip_prefix(".github/workflows/") else {
         return false;
     };
-    !file.contains('/') && (file.ends_with(".yml") || file.ends_with(".yaml")) && file.len() > 5
+    // The name before the extension must not be empty; `c.yml` is as good as `ci.yml`.
+    let stem = file
+        .strip_suffix(".yml")
+        .or_else(|| file.strip_suffix(".yaml"));
+    !file.contains('/') && stem.is_some_and(|stem| !stem.is_empty())
 }
 
 #[cfg(test)]
@@ -171,6 +175,16 @@ mod tests {
     fn workflow_references() {
         assert!(parse_workflow_ref("./.github/workflows/ci.yml").is_ok());
         assert!(parse_workflow_ref("o/r/.github/workflows/ci.yaml@v1").is_ok());
+        // One-letter owners, repositories and file names are valid names on GitHub.
+        assert_eq!(
+            parse_workflow_ref("a/b/.github/workflows/c.yml@v1"),
+            Ok(repo("a", "b", Some(".github/workflows/c.yml"), "v1"))
+        );
+        assert!(parse_workflow_ref("./.github/workflows/c.yaml").is_ok());
+        assert_eq!(
+            parse_workflow_ref("a/b/.github/workflows/.yml@v1"),
+            Err(WorkflowRefError::NotInWorkflowsDir)
+        );
         assert_eq!(
             parse_workflow_ref("o/r@v1"),
             Err(WorkflowRefError::NotInWorkflowsDir)

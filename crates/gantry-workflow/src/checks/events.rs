@@ -112,8 +112,11 @@ fn check_filters_apply(
     event_span: crate::model::Span,
     sink: &mut Sink,
 ) {
-    // The schema checks the keys of these two events strictly ("Unexpected value 'branches'").
-    let schema_checked = matches!(spec.name, "workflow_dispatch" | "workflow_call");
+    // The schema checks the keys of events that take a configuration ("Unexpected value
+    // 'branches'"); only events that take none (`create`, `status`) are read loosely.
+    let schema_checked = !crate::schema::workflow_schema()
+        .event_config_mappings(spec.name)
+        .is_empty();
     for (filter, key, list) in filter_lists(c) {
         if let Some(list) = list
             && !spec.filters.contains(&filter)

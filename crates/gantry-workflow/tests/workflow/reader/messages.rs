@@ -7,6 +7,29 @@ use gantry_workflow::{Severity, parse_action, parse_workflow};
 type Expected = (u32, u32, &'static str);
 
 const CASES: &[(&str, &[Expected])] = &[
+    // An event that takes a configuration takes only its own keys.
+    (
+        "on:\n  push:\n    inputs:\n      name:\n        type: string\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
+        &[(3, 5, "Unexpected value 'inputs'")],
+    ),
+    (
+        "on:\n  issues:\n    types: [opened]\n    branches: [main]\n  pull_request:\n    tags: [v1]\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
+        &[
+            (4, 5, "Unexpected value 'branches'"),
+            (6, 5, "Unexpected value 'tags'"),
+        ],
+    ),
+    // One that takes none is read loosely (GitHub ran `status: {}`), and so are the values of
+    // known keys (`types: publish-nightly` is a string where the strict schema wants a list).
+    (
+        "on:\n  status: {}\n  repository_dispatch:\n    types: publish-nightly\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n",
+        &[],
+    ),
+    // Reusable-workflow references with one-letter names are valid.
+    (
+        "on: push\njobs:\n  a:\n    uses: a/b/.github/workflows/c.yml@v1\n",
+        &[],
+    ),
     (
         "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo\n        runn: 1\n",
         &[(7, 9, "Unexpected value 'runn'")],
