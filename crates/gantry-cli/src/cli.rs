@@ -38,6 +38,7 @@ pub enum Command {
     Run(Box<RunArgs>),
     Clean(CleanArgs),
     Packages(PackagesArgs),
+    Actions(ActionsArgs),
     Daemon(DaemonArgs),
 }
 
@@ -350,5 +351,64 @@ pub enum TokenCommand {
         /// `read`, `write`, `delete` (GitHub's `read:packages` names work too).
         #[arg(long, value_delimiter = ',', required = true)]
         scopes: Vec<String>,
+    },
+}
+
+/// gantry's action store: the remote actions (`uses: OWNER/REPO[/PATH]@REF`) runs use offline.
+///
+/// The store lives under `DIR/actions` of the data directory and is shared by `gantry run` and
+/// `gantry daemon`. A run never fetches unless given `--pull-actions`; an action it lacks fails
+/// with the command that adds it.
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    /// gantry's data directory; actions live under `DIR/actions` (default:
+    /// `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// The forge `pull` fetches `OWNER/REPO` from (`file:///dir` for a folder of bare
+    /// repositories named `OWNER/REPO` or `OWNER/REPO.git`).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GANTRY_ACTIONS_FORGE",
+        default_value = gantry_actions::DEFAULT_FORGE,
+        global = true
+    )]
+    pub forge: String,
+
+    #[command(subcommand)]
+    pub command: ActionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// Add `OWNER/REPO@REF` from PATH: a git repository (REF is resolved in it as GitHub
+    /// resolves it: a full SHA, `refs/...`, else a tag before a branch), a directory (taken as
+    /// it is), or a `.tar`/`.tar.gz` (GitHub's tarballs; a single top folder is dropped).
+    Add {
+        /// `OWNER/REPO@REF`.
+        action: String,
+        /// The directory, git repository or tarball.
+        path: PathBuf,
+    },
+    /// Fetch `OWNER/REPO@REF` from the forge with git (needs the network unless `--forge` is
+    /// local).
+    Pull {
+        /// `OWNER/REPO@REF` (repeatable).
+        #[arg(required = true)]
+        actions: Vec<String>,
+    },
+    /// List every stored action: name, commit, source.
+    List,
+    /// Remove `OWNER/REPO@REF` (its files too, unless another ref names the same commit).
+    Rm {
+        /// `OWNER/REPO@REF`.
+        action: String,
+    },
+    /// Import act's action cache (default: `$XDG_CACHE_HOME/act`, else `~/.cache/act`).
+    ImportAct {
+        /// act's cache folder.
+        dir: Option<PathBuf>,
     },
 }

@@ -34,5 +34,7 @@ pub enum CliError {
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     #[error(transparent)]
+    Actions(#[from] crate::commands::actions::ActionsError),
+    #[error(transparent)]
     Daemon(#[from] crate::commands::daemon::DaemonCommandError),
 }

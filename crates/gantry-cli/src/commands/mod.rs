@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns what it found as an [`Outcome`] or the error that
 //! stopped it; [`crate::exit`] turns both into a status.
 
+pub mod actions;
 mod clean;
 pub mod daemon;
 mod expr;
@@ -36,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::Run(args) => run::run(&args, colors),
         Command::Clean(args) => clean::run(&args, colors),
         Command::Packages(args) => packages::run(&args, colors),
+        Command::Actions(args) => actions::run(&args),
         Command::Daemon(args) => daemon::run(&args, colors),
     }
 }

@@ -1,6 +1,7 @@
 //! End-to-end tests: each runs the built `gantry` binary in a fresh temporary directory and
 //! checks its whole stdout, stderr and exit status (in the style of `just`'s test builder).
 
+mod actions;
 mod daemon;
 mod expr;
 mod fixtures;
