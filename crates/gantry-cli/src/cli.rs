@@ -67,6 +67,11 @@ pub struct ValidateArgs {
     /// corpus, threads measured no gain on a loaded 2-core machine (scripts/bench-validate.sh).
     #[arg(short = 'j', long, env = "GANTRY_JOBS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+
+    /// The linter's configuration (rules to turn off, extra runner labels); by default
+    /// `.github/gantry.toml` when it exists.
+    #[arg(long, env = "GANTRY_VALIDATE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

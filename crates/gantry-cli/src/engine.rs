@@ -11,15 +11,75 @@ use gantry_plan::{MatrixPlan, PlanError};
 
 use crate::discover::{FileKind, SourceFile};
 
-/// The diagnostics of one file, whatever its kind, sorted by position.
-pub fn check(file: &SourceFile) -> Vec<Diagnostic> {
+pub use gantry_lint::{Linter, Script};
+
+/// The reader's diagnostics of one file, whatever its kind, and the linter's for workflows,
+/// with the scripts it leaves for the external tools ([`lint_scripts`]). `index` tags the
+/// scripts with the file they came from.
+pub fn check(file: &SourceFile, linter: &Linter, index: usize) -> (Vec<Diagnostic>, Vec<Script>) {
     let name = file.display_path();
-    let mut diagnostics = match file.kind {
-        FileKind::Workflow => parse_workflow(&name, &file.text).diagnostics,
-        FileKind::Action => parse_action(&name, &file.text).diagnostics,
-    };
+    match file.kind {
+        FileKind::Workflow => {
+            let parsed = parse_workflow(&name, &file.text);
+            let mut diagnostics = parsed.diagnostics;
+            let mut scripts = Vec::new();
+            if let Some(workflow) = &parsed.value {
+                let input = gantry_lint::Input {
+                    path: &name,
+                    source: &file.text,
+                    root: gantry_lint::repository_root(&file.path),
+                };
+                let (found, found_scripts) = linter.lint(&input, workflow, index);
+                diagnostics.extend(found);
+                scripts = found_scripts;
+            }
+            (diagnostics, scripts)
+        }
+        FileKind::Action => (parse_action(&name, &file.text).diagnostics, Vec::new()),
+    }
+}
+
+/// Runs shellcheck and Python over every file's scripts: the diagnostics by file index, and
+/// notices about tools that could not run.
+pub fn lint_scripts(
+    linter: &Linter,
+    scripts: &[Script],
+    jobs: usize,
+) -> (Vec<(usize, Diagnostic)>, Vec<String>) {
+    let outcome = linter.run_tools(scripts, jobs);
+    (outcome.diagnostics, outcome.notices)
+}
+
+/// Applies the linter's configuration and ignore comments, then sorts by position.
+pub fn finish(linter: &Linter, file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) {
+    linter.filter(&file.display_path(), &file.text, diagnostics);
     diagnostics.sort_by_key(|d| (d.span.start.offset, d.span.end.offset));
-    diagnostics
+    diagnostics.dedup();
+}
+
+/// The linter with the configuration at `path`, or with `.github/gantry.toml` when no path is
+/// given and that file exists, or with every rule on.
+pub fn linter(path: Option<&std::path::Path>) -> Result<Linter, crate::error::CliError> {
+    use crate::error::CliError;
+    let default = std::path::Path::new(".github/gantry.toml");
+    let path = match path {
+        Some(p) => Some(p),
+        None => default.is_file().then_some(default),
+    };
+    let config = match path {
+        None => gantry_lint::Config::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            gantry_lint::Config::parse(&text).map_err(|source| CliError::LintConfig {
+                path: path.to_path_buf(),
+                source,
+            })?
+        }
+    };
+    Ok(Linter::new(config)?)
 }
 
 pub fn parse_workflow(file: &str, src: &str) -> Parsed<Workflow> {

@@ -27,6 +27,13 @@ pub enum CliError {
     LogFilter {
         source: tracing_subscriber::filter::ParseError,
     },
+    #[error("`{}`: {source}", path.display())]
+    LintConfig {
+        path: PathBuf,
+        source: gantry_lint::ConfigError,
+    },
+    #[error(transparent)]
+    Lint(#[from] gantry_lint::LintError),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
     #[error(transparent)]

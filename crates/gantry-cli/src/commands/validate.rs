@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::commands::Colors;
 use crate::discover::{self, SourceFile};
-use crate::engine::{self, Diagnostic};
+use crate::engine::{self, Diagnostic, Linter, Script};
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
@@ -18,7 +18,8 @@ pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
         .map(|p| discover::read(p))
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(files = files.len(), "validating");
-    let checked = check_all(files, jobs(args.jobs));
+    let linter = engine::linter(args.config.as_deref())?;
+    let checked = check_all(files, jobs(args.jobs), &linter);
     let rendered = match args.format {
         ValidateFormat::Text => text::render(&checked, colors.stdout),
         ValidateFormat::Json => json::render(&checked),
@@ -46,17 +47,49 @@ fn jobs(requested: Option<u16>) -> usize {
 
 /// Checks the files on up to `jobs` threads; thread `t` takes every `jobs`-th file from `t`, and
 /// the results are put back in the order read, so the report does not depend on scheduling.
-fn check_all(files: Vec<SourceFile>, jobs: usize) -> Vec<Checked> {
+/// The scripts of all files then go to the external tools at once.
+fn check_all(files: Vec<SourceFile>, jobs: usize, linter: &Linter) -> Vec<Checked> {
+    let mut diagnostics = check_files(&files, jobs, linter);
+    let scripts: Vec<Script> = diagnostics
+        .iter_mut()
+        .flat_map(|(_, scripts)| std::mem::take(scripts))
+        .collect();
+    let mut diagnostics: Vec<Vec<Diagnostic>> = diagnostics.into_iter().map(|(d, _)| d).collect();
+    if !scripts.is_empty() {
+        // The tools are processes: use every core whatever `-j` says.
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let (found, notices) = engine::lint_scripts(linter, &scripts, cores);
+        for notice in notices {
+            output::note(&format!("note: {notice}\n"));
+        }
+        for (index, diagnostic) in found {
+            if let Some(list) = diagnostics.get_mut(index) {
+                list.push(diagnostic);
+            }
+        }
+    }
+    files
+        .into_iter()
+        .zip(diagnostics)
+        .map(|(file, mut diagnostics)| {
+            engine::finish(linter, &file, &mut diagnostics);
+            Checked { file, diagnostics }
+        })
+        .collect()
+}
+
+type FileResult = (Vec<Diagnostic>, Vec<Script>);
+
+fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileResult> {
     let jobs = jobs.clamp(1, files.len().max(1));
-    let mut diagnostics: Vec<Vec<Diagnostic>> = vec![Vec::new(); files.len()];
+    let mut diagnostics: Vec<FileResult> = vec![(Vec::new(), Vec::new()); files.len()];
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..jobs)
             .map(|t| {
-                let files = &files;
                 scope.spawn(move || {
                     (t..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, engine::check(&files[i])))
+                        .map(|i| (i, engine::check(&files[i], linter, i)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -71,9 +104,5 @@ fn check_all(files: Vec<SourceFile>, jobs: usize) -> Vec<Checked> {
             }
         }
     });
-    files
-        .into_iter()
-        .zip(diagnostics)
-        .map(|(file, diagnostics)| Checked { file, diagnostics })
-        .collect()
+    diagnostics
 }

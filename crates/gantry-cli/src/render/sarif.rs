@@ -58,7 +58,7 @@ fn rule(id: &str) -> Value {
     })
 }
 
-/// One line per rule the workflow crate is documented to use; unknown rules still get a text.
+/// One line per rule of the reader and the linter; unknown rules still get a text.
 fn rule_description(id: &str) -> String {
     let known = match id {
         "syntax" => "The file is not valid YAML",
@@ -80,7 +80,10 @@ fn rule_description(id: &str) -> String {
         "job" => "A job is incomplete",
         "timeout" => "A timeout is invalid",
         "action" => "An action's metadata is invalid",
-        _ => return format!("Workflow check `{id}`"),
+        lint => match gantry_lint::rules::find(lint) {
+            Some(rule) => rule.description,
+            None => return format!("Workflow check `{id}`"),
+        },
     };
     known.to_owned()
 }

@@ -1,0 +1,5 @@
+//! gantry-lint's integration tests: a fixture folder per rule, and the real-world corpus.
+
+mod corpus;
+mod fixtures;
+mod support;
