@@ -4,6 +4,7 @@
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
+pub use gantry_plan::{CallTarget, Origin, Unresolved};
 pub use gantry_workflow::{Action, Diagnostic, Job, Parsed, Severity, Span, Workflow};
 
 use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};
@@ -207,18 +208,21 @@ pub fn github_context(info: &GithubInfo) -> Json {
     info.context(&gantry_runner::context::StepVars::default())
 }
 
-/// Plans one workflow for `event`; `github` is the context matrices may read.
+/// Plans one workflow for `event` with the workflows it calls (from `callees`); `github` is the
+/// context matrices may read.
 pub fn plan_run(
     workflow: &Workflow,
     event: &Event,
     jobs: &[String],
     github: Json,
+    callees: &crate::callees::Callees,
 ) -> Result<WorkflowOutcome, RunPlanError> {
     let context = gantry_plan::PlanContext {
         github: Some(github),
         vars: None,
     };
-    gantry_plan::plan_workflow_with(workflow, event, jobs, &context)
+    let resolve = |target: &CallTarget| callees.resolve(target);
+    gantry_plan::plan_workflow_resolving(workflow, event, jobs, &context, &resolve)
 }
 
 /// Keeps only the matrix rows of each planned job that agree with every `KEY:VALUE` filter
