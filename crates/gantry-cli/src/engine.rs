@@ -12,15 +12,34 @@ use gantry_plan::{MatrixPlan, PlanError};
 
 use crate::discover::{FileKind, SourceFile};
 
-/// The diagnostics of one file, whatever its kind, sorted by position.
-pub fn check(file: &SourceFile) -> Vec<Diagnostic> {
+/// The diagnostics of one file, whatever its kind, sorted by position. A workflow's calls of
+/// reusable workflows are checked against the files `callees` reads.
+pub fn check(file: &SourceFile, callees: &crate::callees::Callees) -> Vec<Diagnostic> {
     let name = file.display_path();
     let mut diagnostics = match file.kind {
-        FileKind::Workflow => parse_workflow(&name, &file.text).diagnostics,
+        FileKind::Workflow => {
+            let parsed = parse_workflow(&name, &file.text);
+            let mut found = parsed.diagnostics;
+            if let Some(workflow) = &parsed.value {
+                found.extend(check_calls(workflow, callees));
+            }
+            found
+        }
         FileKind::Action => parse_action(&name, &file.text).diagnostics,
     };
     diagnostics.sort_by_key(|d| (d.span.start.offset, d.span.end.offset));
     diagnostics
+}
+
+/// Problems with `workflow`'s calls of reusable workflows (inputs, secrets, permissions,
+/// nesting limits), as GitHub checks them when a run starts. Calls whose file cannot be read
+/// are not checked here; planning the run reports them.
+pub fn check_calls(workflow: &Workflow, callees: &crate::callees::Callees) -> Vec<Diagnostic> {
+    let resolve = |uses: &str| {
+        let target = gantry_plan::call_target(&Origin::Local, uses).ok()?;
+        callees.resolve(&target).ok().map(|w| (*w).clone())
+    };
+    gantry_workflow::check_calls(workflow, &resolve, &gantry_workflow::CallOptions::default())
 }
 
 pub fn parse_workflow(file: &str, src: &str) -> Parsed<Workflow> {

@@ -17,10 +17,10 @@ use crate::job_matrix::MatrixContexts;
 use crate::plan::{PlanError, PlannedJob, input_spec, job_graph, plan_job};
 
 /// GitHub connects at most ten levels of workflows: the top-level caller and nine called ones.
-pub const MAX_CALL_DEPTH: usize = 9;
+pub const MAX_CALL_DEPTH: usize = gantry_workflow::calls::MAX_NESTING;
 
 /// GitHub allows at most this many unique reusable workflows in the tree one workflow calls.
-pub const MAX_CALLED_WORKFLOWS: usize = 50;
+pub const MAX_CALLED_WORKFLOWS: usize = gantry_workflow::calls::MAX_CALLED_WORKFLOWS;
 
 /// The repository a workflow file comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -109,9 +109,14 @@ pub enum CallError {
     )]
     NotReusable { uses: String },
     #[error(
-        "job \"{job}\" calls workflow \"{uses}\", but doing so would exceed the limit on called workflow depth of {MAX_CALL_DEPTH}"
+        "error parsing called workflow \"{within}\": job \"{job}\" calls workflow \"{uses}\", but doing so would exceed the limit on called workflow depth of {MAX_CALL_DEPTH}"
     )]
-    TooDeep { job: String, uses: String },
+    TooDeep {
+        /// The called workflow the too-deep call is written in.
+        within: String,
+        job: String,
+        uses: String,
+    },
     #[error("too many workflows are referenced, total: {total}, limit: {MAX_CALLED_WORKFLOWS}")]
     TooMany { total: usize },
     #[error("in called workflow '{uses}': {error}")]
@@ -152,11 +157,12 @@ pub(crate) struct CallPlanner<'a> {
 }
 
 impl CallPlanner<'_> {
-    /// Plans the calls among `jobs` of a workflow from `origin`, itself called at `depth` (0 for
-    /// the top-level workflow).
+    /// Plans the calls among `jobs` of a workflow from `origin`, itself called as `within` at
+    /// `depth` (0 for the top-level workflow).
     pub fn plan_calls(
         &mut self,
         origin: &Origin,
+        within: &str,
         depth: usize,
         jobs: &mut [PlannedJob],
     ) -> Result<(), CallError> {
@@ -166,6 +172,7 @@ impl CallPlanner<'_> {
             };
             if depth >= MAX_CALL_DEPTH {
                 return Err(CallError::TooDeep {
+                    within: within.to_owned(),
                     job: planned.id.clone(),
                     uses,
                 });
@@ -235,7 +242,7 @@ impl CallPlanner<'_> {
             })
             .collect::<Result<Vec<_>, _>>()
             .map_err(in_callee)?;
-        self.plan_calls(&target.origin, depth, &mut jobs)?;
+        self.plan_calls(&target.origin, uses, depth, &mut jobs)?;
         Ok(CalledWorkflow {
             target,
             workflow,

@@ -207,7 +207,7 @@ fn plan_calls(
     for job in planned.iter_mut() {
         let id = job.id.clone();
         planner
-            .plan_calls(&Origin::Local, 0, std::slice::from_mut(job))
+            .plan_calls(&Origin::Local, "", 0, std::slice::from_mut(job))
             .map_err(|error| PlanError::Call { job: id, error })?;
     }
     Ok(())

@@ -312,6 +312,19 @@ fn plan_all(
             invalid(&path, errors, paint);
             continue;
         };
+        let call_errors: Vec<String> = engine::check_calls(&workflow, &callees)
+            .into_iter()
+            .filter(|d| d.severity == engine::Severity::Error)
+            .map(|d| d.message)
+            .collect();
+        if !call_errors.is_empty() {
+            outcome = Outcome::Problems;
+            for message in &call_errors {
+                output::note(&format!("{}: `{path}`: {message}\n", paint.error("error")));
+            }
+            invalid(&path, call_errors.len(), paint);
+            continue;
+        }
         let jobs: Vec<String> = args
             .job
             .iter()

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::callees::Callees;
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::commands::Colors;
 use crate::discover::{self, SourceFile};
@@ -56,7 +57,7 @@ fn check_all(files: Vec<SourceFile>, jobs: usize) -> Vec<Checked> {
                 scope.spawn(move || {
                     (t..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, engine::check(&files[i])))
+                        .map(|i| (i, check(&files[i])))
                         .collect::<Vec<_>>()
                 })
             })
@@ -76,4 +77,11 @@ fn check_all(files: Vec<SourceFile>, jobs: usize) -> Vec<Checked> {
         .zip(diagnostics)
         .map(|(file, diagnostics)| Checked { file, diagnostics })
         .collect()
+}
+
+/// One file's diagnostics, its calls checked against the files of its own repository.
+fn check(file: &SourceFile) -> Vec<Diagnostic> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let callees = Callees::new(Callees::root_of(&file.path, &cwd));
+    engine::check(file, &callees)
 }
