@@ -4,6 +4,7 @@
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
+pub use gantry_plan::{CallTarget, Origin, Unresolved};
 pub use gantry_workflow::{Action, Diagnostic, Job, Parsed, Severity, Span, Workflow};
 
 use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};
@@ -16,7 +17,13 @@ pub use gantry_lint::{Linter, Script};
 /// The reader's diagnostics of one file, whatever its kind, and the linter's for workflows,
 /// with the scripts it leaves for the external tools ([`lint_scripts`]). `index` tags the
 /// scripts with the file they came from.
-pub fn check(file: &SourceFile, linter: &Linter, index: usize) -> (Vec<Diagnostic>, Vec<Script>) {
+/// A workflow's calls of reusable workflows are checked against the files `callees` reads.
+pub fn check(
+    file: &SourceFile,
+    linter: &Linter,
+    index: usize,
+    callees: &crate::callees::Callees,
+) -> (Vec<Diagnostic>, Vec<Script>) {
     let name = file.display_path();
     match file.kind {
         FileKind::Workflow => {
@@ -24,6 +31,7 @@ pub fn check(file: &SourceFile, linter: &Linter, index: usize) -> (Vec<Diagnosti
             let mut diagnostics = parsed.diagnostics;
             let mut scripts = Vec::new();
             if let Some(workflow) = &parsed.value {
+                diagnostics.extend(check_calls(workflow, callees));
                 let input = gantry_lint::Input {
                     path: &name,
                     source: &file.text,
@@ -80,6 +88,17 @@ pub fn linter(path: Option<&std::path::Path>) -> Result<Linter, crate::error::Cl
         }
     };
     Ok(Linter::new(config)?)
+}
+
+/// Problems with `workflow`'s calls of reusable workflows (inputs, secrets, permissions,
+/// nesting limits), as GitHub checks them when a run starts. Calls whose file cannot be read
+/// are not checked here; planning the run reports them.
+pub fn check_calls(workflow: &Workflow, callees: &crate::callees::Callees) -> Vec<Diagnostic> {
+    let resolve = |uses: &str| {
+        let target = gantry_plan::call_target(&Origin::Local, uses).ok()?;
+        callees.resolve(&target).ok().map(|w| (*w).clone())
+    };
+    gantry_workflow::check_calls(workflow, &resolve, &gantry_workflow::CallOptions::default())
 }
 
 pub fn parse_workflow(file: &str, src: &str) -> Parsed<Workflow> {
@@ -267,18 +286,21 @@ pub fn github_context(info: &GithubInfo) -> Json {
     info.context(&gantry_runner::context::StepVars::default())
 }
 
-/// Plans one workflow for `event`; `github` is the context matrices may read.
+/// Plans one workflow for `event` with the workflows it calls (from `callees`); `github` is the
+/// context matrices may read.
 pub fn plan_run(
     workflow: &Workflow,
     event: &Event,
     jobs: &[String],
     github: Json,
+    callees: &crate::callees::Callees,
 ) -> Result<WorkflowOutcome, RunPlanError> {
     let context = gantry_plan::PlanContext {
         github: Some(github),
         vars: None,
     };
-    gantry_plan::plan_workflow_with(workflow, event, jobs, &context)
+    let resolve = |target: &CallTarget| callees.resolve(target);
+    gantry_plan::plan_workflow_resolving(workflow, event, jobs, &context, &resolve)
 }
 
 /// Keeps only the matrix rows of each planned job that agree with every `KEY:VALUE` filter

@@ -1,6 +1,7 @@
 //! The `gantry` binary. All logic lives in the library crates; this crate parses the command line,
 //! reads files, renders results and is the only place that prints or picks an exit status.
 
+mod callees;
 mod cli;
 mod color;
 mod commands;

@@ -4,6 +4,7 @@
 //! [`inputs::resolve_inputs`]); [`job_matrix`] and [`plan`] adapt the `gantry-workflow` model to
 //! them.
 
+pub mod calls;
 pub mod dag;
 pub mod event;
 pub mod inputs;
@@ -11,6 +12,10 @@ pub mod job_matrix;
 pub mod matrix;
 pub mod plan;
 
+pub use calls::{
+    CallError, CallTarget, CalledWorkflow, MAX_CALL_DEPTH, MAX_CALLED_WORKFLOWS, Origin, Resolve,
+    Unresolved, call_target, passed_secrets,
+};
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
 pub use inputs::{InputError, InputKind, InputSpec, resolve_inputs};
@@ -21,5 +26,5 @@ pub use job_matrix::{
 pub use matrix::{MAX_MATRIX_JOBS, MatrixError, MatrixRow, expand};
 pub use plan::{
     Plan, PlanContext, PlanError, PlannedJob, WorkflowOutcome, WorkflowPlan, job_graph, plan,
-    plan_workflow, plan_workflow_with, trigger_specs,
+    plan_workflow, plan_workflow_resolving, plan_workflow_with, trigger_specs,
 };

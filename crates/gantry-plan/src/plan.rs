@@ -1,11 +1,16 @@
 //! Which workflows and jobs run for an event: adapters from the workflow model to the plain-data
 //! algorithms, and the plan itself.
 
+use std::sync::Arc;
+
 use gantry_workflow::{Job, Workflow};
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use std::collections::HashSet;
+
+use crate::calls::{CallError, CallPlanner, CalledWorkflow, Origin, Resolve};
 use crate::dag::{DagError, JobGraph, UnknownJob};
 use crate::event::{Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
 use crate::inputs::{InputError, InputKind, InputSpec, resolve_inputs};
@@ -25,6 +30,8 @@ pub enum PlanError {
     Matrix { job: String, error: JobMatrixError },
     #[error("invalid inputs: {}", join(.0))]
     Inputs(Vec<InputError>),
+    #[error("job '{job}': {error}")]
+    Call { job: String, error: CallError },
 }
 
 fn join<T: std::fmt::Display>(items: &[T]) -> String {
@@ -43,6 +50,8 @@ pub struct PlannedJob {
     pub matrix: MatrixPlan,
     /// A reusable-workflow call (`uses:`), which the runner expands into the called jobs.
     pub uses: Option<String>,
+    /// The called workflow's plan, when the call was resolved ([`plan_workflow_resolving`]).
+    pub call: Option<Arc<CalledWorkflow>>,
 }
 
 /// One workflow that runs: its jobs in topological order.
@@ -114,12 +123,35 @@ pub fn plan_workflow(
     plan_workflow_with(workflow, event, jobs, &PlanContext::default())
 }
 
-/// Plans one workflow for `event`.
+/// Plans one workflow for `event`, leaving its reusable-workflow calls unresolved (the runner
+/// fails such jobs).
 pub fn plan_workflow_with(
     workflow: &Workflow,
     event: &Event,
     jobs: &[String],
     context: &PlanContext,
+) -> Result<WorkflowOutcome, PlanError> {
+    plan_workflow_inner(workflow, event, jobs, context, None)
+}
+
+/// Plans one workflow for `event` with every reusable workflow it calls, as deep as GitHub
+/// allows: `resolve` provides the called files (read in the calling workflow's [`Origin`]).
+pub fn plan_workflow_resolving(
+    workflow: &Workflow,
+    event: &Event,
+    jobs: &[String],
+    context: &PlanContext,
+    resolve: Resolve<'_>,
+) -> Result<WorkflowOutcome, PlanError> {
+    plan_workflow_inner(workflow, event, jobs, context, Some(resolve))
+}
+
+fn plan_workflow_inner(
+    workflow: &Workflow,
+    event: &Event,
+    jobs: &[String],
+    context: &PlanContext,
+    resolve: Option<Resolve<'_>>,
 ) -> Result<WorkflowOutcome, PlanError> {
     let triggers = Triggers::compile(&trigger_specs(workflow)).map_err(PlanError::Triggers)?;
     let trigger = match triggers.check(event) {
@@ -140,7 +172,7 @@ pub fn plan_workflow_with(
         vars: context.vars.clone(),
         needs: None,
     };
-    let planned = selected
+    let mut planned = selected
         .into_iter()
         .filter_map(|id| {
             workflow
@@ -149,6 +181,9 @@ pub fn plan_workflow_with(
                 .map(|job| plan_job(id, job, &contexts))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(resolve) = resolve {
+        plan_calls(resolve, contexts, &mut planned)?;
+    }
     Ok(WorkflowOutcome::Run(WorkflowPlan {
         event: event.name.clone(),
         jobs: planned,
@@ -157,7 +192,32 @@ pub fn plan_workflow_with(
     }))
 }
 
-fn plan_job(id: &str, job: &Job, contexts: &MatrixContexts) -> Result<PlannedJob, PlanError> {
+/// Attaches the plan of every workflow the jobs call, one job at a time so an error names the
+/// top-level calling job.
+fn plan_calls(
+    resolve: Resolve<'_>,
+    contexts: MatrixContexts,
+    planned: &mut [PlannedJob],
+) -> Result<(), PlanError> {
+    let mut planner = CallPlanner {
+        resolve,
+        contexts,
+        seen: HashSet::new(),
+    };
+    for job in planned.iter_mut() {
+        let id = job.id.clone();
+        planner
+            .plan_calls(&Origin::Local, "", 0, std::slice::from_mut(job))
+            .map_err(|error| PlanError::Call { job: id, error })?;
+    }
+    Ok(())
+}
+
+pub(crate) fn plan_job(
+    id: &str,
+    job: &Job,
+    contexts: &MatrixContexts,
+) -> Result<PlannedJob, PlanError> {
     let matrix = job_matrix_with(job, contexts).map_err(|error| PlanError::Matrix {
         job: id.to_owned(),
         error,
@@ -168,6 +228,7 @@ fn plan_job(id: &str, job: &Job, contexts: &MatrixContexts) -> Result<PlannedJob
         needs: job.needs.iter().map(|n| n.value.clone()).collect(),
         matrix,
         uses,
+        call: None,
     })
 }
 
@@ -233,7 +294,7 @@ pub fn trigger_specs(workflow: &Workflow) -> Vec<TriggerSpec> {
         .collect()
 }
 
-fn input_spec(input: &gantry_workflow::Input) -> InputSpec {
+pub(crate) fn input_spec(input: &gantry_workflow::Input) -> InputSpec {
     let kind = match input.kind {
         gantry_workflow::InputType::String => InputKind::String,
         gantry_workflow::InputType::Boolean => InputKind::Boolean,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gantry_plan::{MatrixPlan, WorkflowPlan};
+use gantry_plan::{CalledWorkflow, MatrixPlan, WorkflowPlan};
 use gantry_workflow::{Job, OrExpr, Workflow};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json, json};
@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::actions::ActionRegistry;
+use crate::calls::{CallScope, call_outputs, call_result, callee_scope, jobs_context};
 use crate::commands::{Annotation, AnnotationLevel};
 use crate::context::{GithubInfo, NeedRecord, Status};
 use crate::event::{Conclusion, JobSummary, RunEvent, RunResult};
@@ -98,13 +99,15 @@ pub async fn run(
             let _ = tx.send(Dispatch::Cancel);
         })
     };
-    let shared = Arc::new(RunShared {
+    let root = Arc::new(CallScope {
         workflow,
-        options,
-        executor,
         inputs: plan.inputs.clone(),
+        secrets: options.secrets.clone(),
+        key_prefix: String::new(),
+        name_prefix: String::new(),
     });
-    let mut dispatcher = Dispatcher::new(shared, plan, tx, events);
+    let shared = Arc::new(RunShared { options, executor });
+    let mut dispatcher = Dispatcher::new(shared, root, plan, tx, events);
     dispatcher.emit(RunEvent::RunStarted {
         run_id: dispatcher.shared.options.run_id.clone(),
         workflow: dispatcher.shared.options.github.workflow.clone(),
@@ -116,7 +119,14 @@ pub async fn run(
 }
 
 struct Node {
+    /// The job id in its workflow.
     id: String,
+    /// The workflow the job is in.
+    scope: Arc<CallScope>,
+    /// The workflow this job calls (`jobs.<id>.uses`), planned.
+    call: Option<Arc<CalledWorkflow>>,
+    /// The call ([`Dispatcher::calls`]) whose callee this job belongs to.
+    parent: Option<usize>,
     needs: Vec<usize>,
     matrix: MatrixPlan,
     state: NodeState,
@@ -137,9 +147,20 @@ enum NodeState {
     Done(NeedRecord),
 }
 
+/// One calling instance whose callee's jobs are nodes of the graph.
+struct CallRun {
+    node: usize,
+    instance: usize,
+    /// The callee's jobs.
+    children: Vec<usize>,
+    scope: Arc<CallScope>,
+}
+
 struct Dispatcher {
     shared: Arc<RunShared>,
+    /// Jobs of the run's workflow, then those of called workflows as their calls start.
     nodes: Vec<Node>,
+    calls: Vec<CallRun>,
     tx: mpsc::UnboundedSender<Dispatch>,
     out: mpsc::UnboundedSender<RunEvent>,
     running: usize,
@@ -151,41 +172,16 @@ struct Dispatcher {
 impl Dispatcher {
     fn new(
         shared: Arc<RunShared>,
+        root: Arc<CallScope>,
         plan: &WorkflowPlan,
         tx: mpsc::UnboundedSender<Dispatch>,
         out: mpsc::UnboundedSender<RunEvent>,
     ) -> Self {
-        let index: HashMap<&str, usize> = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .map(|(i, j)| (j.id.as_str(), i))
-            .collect();
-        let nodes = plan
-            .jobs
-            .iter()
-            .map(|j| Node {
-                id: j.id.clone(),
-                needs: j
-                    .needs
-                    .iter()
-                    .filter_map(|n| index.get(n.as_str()).copied())
-                    .collect(),
-                matrix: j.matrix.clone(),
-                state: NodeState::Waiting,
-                instances: Vec::new(),
-                results: Vec::new(),
-                queue: VecDeque::new(),
-                running: 0,
-                fail_fast: true,
-                max_parallel: usize::MAX,
-                cancel: shared.options.cancel.child_token(),
-                outputs: Map::new(),
-            })
-            .collect();
+        let nodes = new_nodes(&plan.jobs, 0, &root, None, &shared.options.cancel);
         Self {
             shared,
             nodes,
+            calls: Vec::new(),
             tx,
             out,
             running: 0,
@@ -212,6 +208,7 @@ impl Dispatcher {
                     instance,
                     outcome,
                 }) => {
+                    self.running -= 1;
                     self.finished(node, instance, outcome);
                 }
                 Some(Dispatch::Cancel) => self.cancel_queued(),
@@ -250,28 +247,140 @@ impl Dispatcher {
         let _ = self.out.send(event);
     }
 
-    /// Activates every job whose needs are done, then starts queued instances within limits.
+    /// Activates every job whose needs are done, then starts queued instances within limits,
+    /// until nothing changes (a starting call adds jobs; a call may end at once).
     fn schedule(&mut self) {
-        for i in 0..self.nodes.len() {
-            let ready = self.nodes[i].state == NodeState::Waiting
-                && self.nodes[i]
-                    .needs
-                    .iter()
-                    .all(|&n| matches!(self.nodes[n].state, NodeState::Done(_)));
-            if ready {
-                self.activate(i);
+        loop {
+            let mut progress = false;
+            for i in 0..self.nodes.len() {
+                let ready = self.nodes[i].state == NodeState::Waiting
+                    && self.nodes[i]
+                        .needs
+                        .iter()
+                        .all(|&n| matches!(self.nodes[n].state, NodeState::Done(_)));
+                if ready {
+                    progress = true;
+                    self.activate(i);
+                }
+            }
+            for i in 0..self.nodes.len() {
+                while self.running < self.shared.options.max_jobs.max(1)
+                    && self.nodes[i].running < self.nodes[i].max_parallel
+                {
+                    let Some(instance) = self.nodes[i].queue.pop_front() else {
+                        break;
+                    };
+                    progress = true;
+                    if self.nodes[i].call.is_some() {
+                        self.start_call(i, instance);
+                    } else {
+                        self.start(i, instance);
+                    }
+                }
+            }
+            if !progress {
+                return;
             }
         }
-        for i in 0..self.nodes.len() {
-            while self.running < self.shared.options.max_jobs.max(1)
-                && self.nodes[i].running < self.nodes[i].max_parallel
-            {
-                let Some(instance) = self.nodes[i].queue.pop_front() else {
-                    break;
+    }
+
+    /// A calling instance: its callee's jobs join the graph (they take job slots, not it).
+    fn start_call(&mut self, node: usize, instance: usize) {
+        self.nodes[node].running += 1;
+        let inst = self.nodes[node].instances[instance].clone();
+        let (Some(call), Some(job)) = (self.nodes[node].call.clone(), inst.scope.job(&inst.id))
+        else {
+            return;
+        };
+        let scope = job_scope(&self.shared, &inst);
+        let child = callee_scope(&inst.scope, job, &call, &scope, &inst.key, &inst.name);
+        drop(scope);
+        let child = match child {
+            Ok(child) => Arc::new(child),
+            Err(e) => {
+                self.emit(RunEvent::Annotation {
+                    job: inst.key.clone(),
+                    step: None,
+                    annotation: Annotation::plain(AnnotationLevel::Error, e.to_string()),
+                });
+                self.emit(RunEvent::JobFinished {
+                    job: inst.key.clone(),
+                    job_id: inst.id.clone(),
+                    name: inst.name.clone(),
+                    outcome: Conclusion::Failure,
+                    conclusion: Conclusion::Failure,
+                    duration_ms: 0,
+                    outputs: Map::new(),
+                });
+                let outcome = JobOutcome {
+                    outcome: Conclusion::Failure,
+                    conclusion: Conclusion::Failure,
+                    outputs: Map::new(),
                 };
-                self.start(i, instance);
+                self.finished(node, instance, outcome);
+                return;
+            }
+        };
+        let index = self.calls.len();
+        let base = self.nodes.len();
+        let nodes = new_nodes(&call.jobs, base, &child, Some(index), &inst.cancel);
+        self.nodes.extend(nodes);
+        self.calls.push(CallRun {
+            node,
+            instance,
+            children: (base..self.nodes.len()).collect(),
+            scope: child,
+        });
+        if call.jobs.is_empty() {
+            self.finish_call(index);
+        }
+    }
+
+    /// A node is done: when it was the last job of a callee, the call is done too.
+    fn node_done(&mut self, i: usize) {
+        let Some(call) = self.nodes[i].parent else {
+            return;
+        };
+        let all_done = self.calls[call]
+            .children
+            .iter()
+            .all(|&n| matches!(self.nodes[n].state, NodeState::Done(_)));
+        if all_done {
+            self.finish_call(call);
+        }
+    }
+
+    /// The callee's result and `on.workflow_call.outputs` become the calling instance's.
+    fn finish_call(&mut self, call: usize) {
+        let run = &self.calls[call];
+        let (node, instance) = (run.node, run.instance);
+        let mut jobs = IndexMap::new();
+        for &n in &run.children {
+            if let Some(record) = self.need_record(n) {
+                jobs.insert(self.nodes[n].id.clone(), record.clone());
             }
         }
+        let results: Vec<Conclusion> = jobs.values().map(|r| r.result).collect();
+        let result = call_result(&results);
+        let mut inst = self.nodes[node].instances[instance].clone();
+        inst.scope = run.scope.clone();
+        let mut scope = job_scope(&self.shared, &inst);
+        scope.set("jobs", jobs_context(&jobs));
+        let (outputs, errors) = call_outputs(&run.scope.workflow, &scope);
+        drop(scope);
+        for message in errors {
+            self.emit(RunEvent::Annotation {
+                job: inst.key.clone(),
+                step: None,
+                annotation: Annotation::plain(AnnotationLevel::Error, message),
+            });
+        }
+        let outcome = JobOutcome {
+            outcome: result,
+            conclusion: result,
+            outputs,
+        };
+        self.finished(node, instance, outcome);
     }
 
     fn start(&mut self, node: usize, instance: usize) {
@@ -314,7 +423,8 @@ impl Dispatcher {
 
     /// A job's `if`, matrix and strategy; queues its instances or finishes it right away.
     fn activate(&mut self, i: usize) {
-        let Some(job) = self.shared.workflow.jobs.get(&self.nodes[i].id).cloned() else {
+        let scope_of = self.nodes[i].scope.clone();
+        let Some(job) = scope_of.job(&self.nodes[i].id).cloned() else {
             self.done_without_running(
                 i,
                 Conclusion::Failure,
@@ -328,10 +438,13 @@ impl Dispatcher {
             .filter_map(|&a| self.need_record(a))
             .map(|r| r.result)
             .collect();
+        // A called job also stops when its caller was cancelled (fail-fast of a calling matrix).
+        let cancelled =
+            self.shared.options.cancel.is_cancelled() || self.nodes[i].cancel.is_cancelled();
         let status = Status::Job {
             all_needs_succeeded: results.iter().all(|r| *r == Conclusion::Success),
             any_need_failed: results.contains(&Conclusion::Failure),
-            cancelled: self.shared.options.cancel.is_cancelled(),
+            cancelled,
         };
         let mut needs = IndexMap::new();
         for &n in &self.nodes[i].needs {
@@ -340,9 +453,10 @@ impl Dispatcher {
             }
         }
         let base = JobInstance {
-            key: self.nodes[i].id.clone(),
+            key: format!("{}{}", scope_of.key_prefix, self.nodes[i].id),
             id: self.nodes[i].id.clone(),
             name: self.nodes[i].id.clone(),
+            scope: scope_of.clone(),
             matrix: None,
             strategy: Json::Null,
             needs,
@@ -424,7 +538,7 @@ impl Dispatcher {
             let mut inst = base.clone();
             inst.cancel = self.nodes[i].cancel.child_token();
             if total > 1 {
-                inst.key = format!("{}-{}", base.id, index + 1);
+                inst.key = format!("{}-{}", base.key, index + 1);
             }
             inst.strategy = json!({
                 "fail-fast": fail_fast,
@@ -448,43 +562,46 @@ impl Dispatcher {
         }
     }
 
-    /// `name:` evaluated with the row, or `id (v1, v2)` as GitHub shows matrix jobs.
+    /// `name:` evaluated with the row, or `id (v1, v2)` as GitHub shows matrix jobs; a called
+    /// job's name follows its caller's (`caller / called`).
     fn instance_name(&self, job: &Job, inst: &JobInstance) -> String {
-        if let Some(name) = &job.name {
+        let own = if let Some(name) = &job.name {
             let scope = job_scope(&self.shared, inst);
-            return scope
+            scope
                 .eval_string(&name.value)
-                .unwrap_or_else(|_| name.value.clone());
-        }
-        match &inst.matrix {
-            Some(row) if !row.is_empty() => {
-                let values: Vec<String> = row.values().map(display_json).collect();
-                format!("{} ({})", inst.id, values.join(", "))
+                .unwrap_or_else(|_| name.value.clone())
+        } else {
+            match &inst.matrix {
+                Some(row) if !row.is_empty() => {
+                    let values: Vec<String> = row.values().map(display_json).collect();
+                    format!("{} ({})", inst.id, values.join(", "))
+                }
+                _ => inst.id.clone(),
             }
-            _ => inst.id.clone(),
-        }
+        };
+        format!("{}{own}", inst.scope.name_prefix)
     }
 
     /// Finishes a job that never starts (skipped by `if`, or an error before it could run).
     fn done_without_running(&mut self, i: usize, result: Conclusion, error: Option<String>) {
         let id = self.nodes[i].id.clone();
-        let name = self
-            .shared
-            .workflow
-            .jobs
-            .get(&id)
+        let scope = self.nodes[i].scope.clone();
+        let own = scope
+            .job(&id)
             .and_then(|j| j.name.as_ref())
             .filter(|n| !n.value.contains("${{"))
             .map_or_else(|| id.clone(), |n| n.value.clone());
+        let name = format!("{}{own}", scope.name_prefix);
+        let key = format!("{}{id}", scope.key_prefix);
         if let Some(message) = error {
             self.emit(RunEvent::Annotation {
-                job: id.clone(),
+                job: key.clone(),
                 step: None,
                 annotation: Annotation::plain(AnnotationLevel::Error, message),
             });
         }
         self.emit(RunEvent::JobFinished {
-            job: id.clone(),
+            job: key,
             job_id: id,
             name,
             outcome: result,
@@ -496,10 +613,10 @@ impl Dispatcher {
             result,
             outputs: Map::new(),
         });
+        self.node_done(i);
     }
 
     fn finished(&mut self, i: usize, instance: usize, outcome: JobOutcome) {
-        self.running -= 1;
         let node = &mut self.nodes[i];
         node.running -= 1;
         node.outputs.extend(outcome.outputs.clone());
@@ -558,25 +675,21 @@ impl Dispatcher {
             .flatten()
             .map(|o| o.conclusion)
             .collect();
-        let result = if results.contains(&Conclusion::Failure) {
-            Conclusion::Failure
-        } else if results.contains(&Conclusion::Cancelled) {
-            Conclusion::Cancelled
-        } else if !results.is_empty() && results.iter().all(|r| *r == Conclusion::Skipped) {
-            Conclusion::Skipped
-        } else {
-            Conclusion::Success
-        };
+        // Matrix rows combine as a callee's jobs do.
+        let result = call_result(&results);
         node.state = NodeState::Done(NeedRecord {
             result,
             outputs: std::mem::take(&mut node.outputs),
         });
+        self.node_done(i);
     }
 
     fn finish(self, duration_ms: u64) -> RunResult {
+        // A callee's jobs count through their caller.
         let results: Vec<Conclusion> = self
             .nodes
             .iter()
+            .filter(|n| n.parent.is_none())
             .filter_map(|n| match &n.state {
                 NodeState::Done(r) => Some(r.result),
                 _ => None,
@@ -603,6 +716,44 @@ impl Dispatcher {
             annotations: self.annotations,
         }
     }
+}
+
+/// Graph nodes for planned jobs (those of `scope`'s workflow), numbered from `base`.
+fn new_nodes(
+    jobs: &[gantry_plan::PlannedJob],
+    base: usize,
+    scope: &Arc<CallScope>,
+    parent: Option<usize>,
+    cancel: &CancellationToken,
+) -> Vec<Node> {
+    let index: HashMap<&str, usize> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), base + i))
+        .collect();
+    jobs.iter()
+        .map(|j| Node {
+            id: j.id.clone(),
+            scope: scope.clone(),
+            call: j.call.clone(),
+            parent,
+            needs: j
+                .needs
+                .iter()
+                .filter_map(|n| index.get(n.as_str()).copied())
+                .collect(),
+            matrix: j.matrix.clone(),
+            state: NodeState::Waiting,
+            instances: Vec::new(),
+            results: Vec::new(),
+            queue: VecDeque::new(),
+            running: 0,
+            fail_fast: true,
+            max_parallel: usize::MAX,
+            cancel: cancel.child_token(),
+            outputs: Map::new(),
+        })
+        .collect()
 }
 
 /// `fail-fast` (default true) and `max-parallel` (default: all rows).

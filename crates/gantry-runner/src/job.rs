@@ -4,12 +4,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use gantry_workflow::{Job, OrExpr, RunsOn, Workflow};
+use gantry_workflow::{Job, OrExpr, RunsOn};
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json, json};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::calls::CallScope;
 use crate::commands::{Annotation, AnnotationLevel};
 use crate::context::{
     GithubInfo, HashFiles, LocalHashFiles, NeedRecord, RunnerInfo, Scope, Status, StepRecord,
@@ -23,15 +24,15 @@ use crate::mask::Masker;
 
 /// What every job of a run shares.
 pub(crate) struct RunShared {
-    pub workflow: Arc<Workflow>,
     pub options: RunOptions,
     pub executor: Arc<dyn Executor>,
-    pub inputs: Option<Map<String, Json>>,
 }
 
 /// One job to run (a matrix row is one instance).
 #[derive(Debug, Clone)]
 pub(crate) struct JobInstance {
+    /// The workflow the job is in (the run's, or one it calls).
+    pub scope: Arc<CallScope>,
     pub key: String,
     pub id: String,
     pub name: String,
@@ -197,20 +198,24 @@ impl JobRunner<'_> {
 /// Contexts every evaluation in a job sees.
 fn set_common(scope: &mut Scope<'_>, shared: &RunShared, inst: &JobInstance) {
     scope.set("vars", string_map(&shared.options.vars));
-    scope.set("secrets", secrets_context(&shared.options));
+    scope.set(
+        "secrets",
+        secrets_context(&shared.options, &inst.scope.secrets),
+    );
     scope.set("needs", needs_context(&inst.needs));
     scope.set("strategy", inst.strategy.clone());
     scope.set(
         "matrix",
         inst.matrix.clone().map_or(Json::Null, Json::Object),
     );
-    if let Some(inputs) = &shared.inputs {
+    if let Some(inputs) = &inst.scope.inputs {
         scope.set("inputs", Json::Object(inputs.clone()));
     }
 }
 
-fn secrets_context(options: &RunOptions) -> Json {
-    let mut secrets = options.secrets.clone();
+/// A workflow's secrets; every workflow, called ones too, gets `GITHUB_TOKEN`.
+fn secrets_context(options: &RunOptions, secrets: &IndexMap<String, String>) -> Json {
+    let mut secrets = secrets.clone();
     secrets
         .entry("GITHUB_TOKEN".to_owned())
         .or_insert_with(|| options.github.token.clone());
@@ -273,7 +278,7 @@ pub(crate) fn millis(d: Duration) -> u64 {
 }
 
 fn continue_on_error(shared: &RunShared, inst: &JobInstance) -> bool {
-    let Some(job) = shared.workflow.jobs.get(&inst.id) else {
+    let Some(job) = inst.scope.job(&inst.id) else {
         return false;
     };
     match job.continue_on_error.as_ref().map(|c| &c.value) {
@@ -301,7 +306,7 @@ fn early_failure(events: &EventSink, inst: &JobInstance, message: String) -> Job
 }
 
 async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSink) -> JobOutcome {
-    let Some(job) = shared.workflow.jobs.get(&inst.id) else {
+    let Some(job) = inst.scope.job(&inst.id) else {
         return early_failure(
             events,
             inst,
@@ -309,11 +314,12 @@ async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSin
         );
     };
     if let Some(uses) = &job.uses {
+        // The engine runs resolved calls itself; this one was planned without its callee.
         return early_failure(
             events,
             inst,
             format!(
-                "reusable workflow '{}' cannot run yet: gantry does not support `jobs.<id>.uses`",
+                "reusable workflow '{}' was not loaded: plan the run with the called workflows",
                 uses.value
             ),
         );
@@ -495,7 +501,12 @@ async fn run_in_environment(
 ) -> JobOutcome {
     let paths = environment.paths().clone();
     let mut masker = Masker::new();
-    for secret in shared.options.secrets.values() {
+    for secret in shared
+        .options
+        .secrets
+        .values()
+        .chain(inst.scope.secrets.values())
+    {
         masker.add(secret);
     }
     masker.add(&shared.options.github.token);
@@ -606,11 +617,11 @@ fn containers_context(containers: &crate::executor::JobContainers) -> Json {
 /// The job's starting frame: workflow `env` < job `env`, evaluated in order.
 fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, String> {
     let mut frame = Frame {
-        inputs: runner.shared.inputs.clone().map(Json::Object),
+        inputs: runner.inst.scope.inputs.clone().map(Json::Object),
         cancel: runner.inst.cancel.clone(),
         ..Frame::default()
     };
-    for level in [&runner.shared.workflow.env, &job.env] {
+    for level in [&runner.inst.scope.workflow.env, &job.env] {
         for (name, value) in level {
             let scope = runner.scope(&frame, &frame.env);
             let value = scope

@@ -8,6 +8,7 @@
 
 pub mod actions;
 pub mod builtin;
+mod calls;
 pub mod commands;
 pub mod context;
 mod engine;

@@ -294,11 +294,11 @@ impl<'a> JobRunner<'a> {
             }
         };
         drop(scope);
-        let job = self.shared.workflow.jobs.get(&self.inst.id);
+        let job = self.inst.scope.job(&self.inst.id);
         let defaults = |f: fn(&gantry_workflow::Defaults) -> Option<&str>| {
             (
                 job.and_then(|j| f(&j.defaults)),
-                f(&self.shared.workflow.defaults),
+                f(&self.inst.scope.workflow.defaults),
             )
         };
         let shell_defaults = defaults(|d| d.shell.as_ref().map(|s| s.value.as_str()));

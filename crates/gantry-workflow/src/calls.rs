@@ -62,8 +62,11 @@ const SCOPES: [&str; 13] = [
 /// GitHub truncates long messages to this many characters and appends `[...]`.
 const MAX_MESSAGE: usize = 500;
 
-/// Calls nested deeper than this are not followed (GitHub allows 4 levels).
-const MAX_NESTING: usize = 10;
+/// GitHub connects at most ten levels of workflows: the top-level caller and nine called ones.
+pub const MAX_NESTING: usize = 9;
+
+/// GitHub allows at most this many unique reusable workflows in the tree a workflow calls.
+pub const MAX_CALLED_WORKFLOWS: usize = 50;
 
 /// Every problem with `workflow`'s calls of reusable workflows. `resolve` returns the parsed
 /// workflow a job's `uses:` names, or `None` when it is not available.
@@ -92,11 +95,17 @@ pub fn check_calls(
         );
         out.push(error(span, "calls", message));
     }
+    let mut limits = Limits {
+        resolve,
+        seen: std::collections::HashSet::new(),
+        reported: false,
+    };
     for job in workflow.jobs.values() {
         let Some(uses) = &job.uses else { continue };
         let Some(callee) = resolve(&uses.value) else {
             continue;
         };
+        limits.check(uses, &callee, &mut out);
         budget.load(uses, &callee, resolve, &mut out);
         check_inputs(job, uses, &callee, &mut out);
         check_secrets(job, &callee, &mut out);
@@ -129,6 +138,55 @@ fn count_jobs(
         .map(|callee| count_jobs(&callee, resolve, depth + 1))
         .sum();
     workflow.jobs.len() + nested
+}
+
+/// GitHub's nesting limits, checked through the whole call tree and reported at the top-level
+/// call that leads past them (once: GitHub stops loading there).
+struct Limits<'r> {
+    resolve: &'r dyn Fn(&str) -> Option<Workflow>,
+    /// Unique reusable workflows referenced so far.
+    seen: std::collections::HashSet<String>,
+    reported: bool,
+}
+
+impl Limits<'_> {
+    fn check(&mut self, call: &Spanned<String>, callee: &Workflow, out: &mut Vec<Diagnostic>) {
+        if self.reported {
+            return;
+        }
+        self.seen.insert(call.value.clone());
+        if let Some(message) = self.walk(&call.value, callee, 1) {
+            self.reported = true;
+            out.push(error(call.span, "calls", message));
+        }
+    }
+
+    /// The first limit broken below `callee` (called as `uses`, at `depth`).
+    fn walk(&mut self, uses: &str, callee: &Workflow, depth: usize) -> Option<String> {
+        if self.seen.len() > MAX_CALLED_WORKFLOWS {
+            return Some(format!(
+                "too many workflows are referenced, total: {}, limit: {MAX_CALLED_WORKFLOWS}",
+                self.seen.len()
+            ));
+        }
+        for (id, job) in &callee.jobs {
+            let Some(nested) = &job.uses else { continue };
+            if depth >= MAX_NESTING {
+                return Some(format!(
+                    "error parsing called workflow \"{uses}\": job \"{id}\" calls workflow \"{}\", but doing so would exceed the limit on called workflow depth of {MAX_NESTING}",
+                    nested.value
+                ));
+            }
+            self.seen.insert(nested.value.clone());
+            let Some(next) = (self.resolve)(&nested.value) else {
+                continue;
+            };
+            if let Some(message) = self.walk(&nested.value, &next, depth + 1) {
+                return Some(message);
+            }
+        }
+        None
+    }
 }
 
 /// GitHub's reader keeps one memory account for a workflow and every workflow it loads for its

@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::callees::Callees;
 use crate::cli::RunArgs;
 use crate::commands::Colors;
 use crate::discover;
@@ -236,13 +237,14 @@ fn github_info(
     Ok(github)
 }
 
-/// `--input` values win over a given payload's `inputs` (workflow_dispatch only).
+/// `--input` values win over a given payload's `inputs` (`workflow_dispatch`, and
+/// `workflow_call` run directly).
 fn with_inputs(
     mut payload: Json,
     event: &str,
     inputs: &indexmap::IndexMap<String, String>,
 ) -> Json {
-    if event != "workflow_dispatch" || inputs.is_empty() {
+    if !matches!(event, "workflow_dispatch" | "workflow_call") || inputs.is_empty() {
         return payload;
     }
     if let Some(object) = payload.as_object_mut() {
@@ -294,7 +296,9 @@ fn plan_all(
     let mut outcome = Outcome::Clean;
     let mut found_jobs = Vec::new();
     let github_context = engine::github_context(github);
+    let cwd = std::env::current_dir().unwrap_or_default();
     for file in discover::workflow_files(&args.workflows.workflows)? {
+        let callees = Callees::new(Callees::root_of(&file, &cwd));
         let source = discover::read(&file)?;
         let path = source.display_path();
         let parsed = engine::parse_workflow(&path, &source.text);
@@ -308,6 +312,19 @@ fn plan_all(
             invalid(&path, errors, paint);
             continue;
         };
+        let call_errors: Vec<String> = engine::check_calls(&workflow, &callees)
+            .into_iter()
+            .filter(|d| d.severity == engine::Severity::Error)
+            .map(|d| d.message)
+            .collect();
+        if !call_errors.is_empty() {
+            outcome = Outcome::Problems;
+            for message in &call_errors {
+                output::note(&format!("{}: `{path}`: {message}\n", paint.error("error")));
+            }
+            invalid(&path, call_errors.len(), paint);
+            continue;
+        }
         let jobs: Vec<String> = args
             .job
             .iter()
@@ -318,7 +335,8 @@ fn plan_all(
         if !args.job.is_empty() && jobs.is_empty() {
             continue;
         }
-        let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone()) {
+        let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone(), &callees)
+        {
             Ok(WorkflowOutcome::Run(plan)) => plan,
             Ok(WorkflowOutcome::Skipped(_)) => continue,
             Err(e) => {

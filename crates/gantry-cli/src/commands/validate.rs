@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::callees::Callees;
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::commands::Colors;
 use crate::discover::{self, SourceFile};
@@ -89,7 +90,7 @@ fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileRe
                 scope.spawn(move || {
                     (t..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, engine::check(&files[i], linter, i)))
+                        .map(|i| (i, check(&files[i], linter, i)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -105,4 +106,15 @@ fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileRe
         }
     });
     diagnostics
+}
+
+/// One file's diagnostics, its calls checked against the files of its own repository.
+fn check(
+    file: &SourceFile,
+    linter: &engine::Linter,
+    index: usize,
+) -> (Vec<Diagnostic>, Vec<engine::Script>) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let callees = Callees::new(Callees::root_of(&file.path, &cwd));
+    engine::check(file, linter, index, &callees)
 }

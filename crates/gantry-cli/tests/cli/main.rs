@@ -11,6 +11,7 @@ mod list;
 mod options;
 mod packages;
 mod reference;
+mod reusable;
 mod run;
 mod run_docker;
 mod test;

@@ -21,7 +21,7 @@ fn scripts() -> std::path::PathBuf {
 }
 
 /// Starts Docker and builds gantry's images when they are missing (once per test binary).
-fn docker_ready() {
+pub fn docker_ready() {
     static READY: Once = Once::new();
     READY.call_once(|| {
         let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
@@ -58,7 +58,7 @@ fn run_ids(dir: &Path) -> Vec<String> {
 }
 
 /// Containers, networks and volumes labelled with one of the runs' ids.
-fn leftovers(dir: &Path) -> Vec<String> {
+pub fn leftovers(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for id in run_ids(dir) {
         let filter = format!("label=io.gantry.run-id={id}");

@@ -1,5 +1,6 @@
 //! gantry-plan integration tests: fixture-driven, one module per algorithm.
 
+mod calls;
 mod dag;
 mod events;
 mod inputs;

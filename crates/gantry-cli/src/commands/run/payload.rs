@@ -50,6 +50,8 @@ pub fn synthesize(facts: &Facts<'_>) -> Json {
         "push" => push(facts),
         "release" => release(facts),
         "workflow_dispatch" => workflow_dispatch(facts),
+        // Run directly (for debugging), a called workflow sees its inputs as a dispatch does.
+        "workflow_call" => workflow_call(facts),
         "pull_request" | "pull_request_target" => pull_request(facts),
         _ => Map::new(),
     };
@@ -154,6 +156,12 @@ fn release(facts: &Facts<'_>) -> Map<String, Json> {
             "assets": [],
         }),
     );
+    m
+}
+
+fn workflow_call(facts: &Facts<'_>) -> Map<String, Json> {
+    let mut m = workflow_dispatch(facts);
+    m.remove("workflow");
     m
 }
 
