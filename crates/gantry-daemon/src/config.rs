@@ -19,6 +19,12 @@
 //! public_url = "https://gantry.example.com"   # how runs reach it, when not `listen`
 //! token_ttl_hours = 6
 //!
+//! [http]                        # every listener: webhook, API, page, registry
+//! header_read_timeout_secs = 10
+//! body_read_timeout_secs = 30
+//! idle_timeout_secs = 60
+//! max_connections = 1024
+//!
 //! [repositories."octo/hello"]
 //! url = "/srv/git/hello.git"    # a local path or a file:// URL
 //! default_branch = "main"       # for workflow_dispatch without a ref
@@ -73,6 +79,9 @@ pub struct Config {
     /// The embedded package registry (npm and OCI), served at the daemon's address.
     #[serde(default)]
     pub packages: PackagesConfig,
+    /// Timeouts and the connection cap of the listener (webhook, API, page and registry).
+    #[serde(default)]
+    pub http: gantry_http::Limits,
 }
 
 /// `[packages]`: GitHub Packages, self-hosted, on the daemon's port.
@@ -181,6 +190,8 @@ pub enum ConfigProblem {
     EmptySecret(String),
     #[error("labels.\"{0}\": the image must not be empty")]
     LabelImage(String),
+    #[error(transparent)]
+    Http(#[from] gantry_http::LimitProblem),
 }
 
 #[derive(Debug, Error)]
@@ -228,6 +239,7 @@ impl Config {
             labels: BTreeMap::new(),
             repositories: BTreeMap::new(),
             packages: PackagesConfig::default(),
+            http: gantry_http::Limits::default(),
         }
     }
 
@@ -281,6 +293,7 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
             problems.push(ConfigProblem::LabelImage(label.clone()));
         }
     }
+    problems.extend(config.http.problems().into_iter().map(ConfigProblem::Http));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -384,6 +397,29 @@ mod tests {
                 ConfigProblem::RepoUrl("noslash".into()),
                 ConfigProblem::LabelImage("big".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn the_documented_example_parses_with_its_http_limits() {
+        let config = Config::from_toml(include_str!("../../../docs/gantry.toml")).unwrap();
+        assert_eq!(config.http, gantry_http::Limits::default());
+        let config = Config::from_toml(
+            "data_dir = \"/d\"\ninsecure = true\n[http]\nidle_timeout_secs = 5\nmax_connections = 9\n",
+        )
+        .unwrap();
+        assert_eq!(config.http.idle_timeout, std::time::Duration::from_secs(5));
+        assert_eq!(config.http.max_connections, 9);
+        let Err(ConfigError::Invalid(problems)) =
+            Config::from_toml("data_dir = \"/d\"\ninsecure = true\n[http]\nmax_connections = 0\n")
+        else {
+            panic!("accepted max_connections = 0");
+        };
+        assert_eq!(
+            problems,
+            vec![ConfigProblem::Http(
+                gantry_http::LimitProblem::ZeroConnections
+            )]
         );
     }
 

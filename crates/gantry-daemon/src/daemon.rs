@@ -260,13 +260,13 @@ impl Daemon {
             app = app.merge(registry.router());
         }
         let closing = shared.closing.clone();
-        let server = tokio::spawn(async move {
-            let serve =
-                axum::serve(listener, app).with_graceful_shutdown(closing.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "the HTTP server stopped");
-            }
-        });
+        let limits = shared.config.http;
+        let server = tokio::spawn(gantry_http::serve(
+            listener,
+            app,
+            limits,
+            closing.cancelled_owned(),
+        ));
         let scheduler = tokio::spawn(schedule(shared.clone()));
         let pruner = tokio::spawn(prune(shared.clone()));
         let cron = tokio::spawn(crate::schedule::run(shared.clone()));

@@ -54,6 +54,9 @@ pub struct Config {
     pub gc_grace: Duration,
     /// Base URL written into npm tarball links; by default taken from each request's `Host`.
     pub public_url: Option<String>,
+    /// Timeouts and the connection cap when serving standalone ([`crate::serve`]); embedded,
+    /// the host's listener applies its own.
+    pub http: gantry_http::Limits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             stale_upload_age: Duration::from_secs(24 * 3600),
             gc_grace: Duration::from_secs(3600),
             public_url: None,
+            http: gantry_http::Limits::default(),
         }
     }
 }

@@ -173,3 +173,94 @@ mod tests {
         assert_eq!(npm_basename("@octo/pkg"), "pkg");
     }
 }
+
+/// Arbitrary bytes as names and references: a verdict, never a panic, and nothing accepted
+/// that could escape a path or a namespace.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::digest::Digest;
+    use proptest::prelude::*;
+
+    /// Pieces that steer random input towards names that nearly pass.
+    fn nameish() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-z0-9]{1,6}",
+            Just("/".to_owned()),
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            Just("_".to_owned()),
+            Just("__".to_owned()),
+            Just("-".to_owned()),
+            Just("@".to_owned()),
+            Just("%2e".to_owned()),
+            Just("~".to_owned()),
+            Just("sha256:".to_owned()),
+            "[0-9a-f]{64}",
+            "\\PC{0,3}",
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    fn lossy(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    /// What no accepted name may hold: a `.`/`..`/empty path component (a way out of its
+    /// directory), or a character with a second meaning in SQL or a URL. (`v1..2` is a fine
+    /// tag: `..` inside a component names no directory.)
+    fn safe(name: &str) -> bool {
+        name.split('/').all(|part| !matches!(part, "" | "." | ".."))
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"%\\'\"<>?#".contains(&b))
+    }
+
+    fn check(name: &str) -> Result<(), TestCaseError> {
+        if valid_repository(name) {
+            prop_assert!(safe(name) && name.len() <= MAX_REPO_LEN, "{name:?}");
+            if let Some(owner) = repository_owner(name) {
+                prop_assert!(name.starts_with(owner));
+            }
+        }
+        if valid_tag(name) {
+            prop_assert!(
+                safe(name) && !name.contains('/') && name.len() <= 128,
+                "{name:?}"
+            );
+        }
+        if valid_owner(name) {
+            prop_assert!(
+                safe(name) && !name.contains('/') && name.len() <= 39,
+                "{name:?}"
+            );
+        }
+        if valid_npm_name(name) {
+            prop_assert!(safe(name) && name.len() <= MAX_NPM_LEN, "{name:?}");
+            let base = npm_basename(name);
+            prop_assert!(!base.is_empty() && !base.starts_with('.'), "{name:?}");
+            if let Some(scope) = npm_scope(name) {
+                prop_assert!(!scope.is_empty() && !scope.contains('/'), "{name:?}");
+            }
+        }
+        if let Ok(digest) = Digest::parse(name) {
+            prop_assert_eq!(digest.hex().len(), 64);
+            prop_assert!(safe(digest.hex()));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_bytes_never_pass_unsafely(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+            check(&lossy(&bytes))?;
+        }
+
+        #[test]
+        fn name_shaped_text_never_passes_unsafely(name in nameish()) {
+            check(&name)?;
+        }
+    }
+}

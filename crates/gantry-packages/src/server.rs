@@ -1,4 +1,5 @@
-//! Standalone serving: bind, serve the router, shut down on request.
+//! Standalone serving: bind, serve the router within `Config::http`'s limits, shut down on
+//! request.
 
 use crate::config::Config;
 use crate::error::Error;
@@ -12,7 +13,7 @@ pub struct ServeHandle {
     addr: SocketAddr,
     registry: Registry,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl ServeHandle {
@@ -61,13 +62,10 @@ pub async fn serve(addr: SocketAddr, config: Config) -> Result<ServeHandle, Erro
         .map_err(|source| Error::Bind { addr, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = registry.router();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = registry.inner.config.http;
+    let task = tokio::spawn(gantry_http::serve(listener, app, limits, async move {
+        let _ = stopped.await;
+    }));
     Ok(ServeHandle {
         addr,
         registry,

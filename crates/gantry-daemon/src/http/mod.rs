@@ -1,6 +1,7 @@
 //! The HTTP surface: webhook, API, streams and the web page.
 
 pub mod api;
+pub mod delivery;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! `POST /webhook`.
 //!
-//! Order of checks: draining (503), signature over the raw body (401), headers (400), body
-//! format (400), redelivery (200, nothing starts), `ping` (200), repository and event (202
-//! with the reason when nothing runs), then planning and ONE transaction that records the
+//! Order of checks: draining (503), signature over the raw body (401), headers (400, see
+//! [`super::delivery`]), body format and repository name (400), redelivery (200, nothing
+//! starts), `ping` (200), repository and event (202 with the reason when nothing runs), then planning and ONE transaction that records the
 //! delivery with its runs (shared with the deliveries committed alongside it, see
 //! [`crate::committer`]). The answer is sent only after that transaction committed.
 
@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::delivery::{DeliveryHeaders, check_repo_name};
 use crate::daemon::Shared;
 use crate::planner::Planned;
 use crate::signature::verify_any;
@@ -89,15 +90,9 @@ pub async fn handle(
         Ok(signer) => signer,
         Err(e) => return error(&shared, StatusCode::UNAUTHORIZED, e),
     };
-    let (event, delivery) = match (
-        header_str(&headers, "x-github-event"),
-        header_str(&headers, "x-github-delivery"),
-    ) {
-        (Some(e), Some(d)) if !e.is_empty() && !d.is_empty() => (e.to_owned(), d.to_owned()),
-        _ => {
-            let msg = "missing X-GitHub-Event or X-GitHub-Delivery header";
-            return error(&shared, StatusCode::BAD_REQUEST, msg);
-        }
+    let DeliveryHeaders { event, delivery } = match super::delivery::read(&headers) {
+        Ok(read) => read,
+        Err(e) => return error(&shared, StatusCode::BAD_REQUEST, e),
     };
     let payload = match parse_body(&headers, &body) {
         Ok(payload) => payload,
@@ -108,6 +103,9 @@ pub async fn handle(
         .and_then(|r| r.get("full_name"))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if let Some(Err(e)) = repo.as_deref().map(check_repo_name) {
+        return error(&shared, StatusCode::BAD_REQUEST, e);
+    }
     if let (Some(repo), Some(signer)) = (&repo, &signer)
         && shared.config.repositories.contains_key(repo)
         && shared.config.secret_for(repo) != Some(signer.as_str())
@@ -151,7 +149,7 @@ fn check_signature(
 }
 
 #[derive(Debug, thiserror::Error)]
-enum BodyError {
+pub(crate) enum BodyError {
     #[error("the form body has no payload field")]
     NoPayloadField,
     #[error("the form body is not valid: {0}")]
@@ -163,7 +161,7 @@ enum BodyError {
 }
 
 /// JSON, or `application/x-www-form-urlencoded` with the JSON in `payload`.
-fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, BodyError> {
+pub(crate) fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, BodyError> {
     let content_type = header_str(headers, header::CONTENT_TYPE.as_str()).unwrap_or_default();
     let value: Value = if content_type.starts_with("application/x-www-form-urlencoded") {
         let form: HashMap<String, String> = serde_urlencoded::from_bytes(body)?;
@@ -306,4 +304,84 @@ pub(crate) fn after_commit(shared: &Shared, run_ids: &[i64], cancel_running: &[i
         shared.changed(id);
     }
     shared.wake.notify_one();
+}
+
+/// Arbitrary bytes as a webhook body or headers: an answer, never a panic.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    fn headers(content_type: &'static str) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        map.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        map
+    }
+
+    /// Pieces that make random bodies look like JSON or form payloads often enough to get past
+    /// the first byte.
+    fn jsonish() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            Just(b"{".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"[".to_vec()),
+            Just(b"\"repository\":".to_vec()),
+            Just(b"{\"full_name\":".to_vec()),
+            Just(b"\"a/b\"".to_vec()),
+            Just(b",".to_vec()),
+            Just(b"payload=".to_vec()),
+            Just(b"%7B%22".to_vec()),
+            Just(b"&".to_vec()),
+            Just(b"\\u0000".to_vec()),
+            Just(b"1e999".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..8),
+        ];
+        prop::collection::vec(piece, 0..32).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_bodies_parse_or_are_refused(body in prop::collection::vec(any::<u8>(), 0..4096)) {
+            for content_type in ["application/json", "application/x-www-form-urlencoded"] {
+                if let Ok(value) = parse_body(&headers(content_type), &body) {
+                    prop_assert!(value.is_object());
+                }
+            }
+        }
+
+        #[test]
+        fn json_shaped_bodies_parse_or_are_refused(body in jsonish()) {
+            for content_type in ["application/json", "application/x-www-form-urlencoded"] {
+                if let Ok(value) = parse_body(&headers(content_type), &body) {
+                    prop_assert!(value.is_object());
+                }
+            }
+        }
+
+        #[test]
+        fn arbitrary_header_values_are_checked_not_trusted(
+            event in prop::collection::vec(any::<u8>(), 0..200),
+            delivery in prop::collection::vec(any::<u8>(), 0..200),
+            repo in "\\PC{0,200}",
+        ) {
+            let mut map = HeaderMap::new();
+            for (name, value) in [("x-github-event", &event), ("x-github-delivery", &delivery)] {
+                if let Ok(value) = HeaderValue::from_bytes(value) {
+                    map.insert(name, value);
+                }
+            }
+            if let Ok(read) = super::super::delivery::read(&map) {
+                prop_assert!(read.delivery.len() <= super::super::delivery::MAX_DELIVERY_ID);
+                prop_assert!(read.delivery.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-'));
+                prop_assert!(read.event.len() <= super::super::delivery::MAX_EVENT);
+            }
+            if check_repo_name(&repo).is_ok() {
+                prop_assert!(repo.len() <= super::super::delivery::MAX_REPO_NAME);
+                prop_assert!(!repo.contains('<'));
+            }
+        }
+    }
 }

@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 
 use crate::common::*;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .filter_map(|name| {
@@ -31,20 +31,20 @@ fn chromium() -> Option<PathBuf> {
         .next()
 }
 
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
 /// Headless Chromium with a DevTools port; killed when dropped.
-struct Browser {
+pub(crate) struct Browser {
     _child: tokio::process::Child,
     devtools: String,
 }
 
 impl Browser {
-    async fn launch(binary: &Path, profile: &Path) -> Browser {
+    pub(crate) async fn launch(binary: &Path, profile: &Path) -> Browser {
         let mut child = tokio::process::Command::new(binary)
             .args([
                 "--headless",
@@ -84,7 +84,7 @@ impl Browser {
     }
 
     /// The first page target's WebSocket path.
-    async fn page(&self) -> Cdp {
+    pub(crate) async fn page(&self) -> Cdp {
         let list: Value = reqwest::get(format!("http://{}/json/list", self.devtools))
             .await
             .unwrap()
@@ -104,7 +104,7 @@ impl Browser {
 }
 
 /// A DevTools session over a WebSocket.
-struct Cdp {
+pub(crate) struct Cdp {
     stream: TcpStream,
     next_id: u64,
 }
@@ -127,7 +127,7 @@ impl Cdp {
         Cdp { stream, next_id: 0 }
     }
 
-    async fn call(&mut self, method: &str, params: Value) -> Value {
+    pub(crate) async fn call(&mut self, method: &str, params: Value) -> Value {
         self.next_id += 1;
         let id = self.next_id;
         let text = json!({ "id": id, "method": method, "params": params }).to_string();
@@ -181,7 +181,7 @@ impl Cdp {
         }
     }
 
-    async fn text_of(&mut self, selector: &str) -> String {
+    pub(crate) async fn text_of(&mut self, selector: &str) -> String {
         let expression = format!("document.querySelector({selector:?})?.textContent ?? ''");
         let result = self
             .call("Runtime.evaluate", json!({ "expression": expression }))
@@ -192,7 +192,7 @@ impl Cdp {
             .to_owned()
     }
 
-    async fn screenshot(&mut self, path: &Path) {
+    pub(crate) async fn screenshot(&mut self, path: &Path) {
         let result = self
             .call("Page.captureScreenshot", json!({ "format": "png" }))
             .await;
@@ -203,7 +203,7 @@ impl Cdp {
     }
 
     /// Polls (bounded) until `selector`'s text contains `needle`.
-    async fn wait_for_text(&mut self, selector: &str, needle: &str) -> bool {
+    pub(crate) async fn wait_for_text(&mut self, selector: &str, needle: &str) -> bool {
         for _ in 0..400 {
             if self.text_of(selector).await.contains(needle) {
                 return true;

@@ -1,5 +1,6 @@
 //! The daemon over real HTTP on 127.0.0.1 with temp data directories.
 
+mod abuse;
 mod api;
 mod browser;
 mod common;
@@ -8,6 +9,7 @@ mod crash;
 mod drain;
 mod durability;
 mod engine;
+mod page_escaping;
 mod render;
 mod schedule;
 mod webhook;

@@ -82,6 +82,13 @@ proptest! {
         exercise(&source);
     }
 
+    /// Any bytes at all (as a workflow file's bytes reach the reader: decoded lossily), with
+    /// control characters, NULs and broken UTF-8 that `\\PC` never produces.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        exercise(&String::from_utf8_lossy(&bytes));
+    }
+
     #[test]
     fn expression_like_text_never_panics(parts in prop::collection::vec(fragment(), 0..40)) {
         exercise(&parts.concat());

@@ -1,6 +1,7 @@
 //! Integration tests: the registry served on 127.0.0.1 with a temp data dir, driven by the
 //! real npm CLI, skopeo, the docker CLI, and raw HTTP for the inputs clients never send.
 
+mod abuse;
 mod admin;
 mod common;
 mod docker;

@@ -39,6 +39,29 @@ proptest! {
     fn actions_never_panic(src in yamlish()) {
         let _ = gantry_workflow::parse_action("action.yml", &src);
     }
+
+    /// Any bytes at all, decoded lossily: NULs, control characters, tabs, BOMs and broken
+    /// UTF-8 that the fragments above never produce.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let src = String::from_utf8_lossy(&bytes);
+        let _ = gantry_workflow::parse_workflow("fuzz.yml", &src);
+        let _ = gantry_workflow::parse_action("action.yml", &src);
+    }
+
+    /// Bytes spliced into workflow-shaped text, so the reader gets past the first line.
+    #[test]
+    fn bytes_inside_workflows_never_panic(
+        src in yamlish(),
+        bytes in prop::collection::vec(any::<u8>(), 0..64),
+        at in any::<prop::sample::Index>(),
+    ) {
+        let mut text = src.into_bytes();
+        let at = at.index(text.len() + 1);
+        text.splice(at..at, bytes);
+        let src = String::from_utf8_lossy(&text);
+        let _ = gantry_workflow::parse_workflow("fuzz.yml", &src);
+    }
 }
 
 /// Nesting past GitHub's depth limit (50) is reported; hostile nesting is an error, not a
