@@ -614,12 +614,23 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
     outcome
 }
 
+/// Checks the run's commit out of this daemon's mirror. With a shared store the run may have
+/// been planned by another daemon, whose mirror had the commit while this one's does not (or
+/// does not exist yet): then fetch once and try again.
 async fn check_out_workspace(shared: &Arc<Shared>, run: &QueuedRun) -> Result<(), PlanFailure> {
-    let data_dir = shared.config.data_dir.clone();
+    let fetching = shared.clone();
     let (repo, sha, dir) = (run.repo.clone(), run.sha.clone(), run.workspace.clone());
-    tokio::task::spawn_blocking(move || check_out(&data_dir, &repo, &sha, &dir))
-        .await
-        .map_err(|e| PlanFailure::Task(e.to_string()))?
+    let url = run.repo_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let data_dir = &fetching.config.data_dir;
+        if check_out(data_dir, &repo, &sha, &dir).is_ok() {
+            return Ok(());
+        }
+        fetching.refresh_mirror(&repo, &url, Instant::now())?;
+        check_out(data_dir, &repo, &sha, &dir)
+    })
+    .await
+    .map_err(|e| PlanFailure::Task(e.to_string()))?
 }
 
 /// The repository's secret values, longest first so a secret containing another is masked

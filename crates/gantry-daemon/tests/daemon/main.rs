@@ -2,6 +2,7 @@
 
 mod api;
 mod browser;
+mod cluster;
 mod common;
 mod concurrency;
 mod crash;
