@@ -24,6 +24,11 @@
 //! body_read_timeout_secs = 30
 //! idle_timeout_secs = 60
 //! max_connections = 1024
+//! [store]                       # optional: PostgreSQL instead of the embedded SQLite
+//! url = "postgres://gantry:secret@db.internal/gantry"
+//! pool_size = 16
+//! lease_secs = 60               # a dead daemon's runs are reaped this long after its last renewal
+//! instance_id = "gantry-1"      # unique per daemon; defaults to hostname + data_dir
 //!
 //! [repositories."octo/hello"]
 //! url = "/srv/git/hello.git"    # a local path or a file:// URL
@@ -82,7 +87,52 @@ pub struct Config {
     /// Timeouts and the connection cap of the listener (webhook, API, page and registry).
     #[serde(default)]
     pub http: gantry_http::Limits,
+    /// Where runs, logs and deliveries are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
 }
+
+/// `[store]`: SQLite in `data_dir` unless `url` names a PostgreSQL database, which several
+/// daemons may share (see `docs/scaling.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Connections each daemon keeps to PostgreSQL.
+    #[serde(default = "default_pool_size")]
+    pub pool_size: usize,
+    /// A running run belongs to its daemon while the daemon renews its lease (every third of
+    /// this); once it expired, any daemon fails or re-queues the run (`on_restart`).
+    #[serde(default = "default_lease")]
+    pub lease_secs: u64,
+    /// This daemon's name among the daemons sharing the database: unique, and stable across
+    /// its restarts (a restart then recovers its own runs at once instead of after the lease).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: None,
+            pool_size: default_pool_size(),
+            lease_secs: default_lease(),
+            instance_id: None,
+        }
+    }
+}
+
+fn default_pool_size() -> usize {
+    16
+}
+fn default_lease() -> u64 {
+    60
+}
+
+/// The shortest lease: renewals run every third of it, at least once a second.
+pub const MIN_LEASE_SECS: u64 = 3;
 
 /// `[packages]`: GitHub Packages, self-hosted, on the daemon's port.
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +242,14 @@ pub enum ConfigProblem {
     LabelImage(String),
     #[error(transparent)]
     Http(#[from] gantry_http::LimitProblem),
+    #[error("store.url: '{0}' is not a postgres:// or postgresql:// URL")]
+    StoreUrl(String),
+    #[error("store.lease_secs must be at least {MIN_LEASE_SECS}")]
+    LeaseSecs,
+    #[error("store.pool_size must be at least 1")]
+    PoolSize,
+    #[error("store.instance_id must not be empty")]
+    InstanceId,
 }
 
 #[derive(Debug, Error)]
@@ -240,7 +298,23 @@ impl Config {
             repositories: BTreeMap::new(),
             packages: PackagesConfig::default(),
             http: gantry_http::Limits::default(),
+            store: StoreConfig::default(),
         }
+    }
+
+    /// The owner name of this daemon's runs in a shared store: `[store] instance_id`, or the
+    /// host name and the data directory (one daemon per data directory and host, and the
+    /// same after a restart).
+    pub fn instance_id(&self) -> String {
+        if let Some(id) = &self.store.instance_id {
+            return id.clone();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("{host}:{}", self.data_dir.display())
     }
 
     /// The secret that signs `repo`'s webhooks.
@@ -294,11 +368,35 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
         }
     }
     problems.extend(config.http.problems().into_iter().map(ConfigProblem::Http));
+    problems.extend(check_store(&config.store));
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+fn check_store(store: &StoreConfig) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    if let Some(url) = &store.url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        problems.push(ConfigProblem::StoreUrl(url.clone()));
+    }
+    if store.lease_secs < MIN_LEASE_SECS {
+        problems.push(ConfigProblem::LeaseSecs);
+    }
+    if store.pool_size == 0 {
+        problems.push(ConfigProblem::PoolSize);
+    }
+    if store
+        .instance_id
+        .as_deref()
+        .is_some_and(|i| i.trim().is_empty())
+    {
+        problems.push(ConfigProblem::InstanceId);
+    }
+    problems
 }
 
 fn check_repo(config: &Config, name: &str, repo: &RepoConfig) -> Vec<ConfigProblem> {
@@ -420,6 +518,35 @@ mod tests {
             vec![ConfigProblem::Http(
                 gantry_http::LimitProblem::ZeroConnections
             )]
+        );
+    }
+
+    #[test]
+    fn store_section_selects_postgres_and_is_checked() {
+        let base = "insecure = true\ndata_dir = \"/d\"\n";
+        let config = Config::from_toml(&format!(
+            "{base}[store]\nurl = \"postgres://g@127.0.0.1/g\"\nlease_secs = 10\ninstance_id = \"a\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.store.url.as_deref(),
+            Some("postgres://g@127.0.0.1/g")
+        );
+        assert_eq!(config.instance_id(), "a");
+        assert_eq!(Config::from_toml(base).unwrap().store.url, None);
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
+            "{base}[store]\nurl = \"mysql://x\"\nlease_secs = 1\npool_size = 0\ninstance_id = \" \"\n"
+        )) else {
+            panic!("accepted an invalid [store]");
+        };
+        assert_eq!(
+            problems,
+            vec![
+                ConfigProblem::StoreUrl("mysql://x".into()),
+                ConfigProblem::LeaseSecs,
+                ConfigProblem::PoolSize,
+                ConfigProblem::InstanceId,
+            ]
         );
     }
 

@@ -20,7 +20,7 @@ use crate::metrics::{Metrics, Stage};
 use crate::planner::{
     EventInput, PlanFailure, Planned, check_out, clear_stale_locks, fetch, plan_event_with,
 };
-use crate::store::{ClaimedRun, SqliteStore, Store, StoreError, now_ms};
+use crate::store::{ClaimedRun, PgSettings, PgStore, SqliteStore, Store, StoreError, now_ms};
 
 #[derive(Debug, Error)]
 pub enum DaemonError {
@@ -156,6 +156,18 @@ impl Shared {
         Ok(())
     }
 
+    /// Cancels `run_id` if this daemon executes it; otherwise nothing (the request came from
+    /// a shared store and is meant for whichever daemon holds the run).
+    pub fn cancel_if_running(&self, run_id: i64, reason: &str) {
+        let Ok(mut running) = self.running.lock() else {
+            return;
+        };
+        if let Some((token, why)) = running.get_mut(&run_id) {
+            why.get_or_insert_with(|| reason.to_owned());
+            token.cancel();
+        }
+    }
+
     /// Cancels a running run (a no-op for runs that are not running here).
     pub fn cancel(&self, run_id: i64, reason: &str) {
         let Ok(mut running) = self.running.lock() else {
@@ -195,15 +207,16 @@ const CANCEL_GRACE: Duration = Duration::from_secs(30);
 pub struct Daemon;
 
 impl Daemon {
-    /// Checks the configuration, opens the SQLite store in `data_dir`, recovers runs a crash
-    /// interrupted, reaps their leftovers, binds `listen` and starts serving and running.
+    /// Checks the configuration, opens the store (`[store] url`: PostgreSQL, else SQLite in
+    /// `data_dir`), recovers runs a crash interrupted, reaps their leftovers, binds `listen`
+    /// and starts serving and running.
     pub async fn start(
         config: Config,
         launcher: Arc<dyn RunLauncher>,
     ) -> Result<DaemonHandle, DaemonError> {
         check_config(&config).map_err(DaemonError::Config)?;
-        let store = SqliteStore::open(&config.data_dir)?;
-        Daemon::start_with_store(config, launcher, Arc::new(store)).await
+        let store = open_store(&config).await?;
+        Daemon::start_with_store(config, launcher, store).await
     }
 
     /// [`Daemon::start`] with another [`Store`].
@@ -222,7 +235,11 @@ impl Daemon {
         clear_stale_locks(&config.data_dir);
         let _ = std::fs::remove_dir_all(config.data_dir.join("work"));
         let registry = open_registry(&config).await?;
-        let recovered = store.recover(config.on_restart)?;
+        let policy = config.on_restart;
+        let recovering = store.clone();
+        let recovered = tokio::task::spawn_blocking(move || recovering.recover(policy))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
         if !recovered.is_empty() {
             tracing::warn!(runs = ?recovered, "runs interrupted by a daemon stop were recovered");
             launcher.reap().await;
@@ -271,7 +288,9 @@ impl Daemon {
         let pruner = tokio::spawn(prune(shared.clone()));
         let cron = tokio::spawn(crate::schedule::run(shared.clone()));
         let writer = tokio::spawn(crate::committer::run(shared.clone(), pending));
+        let shared_store = crate::lease::start(&shared);
         Ok(DaemonHandle {
+            shared_store,
             cron,
             writer,
             _lock: lock,
@@ -298,6 +317,8 @@ pub struct DaemonHandle {
     cron: JoinHandle<()>,
     /// The group committer; stopped once the server (every webhook handler) has.
     writer: JoinHandle<()>,
+    /// Lease renewal, the reaper and store signals, for a store several daemons share.
+    shared_store: Vec<JoinHandle<()>>,
     recovered: Vec<i64>,
 }
 
@@ -363,6 +384,8 @@ impl DaemonHandle {
         }
         shared.closing.cancel();
         self.pruner.abort();
+        // Leases are renewed until the last run ended; afterwards nothing is held.
+        self.shared_store.iter().for_each(JoinHandle::abort);
         let _ = self.server.await;
         // A batch being written still commits: its blocking task runs to the end.
         self.writer.abort();
@@ -375,6 +398,24 @@ impl DaemonHandle {
         tracing::info!("draining");
         self.shutdown().await
     }
+}
+
+/// The store `[store]` selects: PostgreSQL when `url` is set, else SQLite in `data_dir`.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, DaemonError> {
+    let Some(url) = config.store.url.clone() else {
+        return Ok(Arc::new(SqliteStore::open(&config.data_dir)?));
+    };
+    let settings = PgSettings {
+        url,
+        pool_size: config.store.pool_size,
+        lease: Duration::from_secs(config.store.lease_secs),
+        instance: config.instance_id(),
+    };
+    // Connecting blocks on the store's own runtime; not on one of this runtime's workers.
+    let store = tokio::task::spawn_blocking(move || PgStore::connect(settings))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
+    Ok(Arc::new(store))
 }
 
 /// Opens the registry in `data_dir/packages` unless `[packages] enabled = false`.
@@ -433,7 +474,7 @@ fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, DaemonError> {
     }
 }
 
-fn running_ids(shared: &Shared) -> Vec<i64> {
+pub(crate) fn running_ids(shared: &Shared) -> Vec<i64> {
     let mut ids: Vec<i64> = shared
         .running
         .lock()
@@ -573,12 +614,23 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
     outcome
 }
 
+/// Checks the run's commit out of this daemon's mirror. With a shared store the run may have
+/// been planned by another daemon, whose mirror had the commit while this one's does not (or
+/// does not exist yet): then fetch once and try again.
 async fn check_out_workspace(shared: &Arc<Shared>, run: &QueuedRun) -> Result<(), PlanFailure> {
-    let data_dir = shared.config.data_dir.clone();
+    let fetching = shared.clone();
     let (repo, sha, dir) = (run.repo.clone(), run.sha.clone(), run.workspace.clone());
-    tokio::task::spawn_blocking(move || check_out(&data_dir, &repo, &sha, &dir))
-        .await
-        .map_err(|e| PlanFailure::Task(e.to_string()))?
+    let url = run.repo_url.clone();
+    tokio::task::spawn_blocking(move || {
+        let data_dir = &fetching.config.data_dir;
+        if check_out(data_dir, &repo, &sha, &dir).is_ok() {
+            return Ok(());
+        }
+        fetching.refresh_mirror(&repo, &url, Instant::now())?;
+        check_out(data_dir, &repo, &sha, &dir)
+    })
+    .await
+    .map_err(|e| PlanFailure::Task(e.to_string()))?
 }
 
 /// The repository's secret values, longest first so a secret containing another is masked

@@ -51,6 +51,7 @@ pub mod engine;
 mod http;
 mod job_groups;
 pub mod launcher;
+mod lease;
 pub mod markdown;
 pub mod metrics;
 pub mod planner;
@@ -60,7 +61,8 @@ pub mod signature;
 pub mod store;
 
 pub use config::{
-    Config, ConfigError, ConfigProblem, PackagesConfig, RepoConfig, RestartPolicy, check_config,
+    Config, ConfigError, ConfigProblem, PackagesConfig, RepoConfig, RestartPolicy, StoreConfig,
+    check_config,
 };
 pub use daemon::{Daemon, DaemonError, DaemonHandle, ShutdownReport};
 pub use engine::EngineLauncher;
@@ -70,4 +72,4 @@ pub use launcher::{
     RunOutcome,
 };
 pub use process::ProcessLauncher;
-pub use store::{SqliteStore, Store, StoreError};
+pub use store::{PgSettings, PgStore, SqliteStore, Store, StoreError};

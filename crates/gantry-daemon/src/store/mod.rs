@@ -1,9 +1,11 @@
 //! Durable state: deliveries, runs, jobs, steps, logs and state transitions.
 //!
-//! The daemon talks to a [`Store`]; [`SqliteStore`] is the default. The contract that makes
-//! crash recovery work: [`Store::commit`] writes a delivery and the runs it creates in one
-//! transaction, and the webhook is acknowledged only after it returned.
+//! The daemon talks to a [`Store`]; [`SqliteStore`] is the embedded default, [`PgStore`]
+//! lets several daemons share one PostgreSQL database. The contract that makes crash recovery
+//! work: [`Store::commit`] writes a delivery and the runs it creates in one transaction, and
+//! the webhook is acknowledged only after it returned.
 
+pub mod postgres;
 mod sqlite;
 
 use serde::{Deserialize, Serialize};
@@ -13,6 +15,7 @@ use thiserror::Error;
 use crate::config::RestartPolicy;
 use crate::launcher::{AnnotationLevel, Conclusion, PlannedJobInfo, RunEvent, RunOutcome};
 
+pub use postgres::{PgSettings, PgStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Error)]
@@ -32,6 +35,20 @@ pub enum StoreError {
     NewerSchema(i64),
     #[error("a store task failed: {0}")]
     Task(String),
+    #[error("postgresql: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("no postgresql connection: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("invalid [store] url: {0}")]
+    Url(tokio_postgres::Error),
+    #[error("cannot set up the postgresql pool: {0}")]
+    PoolSetup(String),
+    #[error("cannot start the postgresql client runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error(
+        "run {0} is not held by this daemon any more (its lease expired and another daemon took it)"
+    )]
+    LeaseLost(i64),
 }
 
 /// What a delivery led to.
@@ -274,8 +291,33 @@ pub struct PendingCommit {
 /// What committing one [`PendingCommit`] did.
 pub type CommitResult = Result<Committed, StoreError>;
 
+/// What [`Store::renew_leases`] found about the runs a daemon executes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseReport {
+    /// Runs this daemon no longer holds (reaped after its lease expired): stop them.
+    pub lost: Vec<i64>,
+    /// Runs someone asked to cancel, with the reason (the poll behind `NOTIFY gantry_cancel`).
+    pub cancel: Vec<(i64, String)>,
+}
+
+/// A change another daemon made, pushed by a shared store (PostgreSQL `LISTEN/NOTIFY`).
+/// Hints, not the source of truth: they can be lost while a listener reconnects, so the
+/// daemon keeps polling as well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSignal {
+    /// Runs were queued or a slot or concurrency group freed up: try to claim.
+    Queue,
+    /// A run changed (progress, logs, end): live views reload.
+    Run(i64),
+    /// Cancellation of a run was requested: the daemon executing it stops it.
+    Cancel { run: i64, reason: String },
+}
+
 /// The daemon's durable state. Implementations are synchronous; the daemon calls them from
 /// blocking tasks.
+///
+/// The last four methods exist for stores several daemons share ([`PgStore`]); their defaults
+/// are right for an embedded store with exactly one daemon (`daemon.lock`).
 pub trait Store: Send + Sync + 'static {
     fn has_delivery(&self, id: &str) -> Result<bool, StoreError>;
 
@@ -335,6 +377,29 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes completed runs (with jobs, steps and logs) finished before `before` (unix ms),
     /// and deliveries received before it that no remaining run refers to.
     fn prune(&self, before: i64) -> Result<usize, StoreError>;
+
+    /// How often the daemon renews its leases and reaps expired ones; `None`: this store has
+    /// one daemon, so runs have no leases.
+    fn lease_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// Extends the leases of `run_ids`, runs this daemon executes.
+    fn renew_leases(&self, run_ids: &[i64]) -> Result<LeaseReport, StoreError> {
+        let _ = run_ids;
+        Ok(LeaseReport::default())
+    }
+
+    /// Fails or re-queues (per `policy`) the runs whose daemon's lease expired.
+    fn reap(&self, policy: RestartPolicy) -> Result<Vec<i64>, StoreError> {
+        let _ = policy;
+        Ok(Vec::new())
+    }
+
+    /// Changes made by other daemons, as they happen.
+    fn signals(&self) -> Option<tokio::sync::broadcast::Receiver<StoreSignal>> {
+        None
+    }
 }
 
 /// Milliseconds since the epoch.

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use crate::common::*;
 
 /// The example binary, built by `cargo test` next to the test binaries.
-fn example_binary() -> PathBuf {
+pub fn example_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let debug_dir = exe.parent().unwrap().parent().unwrap();
     let path = debug_dir.join("examples").join("daemon");
@@ -21,7 +21,7 @@ fn example_binary() -> PathBuf {
 }
 
 /// A daemon process that is killed when dropped (even if the test fails).
-struct Process(Child);
+pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -30,7 +30,7 @@ impl Drop for Process {
     }
 }
 
-fn spawn(config: &std::path::Path) -> (Process, Client) {
+pub fn spawn(config: &std::path::Path) -> (Process, Client) {
     let mut child = Command::new(example_binary())
         .arg(config)
         .stdout(Stdio::piped())
@@ -60,7 +60,7 @@ fn write_config(env: &Env, port: u16) -> PathBuf {
     path
 }
 
-fn kill9(process: Process) {
+pub fn kill9(process: Process) {
     let pid = i32::try_from(process.0.id()).unwrap();
     // SAFETY: signalling a child process this test started; SIGKILL is 9 on every Unix.
     unsafe { signal(pid, 9) };

@@ -3,6 +3,7 @@
 mod abuse;
 mod api;
 mod browser;
+mod cluster;
 mod common;
 mod concurrency;
 mod crash;
@@ -10,6 +11,9 @@ mod drain;
 mod durability;
 mod engine;
 mod page_escaping;
+mod pg;
+mod pg_shared;
 mod render;
 mod schedule;
+mod store_contract;
 mod webhook;
