@@ -12,6 +12,7 @@ mod logging;
 mod output;
 mod registry;
 mod render;
+mod terminal;
 
 fn main() -> std::process::ExitCode {
     exit::run(std::env::args_os())

@@ -14,14 +14,14 @@ use serde_json::Value as Json;
 use crate::run::{json_lines, normalize, read_tree};
 use crate::test::{Test, unindent};
 
-const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
+pub(crate) const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
 
 fn scripts() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts")
 }
 
 /// Starts Docker and builds gantry's images when they are missing (once per test binary).
-fn docker_ready() {
+pub(crate) fn docker_ready() {
     static READY: Once = Once::new();
     READY.call_once(|| {
         let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
@@ -58,7 +58,7 @@ fn run_ids(dir: &Path) -> Vec<String> {
 }
 
 /// Containers, networks and volumes labelled with one of the runs' ids.
-fn leftovers(dir: &Path) -> Vec<String> {
+pub(crate) fn leftovers(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
     for id in run_ids(dir) {
         let filter = format!("label=io.gantry.run-id={id}");
