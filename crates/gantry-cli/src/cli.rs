@@ -273,10 +273,59 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub debug: DebugArgs,
+
     /// Publish to this package registry (npm at its root, OCI at `/v2/`) instead of starting
     /// gantry's own; give its token with `-s GITHUB_TOKEN=...`.
     #[arg(long, value_name = "URL", env = "GANTRY_REGISTRY_URL")]
     pub registry: Option<String>,
+}
+
+/// Breakpoints, re-running from a step, watching, explaining (`gantry run`'s debugging flags).
+#[derive(Debug, Args, Default)]
+pub struct DebugArgs {
+    /// Stop before this step (its `id`, its name, its 1-based position, or `JOB.STEP`) with the
+    /// job's environment intact and open a shell there (repeatable).
+    #[arg(
+        long,
+        value_name = "STEP",
+        env = "GANTRY_PAUSE_BEFORE",
+        value_delimiter = ','
+    )]
+    pub pause_before: Vec<String>,
+
+    /// Stop after this step (same names as --pause-before; repeatable).
+    #[arg(
+        long,
+        value_name = "STEP",
+        env = "GANTRY_PAUSE_AFTER",
+        value_delimiter = ','
+    )]
+    pub pause_after: Vec<String>,
+
+    /// Stop when a step fails, before the job goes on: shell in, then retry, skip or abort.
+    #[arg(long, env = "GANTRY_PAUSE_ON_FAILURE")]
+    pub pause_on_failure: bool,
+
+    /// Wait at most SECS at a pause, then continue; without it a pause needs a terminal.
+    #[arg(long, value_name = "SECS", env = "GANTRY_PAUSE_TIMEOUT")]
+    pub pause_timeout: Option<u64>,
+
+    /// Run job JOB from step STEP on (`JOB.STEP`, STEP named as for --pause-before): the
+    /// steps before it are replayed quietly to re-create the job's environment.
+    #[arg(long = "from", value_name = "JOB.STEP", env = "GANTRY_FROM")]
+    pub from: Option<String>,
+
+    /// Run again whenever the workflow or a repository file changes (the running attempt is
+    /// cancelled first); Ctrl-C stops watching.
+    #[arg(long, env = "GANTRY_WATCH")]
+    pub watch: bool,
+
+    /// With --dry-run: for each job and step, the evaluated `if` and the values it read, the
+    /// final `env`, the command line or action and inputs, and why a job would be skipped.
+    #[arg(long, env = "GANTRY_EXPLAIN", requires = "dry_run")]
+    pub explain: bool,
 }
 
 /// Remove every container, network and volume gantry created (labelled `io.gantry.managed`).

@@ -216,7 +216,11 @@ pub fn stages(workflow: &Workflow) -> Result<Stages, Vec<String>> {
 
 pub use gantry_docker::{CleanReport, DockerExecutor, ManagedObjects};
 pub use gantry_plan::{Event, PlanError as RunPlanError, WorkflowOutcome, WorkflowPlan};
+pub use gantry_runner::debugger::{
+    Breakpoints, DebugOptions, Debugger, Pause, PauseReason, Resume,
+};
 pub use gantry_runner::executor::{Executor, ExecutorError, Platform};
+pub use gantry_runner::mask::StreamMasker;
 pub use gantry_runner::{
     Annotation, AnnotationLevel, Conclusion, GithubInfo, LogStream, LogWriter, RunEvent,
     RunOptions, RunResult, StepRef, next_run_dir,

@@ -14,6 +14,16 @@ pub fn print(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Writes raw terminal bytes (an interactive shell's screen) to stdout as they come.
+pub fn raw(bytes: &[u8]) {
+    if bytes.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    // A closed terminal ends the shell through its input; nothing to report here.
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
 /// Writes a note for the user (not the command's result) to stderr.
 pub fn note(text: &str) {
     // If stderr is gone there is no one left to tell.

@@ -336,6 +336,14 @@ impl JobEnvironment for HostJob {
         Some(PathBuf::from(&self.paths.workspace))
     }
 
+    async fn interactive_shell(
+        &self,
+        request: &gantry_runner::debugger::ShellRequest,
+        size: gantry_runner::interactive::TermSize,
+    ) -> Result<gantry_runner::interactive::ShellSession, ExecutorError> {
+        crate::interactive::host_shell(request, size)
+    }
+
     async fn cleanup(&self) -> Result<(), ExecutorError> {
         self.cleaned
             .store(true, std::sync::atomic::Ordering::Relaxed);

@@ -531,6 +531,14 @@ impl JobEnvironment for DockerJob {
         self.containers.clone()
     }
 
+    async fn interactive_shell(
+        &self,
+        request: &gantry_runner::debugger::ShellRequest,
+        size: gantry_runner::interactive::TermSize,
+    ) -> Result<gantry_runner::interactive::ShellSession, ExecutorError> {
+        crate::interactive::docker_shell(&self.docker, &self.container, request, size).await
+    }
+
     fn local_workspace(&self) -> Option<PathBuf> {
         self.work_path(&self.paths.workspace)
     }

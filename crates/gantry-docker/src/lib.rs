@@ -9,6 +9,7 @@
 mod agent;
 mod docker;
 mod host;
+mod interactive;
 mod job;
 mod options;
 mod resources;

@@ -45,6 +45,8 @@ pub struct RunOptions {
     /// Cancelling stops running steps (cleanup still runs); the run ends `cancelled`.
     pub cancel: CancellationToken,
     pub actions: ActionRegistry,
+    /// Breakpoints and the front end that answers them (`gantry run --pause-*`).
+    pub debug: Option<crate::debugger::DebugOptions>,
 }
 
 impl RunOptions {
@@ -63,6 +65,7 @@ impl RunOptions {
             keep_containers: false,
             cancel: CancellationToken::new(),
             actions: ActionRegistry::with_defaults(),
+            debug: None,
         }
     }
 }

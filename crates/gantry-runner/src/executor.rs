@@ -203,6 +203,19 @@ pub trait JobEnvironment: Send + Sync {
         ))
     }
 
+    /// Starts `request.argv` attached to a new terminal of `size` in the job environment, with
+    /// exactly `request.env` and `request.workdir`: the shell a paused run opens.
+    async fn interactive_shell(
+        &self,
+        request: &crate::debugger::ShellRequest,
+        size: crate::interactive::TermSize,
+    ) -> Result<crate::interactive::ShellSession, ExecutorError> {
+        let _ = (request, size);
+        Err(ExecutorError::Unsupported(
+            "this executor cannot open an interactive shell".into(),
+        ))
+    }
+
     /// The `job.container` / `job.services` contexts; empty for a job without containers.
     fn containers(&self) -> JobContainers {
         JobContainers::default()

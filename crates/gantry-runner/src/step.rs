@@ -2,6 +2,7 @@
 //! built-in actions), output processing, environment files and step results.
 
 mod actions_run;
+mod debug;
 
 pub(crate) use actions_run::PostStep;
 
@@ -105,7 +106,7 @@ impl<'a> JobRunner<'a> {
             job: self.inst.key.clone(),
             step: sref.clone(),
         });
-        let ran = self.run_step_body(step, &sref, frame, env).await;
+        let ran = self.debugged_body(step, &sref, frame, env).await;
         let env = self.env_context(frame);
         let scope = self.scope(frame, &env);
         let continue_on_error = match step.continue_on_error.as_ref().map(|c| &c.value) {

@@ -6,6 +6,7 @@
 //! and the command exits [`crate::exit::CANCELLED`]. A second Ctrl-C removes what the runs left
 //! in the engine (best effort) and exits at once.
 
+mod debug;
 mod payload;
 mod settings;
 
@@ -52,6 +53,12 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("docker engine: {0}")]
     Engine(engine::ExecutorError),
+    #[error("no step of the jobs that run is named {}; name a step by its `id`, its name, its position (1, 2, ...) or `JOB.STEP`", quoted(.0))]
+    UnknownSteps(Vec<String>),
+    #[error(
+        "a pause needs a terminal (stdin and stdout are not one); give --pause-timeout SECS to pause without one"
+    )]
+    PauseNeedsTerminal,
 }
 
 fn quoted(items: &[String]) -> String {
@@ -80,6 +87,8 @@ struct Context {
     root: PathBuf,
     repo: Option<RepoInfo>,
     options: RunFlags,
+    breakpoints: engine::Breakpoints,
+    pause_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +129,7 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         print_plan(args, &planned, &settings, stdout)?;
         return Ok(outcome);
     }
+    let breakpoints = breakpoints(args, &planned)?;
     let mut context = Context {
         args_json: args.json,
         verbose: args.verbose,
@@ -136,6 +146,8 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
             docker_socket: args.docker_socket,
             keep_containers: args.keep_containers,
         },
+        breakpoints,
+        pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -425,12 +437,21 @@ async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, Cl
     ));
     let host_dir = std::env::temp_dir().join("gantry-host");
     let executor = engine::executor(docker, &host_dir);
+    let debug = debug_options(context, &cancel);
     let mut outcome = Outcome::Clean;
     for p in planned {
         if cancel.is_cancelled() {
             break;
         }
-        let conclusion = run_one(p, context, executor.clone(), &cancel, &run_ids).await?;
+        let conclusion = run_one(
+            p,
+            context,
+            executor.clone(),
+            &cancel,
+            &run_ids,
+            debug.clone(),
+        )
+        .await?;
         outcome = worst(outcome, conclusion_outcome(conclusion));
     }
     watcher.abort();
@@ -445,13 +466,26 @@ fn conclusion_outcome(conclusion: Conclusion) -> Outcome {
     }
 }
 
+/// Ctrl-C, or the terminal closing (SIGHUP) or a polite kill (SIGTERM): all cancel the run, so
+/// its containers are removed either way.
+async fn first_stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = hangup.recv() => Ok(()),
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
 /// First Ctrl-C: cancel. Second: remove what the runs left and exit now.
 async fn watch_signals(
     cancel: CancellationToken,
     docker: Option<DockerExecutor>,
     run_ids: Arc<Mutex<Vec<String>>>,
 ) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if first_stop_signal().await.is_err() {
         return;
     }
     output::note("\ngantry: cancelling the run (press Ctrl-C again to stop at once)\n");
@@ -479,6 +513,7 @@ async fn run_one(
     executor: Arc<dyn engine::Executor>,
     cancel: &CancellationToken,
     run_ids: &Arc<Mutex<Vec<String>>>,
+    debug: Option<engine::DebugOptions>,
 ) -> Result<Conclusion, CliError> {
     let runs = context.root.join(".gantry").join("runs");
     let dir = engine::next_run_dir(&runs).map_err(|source| RunError::RunDir {
@@ -494,7 +529,8 @@ async fn run_one(
     if let Ok(mut ids) = run_ids.lock() {
         ids.push(run_id.clone());
     }
-    let options = run_options(&p, context, &run_id, number, cancel.clone());
+    let mut options = run_options(&p, context, &run_id, number, cancel.clone());
+    options.debug = debug;
     let mut writer = LogWriter::new(&dir).map_err(|source| RunError::RunDir {
         path: dir.clone(),
         source,
@@ -535,6 +571,56 @@ async fn run_one(
         text.summary(&result, &shown_dir)
     });
     Ok(result.conclusion)
+}
+
+/// The `--pause-*` breakpoints, checked against the jobs that run: a step name that matches
+/// nothing is a typo, and a pause nobody can answer must not start.
+fn breakpoints(args: &RunArgs, planned: &[Planned]) -> Result<engine::Breakpoints, CliError> {
+    let breakpoints = engine::Breakpoints {
+        before: args.debug.pause_before.clone(),
+        after: args.debug.pause_after.clone(),
+        on_failure: args.debug.pause_on_failure,
+    };
+    let mut unmatched: Option<Vec<String>> = None;
+    for p in planned {
+        let jobs: Vec<String> = p.plan.jobs.iter().map(|j| j.id.clone()).collect();
+        let here: Vec<String> = breakpoints
+            .unmatched(&p.workflow, &jobs)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        unmatched = Some(match unmatched {
+            None => here,
+            Some(before) => before.into_iter().filter(|s| here.contains(s)).collect(),
+        });
+    }
+    if let Some(unmatched) = unmatched.filter(|u| !u.is_empty()) {
+        return Err(RunError::UnknownSteps(unmatched).into());
+    }
+    if !breakpoints.is_empty()
+        && args.debug.pause_timeout.is_none()
+        && !crate::terminal::is_interactive()
+    {
+        return Err(RunError::PauseNeedsTerminal.into());
+    }
+    Ok(breakpoints)
+}
+
+fn debug_options(context: &Context, cancel: &CancellationToken) -> Option<engine::DebugOptions> {
+    if context.breakpoints.is_empty() {
+        return None;
+    }
+    let debugger = debug::TerminalDebugger::new(
+        crate::terminal::is_interactive(),
+        context.pause_timeout,
+        context.args_json,
+        context.paint,
+        cancel.clone(),
+    );
+    Some(engine::DebugOptions {
+        breakpoints: context.breakpoints.clone(),
+        debugger: Arc::new(debugger),
+    })
 }
 
 /// Live output goes out line by line; a closed stdout must not stop the run (its logs are

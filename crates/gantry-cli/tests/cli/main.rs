@@ -3,6 +3,7 @@
 
 mod actions;
 mod daemon;
+mod debug;
 mod expr;
 mod fixtures;
 mod fixtures_dir;

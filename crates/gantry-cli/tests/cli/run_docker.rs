@@ -14,7 +14,7 @@ use serde_json::Value as Json;
 use crate::run::{json_lines, normalize, read_tree};
 use crate::test::{Test, unindent};
 
-const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
+pub(crate) const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
 
 fn scripts() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts")
