@@ -252,6 +252,10 @@ pub struct RunArgs {
     #[arg(long, env = "GANTRY_KEEP_CONTAINERS")]
     pub keep_containers: bool,
 
+    /// Fail jobs whose runs-on label maps to no platform instead of skipping them with a notice.
+    #[arg(long, env = "GANTRY_STRICT_PLATFORMS")]
+    pub strict_platforms: bool,
+
     /// Mount the Docker socket into job containers.
     #[arg(long, env = "GANTRY_DOCKER_SOCKET")]
     pub docker_socket: bool,

@@ -336,6 +336,13 @@ impl JobEnvironment for HostJob {
         Some(PathBuf::from(&self.paths.workspace))
     }
 
+    async fn host_directory(&self, path: &str) -> Option<gantry_runner::executor::HostDirectory> {
+        // Host jobs see this machine's paths as they are.
+        let path = PathBuf::from(path);
+        path.is_dir()
+            .then_some(gantry_runner::executor::HostDirectory { path, owner: None })
+    }
+
     async fn interactive_shell(
         &self,
         request: &gantry_runner::debugger::ShellRequest,

@@ -543,6 +543,20 @@ impl JobEnvironment for DockerJob {
         self.work_path(&self.paths.workspace)
     }
 
+    async fn host_directory(&self, path: &str) -> Option<gantry_runner::executor::HostDirectory> {
+        // Only a directory that really lies inside the work root: steps may have planted
+        // symlinks there, and following one would write elsewhere on this machine.
+        let host = self.work_path(path)?;
+        let Confined::Inside(real) = self.confined(&host).await else {
+            return None;
+        };
+        let (uid, gid) = self.owner;
+        Some(gantry_runner::executor::HostDirectory {
+            path: real,
+            owner: Some((u32::try_from(uid).ok()?, u32::try_from(gid).ok()?)),
+        })
+    }
+
     async fn cleanup(&self) -> Result<(), ExecutorError> {
         if self.guard.keeps() {
             return Ok(());

@@ -32,8 +32,11 @@ pub struct RunOptions {
     pub vars: IndexMap<String, String>,
     /// `runs-on` label (lower-case) → where jobs with that label run.
     pub platforms: IndexMap<String, Platform>,
-    /// Where jobs go whose labels are not in `platforms` (`None`: such jobs fail).
+    /// Where jobs go whose labels are not in `platforms` (`None`: such jobs are skipped with a
+    /// notice, or fail with `strict_platforms`).
     pub default_platform: Option<Platform>,
+    /// A job whose `runs-on` maps to no platform fails instead of being skipped.
+    pub strict_platforms: bool,
     /// The directory copied into each job's workspace.
     pub workspace_source: Option<PathBuf>,
     /// Jobs running at once across the run.
@@ -58,6 +61,7 @@ impl RunOptions {
             vars: IndexMap::new(),
             platforms: IndexMap::new(),
             default_platform: None,
+            strict_platforms: false,
             workspace_source: None,
             max_jobs: 4,
             step_debug: false,

@@ -122,6 +122,15 @@ pub enum ExitStatus {
     Cancelled,
 }
 
+/// A job directory that is also a directory of this machine ([`JobEnvironment::host_directory`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostDirectory {
+    pub path: PathBuf,
+    /// `(uid, gid)` files written there must get (the job container's user); `None`: leave
+    /// them to this process's user.
+    pub owner: Option<(u32, u32)>,
+}
+
 /// A prepared job environment. Dropping it without [`JobEnvironment::cleanup`] must still not
 /// leak: executors register what they create so `gantry clean` (labels) can remove it.
 #[async_trait]
@@ -214,6 +223,15 @@ pub trait JobEnvironment: Send + Sync {
         Err(ExecutorError::Unsupported(
             "this executor cannot open an interactive shell".into(),
         ))
+    }
+
+    /// The directory of this machine behind `path` (as steps see it) when gantry may write into
+    /// it directly, with the owner its files must get: the host executor's directories, or a
+    /// job container's bind-mounted work root. `None`: use [`JobEnvironment::copy_in`].
+    /// `actions/checkout` writes the repository there straight from the object database.
+    async fn host_directory(&self, path: &str) -> Option<HostDirectory> {
+        let _ = path;
+        None
     }
 
     /// The `job.container` / `job.services` contexts; empty for a job without containers.

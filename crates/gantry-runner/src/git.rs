@@ -41,7 +41,7 @@ pub enum GitError {
 type Result<T> = std::result::Result<T, GitError>;
 
 /// Wraps a git2 error with what was being done.
-fn ctx(context: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
+pub(crate) fn ctx(context: impl Into<String>) -> impl FnOnce(git2::Error) -> GitError {
     let context = context.into();
     move |source| GitError::Git { context, source }
 }
@@ -328,6 +328,12 @@ pub fn snapshot(repo: &Repository, sha: &str, dest: &Path, depth: u32) -> Result
 /// Points `snap`'s HEAD at `git_ref` (created at HEAD's commit, as checkout does: a branch gets
 /// a local branch and `origin/<branch>`, a tag is copied from `repo`) and refreshes the tree.
 pub fn checkout_ref(repo: &Repository, snap: &Repository, git_ref: &str) -> Result<()> {
+    point_head(repo, snap, git_ref)?;
+    checkout_head(snap)
+}
+
+/// [`checkout_ref`] without refreshing the working tree: only refs and HEAD change.
+pub(crate) fn point_head(repo: &Repository, snap: &Repository, git_ref: &str) -> Result<()> {
     let sha = snap
         .head()
         .and_then(|h| h.peel_to_commit())
@@ -345,7 +351,7 @@ pub fn checkout_ref(repo: &Repository, snap: &Repository, git_ref: &str) -> Resu
     } else if git_ref.starts_with("refs/tags/") {
         copy_tag(repo, snap, git_ref, sha)?;
     }
-    checkout_head(snap)
+    Ok(())
 }
 
 /// Copies a tag ref (with its annotated tag object, when it has one) into `snap`.
@@ -385,7 +391,7 @@ fn full_clone(repo: &Repository, dest: &Path) -> Result<Repository> {
         .map_err(ctx(format!("cloning {source}")))
 }
 
-fn set_origin(snap: &Repository, url: Option<&str>) -> Result<()> {
+pub(crate) fn set_origin(snap: &Repository, url: Option<&str>) -> Result<()> {
     if snap.find_remote("origin").is_ok() {
         snap.remote_delete("origin")
             .map_err(ctx("resetting origin"))?;
@@ -426,12 +432,40 @@ fn copy_history(repo: &Repository, snap: &Repository, tip: Oid, depth: u32) -> R
     if boundary.is_empty() {
         return Ok(());
     }
+    write_shallow(snap, &boundary)
+}
+
+/// `.git/shallow`: the commits whose parents a shallow fetch left behind.
+pub(crate) fn write_shallow(snap: &Repository, boundary: &[String]) -> Result<()> {
     let file = snap.path().join("shallow");
     let text: String = boundary.iter().map(|s| format!("{s}\n")).collect();
     std::fs::write(&file, text).map_err(|source| GitError::Io {
         context: format!("writing {}", file.display()),
         source,
     })
+}
+
+/// The commits within `depth` generations of `tip` whose parents lie beyond it: what
+/// `.git/shallow` lists after a fetch with that depth.
+pub(crate) fn shallow_boundary(repo: &Repository, tip: Oid, depth: u32) -> Result<Vec<String>> {
+    let mut boundary = Vec::new();
+    let mut seen = HashSet::from([tip]);
+    let mut queue = VecDeque::from([(tip, 1u32)]);
+    while let Some((oid, level)) = queue.pop_front() {
+        let commit = repo
+            .find_commit(oid)
+            .map_err(ctx(format!("reading commit {oid}")))?;
+        if commit.parent_count() > 0 && level >= depth {
+            boundary.push(oid.to_string());
+            continue;
+        }
+        for parent in commit.parent_ids() {
+            if seen.insert(parent) {
+                queue.push_back((parent, level + 1));
+            }
+        }
+    }
+    Ok(boundary)
 }
 
 /// Copies a tree and everything below it (submodule commits are not objects of this repository

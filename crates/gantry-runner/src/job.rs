@@ -326,7 +326,13 @@ async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSin
     }
     let spec = match job_spec(shared, inst, job) {
         Ok(spec) => spec,
-        Err(message) => return early_failure(events, inst, message),
+        Err(SpecError::NoPlatform(labels)) if !shared.options.strict_platforms => {
+            return skipped_for_platform(events, inst, &labels);
+        }
+        Err(SpecError::NoPlatform(labels)) => {
+            return early_failure(events, inst, no_platform_message(&labels));
+        }
+        Err(SpecError::Invalid(message)) => return early_failure(events, inst, message),
     };
     let spec_on_host = spec.platform == Platform::Host && spec.container.is_none();
     let environment = match shared.executor.start_job(spec).await {
@@ -400,16 +406,66 @@ fn job_timer(
     })
 }
 
-fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec, String> {
+/// Why a job's environment cannot be described.
+#[derive(Debug)]
+enum SpecError {
+    /// No `-P` mapping (and no default) for any of these `runs-on` labels.
+    NoPlatform(Vec<String>),
+    Invalid(String),
+}
+
+impl From<String> for SpecError {
+    fn from(message: String) -> Self {
+        SpecError::Invalid(message)
+    }
+}
+
+fn no_platform_message(labels: &[String]) -> String {
+    format!(
+        "no platform for runs-on [{}]; map a label to an image or to the host with -P LABEL=IMAGE|host",
+        labels.join(", ")
+    )
+}
+
+/// What local runners do for a job whose runner they cannot provide (a `macos-latest` row of a
+/// matrix): skip it with a notice that says how to map the label, and let the run succeed;
+/// `--strict-platforms` makes it a failure instead.
+fn skipped_for_platform(events: &EventSink, inst: &JobInstance, labels: &[String]) -> JobOutcome {
+    let first = labels.first().map_or("LABEL", String::as_str);
+    events.send(RunEvent::Annotation {
+        job: inst.key.clone(),
+        step: None,
+        annotation: Annotation::plain(
+            AnnotationLevel::Notice,
+            format!(
+                "skipped: no platform for runs-on [{}]; map it with -P {first}=IMAGE or -P {first}=host to run it (--strict-platforms fails such jobs instead)",
+                labels.join(", ")
+            ),
+        ),
+    });
+    JobOutcome {
+        outcome: Conclusion::Skipped,
+        conclusion: Conclusion::Skipped,
+        outputs: Map::new(),
+    }
+}
+
+fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec, SpecError> {
     let scope = job_scope(shared, inst);
     let platform = platform(shared, job, &scope)?;
+    // GitHub starts no container for an image that evaluates to an empty string
+    // (`image: ${{ matrix.db == 'pg' && 'postgres' || '' }}`): the job runs on the runner
+    // itself, and such a service is not started.
     let container = match &job.container {
-        Some(c) => Some(container_spec(&c.value, &scope)?),
+        Some(c) => Some(container_spec(&c.value, &scope)?).filter(|c| !c.image.trim().is_empty()),
         None => None,
     };
     let mut services = IndexMap::new();
     for (id, service) in &job.services {
-        services.insert(id.clone(), container_spec(&service.value, &scope)?);
+        let spec = container_spec(&service.value, &scope)?;
+        if !spec.image.trim().is_empty() {
+            services.insert(id.clone(), spec);
+        }
     }
     Ok(JobSpec {
         run_id: shared.options.run_id.clone(),
@@ -424,7 +480,7 @@ fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec
     })
 }
 
-fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform, String> {
+fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform, SpecError> {
     let labels: Vec<String> = match job.runs_on.as_ref().map(|r| &r.value) {
         None => Vec::new(),
         Some(RunsOn::Labels { labels, .. }) => labels
@@ -449,12 +505,7 @@ fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform
         .iter()
         .find_map(|l| platforms.get(&l.to_ascii_lowercase()).cloned())
         .or_else(|| shared.options.default_platform.clone())
-        .ok_or_else(|| {
-            format!(
-                "no platform for runs-on [{}]; map a label to an image or to the host with -P LABEL=IMAGE|host",
-                labels.join(", ")
-            )
-        })
+        .ok_or(SpecError::NoPlatform(labels))
 }
 
 fn container_spec(

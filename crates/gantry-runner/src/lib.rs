@@ -17,6 +17,7 @@ pub mod event;
 pub mod executor;
 pub mod file_commands;
 pub mod git;
+mod git_direct;
 mod hashfiles;
 mod hints;
 pub mod interactive;

@@ -97,6 +97,7 @@ struct RunFlags {
     step_debug: bool,
     docker_socket: bool,
     keep_containers: bool,
+    strict_platforms: bool,
 }
 
 pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
@@ -145,6 +146,7 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
             step_debug: args.step_debug,
             docker_socket: args.docker_socket,
             keep_containers: args.keep_containers,
+            strict_platforms: args.strict_platforms,
         },
         breakpoints,
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
@@ -681,6 +683,7 @@ fn run_options(
     options.step_debug = context.options.step_debug;
     options.docker_socket = context.options.docker_socket;
     options.keep_containers = context.options.keep_containers;
+    options.strict_platforms = context.options.strict_platforms;
     options.cancel = cancel;
     options.actions = engine::actions_for(context.repo.as_ref().map(|r| r.root.as_path()));
     options

@@ -588,3 +588,58 @@ fn clean_without_an_engine_is_an_error() {
         out.stderr
     );
 }
+
+const MATRIX_OF_PLATFORMS: &str = "
+    name: Platforms
+    on: push
+    jobs:
+      test:
+        runs-on: ${{ matrix.os }}
+        strategy:
+          matrix:
+            os: [ubuntu-latest, macos-latest]
+        services:
+          # GitHub starts no service whose image is empty.
+          db:
+            image: ${{ matrix.os == 'never' && 'postgres' || '' }}
+        steps:
+          - run: echo on ${{ matrix.os }}
+";
+
+/// A matrix row whose `runs-on` maps to no platform is skipped with a notice saying how to map
+/// it, and the run succeeds (as local runners do); `--strict-platforms` fails it instead. A
+/// service whose image evaluates to an empty string is not started, so the job runs on the host.
+#[test]
+fn unmapped_platforms_are_skipped_with_a_notice_unless_strict() {
+    let out = Test::new()
+        .file(".github/workflows/ci.yml", MATRIX_OF_PLATFORMS)
+        .args(["run", "-P", "ubuntu-latest=host", "--jobs", "1"])
+        .output();
+    let stdout = normalize(&out.stdout);
+    assert!(stdout.contains("on ubuntu-latest"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "notice: skipped: no platform for runs-on [macos-latest]; map it with -P macos-latest=IMAGE or -P macos-latest=host to run it (--strict-platforms fails such jobs instead)"
+        ),
+        "{stdout}"
+    );
+    let strict = Test::new()
+        .file(".github/workflows/ci.yml", MATRIX_OF_PLATFORMS)
+        .args([
+            "run",
+            "-P",
+            "ubuntu-latest=host",
+            "--jobs",
+            "1",
+            "--strict-platforms",
+        ])
+        .status(1)
+        .output();
+    assert!(
+        strict
+            .stdout
+            .contains("error: no platform for runs-on [macos-latest]"),
+        "{}",
+        strict.stdout
+    );
+}

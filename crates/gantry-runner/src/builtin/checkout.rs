@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 
 use super::{BuiltinError, bool_input, input, run_sh, warn};
 use crate::actions::{ActionCall, ActionError, BuiltinAction};
-use crate::git;
+use crate::{git, git_direct};
 
 /// Removes everything inside `$1` (dot files too) and makes sure it exists.
 const CLEAN_SCRIPT: &str = r#"mkdir -p "$1" && cd "$1" && rm -rf ./* ./.[!.]* ./..?*"#;
@@ -179,7 +179,6 @@ impl Checkout {
             target.shown, target.key.sha
         ))
         .await;
-        let snapshot = self.snapshot(&target.key).await?;
         if clean {
             run_sh(
                 call,
@@ -189,7 +188,10 @@ impl Checkout {
             )
             .await?;
         }
-        call.job.copy_in(snapshot.path(), &dest).await?;
+        if !(clean && self.place_directly(call, &target.key, &dest).await?) {
+            let snapshot = self.snapshot(&target.key).await?;
+            call.job.copy_in(snapshot.path(), &dest).await?;
+        }
         if bool_input(call, "set-safe-directory", true)? {
             add_safe_directory(call, &dest).await?;
         }
@@ -206,6 +208,34 @@ impl Checkout {
 }
 
 impl Checkout {
+    /// Writes the checkout straight from the object database into `dest`, when the job's
+    /// directory is one of this machine's (see [`crate::git_direct`]); `false` when it is not,
+    /// or the repository needs what only the snapshot path does.
+    async fn place_directly(
+        &self,
+        call: &ActionCall<'_>,
+        key: &SnapshotKey,
+        dest: &str,
+    ) -> Result<bool, BuiltinError> {
+        let Some(place) = call.job.host_directory(dest).await else {
+            return Ok(false);
+        };
+        let (source, key) = (self.source()?, key.clone());
+        let placed = tokio::task::spawn_blocking(move || {
+            let repo = git::discover(&source)?;
+            let placement = git_direct::Placement {
+                sha: &key.sha,
+                git_ref: key.git_ref.as_deref(),
+                depth: key.depth,
+                owner: place.owner,
+            };
+            git_direct::place(&repo, &placement, &place.path)
+        })
+        .await
+        .map_err(|e| BuiltinError::Task(e.to_string()))??;
+        Ok(placed.is_ok())
+    }
+
     /// Why there is nothing to snapshot, if so: the run was not made from a git repository
     /// (no commit in `github.sha`, or no repository at the source).
     async fn no_repository(&self, call: &ActionCall<'_>) -> Option<String> {

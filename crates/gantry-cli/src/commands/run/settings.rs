@@ -13,7 +13,16 @@ use super::RunError;
 
 /// The image `ubuntu-*` runners use unless `-P` says otherwise.
 pub const DEFAULT_IMAGE: &str = "gantry/runner:bookworm";
-const DEFAULT_LABELS: &[&str] = &["ubuntu-latest", "ubuntu-24.04", "ubuntu-22.04"];
+/// GitHub's Ubuntu labels, all run on gantry's runner image (Debian bookworm with the same
+/// everyday tools). 20.04 and 18.04 are retired on GitHub, yet 251 jobs of the real-world
+/// corpus still ask for them: they run on the same image rather than being skipped.
+const DEFAULT_LABELS: &[&str] = &[
+    "ubuntu-latest",
+    "ubuntu-24.04",
+    "ubuntu-22.04",
+    "ubuntu-20.04",
+    "ubuntu-18.04",
+];
 
 #[derive(Debug, Default)]
 pub struct Settings {
