@@ -424,7 +424,11 @@ fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec
     })
 }
 
-fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform, String> {
+pub(crate) fn platform(
+    shared: &RunShared,
+    job: &Job,
+    scope: &Scope<'_>,
+) -> Result<Platform, String> {
     let labels: Vec<String> = match job.runs_on.as_ref().map(|r| &r.value) {
         None => Vec::new(),
         Some(RunsOn::Labels { labels, .. }) => labels

@@ -125,6 +125,10 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         output::note(&format!("no workflow is triggered by `{}`\n", args.event));
         return Ok(outcome);
     }
+    if args.dry_run && args.debug.explain {
+        print_explanation(&planned, &settings, &github, stdout)?;
+        return Ok(outcome);
+    }
     if args.dry_run {
         print_plan(args, &planned, &settings, stdout)?;
         return Ok(outcome);
@@ -421,6 +425,34 @@ fn print_plan(
     } else {
         run_plan::render(&args.event, &views, &settings.platforms, paint)
     };
+    output::print(&text)
+}
+
+/// `--dry-run --explain`: every job and step of every planned workflow, evaluated with the
+/// run's settings; secrets masked.
+fn print_explanation(
+    planned: &[Planned],
+    settings: &settings::Settings,
+    github: &GithubInfo,
+    paint: Paint,
+) -> Result<(), CliError> {
+    let mut masker = engine::Masker::new();
+    for secret in settings.secrets.values() {
+        masker.add(secret);
+    }
+    let mut text = String::new();
+    for p in planned {
+        let mut options = RunOptions::new("dry-run");
+        options.github = github.clone();
+        options.github.workflow_path.clone_from(&p.path);
+        options.secrets = settings.secrets.clone();
+        options.vars = settings.vars.clone();
+        options.platforms = settings.platforms.clone();
+        let jobs = engine::explain(&p.workflow, &p.plan, options);
+        text.push_str(&crate::render::explain::render(
+            &p.path, &jobs, &masker, paint,
+        ));
+    }
     output::print(&text)
 }
 

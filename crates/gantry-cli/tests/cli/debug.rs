@@ -324,3 +324,47 @@ fn a_pause_without_a_terminal_is_an_error_unless_it_may_time_out() {
     let resumed: Vec<_> = events.iter().filter(|e| e["type"] == "resumed").collect();
     assert_eq!(resumed[0]["action"], "continuing");
 }
+
+#[test]
+fn explain_shows_conditions_env_commands_actions_and_skips() {
+    let out = Test::new()
+        .file_verbatim(".github/workflows/ci.yml", EXPLAINED)
+        .args(["run", "--dry-run", "--explain", "-s", "TOKEN=abc123secret"])
+        .output();
+    assert!(!out.stdout.contains("abc123secret"));
+    insta::assert_snapshot!(out.stdout);
+}
+
+/// A step with every kind of value `--explain` shows, a status-function step, and a job its
+/// `if` skips.
+const EXPLAINED: &str = r#"name: ci
+on: push
+env:
+  LEVEL: workflow
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    env:
+      TOKEN: ${{ secrets.TOKEN }}
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - id: greet
+        if: github.event_name == 'push' && env.LEVEL == 'workflow'
+        shell: bash
+        working-directory: app
+        env:
+          WHO: ${{ github.actor }}
+        run: echo "hello $WHO on ${{ github.ref }}"
+      - if: failure()
+        run: echo cleanup
+  deploy:
+    needs: build
+    if: github.ref == 'refs/heads/release'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./.github/actions/deploy
+        with:
+          target: prod
+"#;
