@@ -14,6 +14,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
+use crate::calls::CallScope;
 use crate::context::{NeedRecord, Scope, Status, StepVars, string_map};
 use crate::engine::RunOptions;
 use crate::event::Conclusion;
@@ -83,15 +84,20 @@ pub fn explain(
     plan: &WorkflowPlan,
     options: RunOptions,
 ) -> Vec<JobExplanation> {
-    let shared = RunShared {
+    let scope = Arc::new(CallScope {
         workflow,
+        inputs: plan.inputs.clone(),
+        secrets: options.secrets.clone(),
+        key_prefix: String::new(),
+        name_prefix: String::new(),
+    });
+    let shared = RunShared {
         options,
         executor: Arc::new(NothingRuns),
-        inputs: plan.inputs.clone(),
     };
     let mut explained = Vec::new();
     for planned in &plan.jobs {
-        let Some(job) = shared.workflow.jobs.get(&planned.id) else {
+        let Some(job) = scope.job(&planned.id) else {
             continue;
         };
         let needs: IndexMap<String, NeedRecord> = planned
@@ -111,6 +117,7 @@ pub fn explain(
         };
         for row in rows {
             let inst = JobInstance {
+                scope: scope.clone(),
                 key: planned.id.clone(),
                 id: planned.id.clone(),
                 name: planned.id.clone(),
@@ -133,21 +140,22 @@ fn explain_job(shared: &RunShared, inst: &JobInstance, job: &Job) -> JobExplanat
         cancelled: false,
     });
     let condition = condition(&scope, job.if_.as_ref().map(|c| c.value.as_str()));
-    let platform = crate::job::platform(shared, job, &scope).map(|p| match p {
-        Platform::Image(image) => image,
-        Platform::Host => "host".to_owned(),
-    });
+    let platform = match &job.uses {
+        // A call runs the called workflow's jobs, each on its own platform.
+        Some(uses) => Ok(format!("the jobs of `{}`", uses.value)),
+        None => crate::job::platform(shared, job, &scope).map(|p| match p {
+            Platform::Image(image) => image,
+            Platform::Host => "host".to_owned(),
+        }),
+    };
     let skipped = match (&condition.result, &platform) {
         (Ok(false), _) => Some(format!("its `if: {}` is false", condition.source)),
         (Err(e), _) => Some(format!("its condition is invalid: {e}")),
         (_, Err(e)) => Some(e.clone()),
-        (Ok(true), Ok(_)) => job
-            .uses
-            .as_ref()
-            .map(|u| format!("it calls the reusable workflow `{}`", u.value)),
+        (Ok(true), Ok(_)) => None,
     };
     let mut env = IndexMap::new();
-    for level in [&shared.workflow.env, &job.env] {
+    for level in [&inst.scope.workflow.env, &job.env] {
         for (name, value) in level {
             let value = step_scope(shared, inst, &env)
                 .eval_string(&value.value)
@@ -232,7 +240,7 @@ fn explain_step(
             working_directory: wd,
         } => {
             let defaults = |f: fn(&gantry_workflow::Defaults) -> Option<&str>| {
-                [f(&job.defaults), f(&shared.workflow.defaults)]
+                [f(&job.defaults), f(&inst.scope.workflow.defaults)]
             };
             let [job_shell, wf_shell] = defaults(|d| d.shell.as_ref().map(|s| s.value.as_str()));
             let [job_wd, wf_wd] =
