@@ -217,7 +217,7 @@ pub fn stages(workflow: &Workflow) -> Result<Stages, Vec<String>> {
 pub use gantry_docker::{CleanReport, DockerExecutor, ManagedObjects};
 pub use gantry_plan::{Event, PlanError as RunPlanError, WorkflowOutcome, WorkflowPlan};
 pub use gantry_runner::debugger::{
-    Breakpoints, DebugOptions, Debugger, Pause, PauseReason, Resume,
+    Breakpoints, DebugOptions, Debugger, Pause, PauseReason, Resume, StepAt, static_name,
 };
 pub use gantry_runner::executor::{Executor, ExecutorError, Platform};
 pub use gantry_runner::explain::{Condition, JobExplanation, StepAction, StepExplanation};

@@ -7,6 +7,7 @@
 //! in the engine (best effort) and exits at once.
 
 mod debug;
+mod from;
 mod payload;
 mod settings;
 
@@ -55,6 +56,8 @@ pub enum RunError {
     Engine(engine::ExecutorError),
     #[error("no step of the jobs that run is named {}; name a step by its `id`, its name, its position (1, 2, ...) or `JOB.STEP`", quoted(.0))]
     UnknownSteps(Vec<String>),
+    #[error("--from `{0}` must name a job and a step, `JOB.STEP`")]
+    FromSelector(String),
     #[error(
         "a pause needs a terminal (stdin and stdout are not one); give --pause-timeout SECS to pause without one"
     )]
@@ -89,6 +92,7 @@ struct Context {
     options: RunFlags,
     breakpoints: engine::Breakpoints,
     pause_timeout: Option<Duration>,
+    from: Option<from::From>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +138,13 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         return Ok(outcome);
     }
     let breakpoints = breakpoints(args, &planned)?;
+    let from = match &args.debug.from {
+        Some(selector) => Some(from::From::resolve(
+            selector,
+            planned.iter().map(|p| &p.workflow),
+        )?),
+        None => None,
+    };
     let mut context = Context {
         args_json: args.json,
         verbose: args.verbose,
@@ -152,6 +163,7 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         },
         breakpoints,
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
+        from,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -341,14 +353,14 @@ fn plan_all(
             invalid(&path, call_errors.len(), paint);
             continue;
         }
-        let jobs: Vec<String> = args
-            .job
+        let selected = selected_jobs(args);
+        let jobs: Vec<String> = selected
             .iter()
             .filter(|j| workflow.jobs.contains_key(*j))
             .cloned()
             .collect();
         found_jobs.extend(jobs.iter().cloned());
-        if !args.job.is_empty() && jobs.is_empty() {
+        if !selected.is_empty() && jobs.is_empty() {
             continue;
         }
         let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone(), &callees)
@@ -368,8 +380,7 @@ fn plan_all(
             plan,
         });
     }
-    let missing: Vec<String> = args
-        .job
+    let missing: Vec<String> = selected_jobs(args)
         .iter()
         .filter(|j| !found_jobs.contains(j))
         .cloned()
@@ -383,6 +394,18 @@ fn plan_all(
     }
     filter_rows(&mut planned, &settings.matrix, paint);
     Ok((planned, outcome))
+}
+
+/// `-j` jobs, and the job `--from` names.
+fn selected_jobs(args: &RunArgs) -> Vec<String> {
+    let mut jobs = args.job.clone();
+    if let Some(from) = &args.debug.from {
+        let job = from::job_of(from).to_owned();
+        if !jobs.contains(&job) {
+            jobs.push(job);
+        }
+    }
+    jobs
 }
 
 fn invalid(path: &str, errors: usize, paint: Paint) {
@@ -575,6 +598,10 @@ async fn run_one(
     }
     let workflow = Arc::new(p.workflow);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut from = context.from.clone();
+    if let Some(from) = &from {
+        output::note(&from.announce());
+    }
     let consume = async {
         let mut log_failed = false;
         while let Some(event) = rx.recv().await {
@@ -582,6 +609,9 @@ async fn run_one(
                 && !std::mem::replace(&mut log_failed, true)
             {
                 output::note(&format!("gantry: cannot write the run log: {e}\n"));
+            }
+            if from.as_mut().is_some_and(|f| f.quiet(&event)) {
+                continue;
             }
             print_live(&if context.args_json {
                 run_json::event_line(&event)

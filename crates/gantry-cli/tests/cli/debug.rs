@@ -368,3 +368,56 @@ jobs:
         with:
           target: prod
 "#;
+
+#[test]
+fn from_replays_the_steps_before_quietly_and_runs_the_edited_step() {
+    let workflow = |check: &str| {
+        format!(
+            r#"
+            on: push
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                steps:
+                  - id: setup
+                    run: |
+                      echo "slow setup output"
+                      echo "FROM_SETUP=ready" >> "$GITHUB_ENV"
+                  - id: check
+                    run: {check}
+                  - run: echo "after check"
+            "#
+        )
+    };
+    let first = Test::new()
+        .file(".github/workflows/ci.yml", &workflow("exit 3"))
+        .args(["run", "-P", "ubuntu-latest=host"])
+        .status(1)
+        .output();
+    let dir = first.dir.path();
+    std::fs::write(
+        dir.join(".github/workflows/ci.yml"),
+        unindent(&workflow("echo \"fixed step sees $FROM_SETUP\"")),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["--color", "never", "run", "-P", "ubuntu-latest=host"])
+        .args(["--from", "build.check"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr,
+        "gantry: no kept environment to reuse for job `build`; re-creating it by replaying steps 1-1 (their output is in the run log), then running from step 2 `Run echo \"fixed step sees $FROM_SETUP\"`\n"
+    );
+    assert!(stdout.contains("fixed step sees ready"), "{stdout}");
+    assert!(stdout.contains("after check"), "{stdout}");
+    assert!(!stdout.contains("]   slow setup output"), "{stdout}");
+    let log = crate::run::read_tree(&dir.join(".gantry/runs/2"));
+    assert!(log.contains("slow setup output"), "{log}");
+}
