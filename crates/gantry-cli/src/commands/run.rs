@@ -10,6 +10,7 @@ mod debug;
 mod from;
 mod payload;
 mod settings;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,8 @@ pub enum RunError {
     Engine(engine::ExecutorError),
     #[error("no step of the jobs that run is named {}; name a step by its `id`, its name, its position (1, 2, ...) or `JOB.STEP`", quoted(.0))]
     UnknownSteps(Vec<String>),
+    #[error("cannot watch the repository for changes: {0}")]
+    Watch(String),
     #[error("--from `{0}` must name a job and a step, `JOB.STEP`")]
     FromSelector(String),
     #[error(
@@ -93,6 +96,8 @@ struct Context {
     breakpoints: engine::Breakpoints,
     pause_timeout: Option<Duration>,
     from: Option<from::From>,
+    /// Cancelled by `--watch` when files change.
+    attempt: CancellationToken,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -104,6 +109,18 @@ struct RunFlags {
 }
 
 pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+    if args.debug.watch {
+        return watch::watch(args, colors);
+    }
+    run_attempt(args, colors, &CancellationToken::new())
+}
+
+/// One `gantry run`; cancelling `attempt` cancels its runs (`--watch` does on a change).
+fn run_attempt(
+    args: &RunArgs,
+    colors: Colors,
+    attempt: &CancellationToken,
+) -> Result<Outcome, CliError> {
     let cwd = std::env::current_dir().map_err(|source| CliError::Read {
         path: PathBuf::from("."),
         source,
@@ -164,6 +181,7 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         breakpoints,
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
         from,
+        attempt: attempt.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -483,7 +501,7 @@ fn print_explanation(
 async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, CliError> {
     // Without an engine, host jobs still run; container jobs fail with the reason.
     let docker = engine::connect_docker().await.ok();
-    let cancel = CancellationToken::new();
+    let cancel = context.attempt.child_token();
     let run_ids = Arc::new(Mutex::new(Vec::new()));
     let watcher = tokio::spawn(watch_signals(
         cancel.clone(),

@@ -166,7 +166,9 @@ fn fix_and_retry(platform: &str) -> (String, tempfile::TempDir) {
     tty.line("stty size");
     tty.wait_for("40 120");
     // Ctrl-C stops what runs in the shell, not gantry.
-    tty.line("sleep 600");
+    // The shell prints the marker (typed as `sleep''ing`) when the sleep starts.
+    tty.line("echo sleep''ing-now; sleep 600");
+    tty.wait_for("\nsleeping-now");
     tty.key("C-c");
     tty.wait_for("^C");
     // What is typed while the terminal delivers the interrupt may be flushed with it (as in any
@@ -420,4 +422,44 @@ fn from_replays_the_steps_before_quietly_and_runs_the_edited_step() {
     assert!(!stdout.contains("]   slow setup output"), "{stdout}");
     let log = crate::run::read_tree(&dir.join(".gantry/runs/2"));
     assert!(log.contains("slow setup output"), "{log}");
+}
+
+#[test]
+fn watch_reruns_on_a_change_and_cancels_a_running_attempt_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join(".github/workflows/ci.yml");
+    std::fs::create_dir_all(workflow.parent().unwrap()).unwrap();
+    std::fs::write(
+        &workflow,
+        unindent(
+            r#"
+            on: push
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "message is $(cat message.txt)"
+                  - run: if [ -f slow ]; then echo "going slow"; sleep 600; fi
+            "#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("message.txt"), "first").unwrap();
+    let tty = Tty::start(dir.path(), &["run", "-P", "ubuntu-latest=host", "--watch"]);
+    tty.wait_for("message is first");
+    tty.wait_for("for changes (Ctrl-C to stop)");
+    std::fs::write(dir.path().join("message.txt"), "second").unwrap();
+    tty.wait_for("message is second");
+    tty.wait_for_nth("for changes (Ctrl-C to stop)", 2);
+    std::fs::write(dir.path().join("slow"), "").unwrap();
+    tty.wait_for("]   going slow");
+    std::fs::remove_file(dir.path().join("slow")).unwrap();
+    std::fs::write(dir.path().join("message.txt"), "third").unwrap();
+    tty.wait_for("changed; cancelling the running attempt");
+    tty.wait_for("message is third");
+    tty.wait_for_nth("for changes (Ctrl-C to stop)", 3);
+    tty.key("C-c");
+    let screen = tty.wait_for("gantry exited");
+    assert!(screen.contains("gantry exited 0"), "{screen}");
+    assert!(screen.contains("Run was cancelled"), "{screen}");
 }
