@@ -217,10 +217,11 @@ pub fn stages(workflow: &Workflow) -> Result<Stages, Vec<String>> {
 pub use gantry_docker::{CleanReport, DockerExecutor, ManagedObjects};
 pub use gantry_plan::{Event, PlanError as RunPlanError, WorkflowOutcome, WorkflowPlan};
 pub use gantry_runner::debugger::{
-    Breakpoints, DebugOptions, Debugger, Pause, PauseReason, Resume,
+    Breakpoints, DebugOptions, Debugger, Pause, PauseReason, Resume, StepAt, static_name,
 };
 pub use gantry_runner::executor::{Executor, ExecutorError, Platform};
-pub use gantry_runner::mask::StreamMasker;
+pub use gantry_runner::explain::{Condition, JobExplanation, StepAction, StepExplanation};
+pub use gantry_runner::mask::{Masker, StreamMasker};
 pub use gantry_runner::{
     Annotation, AnnotationLevel, Conclusion, GithubInfo, LogStream, LogWriter, RunEvent,
     RunOptions, RunResult, StepRef, next_run_dir,
@@ -431,4 +432,13 @@ pub async fn clean_all(
     let found = gantry_docker::list_managed(docker.client(), None).await?;
     let report = gantry_docker::clean_all(docker.client()).await?;
     Ok((found, report))
+}
+
+/// `--explain`: what each planned job and step would do (nothing is created).
+pub fn explain(
+    workflow: &Workflow,
+    plan: &WorkflowPlan,
+    options: RunOptions,
+) -> Vec<JobExplanation> {
+    gantry_runner::explain::explain(std::sync::Arc::new(workflow.clone()), plan, options)
 }

@@ -389,7 +389,7 @@ impl<'a> Scope<'a> {
 
 /// Every context a run provides, and `hashFiles`. Availability per key is checked by
 /// `gantry validate`; at run time a context that is not set evaluates to null.
-fn parse_options() -> ParseOptions {
+pub(crate) fn parse_options() -> ParseOptions {
     [
         "github", "env", "vars", "secrets", "job", "jobs", "steps", "runner", "needs", "strategy",
         "matrix", "inputs",

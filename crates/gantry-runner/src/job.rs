@@ -408,10 +408,24 @@ fn job_timer(
 
 /// Why a job's environment cannot be described.
 #[derive(Debug)]
-enum SpecError {
+pub(crate) enum SpecError {
     /// No `-P` mapping (and no default) for any of these `runs-on` labels.
     NoPlatform(Vec<String>),
     Invalid(String),
+}
+
+impl SpecError {
+    /// Why the job would not run, for `--explain`.
+    pub(crate) fn explain(&self, strict: bool) -> String {
+        match self {
+            SpecError::NoPlatform(labels) if strict => no_platform_message(labels),
+            SpecError::NoPlatform(labels) => format!(
+                "no platform for runs-on [{}]: it is skipped (map a label with -P LABEL=IMAGE|host)",
+                labels.join(", ")
+            ),
+            SpecError::Invalid(message) => message.clone(),
+        }
+    }
 }
 
 impl From<String> for SpecError {
@@ -480,7 +494,11 @@ fn job_spec(shared: &RunShared, inst: &JobInstance, job: &Job) -> Result<JobSpec
     })
 }
 
-fn platform(shared: &RunShared, job: &Job, scope: &Scope<'_>) -> Result<Platform, SpecError> {
+pub(crate) fn platform(
+    shared: &RunShared,
+    job: &Job,
+    scope: &Scope<'_>,
+) -> Result<Platform, SpecError> {
     let labels: Vec<String> = match job.runs_on.as_ref().map(|r| &r.value) {
         None => Vec::new(),
         Some(RunsOn::Labels { labels, .. }) => labels

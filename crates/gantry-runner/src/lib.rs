@@ -15,6 +15,7 @@ pub mod debugger;
 mod engine;
 pub mod event;
 pub mod executor;
+pub mod explain;
 pub mod file_commands;
 pub mod git;
 mod git_direct;

@@ -994,7 +994,10 @@ fn join(items: &[&String]) -> String {
 }
 
 /// A `with:` value as the string an action sees (`true`, `3`, templates evaluated).
-fn yaml_string(yaml: &Yaml, scope: &Scope<'_>) -> Result<String, gantry_expr::ExprError> {
+pub(crate) fn yaml_string(
+    yaml: &Yaml,
+    scope: &Scope<'_>,
+) -> Result<String, gantry_expr::ExprError> {
     Ok(match yaml {
         Yaml::Null => String::new(),
         Yaml::Bool(b) => b.to_string(),

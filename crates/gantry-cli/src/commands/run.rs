@@ -7,8 +7,10 @@
 //! in the engine (best effort) and exits at once.
 
 mod debug;
+mod from;
 mod payload;
 mod settings;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -55,6 +57,10 @@ pub enum RunError {
     Engine(engine::ExecutorError),
     #[error("no step of the jobs that run is named {}; name a step by its `id`, its name, its position (1, 2, ...) or `JOB.STEP`", quoted(.0))]
     UnknownSteps(Vec<String>),
+    #[error("cannot watch the repository for changes: {0}")]
+    Watch(String),
+    #[error("--from `{0}` must name a job and a step, `JOB.STEP`")]
+    FromSelector(String),
     #[error(
         "a pause needs a terminal (stdin and stdout are not one); give --pause-timeout SECS to pause without one"
     )]
@@ -89,6 +95,9 @@ struct Context {
     options: RunFlags,
     breakpoints: engine::Breakpoints,
     pause_timeout: Option<Duration>,
+    from: Option<from::From>,
+    /// Cancelled by `--watch` when files change.
+    attempt: CancellationToken,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +110,18 @@ struct RunFlags {
 }
 
 pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+    if args.debug.watch {
+        return watch::watch(args, colors);
+    }
+    run_attempt(args, colors, &CancellationToken::new())
+}
+
+/// One `gantry run`; cancelling `attempt` cancels its runs (`--watch` does on a change).
+fn run_attempt(
+    args: &RunArgs,
+    colors: Colors,
+    attempt: &CancellationToken,
+) -> Result<Outcome, CliError> {
     let cwd = std::env::current_dir().map_err(|source| CliError::Read {
         path: PathBuf::from("."),
         source,
@@ -126,11 +147,22 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         output::note(&format!("no workflow is triggered by `{}`\n", args.event));
         return Ok(outcome);
     }
+    if args.dry_run && args.debug.explain {
+        print_explanation(&planned, &settings, &github, stdout)?;
+        return Ok(outcome);
+    }
     if args.dry_run {
         print_plan(args, &planned, &settings, stdout)?;
         return Ok(outcome);
     }
     let breakpoints = breakpoints(args, &planned)?;
+    let from = match &args.debug.from {
+        Some(selector) => Some(from::From::resolve(
+            selector,
+            planned.iter().map(|p| &p.workflow),
+        )?),
+        None => None,
+    };
     let mut context = Context {
         args_json: args.json,
         verbose: args.verbose,
@@ -150,6 +182,8 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         },
         breakpoints,
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
+        from,
+        attempt: attempt.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -339,14 +373,14 @@ fn plan_all(
             invalid(&path, call_errors.len(), paint);
             continue;
         }
-        let jobs: Vec<String> = args
-            .job
+        let selected = selected_jobs(args);
+        let jobs: Vec<String> = selected
             .iter()
             .filter(|j| workflow.jobs.contains_key(*j))
             .cloned()
             .collect();
         found_jobs.extend(jobs.iter().cloned());
-        if !args.job.is_empty() && jobs.is_empty() {
+        if !selected.is_empty() && jobs.is_empty() {
             continue;
         }
         let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone(), &callees)
@@ -366,8 +400,7 @@ fn plan_all(
             plan,
         });
     }
-    let missing: Vec<String> = args
-        .job
+    let missing: Vec<String> = selected_jobs(args)
         .iter()
         .filter(|j| !found_jobs.contains(j))
         .cloned()
@@ -381,6 +414,18 @@ fn plan_all(
     }
     filter_rows(&mut planned, &settings.matrix, paint);
     Ok((planned, outcome))
+}
+
+/// `-j` jobs, and the job `--from` names.
+fn selected_jobs(args: &RunArgs) -> Vec<String> {
+    let mut jobs = args.job.clone();
+    if let Some(from) = &args.debug.from {
+        let job = from::job_of(from).to_owned();
+        if !jobs.contains(&job) {
+            jobs.push(job);
+        }
+    }
+    jobs
 }
 
 fn invalid(path: &str, errors: usize, paint: Paint) {
@@ -426,11 +471,39 @@ fn print_plan(
     output::print(&text)
 }
 
+/// `--dry-run --explain`: every job and step of every planned workflow, evaluated with the
+/// run's settings; secrets masked.
+fn print_explanation(
+    planned: &[Planned],
+    settings: &settings::Settings,
+    github: &GithubInfo,
+    paint: Paint,
+) -> Result<(), CliError> {
+    let mut masker = engine::Masker::new();
+    for secret in settings.secrets.values() {
+        masker.add(secret);
+    }
+    let mut text = String::new();
+    for p in planned {
+        let mut options = RunOptions::new("dry-run");
+        options.github = github.clone();
+        options.github.workflow_path.clone_from(&p.path);
+        options.secrets = settings.secrets.clone();
+        options.vars = settings.vars.clone();
+        options.platforms = settings.platforms.clone();
+        let jobs = engine::explain(&p.workflow, &p.plan, options);
+        text.push_str(&crate::render::explain::render(
+            &p.path, &jobs, &masker, paint,
+        ));
+    }
+    output::print(&text)
+}
+
 /// Runs every planned workflow in turn under one Ctrl-C watcher.
 async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, CliError> {
     // Without an engine, host jobs still run; container jobs fail with the reason.
     let docker = engine::connect_docker().await.ok();
-    let cancel = CancellationToken::new();
+    let cancel = context.attempt.child_token();
     let run_ids = Arc::new(Mutex::new(Vec::new()));
     let watcher = tokio::spawn(watch_signals(
         cancel.clone(),
@@ -545,6 +618,10 @@ async fn run_one(
     }
     let workflow = Arc::new(p.workflow);
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut from = context.from.clone();
+    if let Some(from) = &from {
+        output::note(&from.announce());
+    }
     let consume = async {
         let mut log_failed = false;
         while let Some(event) = rx.recv().await {
@@ -552,6 +629,9 @@ async fn run_one(
                 && !std::mem::replace(&mut log_failed, true)
             {
                 output::note(&format!("gantry: cannot write the run log: {e}\n"));
+            }
+            if from.as_mut().is_some_and(|f| f.quiet(&event)) {
+                continue;
             }
             print_live(&if context.args_json {
                 run_json::event_line(&event)

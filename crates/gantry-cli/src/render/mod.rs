@@ -1,6 +1,7 @@
 //! Rendering results as text for people and as JSON/SARIF for tools. Renderers return strings;
 //! only [`crate::output`] writes them.
 
+pub mod explain;
 pub mod json;
 pub mod run;
 pub mod run_json;

@@ -166,7 +166,9 @@ fn fix_and_retry(platform: &str) -> (String, tempfile::TempDir) {
     tty.line("stty size");
     tty.wait_for("40 120");
     // Ctrl-C stops what runs in the shell, not gantry.
-    tty.line("sleep 600");
+    // The shell prints the marker (typed as `sleep''ing`) when the sleep starts.
+    tty.line("echo sleep''ing-now; sleep 600");
+    tty.wait_for("\nsleeping-now");
     tty.key("C-c");
     tty.wait_for("^C");
     // What is typed while the terminal delivers the interrupt may be flushed with it (as in any
@@ -323,4 +325,141 @@ fn a_pause_without_a_terminal_is_an_error_unless_it_may_time_out() {
     assert_eq!(paused[0]["timeout_secs"], 1);
     let resumed: Vec<_> = events.iter().filter(|e| e["type"] == "resumed").collect();
     assert_eq!(resumed[0]["action"], "continuing");
+}
+
+#[test]
+fn explain_shows_conditions_env_commands_actions_and_skips() {
+    let out = Test::new()
+        .file_verbatim(".github/workflows/ci.yml", EXPLAINED)
+        .args(["run", "--dry-run", "--explain", "-s", "TOKEN=abc123secret"])
+        .output();
+    assert!(!out.stdout.contains("abc123secret"));
+    insta::assert_snapshot!(out.stdout);
+}
+
+/// A step with every kind of value `--explain` shows, a status-function step, and a job its
+/// `if` skips.
+const EXPLAINED: &str = r#"name: ci
+on: push
+env:
+  LEVEL: workflow
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    env:
+      TOKEN: ${{ secrets.TOKEN }}
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          fetch-depth: 0
+      - id: greet
+        if: github.event_name == 'push' && env.LEVEL == 'workflow'
+        shell: bash
+        working-directory: app
+        env:
+          WHO: ${{ github.actor }}
+        run: echo "hello $WHO on ${{ github.ref }}"
+      - if: failure()
+        run: echo cleanup
+  deploy:
+    needs: build
+    if: github.ref == 'refs/heads/release'
+    runs-on: ubuntu-latest
+    steps:
+      - uses: ./.github/actions/deploy
+        with:
+          target: prod
+"#;
+
+#[test]
+fn from_replays_the_steps_before_quietly_and_runs_the_edited_step() {
+    let workflow = |check: &str| {
+        format!(
+            r#"
+            on: push
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                steps:
+                  - id: setup
+                    run: |
+                      echo "slow setup output"
+                      echo "FROM_SETUP=ready" >> "$GITHUB_ENV"
+                  - id: check
+                    run: {check}
+                  - run: echo "after check"
+            "#
+        )
+    };
+    let first = Test::new()
+        .file(".github/workflows/ci.yml", &workflow("exit 3"))
+        .args(["run", "-P", "ubuntu-latest=host"])
+        .status(1)
+        .output();
+    let dir = first.dir.path();
+    std::fs::write(
+        dir.join(".github/workflows/ci.yml"),
+        unindent(&workflow("echo \"fixed step sees $FROM_SETUP\"")),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["--color", "never", "run", "-P", "ubuntu-latest=host"])
+        .args(["--from", "build.check"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        stderr,
+        "gantry: no kept environment to reuse for job `build`; re-creating it by replaying steps 1-1 (their output is in the run log), then running from step 2 `Run echo \"fixed step sees $FROM_SETUP\"`\n"
+    );
+    assert!(stdout.contains("fixed step sees ready"), "{stdout}");
+    assert!(stdout.contains("after check"), "{stdout}");
+    assert!(!stdout.contains("]   slow setup output"), "{stdout}");
+    let log = crate::run::read_tree(&dir.join(".gantry/runs/2"));
+    assert!(log.contains("slow setup output"), "{log}");
+}
+
+#[test]
+fn watch_reruns_on_a_change_and_cancels_a_running_attempt_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join(".github/workflows/ci.yml");
+    std::fs::create_dir_all(workflow.parent().unwrap()).unwrap();
+    std::fs::write(
+        &workflow,
+        unindent(
+            r#"
+            on: push
+            jobs:
+              build:
+                runs-on: ubuntu-latest
+                steps:
+                  - run: echo "message is $(cat message.txt)"
+                  - run: if [ -f slow ]; then echo "going slow"; sleep 600; fi
+            "#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("message.txt"), "first").unwrap();
+    let tty = Tty::start(dir.path(), &["run", "-P", "ubuntu-latest=host", "--watch"]);
+    tty.wait_for("message is first");
+    tty.wait_for("for changes (Ctrl-C to stop)");
+    std::fs::write(dir.path().join("message.txt"), "second").unwrap();
+    tty.wait_for("message is second");
+    tty.wait_for_nth("for changes (Ctrl-C to stop)", 2);
+    std::fs::write(dir.path().join("slow"), "").unwrap();
+    tty.wait_for("]   going slow");
+    std::fs::remove_file(dir.path().join("slow")).unwrap();
+    std::fs::write(dir.path().join("message.txt"), "third").unwrap();
+    tty.wait_for("changed; cancelling the running attempt");
+    tty.wait_for("message is third");
+    tty.wait_for_nth("for changes (Ctrl-C to stop)", 3);
+    tty.key("C-c");
+    let screen = tty.wait_for("gantry exited");
+    assert!(screen.contains("gantry exited 0"), "{screen}");
+    assert!(screen.contains("Run was cancelled"), "{screen}");
 }
