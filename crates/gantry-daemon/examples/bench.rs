@@ -4,6 +4,11 @@
 //! signed `release` deliveries with unique ids for `seconds`, appends every acknowledged id to
 //! `acked-file` (only after the 2xx arrived), and prints deliveries/s and latency percentiles.
 //!
+//! `bench stall <url> <count> <seconds>` holds `count` stalled connections open for `seconds`
+//! (a third silent, a third half a request head, a third a whole webhook head and no body),
+//! reconnecting each one the daemon closes as an attacker would, prints `holding <count>` on
+//! stderr once all are open and, at the end, how often the daemon closed one.
+//!
 //! `bench verify <gantry.db> <acked-file>` checks that every acknowledged delivery has exactly
 //! one run (the release workflow in the bench repository has one workflow file).
 
@@ -18,7 +23,7 @@ use gantry_daemon::signature::sign;
 #[derive(Debug, thiserror::Error)]
 enum BenchError {
     #[error(
-        "usage: bench load <url> <secret> <payload> <seconds> <connections> <acked-file> | bench verify <db> <acked-file>"
+        "usage: bench load <url> <secret> <payload> <seconds> <connections> <acked-file> | bench stall <url> <count> <seconds> | bench verify <db> <acked-file>"
     )]
     Usage,
     #[error("{0}")]
@@ -31,6 +36,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("load") if args.len() == 7 => load(&args[1..]),
+        Some("stall") if args.len() == 4 => stall(&args[1..]),
         Some("verify") if args.len() == 3 => verify(&args[1], &args[2]),
         _ => Err(BenchError::Usage),
     };
@@ -157,6 +163,80 @@ fn report(results: Vec<Seen>, elapsed: f64, mut acked: std::fs::File) -> Result<
         latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
     );
     Ok(true)
+}
+
+fn stall(args: &[String]) -> Result<bool, BenchError> {
+    let addr: std::net::SocketAddr = args[0]
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .map_err(|_| BenchError::Usage)?;
+    let count: usize = args[1].parse().map_err(|_| BenchError::Usage)?;
+    let seconds: u64 = args[2].parse().map_err(|_| BenchError::Usage)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let closes = Arc::new(AtomicU64::new(0));
+    let opened = Arc::new(AtomicU64::new(0));
+    runtime.block_on(async {
+        let tasks: Vec<_> = (0..count)
+            .map(|i| {
+                tokio::spawn(staller(
+                    addr,
+                    i % 3,
+                    deadline,
+                    closes.clone(),
+                    opened.clone(),
+                ))
+            })
+            .collect();
+        while opened.load(Ordering::Relaxed) < count as u64 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        eprintln!("holding {}", opened.load(Ordering::Relaxed));
+        for task in tasks {
+            let _ = task.await;
+        }
+    });
+    println!(
+        "stalled={count} seconds={seconds} connections_opened={} closed_by_daemon={}",
+        opened.load(Ordering::Relaxed),
+        closes.load(Ordering::Relaxed)
+    );
+    Ok(true)
+}
+
+/// One stalled connection, re-opened whenever the daemon closes it, until `deadline`.
+async fn staller(
+    addr: std::net::SocketAddr,
+    kind: usize,
+    deadline: Instant,
+    closes: Arc<AtomicU64>,
+    opened: Arc<AtomicU64>,
+) {
+    use gantry_http::probe::Probe;
+    let head = b"POST /webhook HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\n\
+x-github-event: release\r\nx-github-delivery: stalled\r\ncontent-length: 4096\r\n\r\n";
+    while Instant::now() < deadline {
+        let Ok(mut probe) = Probe::connect(addr).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let sent = match kind {
+            0 => Ok(()),
+            1 => probe.send(b"POST /webhook HTTP/1.1\r\nhost: be").await,
+            _ => probe.send(head).await,
+        };
+        if sent.is_err() {
+            continue;
+        }
+        opened.fetch_add(1, Ordering::Relaxed);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if probe.closed_within(left).await.is_ok() {
+            closes.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 fn verify(db: &str, acked: &str) -> Result<bool, BenchError> {

@@ -32,13 +32,13 @@ impl Answer {
     }
 }
 
-/// How a wait for the server to close a connection ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ending {
-    /// The server closed (or reset) the connection; what it sent before.
-    Closed(Vec<u8>),
-    /// Still open when the bound passed; what it sent meanwhile.
-    StillOpen(Vec<u8>),
+/// The server had not closed the connection when the wait's bound passed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("still open after {bound:?} (it sent {sent:?})")]
+pub struct StillOpen {
+    pub bound: Duration,
+    /// What the server sent meanwhile.
+    pub sent: String,
 }
 
 impl Probe {
@@ -117,9 +117,9 @@ impl Probe {
         self.answer().await
     }
 
-    /// Waits, at most `bound`, for the server to close the connection, keeping what it sends.
+    /// Waits, at most `bound`, for the server to close the connection; what it sent before.
     /// A reset counts as closed.
-    pub async fn closed_within(&mut self, bound: Duration) -> Ending {
+    pub async fn closed_within(&mut self, bound: Duration) -> Result<String, StillOpen> {
         let mut seen = std::mem::take(&mut self.pending);
         let wait = async {
             loop {
@@ -131,10 +131,11 @@ impl Probe {
             }
         };
         let closed = tokio::time::timeout(bound, wait).await.is_ok();
+        let sent = String::from_utf8_lossy(&seen).into_owned();
         if closed {
-            Ending::Closed(seen)
+            Ok(sent)
         } else {
-            Ending::StillOpen(seen)
+            Err(StillOpen { bound, sent })
         }
     }
 

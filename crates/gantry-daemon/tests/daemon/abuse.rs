@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use gantry_daemon::signature::sign;
-use gantry_http::probe::{Ending, Probe, get};
+use gantry_http::probe::{Probe, get};
 use reqwest::header::HeaderValue;
 use serde_json::Value;
 
@@ -68,16 +68,6 @@ async fn assert_nothing_stored(server: &Server) {
     assert_eq!(runs(&server.client).await, Vec::<Value>::new());
 }
 
-fn closed(ending: Ending, what: &str) -> String {
-    match ending {
-        Ending::Closed(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ending::StillOpen(bytes) => panic!(
-            "{what}: still open after {BOUND:?} (sent {:?})",
-            String::from_utf8_lossy(&bytes)
-        ),
-    }
-}
-
 #[tokio::test]
 async fn slow_and_silent_heads_are_closed_after_the_header_timeout() {
     let env = env_with(|l| l.header_read_timeout = SHORT);
@@ -114,12 +104,15 @@ async fn slow_and_silent_heads_are_closed_after_the_header_timeout() {
         false
     };
 
-    closed(silent.closed_within(BOUND).await, "a silent connection");
-    closed(partial.closed_within(BOUND).await, "half a header");
-    closed(
-        all_but_end.closed_within(BOUND).await,
-        "headers without the blank line",
-    );
+    silent
+        .closed_within(BOUND)
+        .await
+        .expect("a silent connection");
+    partial.closed_within(BOUND).await.expect("half a header");
+    all_but_end
+        .closed_within(BOUND)
+        .await
+        .expect("headers without the blank line");
     assert!(trickle.await, "a trickling head was never closed");
     assert_nothing_stored(&server).await;
     server.stop().await;
@@ -145,7 +138,7 @@ async fn a_stalled_body_is_closed_after_the_body_timeout_and_nothing_is_stored()
     half.send(&body[..body.len() / 2]).await.unwrap();
 
     for (probe, what) in [(&mut none, "no body"), (&mut half, "half a body")] {
-        let sent = closed(probe.closed_within(BOUND).await, what);
+        let sent = probe.closed_within(BOUND).await.expect(what);
         // Whatever it answered, it was no acceptance.
         assert!(
             !sent.contains(" 202 ") && !sent.contains(" 200 "),
@@ -176,7 +169,10 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         assert_eq!(answer.status, 200, "{}", answer.text());
     }
     // ...and then the silent connection goes.
-    let sent = closed(probe.closed_within(BOUND).await, "an idle keep-alive");
+    let sent = probe
+        .closed_within(BOUND)
+        .await
+        .expect("an idle keep-alive");
     assert_eq!(sent, "");
     server.stop().await;
 }
@@ -194,7 +190,7 @@ async fn oversized_headers_are_refused_with_431() {
     request.extend_from_slice(&body);
     // The server may close before reading it all; what matters is the answer.
     let _ = probe.send(&request).await;
-    let sent = closed(probe.closed_within(BOUND).await, "oversized headers");
+    let sent = probe.closed_within(BOUND).await.expect("oversized headers");
     assert!(sent.starts_with("HTTP/1.1 431"), "{sent}");
     assert_nothing_stored(&server).await;
     server.stop().await;
@@ -319,10 +315,10 @@ async fn connections_past_the_cap_are_refused_and_the_cap_frees_up() {
     // Past it: answered 503 and closed, however many try.
     for i in 0..3 {
         let mut extra = Probe::connect(addr).await.unwrap();
-        let sent = closed(
-            extra.closed_within(BOUND).await,
-            "a connection past the cap",
-        );
+        let sent = extra
+            .closed_within(BOUND)
+            .await
+            .expect("a connection past the cap");
         assert!(
             sent.starts_with("HTTP/1.1 503") && sent.contains("too many open connections"),
             "{i}: {sent}"

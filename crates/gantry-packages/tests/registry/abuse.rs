@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use gantry_http::probe::{Ending, Probe, get};
+use gantry_http::probe::{Probe, get};
 
 use crate::common::{Server, client, sha256};
 
@@ -27,16 +27,6 @@ async fn start(adjust: impl FnOnce(&mut gantry_http::Limits)) -> Server {
     .await
 }
 
-fn closed(ending: Ending, what: &str) -> String {
-    match ending {
-        Ending::Closed(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        Ending::StillOpen(bytes) => panic!(
-            "{what}: still open after {BOUND:?} (sent {:?})",
-            String::from_utf8_lossy(&bytes)
-        ),
-    }
-}
-
 #[tokio::test]
 async fn silent_and_partial_heads_are_closed_after_the_header_timeout() {
     let s = start(|l| l.header_read_timeout = SHORT).await;
@@ -46,8 +36,11 @@ async fn silent_and_partial_heads_are_closed_after_the_header_timeout() {
         .send(b"GET /v2/ HTTP/1.1\r\nhost: probe\r\nauthoriz")
         .await
         .unwrap();
-    closed(silent.closed_within(BOUND).await, "a silent connection");
-    closed(partial.closed_within(BOUND).await, "half a head");
+    silent
+        .closed_within(BOUND)
+        .await
+        .expect("a silent connection");
+    partial.closed_within(BOUND).await.expect("half a head");
 }
 
 #[tokio::test]
@@ -86,7 +79,7 @@ async fn stalled_uploads_are_closed_after_the_body_timeout_and_store_nothing() {
         (&mut npm_probe, "half a publish"),
         (&mut no_body, "a blob head with no body"),
     ] {
-        let sent = closed(probe.closed_within(BOUND).await, what);
+        let sent = probe.closed_within(BOUND).await.expect(what);
         assert!(!sent.starts_with("HTTP/1.1 2"), "{what}: {sent}");
     }
     assert_eq!(s.stored_files(), (vec![], vec![]));
@@ -109,7 +102,10 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         // Anonymous: the registry asks for a token, on a connection that stays open.
         assert_eq!(answer.status, 401, "{}", answer.text());
     }
-    let sent = closed(probe.closed_within(BOUND).await, "an idle keep-alive");
+    let sent = probe
+        .closed_within(BOUND)
+        .await
+        .expect("an idle keep-alive");
     assert_eq!(sent, "");
 }
 
@@ -122,7 +118,7 @@ async fn oversized_headers_are_refused_with_431() {
         "a".repeat(100 * 1024)
     );
     let _ = probe.send(request.as_bytes()).await;
-    let sent = closed(probe.closed_within(BOUND).await, "oversized headers");
+    let sent = probe.closed_within(BOUND).await.expect("oversized headers");
     assert!(sent.starts_with("HTTP/1.1 431"), "{sent}");
 }
 
@@ -138,7 +134,7 @@ async fn connections_past_the_cap_are_refused_and_the_cap_frees_up() {
     let mut last = Probe::connect(addr).await.unwrap();
     assert_eq!(last.request(&get("/v2/")).await.unwrap().status, 401);
     let mut extra = Probe::connect(addr).await.unwrap();
-    let sent = closed(extra.closed_within(BOUND).await, "past the cap");
+    let sent = extra.closed_within(BOUND).await.expect("past the cap");
     assert!(sent.starts_with("HTTP/1.1 503"), "{sent}");
     held.clear();
     let mut served = false;
