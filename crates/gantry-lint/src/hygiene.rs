@@ -16,25 +16,17 @@ const HOSTED_LABELS: &[&str] = &[
     "ubuntu-latest",
     "ubuntu-24.04",
     "ubuntu-22.04",
-    "ubuntu-20.04",
-    "ubuntu-18.04",
-    "ubuntu-16.04",
     "ubuntu-24.04-arm",
     "ubuntu-22.04-arm",
     "windows-latest",
     "windows-2025",
     "windows-2022",
-    "windows-2019",
-    "windows-2016",
     "windows-11-arm",
     "macos-latest",
     "macos-26",
     "macos-15",
     "macos-14",
     "macos-13",
-    "macos-12",
-    "macos-11",
-    "macos-10.15",
     "macos-latest-large",
     "macos-26-large",
     "macos-15-large",
@@ -47,6 +39,18 @@ const HOSTED_LABELS: &[&str] = &[
     "macos-13-xlarge",
     "macos-15-intel",
 ];
+/// Images GitHub has retired: a job that asks for one waits for a runner that never comes.
+const RETIRED_LABELS: &[(&str, &str)] = &[
+    ("ubuntu-16.04", "ubuntu-24.04"),
+    ("ubuntu-18.04", "ubuntu-24.04"),
+    ("ubuntu-20.04", "ubuntu-24.04"),
+    ("windows-2016", "windows-2022"),
+    ("windows-2019", "windows-2022"),
+    ("macos-10.15", "macos-15"),
+    ("macos-11", "macos-15"),
+    ("macos-12", "macos-15"),
+];
+
 const SELF_HOSTED_LABELS: &[&str] = &[
     "self-hosted",
     "linux",
@@ -213,6 +217,15 @@ fn check_label(label: &str, at: &Spanned<String>, extra: &[String], report: &mut
         || SELF_HOSTED_LABELS.contains(&lower.as_str())
         || extra.contains(&lower);
     if known {
+        return;
+    }
+    if let Some((_, instead)) = RETIRED_LABELS.iter().find(|(l, _)| *l == lower) {
+        let message = format!(
+            "GitHub retired the `{label}` runner image, so this job waits for a runner that \
+             never comes; use `{instead}` (or add the label under `runner-labels` in \
+             .github/gantry.toml for a self-hosted runner)"
+        );
+        report.at(at.span, RUNNER_LABEL, Severity::Warning, message);
         return;
     }
     let close = HOSTED_LABELS

@@ -9,6 +9,7 @@
 //! [`Linter::filter`] applies the configuration and `# gantry-ignore:` comments last.
 
 mod actions;
+mod calls;
 pub mod config;
 mod expr;
 mod hygiene;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 use gantry_workflow::{Diagnostic, StepKind, Workflow};
 
+pub use actions::ActionSource;
 pub use config::{Config, ConfigError};
 pub use shell::{Outcome as ToolOutcome, Script};
 
@@ -68,6 +70,13 @@ impl Linter {
         })
     }
 
+    /// Reads remote actions' metadata from `source` (gantry's action store) before the
+    /// built-in table.
+    pub fn with_actions(mut self, source: Box<dyn ActionSource>) -> Self {
+        self.catalog.set_source(source);
+        self
+    }
+
     /// Every in-process rule over one workflow, and the scripts it has for the tools (tagged
     /// with `file`, the caller's index for this file).
     pub fn lint(
@@ -94,6 +103,9 @@ impl Linter {
                     actions::check_step(step, &lookup(&uses.value), &mut report);
                 }
             }
+        }
+        if let Some(root) = input.root {
+            report.diagnostics.extend(calls::check(workflow, root));
         }
         hygiene::filters(workflow, &mut report);
         hygiene::duplicate_names(workflow, &mut report);

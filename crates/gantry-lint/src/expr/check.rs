@@ -332,9 +332,24 @@ impl<'a> Checker<'a> {
         ty.unwrap_or(Ty::Any)
     }
 
-    /// In a condition, a truthy constant anywhere in a top-level `||` makes it always true.
+    /// In a condition, a constant (`if: false`) or a truthy constant anywhere in a top-level
+    /// `||` fixes the result.
     fn condition_operands(&mut self, root: &Node) {
         let root = unwrap_group(root);
+        if let NodeKind::Literal(_) = &root.kind {
+            let always = truthy_constant(root);
+            let message = format!(
+                "this condition is the constant `{}`, so it is always {always}; {}",
+                self.text(root),
+                if always {
+                    "remove the `if:`"
+                } else {
+                    "remove what it guards, or write the condition it stands for"
+                }
+            );
+            self.report(root, EXPR_CONSTANT, Severity::Warning, message);
+            return;
+        }
         if let NodeKind::Logical {
             op: LogicalOp::Or,
             operands,
