@@ -13,6 +13,7 @@ mod logging;
 mod output;
 mod registry;
 mod render;
+mod services;
 
 fn main() -> std::process::ExitCode {
     exit::run(std::env::args_os())

@@ -14,5 +14,6 @@ mod reference;
 mod reusable;
 mod run;
 mod run_docker;
+mod services;
 mod test;
 mod validate;
