@@ -14,6 +14,7 @@ mod output;
 mod registry;
 mod render;
 mod terminal;
+mod services;
 
 fn main() -> std::process::ExitCode {
     exit::run(std::env::args_os())
