@@ -13,6 +13,7 @@ use thiserror::Error;
 /// header_read_timeout_secs = 10   # request line and headers, from the first byte
 /// body_read_timeout_secs = 30     # longest pause between two pieces of a request body
 /// idle_timeout_secs = 60          # a keep-alive connection between requests
+/// write_timeout_secs = 30         # a response write waiting for a client that does not read
 /// max_connections = 1024          # open connections; more are answered 503 and closed
 /// max_header_bytes = 65536        # request line and headers; more is answered 431
 /// ```
@@ -31,6 +32,10 @@ pub struct Limits {
     /// A keep-alive connection with no request in flight is closed after this long.
     #[serde(rename = "idle_timeout_secs", deserialize_with = "secs")]
     pub idle_timeout: Duration,
+    /// The longest one write of a response may wait for a client that does not read (its
+    /// socket buffer full). A slow client that keeps reading is never cut off.
+    #[serde(rename = "write_timeout_secs", deserialize_with = "secs")]
+    pub write_timeout: Duration,
     /// Connections open at once; one more is answered 503 and closed. Each holds a file
     /// descriptor: keep it below the process's `ulimit -n` minus what the daemon itself opens.
     pub max_connections: usize,
@@ -47,6 +52,7 @@ impl Default for Limits {
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
+            write_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_header_bytes: 64 * 1024,
         }
@@ -72,6 +78,7 @@ impl Limits {
             ("header_read_timeout_secs", self.header_read_timeout),
             ("body_read_timeout_secs", self.body_read_timeout),
             ("idle_timeout_secs", self.idle_timeout),
+            ("write_timeout_secs", self.write_timeout),
         ] {
             if timeout.is_zero() {
                 problems.push(LimitProblem::ZeroTimeout(name));

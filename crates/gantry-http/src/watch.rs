@@ -5,7 +5,9 @@
 //! phases are tracked here instead: a connection starts reading a head; the service being
 //! called makes it busy (no deadline: handlers and event streams take what they take, and
 //! request bodies have their own inactivity timeout); the response body being dropped (sent or
-//! abandoned) makes it idle; the first byte read while idle starts the next head.
+//! abandoned) makes it idle; the first byte read while idle starts the next head. In any phase,
+//! a write that stays blocked (the client stopped reading) ends the connection after the write
+//! timeout.
 
 use std::io;
 use std::pin::Pin;
@@ -35,12 +37,15 @@ enum Phase {
 pub(crate) enum Stall {
     Head,
     Idle,
+    Write,
 }
 
 #[derive(Debug)]
 struct State {
     phase: Phase,
     since: Instant,
+    /// Since when a write has been waiting for the client to read, if one is.
+    write_blocked: Option<Instant>,
 }
 
 /// One connection's phase, shared by its IO, its service and its watchdog.
@@ -57,6 +62,7 @@ impl Watch {
             state: Mutex::new(State {
                 phase: Phase::Head,
                 since: Instant::now(),
+                write_blocked: None,
             }),
             changed: Notify::new(),
         })
@@ -77,19 +83,43 @@ impl Watch {
         self.set(Some(Phase::Idle), Phase::Head);
     }
 
+    /// A write could not go through: the client's receive window is full.
+    fn write_pending(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.write_blocked.is_none() {
+            state.write_blocked = Some(Instant::now());
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// A write went through (the deadline only moves later: no need to wake the watchdog).
+    fn write_done(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.write_blocked = None;
+    }
+
     /// The service was called: until the guard drops there is no connection deadline.
     pub fn busy(self: &Arc<Self>) -> BusyGuard {
         self.set(None, Phase::Busy);
         BusyGuard(self.clone())
     }
 
-    /// When the current phase ends the connection, and why (`None` while busy).
+    /// When the connection is ended unless something changes, and why (`None`: busy, with
+    /// writes going through).
     pub fn deadline(&self, limits: &Limits) -> Option<(Instant, Stall)> {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        match state.phase {
+        let phase = match state.phase {
             Phase::Head => Some((state.since + limits.header_read_timeout, Stall::Head)),
             Phase::Idle => Some((state.since + limits.idle_timeout, Stall::Idle)),
             Phase::Busy => None,
+        };
+        let write = state
+            .write_blocked
+            .map(|since| (since + limits.write_timeout, Stall::Write));
+        match (phase, write) {
+            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+            (a, b) => a.or(b),
         }
     }
 }
@@ -151,13 +181,25 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     }
 }
 
+impl<T> Watched<T> {
+    /// Tells the watch whether a write is waiting for the client.
+    fn noting<R>(&self, polled: Poll<R>) -> Poll<R> {
+        match polled {
+            Poll::Pending => self.watch.write_pending(),
+            Poll::Ready(_) => self.watch.write_done(),
+        }
+        polled
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.noting(polled)
     }
 
     fn poll_write_vectored(
@@ -165,7 +207,8 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.noting(polled)
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -29,6 +29,7 @@ fn env_with(adjust: impl FnOnce(&mut gantry_http::Limits)) -> Env {
     limits.header_read_timeout = FAR;
     limits.body_read_timeout = FAR;
     limits.idle_timeout = FAR;
+    limits.write_timeout = FAR;
     adjust(limits);
     env
 }

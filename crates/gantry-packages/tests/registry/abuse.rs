@@ -11,6 +11,7 @@ use std::time::Duration;
 use gantry_http::probe::{Probe, get};
 
 use crate::common::{Server, client, sha256};
+use crate::oci_raw::push_blob;
 
 const SHORT: Duration = Duration::from_secs(1);
 const FAR: Duration = Duration::from_secs(600);
@@ -22,6 +23,7 @@ async fn start(adjust: impl FnOnce(&mut gantry_http::Limits)) -> Server {
         limits.header_read_timeout = FAR;
         limits.body_read_timeout = FAR;
         limits.idle_timeout = FAR;
+        limits.write_timeout = FAR;
         adjust(limits);
     })
     .await
@@ -152,4 +154,41 @@ async fn connections_past_the_cap_are_refused_and_the_cap_frees_up() {
     }
     assert!(served, "no place freed up after closing connections");
     drop(last);
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    let s = start(|l| l.write_timeout = SHORT).await;
+    // Far more than loopback's socket buffers hold, so the server's writes block. ASCII, so
+    // the probe's text has as many characters as bytes arrived.
+    let blob = vec![b'x'; 64 * 1024 * 1024];
+    assert_eq!(
+        push_blob(&s, "octo/big", &s.admin, &blob).await.status(),
+        201
+    );
+    let mut probe = Probe::connect(s.handle.addr()).await.unwrap();
+    let request = format!(
+        "GET /v2/octo/big/blobs/{} HTTP/1.1\r\nhost: probe\r\nauthorization: Bearer {}\r\n\r\n",
+        sha256(&blob),
+        s.admin
+    );
+    probe.send(request.as_bytes()).await.unwrap();
+    // Not reading, for several write timeouts...
+    tokio::time::sleep(SHORT * 5).await;
+    // ...then everything that is left arrives and the connection is already closed: the
+    // response was cut off, not delivered whole.
+    let sent = probe
+        .closed_within(BOUND)
+        .await
+        .expect("a client that stopped reading");
+    assert!(
+        sent.starts_with("HTTP/1.1 200"),
+        "{}",
+        &sent[..sent.len().min(200)]
+    );
+    assert!(
+        sent.len() < blob.len(),
+        "the whole blob was sent: {} bytes",
+        sent.len()
+    );
 }
