@@ -13,8 +13,8 @@ mod logging;
 mod output;
 mod registry;
 mod render;
-mod terminal;
 mod services;
+mod terminal;
 
 fn main() -> std::process::ExitCode {
     exit::run(std::env::args_os())

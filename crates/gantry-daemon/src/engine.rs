@@ -166,6 +166,9 @@ impl EngineLauncher {
         options.secrets = to_index(&run.secrets);
         options.vars = to_index(&run.variables);
         options.platforms = platforms(run);
+        // A service has no one watching a notice: a job whose label no `[labels]` entry serves
+        // fails with the reason, as GitHub would leave it queued for a runner forever.
+        options.strict_platforms = true;
         options.workspace_source = Some(run.workspace.clone());
         options.max_jobs = self.max_jobs;
         options.cancel = cancel;

@@ -227,11 +227,13 @@ pub fn check_step(step: &Step, lookup: &Lookup, report: &mut Report) {
     };
     let meta = match lookup {
         Lookup::Found(meta) => meta,
-        Lookup::MissingLocal(dir) => {
+        Lookup::MissingLocal(_) => {
+            // The path as written: the directory it resolved to is this machine's, which
+            // neither a snapshot nor another checkout shares.
             let message = format!(
                 "there is no action.yml or action.yaml in `{}`, so GitHub fails this step \
                  unless an earlier step creates it; check the path",
-                dir.display()
+                uses.value
             );
             report.at(uses.span, ACTION_METADATA, Severity::Warning, message);
             return;

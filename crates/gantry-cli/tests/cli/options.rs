@@ -72,7 +72,7 @@ fn version_exits_zero() {
 fn color_always_styles_the_report() {
     Test::new()
         .no_color_flag()
-        .file("ci.yml", "on: pusj\njobs:\n  a:\n    runs-on: x\n    steps: [{run: x}]\n")
+        .file("ci.yml", "on: pusj\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: x}]\n")
         .args(["--color", "always", "validate", "ci.yml"])
         .stdout("\u{1b}[1mci.yml:1:5:\u{1b}[0m \u{1b}[1m\u{1b}[91merror\u{1b}[0m: \u{1b}[1mUnknown event 'pusj'.\u{1b}[0m \u{1b}[2m[event]\u{1b}[0m\n  \u{1b}[1m\u{1b}[94m|\u{1b}[0m\n\u{1b}[1m\u{1b}[94m1\u{1b}[0m \u{1b}[1m\u{1b}[94m|\u{1b}[0m on: pusj\n  \u{1b}[1m\u{1b}[94m|\u{1b}[0m     \u{1b}[1m\u{1b}[91m^^^^\u{1b}[0m\n\n1 file checked: \u{1b}[1m\u{1b}[91m1 error\u{1b}[0m\n")
         .status(1)
@@ -123,7 +123,7 @@ fn debug_logs_go_to_stderr() {
     let out = Test::new()
         .file(
             ".github/workflows/ci.yml",
-            "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: x}]\n",
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps: [{run: x}]\n",
         )
         .env("GANTRY_LOG", "gantry=debug")
         .args(["validate"])

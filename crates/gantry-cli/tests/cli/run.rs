@@ -408,10 +408,10 @@ fn job_selection_runs_the_job_with_its_needs_and_matrix_filters_rows() {
 }
 
 #[test]
-fn an_unmapped_runs_on_label_fails_the_job() {
+fn an_unmapped_runs_on_label_fails_the_job_when_strict() {
     let out = Test::new()
         .file(".github/workflows/ci.yml", MATRIX)
-        .args(["run", "-j", "other"])
+        .args(["run", "-j", "other", "--strict-platforms"])
         .status(1)
         .output();
     assert!(
