@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gantry_docker::{DockerExecutor, HostExecutor, RoutingExecutor};
-use gantry_plan::{Event, PlanContext, WorkflowOutcome, plan_workflow_with};
+use gantry_plan::{
+    CallTarget, Event, Origin, PlanContext, Unresolved, WorkflowOutcome, plan_workflow_resolving,
+};
 use gantry_runner::executor::{Executor, Platform};
 use gantry_runner::{ActionRegistry, GithubInfo, RunOptions};
 use indexmap::IndexMap;
@@ -196,7 +198,27 @@ fn plan_run(
         github: Some(github_json(run)),
         vars: Some(serde_json::json!(run.variables)),
     };
-    plan_workflow_with(workflow, &event, &keys, &context)
+    let resolve = |target: &CallTarget| read_callee(&run.workspace, target);
+    plan_workflow_resolving(workflow, &event, &keys, &context, &resolve)
+}
+
+/// A reusable workflow the run calls, from the run's checkout (the same commit, as on GitHub).
+fn read_callee(
+    workspace: &std::path::Path,
+    target: &CallTarget,
+) -> Result<Arc<gantry_workflow::Workflow>, Unresolved> {
+    if target.origin != Origin::Local {
+        return Err(Unresolved(format!(
+            "the daemon does not read remote reusable workflows (`{target}`)"
+        )));
+    }
+    let text = std::fs::read_to_string(workspace.join(&target.path))
+        .map_err(|e| Unresolved(format!("cannot read `{}`: {e}", target.path)))?;
+    let parsed = gantry_workflow::parse_workflow(&target.path, &text);
+    match parsed.value {
+        Some(workflow) if !parsed.has_errors() => Ok(Arc::new(workflow)),
+        _ => Err(Unresolved(format!("`{}` has errors", target.path))),
+    }
 }
 
 /// The workflow job a stored key belongs to: matrix legs are stored as `build-2`.

@@ -363,3 +363,28 @@ async fn jobs_sharing_a_concurrency_group_run_one_at_a_time_across_runs() {
         ]
     );
 }
+
+/// A reusable workflow from the run's own commit: its jobs are the run's jobs, named
+/// `caller / called` on the API and the page, with their own logs.
+#[tokio::test]
+async fn a_local_reusable_workflow_runs_as_jobs_named_after_their_caller() {
+    let caller = "on: release\njobs:\n  call:\n    uses: ./.github/workflows/called.yml\n    with:\n      who: daemon\n  after:\n    needs: call\n    runs-on: self-hosted\n    steps:\n      - run: echo \"got ${{ needs.call.outputs.said }}\"\n";
+    let called = "on:\n  workflow_call:\n    inputs:\n      who: {type: string, required: true}\n    outputs:\n      said: {value: \"${{ jobs.greet.outputs.said }}\"}\njobs:\n  greet:\n    runs-on: self-hosted\n    outputs:\n      said: ${{ steps.s.outputs.said }}\n    steps:\n      - id: s\n        run: |\n          echo \"hello ${{ inputs.who }}\"\n          echo \"said=hi-${{ inputs.who }}\" >> \"$GITHUB_OUTPUT\"\n";
+    let mut env = Env::new();
+    env.repo(REPO, &[("release.yml", caller), ("called.yml", called)]);
+    env.config
+        .labels
+        .insert("self-hosted".to_owned(), "host".to_owned());
+    let server = env
+        .start_with(Arc::new(EngineLauncher::host_only(env.path("host"))))
+        .await;
+    let client = &server.client;
+    let id = release(client, "engine-call").await;
+    let run = client.wait_completed(id).await;
+    assert_eq!(run["conclusion"], "success", "{run}");
+    assert!(run.to_string().contains("call / greet"), "{run}");
+    let greet = log_text(client, id, "call%2Fgreet").await;
+    assert!(greet.contains("hello daemon"), "{greet}");
+    let after = log_text(client, id, "after").await;
+    assert!(after.contains("got hi-daemon"), "{after}");
+}
