@@ -2,6 +2,10 @@
 //! `./.github/workflows/X.yml` from the repository the calling file is in, and
 //! `OWNER/REPO/.github/workflows/X.yml@REF` (and the local calls inside it) from the action
 //! store. Each file is read and parsed once per command.
+//!
+//! A remote workflow's own local calls (`./.github/workflows/Y.yml`) name files of that
+//! repository at the same ref, as on GitHub: they are rewritten to `OWNER/REPO/...@REF` when the
+//! file is loaded, so every later reader (the planner, the call checks) sees where they point.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -10,16 +14,62 @@ use std::sync::Arc;
 
 use crate::engine::{CallTarget, Origin, Severity, Unresolved, Workflow};
 
-/// Reads called workflows below `root` (the repository of the workflows being run or checked).
+/// Reads called workflows below `root` (the repository of the workflows being run or checked)
+/// and from the action store.
 pub struct Callees {
     root: PathBuf,
+    store: Store,
     loaded: RefCell<HashMap<CallTarget, Result<Arc<Workflow>, Unresolved>>>,
 }
 
+/// The action store remote calls come from, or why there is none.
+#[derive(Clone)]
+pub enum Store {
+    Open(gantry_actions::ActionStore),
+    /// Opened (and created when missing) at the first remote call: runs without one touch
+    /// nothing.
+    OnDemand(Option<PathBuf>),
+    Unavailable(String),
+}
+
+impl Store {
+    /// The store in `data_dir` (`--data-dir`, `GANTRY_DATA_DIR`, the default).
+    pub fn open(data_dir: Option<&Path>) -> Store {
+        Store::OnDemand(data_dir.map(Path::to_path_buf))
+    }
+
+    fn get(&self) -> Result<gantry_actions::ActionStore, Unresolved> {
+        match self {
+            Store::Open(store) => Ok(store.clone()),
+            Store::OnDemand(dir) => crate::commands::actions::open_store(dir.as_deref())
+                .map_err(|e| Unresolved(e.to_string())),
+            Store::Unavailable(reason) => Err(Unresolved(reason.clone())),
+        }
+    }
+
+    /// The store in `data_dir` when it exists; `validate` creates nothing.
+    pub fn existing(data_dir: Option<&Path>) -> Store {
+        match crate::registry::data_dir(data_dir) {
+            Ok(dir) if dir.join("actions").is_dir() => {
+                match crate::commands::actions::open_store(Some(&dir)) {
+                    Ok(store) => Store::Open(store),
+                    Err(e) => Store::Unavailable(e.to_string()),
+                }
+            }
+            Ok(dir) => Store::Unavailable(format!(
+                "there is no action store in `{}` (add the workflow's repository with `gantry actions add` or `gantry actions pull`)",
+                dir.display()
+            )),
+            Err(e) => Store::Unavailable(e.to_string()),
+        }
+    }
+}
+
 impl Callees {
-    pub fn new(root: PathBuf) -> Self {
+    pub fn new(root: PathBuf, store: Store) -> Self {
         Self {
             root,
+            store,
             loaded: RefCell::new(HashMap::new()),
         }
     }
@@ -58,18 +108,50 @@ impl Callees {
     }
 
     fn load(&self, target: &CallTarget) -> Result<Arc<Workflow>, Unresolved> {
-        let path = match &target.origin {
-            Origin::Local => self.root.join(&target.path),
-            Origin::Remote { .. } => {
-                return Err(Unresolved(format!(
-                    "remote reusable workflows are read from the action store, which this build of gantry does not have (`{target}`)"
-                )));
+        let (path, shown) = match &target.origin {
+            Origin::Local => (self.root.join(&target.path), target.path.clone()),
+            Origin::Remote {
+                owner,
+                repo,
+                git_ref,
+            } => {
+                let root = self.stored_repository(owner, repo, git_ref)?;
+                (root.join(&target.path), target.to_string())
             }
         };
-        let shown = target.path.clone();
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Unresolved(format!("cannot read `{shown}`: {e}")))?;
-        parse(&shown, &text)
+        let mut workflow = parse(&shown, &text)?;
+        if target.origin != Origin::Local {
+            absolute_calls(Arc::make_mut(&mut workflow), &target.origin);
+        }
+        Ok(workflow)
+    }
+
+    /// The stored tree of `owner/repo@git_ref`.
+    fn stored_repository(
+        &self,
+        owner: &str,
+        repo: &str,
+        git_ref: &str,
+    ) -> Result<PathBuf, Unresolved> {
+        let store = self.store.get()?;
+        let action = gantry_actions::ActionRef::parse(&format!("{owner}/{repo}@{git_ref}"))
+            .map_err(|e| Unresolved(e.to_string()))?;
+        store
+            .resolve(&action)
+            .map(|resolved| resolved.root)
+            .map_err(|e| Unresolved(e.to_string()))
+    }
+}
+
+/// Rewrites a remote workflow's local calls to name its own repository at its ref.
+fn absolute_calls(workflow: &mut Workflow, origin: &Origin) {
+    for job in workflow.jobs.values_mut() {
+        let Some(uses) = &mut job.uses else { continue };
+        if let Ok(target) = crate::engine::call_target(origin, &uses.value) {
+            uses.value = target.to_string();
+        }
     }
 }
 

@@ -72,6 +72,11 @@ pub struct ValidateArgs {
     /// `.github/gantry.toml` when it exists.
     #[arg(long, env = "GANTRY_VALIDATE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// gantry's data directory, whose action store holds the remote reusable workflows calls
+    /// are checked against (default: `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

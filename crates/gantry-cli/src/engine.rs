@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-pub use gantry_plan::{CallTarget, Origin, Unresolved};
+pub use gantry_plan::{CallTarget, Origin, Unresolved, call_target};
 pub use gantry_workflow::{Action, Diagnostic, Job, Parsed, Severity, Span, Workflow};
 
 use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};
@@ -95,7 +95,7 @@ pub fn linter(path: Option<&std::path::Path>) -> Result<Linter, crate::error::Cl
 /// are not checked here; planning the run reports them.
 pub fn check_calls(workflow: &Workflow, callees: &crate::callees::Callees) -> Vec<Diagnostic> {
     let resolve = |uses: &str| {
-        let target = gantry_plan::call_target(&Origin::Local, uses).ok()?;
+        let target = call_target(&Origin::Local, uses).ok()?;
         callees.resolve(&target).ok().map(|w| (*w).clone())
     };
     gantry_workflow::check_calls(workflow, &resolve, &gantry_workflow::CallOptions::default())

@@ -18,7 +18,7 @@ use serde_json::Value as Json;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::callees::Callees;
+use crate::callees::{Callees, Store};
 use crate::cli::RunArgs;
 use crate::commands::Colors;
 use crate::discover;
@@ -309,8 +309,9 @@ fn plan_all(
     let mut found_jobs = Vec::new();
     let github_context = engine::github_context(github);
     let cwd = std::env::current_dir().unwrap_or_default();
+    let store = Store::open(args.data_dir.as_deref());
     for file in discover::workflow_files(&args.workflows.workflows)? {
-        let callees = Callees::new(Callees::root_of(&file, &cwd));
+        let callees = Callees::new(Callees::root_of(&file, &cwd), store.clone());
         let source = discover::read(&file)?;
         let path = source.display_path();
         let parsed = engine::parse_workflow(&path, &source.text);

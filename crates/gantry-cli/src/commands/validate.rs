@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::callees::Callees;
+use crate::callees::{Callees, Store};
 use crate::cli::{ValidateArgs, ValidateFormat};
 use crate::commands::Colors;
 use crate::discover::{self, SourceFile};
@@ -20,7 +20,8 @@ pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(files = files.len(), "validating");
     let linter = engine::linter(args.config.as_deref())?;
-    let checked = check_all(files, jobs(args.jobs), &linter);
+    let store = Store::existing(args.data_dir.as_deref());
+    let checked = check_all(files, jobs(args.jobs), &linter, &store);
     let rendered = match args.format {
         ValidateFormat::Text => text::render(&checked, colors.stdout),
         ValidateFormat::Json => json::render(&checked),
@@ -49,8 +50,8 @@ fn jobs(requested: Option<u16>) -> usize {
 /// Checks the files on up to `jobs` threads; thread `t` takes every `jobs`-th file from `t`, and
 /// the results are put back in the order read, so the report does not depend on scheduling.
 /// The scripts of all files then go to the external tools at once.
-fn check_all(files: Vec<SourceFile>, jobs: usize, linter: &Linter) -> Vec<Checked> {
-    let mut diagnostics = check_files(&files, jobs, linter);
+fn check_all(files: Vec<SourceFile>, jobs: usize, linter: &Linter, store: &Store) -> Vec<Checked> {
+    let mut diagnostics = check_files(&files, jobs, linter, store);
     let scripts: Vec<Script> = diagnostics
         .iter_mut()
         .flat_map(|(_, scripts)| std::mem::take(scripts))
@@ -81,7 +82,12 @@ fn check_all(files: Vec<SourceFile>, jobs: usize, linter: &Linter) -> Vec<Checke
 
 type FileResult = (Vec<Diagnostic>, Vec<Script>);
 
-fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileResult> {
+fn check_files(
+    files: &[SourceFile],
+    jobs: usize,
+    linter: &Linter,
+    store: &Store,
+) -> Vec<FileResult> {
     let jobs = jobs.clamp(1, files.len().max(1));
     let mut diagnostics: Vec<FileResult> = vec![(Vec::new(), Vec::new()); files.len()];
     std::thread::scope(|scope| {
@@ -90,7 +96,10 @@ fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileRe
                 scope.spawn(move || {
                     (t..files.len())
                         .step_by(jobs)
-                        .map(|i| (i, check(&files[i], linter, i)))
+                        .map(|i| {
+                            let callees = callees(&files[i], store);
+                            (i, engine::check(&files[i], linter, i, &callees))
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -108,13 +117,9 @@ fn check_files(files: &[SourceFile], jobs: usize, linter: &Linter) -> Vec<FileRe
     diagnostics
 }
 
-/// One file's diagnostics, its calls checked against the files of its own repository.
-fn check(
-    file: &SourceFile,
-    linter: &engine::Linter,
-    index: usize,
-) -> (Vec<Diagnostic>, Vec<engine::Script>) {
+/// Where a file's calls of reusable workflows are read from: its own repository, and the
+/// action store for remote ones.
+fn callees(file: &SourceFile, store: &Store) -> Callees {
     let cwd = std::env::current_dir().unwrap_or_default();
-    let callees = Callees::new(Callees::root_of(&file.path, &cwd));
-    engine::check(file, linter, index, &callees)
+    Callees::new(Callees::root_of(&file.path, &cwd), store.clone())
 }

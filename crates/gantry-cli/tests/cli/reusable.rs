@@ -237,3 +237,149 @@ fn run_refuses_a_workflow_whose_calls_are_invalid() {
     );
     assert!(out.stderr.contains("it does not run"), "{}", out.stderr);
 }
+
+/// A repository of shared workflows (`acme/shared@v1` once added to a store): `build.yml`
+/// takes an input and a secret and calls its own `inner.yml`, whose output it passes on.
+fn shared_repository() -> Test {
+    Test::new()
+        .file(
+            "shared/.github/workflows/build.yml",
+            "
+            on:
+              workflow_call:
+                inputs:
+                  target: {type: string, required: true}
+                secrets:
+                  deploy-key: {required: true}
+                outputs:
+                  artifact: {value: \"${{ jobs.inner.outputs.made }}\"}
+            jobs:
+              inner:
+                uses: ./.github/workflows/inner.yml
+                with:
+                  target: ${{ inputs.target }}
+                secrets: inherit
+            ",
+        )
+        .file(
+            "shared/.github/workflows/inner.yml",
+            "
+            on:
+              workflow_call:
+                inputs:
+                  target: {type: string, required: true}
+                outputs:
+                  made: {value: \"${{ jobs.make.outputs.made }}\"}
+            jobs:
+              make:
+                runs-on: ubuntu-latest
+                outputs:
+                  made: ${{ steps.m.outputs.made }}
+                steps:
+                  - id: m
+                    run: |
+                      echo \"making ${{ inputs.target }} with ${{ secrets.deploy-key }}\"
+                      echo \"made=${{ inputs.target }}.tgz\" >> \"$GITHUB_OUTPUT\"
+            ",
+        )
+}
+
+const REMOTE_CALLER: &str = "
+    on: push
+    jobs:
+      remote:
+        uses: acme/shared/.github/workflows/build.yml@v1
+        with:
+          target: app
+        secrets:
+          deploy-key: ${{ secrets.KEY }}
+      use:
+        needs: remote
+        runs-on: ubuntu-latest
+        steps:
+          - run: echo \"artifact ${{ needs.remote.outputs.artifact }}\"
+    ";
+
+#[test]
+fn a_remote_reusable_workflow_runs_from_the_action_store() {
+    docker_ready();
+    let shared = shared_repository();
+    let data = shared.path().join("data").display().to_string();
+    let source = shared.path().join("shared").display().to_string();
+    // Before it is stored, the run names the commands that provide it.
+    let missing = Test::new()
+        .file(".github/workflows/ci.yml", REMOTE_CALLER)
+        .args(["run", "push", "--data-dir", &data, "-P", BUSYBOX])
+        .status(1)
+        .output();
+    assert!(
+        missing.stderr.contains(
+            "cannot load called workflow 'acme/shared/.github/workflows/build.yml@v1': action `acme/shared@v1` is not in the action store"
+        ) && missing.stderr.contains("gantry actions pull acme/shared@v1"),
+        "{}",
+        missing.stderr
+    );
+    let added = Test::new()
+        .args([
+            "actions",
+            "add",
+            "acme/shared@v1",
+            &source,
+            "--data-dir",
+            &data,
+        ])
+        .output();
+    assert!(
+        added.stdout.starts_with("added acme/shared@v1 (SHA:"),
+        "{}",
+        added.stdout
+    );
+    let out = Test::new()
+        .file(".github/workflows/ci.yml", REMOTE_CALLER)
+        .args(["run", "push", "--data-dir", &data, "-P", BUSYBOX])
+        .args(["-s", "KEY=k3y-v4lue"])
+        .output();
+    let stdout = normalize(&out.stdout);
+    assert!(
+        stdout.contains("[remote/inner/make]   making app with ***\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("job remote / inner / make succeeded"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[use]   artifact app.tgz\n"), "{stdout}");
+    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+    // validate reads the same store: a wrong call of the remote workflow is reported.
+    Test::new()
+        .file(
+            ".github/workflows/ci.yml",
+            "
+            on: push
+            jobs:
+              remote:
+                uses: acme/shared/.github/workflows/build.yml@v1
+                with:
+                  target: app
+                  extra: 1
+            ",
+        )
+        .args(["validate", "--data-dir", &data])
+        .stdout(
+            "
+            .github/workflows/ci.yml:4:11: error: Secret deploy-key is required, but not provided while calling. [calls]
+              |
+            4 |     uses: acme/shared/.github/workflows/build.yml@v1
+              |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+            .github/workflows/ci.yml:7:14: error: Invalid input, extra is not defined in the referenced workflow. [calls]
+              |
+            7 |       extra: 1
+              |              ^
+
+            1 file checked: 2 errors
+            ",
+        )
+        .status(1)
+        .run();
+}
