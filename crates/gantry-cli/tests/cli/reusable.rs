@@ -8,6 +8,15 @@ use crate::test::Test;
 
 const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
 
+/// The run printed every one of `parts` and left nothing behind in Docker.
+fn assert_shows(out: &crate::test::Output, parts: &[&str]) {
+    let stdout = normalize(&out.stdout);
+    for part in parts {
+        assert!(stdout.contains(part), "{part:?} not in:\n{stdout}");
+    }
+    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+}
+
 /// A reusable workflow: a required string, a number with a default, a required secret, and an
 /// output taken from its first job, which a second job needs.
 const CALLED: &str = "
@@ -146,16 +155,13 @@ fn a_workflow_call_only_workflow_runs_directly_with_inputs() {
             "token=zz9",
         ])
         .output();
-    let stdout = normalize(&out.stdout);
-    assert!(
-        stdout.contains("[greet]   hello me x3 loud=false token=***\n"),
-        "{stdout}"
+    assert_shows(
+        &out,
+        &[
+            "[greet]   hello me x3 loud=false token=***\n",
+            "[after]   after hi-me-3 in after\n",
+        ],
     );
-    assert!(
-        stdout.contains("[after]   after hi-me-3 in after\n"),
-        "{stdout}"
-    );
-    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
 }
 
 /// Ten levels (the caller and nine called workflows) are allowed; the eleventh is not.
@@ -339,17 +345,14 @@ fn a_remote_reusable_workflow_runs_from_the_action_store() {
         .args(["run", "push", "--data-dir", &data, "-P", BUSYBOX])
         .args(["-s", "KEY=k3y-v4lue"])
         .output();
-    let stdout = normalize(&out.stdout);
-    assert!(
-        stdout.contains("[remote/inner/make]   making app with ***\n"),
-        "{stdout}"
+    assert_shows(
+        &out,
+        &[
+            "[remote/inner/make]   making app with ***\n",
+            "job remote / inner / make succeeded",
+            "[use]   artifact app.tgz\n",
+        ],
     );
-    assert!(
-        stdout.contains("job remote / inner / make succeeded"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("[use]   artifact app.tgz\n"), "{stdout}");
-    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
     // validate reads the same store: a wrong call of the remote workflow is reported.
     Test::new()
         .file(

@@ -30,8 +30,13 @@ jobs:
 "#;
 
 fn host_env(workflow: &str) -> Env {
+    host_env_with(&[("release.yml", workflow)])
+}
+
+/// [`host_env`] with several workflow files.
+fn host_env_with(workflows: &[(&str, &str)]) -> Env {
     let mut env = Env::new();
-    env.repo(REPO, &[("release.yml", workflow)]);
+    env.repo(REPO, workflows);
     env.config
         .labels
         .insert("self-hosted".to_owned(), "host".to_owned());
@@ -370,11 +375,7 @@ async fn jobs_sharing_a_concurrency_group_run_one_at_a_time_across_runs() {
 async fn a_local_reusable_workflow_runs_as_jobs_named_after_their_caller() {
     let caller = "on: release\njobs:\n  call:\n    uses: ./.github/workflows/called.yml\n    with:\n      who: daemon\n  after:\n    needs: call\n    runs-on: self-hosted\n    steps:\n      - run: echo \"got ${{ needs.call.outputs.said }}\"\n";
     let called = "on:\n  workflow_call:\n    inputs:\n      who: {type: string, required: true}\n    outputs:\n      said: {value: \"${{ jobs.greet.outputs.said }}\"}\njobs:\n  greet:\n    runs-on: self-hosted\n    outputs:\n      said: ${{ steps.s.outputs.said }}\n    steps:\n      - id: s\n        run: |\n          echo \"hello ${{ inputs.who }}\"\n          echo \"said=hi-${{ inputs.who }}\" >> \"$GITHUB_OUTPUT\"\n";
-    let mut env = Env::new();
-    env.repo(REPO, &[("release.yml", caller), ("called.yml", called)]);
-    env.config
-        .labels
-        .insert("self-hosted".to_owned(), "host".to_owned());
+    let env = host_env_with(&[("release.yml", caller), ("called.yml", called)]);
     let server = env
         .start_with(Arc::new(EngineLauncher::host_only(env.path("host"))))
         .await;

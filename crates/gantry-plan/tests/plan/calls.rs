@@ -14,7 +14,7 @@ use gantry_plan::{
 use gantry_workflow::{Workflow, parse_workflow};
 use serde_json::{Value, json};
 
-use crate::fixture_dir;
+use crate::fixture_dirs;
 
 fn parse(name: &str, text: &str) -> Arc<Workflow> {
     let parsed = parse_workflow(name, text);
@@ -88,12 +88,7 @@ fn plan(case: &Path, workflow: &Workflow) -> Value {
 
 #[test]
 fn call_fixtures() {
-    let root = fixture_dir("calls");
-    let mut cases: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cases.sort();
+    let cases = fixture_dirs("calls");
     assert!(cases.len() >= 4);
     for case in cases {
         let text = std::fs::read_to_string(case.join(".github/workflows/ci.yml")).unwrap();

@@ -18,6 +18,16 @@ pub fn fixture_dir(dir: &str) -> PathBuf {
         .join(dir)
 }
 
+/// The case folders of `tests/fixtures/<dir>`, sorted.
+pub fn fixture_dirs(dir: &str) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixture_dir(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
 /// Every file with `extension` in `tests/fixtures/<dir>`, sorted by name, as (name, contents).
 pub fn fixtures(dir: &str, extension: &str) -> Vec<(String, String)> {
     let mut files: Vec<(String, String)> = std::fs::read_dir(fixture_dir(dir))

@@ -11,7 +11,7 @@ use gantry_plan::{
 use gantry_workflow::{Workflow, parse_workflow};
 use serde_json::{Value, json};
 
-use crate::{fixture_dir, strings};
+use crate::{fixture_dirs, strings};
 
 fn event(spec: &Value) -> Event {
     let mut event = Event::new(
@@ -48,12 +48,7 @@ fn read(dir: &std::path::Path) -> Workflow {
 
 #[test]
 fn workflow_fixtures() {
-    let root = fixture_dir("workflows");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
+    let dirs = fixture_dirs("workflows");
     assert!(dirs.len() >= 5);
     for dir in dirs {
         let workflow = read(&dir);
@@ -132,12 +127,7 @@ fn names<T>(list: &[(String, T)]) -> Vec<String> {
 /// `plan` over every workflow fixture: a push to main, then `-j b`.
 #[test]
 fn plan_over_several_workflows() {
-    let root = fixture_dir("workflows");
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    dirs.sort();
+    let dirs = fixture_dirs("workflows");
     let workflows: Vec<(String, Workflow)> = dirs
         .iter()
         .map(|d| {
