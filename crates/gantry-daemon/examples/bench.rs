@@ -1,11 +1,14 @@
 //! A bounded webhook load generator for `scripts/bench-daemon.sh`.
 //!
-//! `bench load <url> <secret> <payload.json> <seconds> <connections> <acked-file>` sends
-//! signed `release` deliveries with unique ids for `seconds`, appends every acknowledged id to
-//! `acked-file` (only after the 2xx arrived), and prints deliveries/s and latency percentiles.
+//! `bench load <url[,url...]> <secret> <payload.json> <seconds> <connections> <acked-file>`
+//! sends signed `release` deliveries with unique ids for `seconds`, appends every acknowledged
+//! id to `acked-file` (only after the 2xx arrived), and prints deliveries/s and latency
+//! percentiles. Several URLs (daemons sharing one database) are spread over the connections
+//! like a load balancer would, and a connection whose daemon fails moves to the next one.
 //!
-//! `bench verify <gantry.db> <acked-file>` checks that every acknowledged delivery has exactly
-//! one run (the release workflow in the bench repository has one workflow file).
+//! `bench verify <gantry.db | postgres://...> <acked-file>` checks that every acknowledged
+//! delivery has exactly one run (the release workflow in the bench repository has one
+//! workflow file).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,6 +28,8 @@ enum BenchError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Db(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Postgres(#[from] tokio_postgres::Error),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,7 +50,7 @@ fn main() -> std::process::ExitCode {
 }
 
 struct Load {
-    url: String,
+    urls: Vec<String>,
     secret: String,
     payload: Vec<u8>,
     deadline: Instant,
@@ -57,7 +62,10 @@ fn load(args: &[String]) -> Result<bool, BenchError> {
     let seconds: u64 = args[3].parse().map_err(|_| BenchError::Usage)?;
     let connections: usize = args[4].parse().map_err(|_| BenchError::Usage)?;
     let load = Arc::new(Load {
-        url: format!("{}/webhook", args[0].trim_end_matches('/')),
+        urls: args[0]
+            .split(',')
+            .map(|u| format!("{}/webhook", u.trim_end_matches('/')))
+            .collect(),
         secret: args[1].clone(),
         payload: std::fs::read(&args[2])?,
         deadline: Instant::now() + Duration::from_secs(seconds),
@@ -80,7 +88,7 @@ fn load(args: &[String]) -> Result<bool, BenchError> {
             .build()
             .map_err(std::io::Error::other)?;
         let tasks: Vec<_> = (0..connections)
-            .map(|_| tokio::spawn(worker(load.clone(), client.clone())))
+            .map(|i| tokio::spawn(worker(load.clone(), client.clone(), i)))
             .collect();
         let mut all = Vec::new();
         for task in tasks {
@@ -99,7 +107,7 @@ struct Seen {
     failed: u64,
 }
 
-async fn worker(load: Arc<Load>, client: reqwest::Client) -> Seen {
+async fn worker(load: Arc<Load>, client: reqwest::Client, mut target: usize) -> Seen {
     let mut seen = Seen::default();
     while Instant::now() < load.deadline {
         let n = load.next.fetch_add(1, Ordering::Relaxed);
@@ -107,7 +115,7 @@ async fn worker(load: Arc<Load>, client: reqwest::Client) -> Seen {
         let signature = sign(load.secret.as_bytes(), &load.payload);
         let sent = Instant::now();
         let response = client
-            .post(&load.url)
+            .post(&load.urls[target % load.urls.len()])
             .header("X-GitHub-Event", "release")
             .header("X-GitHub-Delivery", &id)
             .header("X-Hub-Signature-256", signature)
@@ -117,9 +125,11 @@ async fn worker(load: Arc<Load>, client: reqwest::Client) -> Seen {
             .await;
         match response {
             Ok(r) if r.status().is_success() => seen.acked.push((id, sent.elapsed())),
-            // A killed daemon refuses connections: back off a little instead of spinning.
+            // A killed daemon refuses connections: back off a little instead of spinning,
+            // and try the next daemon, as a load balancer's health check would.
             _ => {
                 seen.failed += 1;
+                target += 1;
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -159,21 +169,44 @@ fn report(results: Vec<Seen>, elapsed: f64, mut acked: std::fs::File) -> Result<
     Ok(true)
 }
 
-fn verify(db: &str, acked: &str) -> Result<bool, BenchError> {
+/// One pass over the runs: `delivery_id` has no index, and a lookup per acknowledged
+/// delivery scanned the table each time (quadratic, minutes at 40,000 deliveries).
+const PER_DELIVERY: &str =
+    "SELECT delivery_id, COUNT(*) FROM runs WHERE delivery_id IS NOT NULL GROUP BY delivery_id";
+
+/// Runs per delivery id, and all runs, from the SQLite file or the PostgreSQL database.
+fn runs_per_delivery(db: &str) -> Result<(HashMap<String, i64>, i64), BenchError> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(db, tokio_postgres::NoTls).await?;
+            tokio::spawn(connection);
+            let mut runs_of = HashMap::new();
+            for row in client.query(PER_DELIVERY, &[]).await? {
+                runs_of.insert(row.try_get(0)?, row.try_get(1)?);
+            }
+            let total = client.query_one("SELECT COUNT(*) FROM runs", &[]).await?;
+            Ok((runs_of, total.try_get(0)?))
+        });
+    }
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let text = std::fs::read_to_string(acked)?;
-    // One pass over the runs: `delivery_id` has no index, and a lookup per acknowledged
-    // delivery scanned the table each time (quadratic, minutes at 40,000 deliveries).
     let mut runs_of: HashMap<String, i64> = HashMap::new();
-    let mut per_delivery = conn.prepare(
-        "SELECT delivery_id, COUNT(*) FROM runs WHERE delivery_id IS NOT NULL GROUP BY delivery_id",
-    )?;
+    let mut per_delivery = conn.prepare(PER_DELIVERY)?;
     let rows = per_delivery.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (id, n) = row?;
         runs_of.insert(id, n);
     }
+    let total: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
+    Ok((runs_of, total))
+}
+
+fn verify(db: &str, acked: &str) -> Result<bool, BenchError> {
+    let text = std::fs::read_to_string(acked)?;
+    let (runs_of, total) = runs_per_delivery(db)?;
     let (mut ok, mut missing, mut doubled) = (0u64, Vec::new(), Vec::new());
     for id in text.lines().filter(|l| !l.is_empty()) {
         match runs_of.get(id).copied().unwrap_or(0) {
@@ -182,7 +215,6 @@ fn verify(db: &str, acked: &str) -> Result<bool, BenchError> {
             _ => doubled.push(id.to_owned()),
         }
     }
-    let total: i64 = conn.query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))?;
     println!(
         "verified={ok} missing={} duplicated={} runs_in_db={total}",
         missing.len(),

@@ -16,12 +16,18 @@
 //! ```
 //!
 //! Durability: a webhook is answered only after the delivery and the runs it creates are
-//! committed in one SQLite transaction (group commit: deliveries arriving together share
+//! committed in one transaction (SQLite or PostgreSQL) (group commit: deliveries arriving together share
 //! one transaction and one fsync, each answered only after it committed); at start-up, runs that were running when the daemon
 //! died are failed (or re-queued, `on_restart = "requeue"`), [`RunLauncher::reap`] removes
 //! their leftovers, and queued runs start. Each run row is executed by one worker, so every
 //! acknowledged delivery gets its runs exactly once. One daemon per data directory
 //! (`daemon.lock`).
+//!
+//! Several daemons: with `[store] url = "postgres://..."` the queue, history and logs live in
+//! PostgreSQL ([`PgStore`]); any number of daemons share it, each claiming runs with
+//! `SKIP LOCKED`, holding them under a renewed lease, reaping the runs of daemons that stopped
+//! renewing, and hearing about new work, progress and cancellations through `LISTEN/NOTIFY`
+//! (see `docs/scaling.md`).
 //!
 //! HTTP: `POST /webhook`; `GET /api/runs?repo=&status=&event=&before=&limit=`,
 //! `GET /api/runs/{id}` (jobs, steps, timings, annotations, `summary_html`),
