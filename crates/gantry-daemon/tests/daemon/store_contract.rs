@@ -118,6 +118,37 @@ fn a_batch_dedupes_inside_itself(store: &dyn Store) {
     assert_eq!(store.deliveries(10).unwrap().len(), 2);
 }
 
+fn a_batch_keeps_each_runs_own_state(store: &dyn Store) {
+    let mut failed = NewRun::new(spec("o/r", &["a", "b"]));
+    failed.failed = Some("cannot plan".to_owned());
+    let grouped_batch = [
+        PendingCommit {
+            delivery: Some(delivery("m1")),
+            runs: vec![failed, NewRun::new(spec("o/r", &["x", "y"]))],
+        },
+        PendingCommit {
+            delivery: None,
+            runs: vec![run("o/s")],
+        },
+    ];
+    let results = store.commit_batch(&grouped_batch).unwrap();
+    let Ok(Committed::New { run_ids, .. }) = &results[0] else {
+        panic!("{results:?}")
+    };
+    let broken = store.run_detail(run_ids[0]).unwrap().unwrap();
+    assert_eq!(broken.run.status, "completed");
+    assert_eq!(broken.run.reason.as_deref(), Some("cannot plan"));
+    assert_eq!(broken.jobs[1].conclusion.as_deref(), Some("skipped"));
+    let fine = store.run_detail(run_ids[1]).unwrap().unwrap();
+    assert_eq!(fine.run.status, "queued");
+    assert_eq!(fine.run.delivery_id.as_deref(), Some("m1"));
+    let keys: Vec<&str> = fine.jobs.iter().map(|j| j.key.as_str()).collect();
+    assert_eq!(keys, ["x", "y"]);
+    assert!(matches!(&results[1], Ok(Committed::New { run_ids, .. }) if run_ids.len() == 1));
+    // The failed run is not claimable; the others are, oldest first.
+    assert_eq!(claim(store), Some(run_ids[1]));
+}
+
 fn claims_take_the_oldest_and_respect_groups(store: &dyn Store) {
     let first = queue(store, &[grouped("deploy", false)])[0];
     assert_eq!(claim(store), Some(first));
@@ -408,6 +439,7 @@ macro_rules! contract {
 contract!(
     commit_records_a_delivery_once,
     a_batch_dedupes_inside_itself,
+    a_batch_keeps_each_runs_own_state,
     claims_take_the_oldest_and_respect_groups,
     a_newer_run_supersedes_the_pending_one,
     progress_is_recorded_and_read_back,

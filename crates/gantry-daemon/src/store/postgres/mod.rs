@@ -127,10 +127,15 @@ impl PgStore {
     /// Commits `items` in one transaction: one WAL flush for the whole burst.
     async fn commit_all(&self, items: &[PendingCommit]) -> Result<Vec<Committed>, StoreError> {
         self.in_tx(async |tx| {
-            let mut done = Vec::with_capacity(items.len());
-            for item in items {
-                done.push(writes::commit_in(tx, item.delivery.as_ref(), &item.runs).await?);
-            }
+            let done = if writes::bulk_ok(items) {
+                writes::commit_bulk(tx, items).await?
+            } else {
+                let mut done = Vec::with_capacity(items.len());
+                for item in items {
+                    done.push(writes::commit_in(tx, item.delivery.as_ref(), &item.runs).await?);
+                }
+                done
+            };
             if done.iter().any(queued_runs) {
                 notify(tx, QUEUE, "").await?;
             }
