@@ -10,6 +10,10 @@ scripts/ensure-tools.sh
 scripts/ensure-docker.sh
 scripts/build-images.sh
 
+# The daemon's crash and cluster tests start the `daemon` example as a process: build it first
+# (nextest does not rebuild binaries that tests only start).
+cargo build -q -p gantry-daemon --examples
+
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@" || status=$?

@@ -402,6 +402,32 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
+/// Serialises plain data structs for a TEXT column; that cannot fail.
+pub(crate) fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// GitHub compares concurrency group names case-insensitively (`prod` is `Prod`).
+pub(crate) fn group_key(group: &str) -> String {
+    group.to_lowercase()
+}
+
+pub(crate) fn level_str(level: AnnotationLevel) -> &'static str {
+    match level {
+        AnnotationLevel::Error => "error",
+        AnnotationLevel::Warning => "warning",
+        AnnotationLevel::Notice => "notice",
+    }
+}
+
+pub(crate) fn parse_level(s: &str) -> AnnotationLevel {
+    match s {
+        "error" => AnnotationLevel::Error,
+        "warning" => AnnotationLevel::Warning,
+        _ => AnnotationLevel::Notice,
+    }
+}
+
 /// Milliseconds since the epoch.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()

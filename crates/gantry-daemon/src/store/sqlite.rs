@@ -177,11 +177,6 @@ fn insert_delivery(tx: &Tx<'_>, d: &NewDelivery) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    // Serialising plain data structs to a string cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
-}
-
 fn insert_run(tx: &Tx<'_>, delivery: Option<&str>, run: &NewRun) -> Result<i64, StoreError> {
     let spec = &run.spec;
     let carried: Vec<&str> = run.carried.iter().map(|(k, _)| k.as_str()).collect();
@@ -237,11 +232,6 @@ fn insert_run(tx: &Tx<'_>, delivery: Option<&str>, run: &NewRun) -> Result<i64, 
     }
     transition(tx, id, None, None, status, run.failed.as_deref())?;
     Ok(id)
-}
-
-/// GitHub compares concurrency group names case-insensitively (`prod` is `Prod`).
-fn group_key(group: &str) -> String {
-    group.to_lowercase()
 }
 
 /// GitHub's rule: one running and one pending run per group; a newer pending run replaces
@@ -460,22 +450,6 @@ fn expand_matrix(
         )?;
     }
     Ok(())
-}
-
-fn level_str(level: AnnotationLevel) -> &'static str {
-    match level {
-        AnnotationLevel::Error => "error",
-        AnnotationLevel::Warning => "warning",
-        AnnotationLevel::Notice => "notice",
-    }
-}
-
-fn parse_level(s: &str) -> AnnotationLevel {
-    match s {
-        "error" => AnnotationLevel::Error,
-        "warning" => AnnotationLevel::Warning,
-        _ => AnnotationLevel::Notice,
-    }
 }
 
 fn count(n: i64) -> u64 {

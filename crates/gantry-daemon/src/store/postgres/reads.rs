@@ -5,27 +5,10 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::sql::{opt, opt_u32, rows, to_u32};
-use crate::launcher::AnnotationLevel;
 use crate::store::{
     AnnotationRecord, Counts, DeliveryRecord, JobRecord, LogChunk, RunDetail, RunFilter, RunSpec,
-    RunSummary, StepRecord, StoreError, Transition,
+    RunSummary, StepRecord, StoreError, Transition, parse_level,
 };
-
-pub(super) fn level_str(level: AnnotationLevel) -> &'static str {
-    match level {
-        AnnotationLevel::Error => "error",
-        AnnotationLevel::Warning => "warning",
-        AnnotationLevel::Notice => "notice",
-    }
-}
-
-fn parse_level(s: &str) -> AnnotationLevel {
-    match s {
-        "error" => AnnotationLevel::Error,
-        "warning" => AnnotationLevel::Warning,
-        _ => AnnotationLevel::Notice,
-    }
-}
 
 const RUN_COLUMNS: &str = "id, repo, event, workflow_path, workflow_name, git_ref, sha, status,
     conclusion, reason, attempt, rerun_of, delivery_id, concurrency_group, created_at,

@@ -11,7 +11,7 @@ use crate::launcher::PlannedJobInfo;
 use crate::launcher::{Conclusion, RunEvent};
 use crate::store::{
     ClaimedRun, Committed, ConcurrencySpec, NewDelivery, NewRun, PendingCommit, RunSpec,
-    StoreError, now_ms,
+    StoreError, group_key, json, level_str, now_ms,
 };
 
 /// Channels other daemons `LISTEN` on.
@@ -84,11 +84,6 @@ pub(super) async fn commit_in(
         superseded,
         cancel_running,
     })
-}
-
-fn json<T: serde::Serialize>(value: &T) -> String {
-    // Serialising plain data structs to a string cannot fail.
-    serde_json::to_string(value).unwrap_or_default()
 }
 
 pub(super) async fn transition(
@@ -384,11 +379,6 @@ async fn insert_runs(
     )
     .await?;
     Ok(ids)
-}
-
-/// GitHub compares concurrency group names case-insensitively (`prod` is `Prod`).
-fn group_key(group: &str) -> String {
-    group.to_lowercase()
 }
 
 struct Group<'a> {
@@ -726,7 +716,7 @@ pub(super) async fn apply_event(
                 tx,
                 "INSERT INTO annotations (job_id, level, message, file, line)
                  VALUES ($1, $2, $3, $4, $5)",
-                &[&id, &super::reads::level_str(*level), message, file, &line],
+                &[&id, &level_str(*level), message, file, &line],
             )
             .await?;
         }
