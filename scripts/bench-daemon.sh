@@ -32,10 +32,8 @@
 # Measured 2026-11-27 (sqlite only), 32 connections, 10 s per phase: steady 2043 acked/s, p50
 # 15 ms, p99 35 ms with the machine lightly loaded; 1168 to 1177 acked/s, p99 61 to 76 ms with
 # others compiling. With 32 requests always in flight, latency is mostly queueing (32 / rate).
-<<<<<<< HEAD
 # 2026-12-07 (sqlite, listener timeouts from gantry-http), others compiling (load average 4 to
 # 8): 461/s steady, 446/s with 200 stalled connections held open (ratio 0.97).
-=======
 #
 # Measured 2026-12-07, all three in one run, the 2-core machine at load average 11 to 12.5
 # (other sessions compiling), 32 connections, 10 s per phase (FAIL on p99 everywhere):
@@ -47,7 +45,6 @@
 # Two daemons on a 2-core machine that also runs PostgreSQL and the load generator compete for
 # the same cores; the second daemon is for capacity on another machine, not for speed here.
 # Before group commits became unnest inserts, pg-1 did 330/s (3 ms per delivery in commits).
->>>>>>> helper/pg
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
