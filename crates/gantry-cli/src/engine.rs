@@ -62,7 +62,17 @@ pub fn lint_scripts(
 pub fn finish(linter: &Linter, file: &SourceFile, diagnostics: &mut Vec<Diagnostic>) {
     linter.filter(&file.display_path(), &file.text, diagnostics);
     diagnostics.sort_by_key(|d| (d.span.start.offset, d.span.end.offset));
-    diagnostics.dedup();
+    // The reader's call checks and the linter's may report one problem twice, and not next to
+    // each other (two problems at one span interleave): keep each first report only.
+    let mut seen = std::collections::HashSet::new();
+    diagnostics.retain(|d| {
+        seen.insert((
+            d.span.start.offset,
+            d.span.end.offset,
+            d.rule,
+            d.message.clone(),
+        ))
+    });
 }
 
 /// The linter with the configuration at `path`, or with `.github/gantry.toml` when no path is
