@@ -1,0 +1,28 @@
+//! gantry-services: the runner services jobs talk to, stored by gantry.
+//!
+//! - The artifact service of `@actions/artifact` 2.x (upload-artifact@v4, download-artifact@v4):
+//!   the Results service's Twirp `ArtifactService` plus Azure-style blob uploads and downloads
+//!   at signed URLs.
+//! - The cache service of `@actions/cache` (actions/cache@v4): the legacy `_apis/artifactcache`
+//!   REST API and the v2 Twirp `CacheService`.
+//!
+//! Both share one router ([`Services::router`], mountable by the daemon; [`serve`] runs it
+//! standalone), one metadata database and gantry-packages' content-addressed blob store.
+//! Access is by [`RunScope`] tokens ([`Services::mint_run_token`]), handed to jobs as
+//! `ACTIONS_RUNTIME_TOKEN` with the URLs [`job_env`] names.
+
+mod artifacts;
+mod blob_http;
+mod blobs;
+mod cache;
+mod config;
+mod db;
+mod error;
+mod server;
+mod token;
+
+pub use config::Config;
+pub use db::{ArtifactInfo, CacheInfo};
+pub use error::ServiceError;
+pub use server::{ServeHandle, Services, job_env, serve};
+pub use token::RunScope;

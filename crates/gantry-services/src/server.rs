@@ -1,0 +1,283 @@
+//! The services as one axum router, their shared state, and standalone serving.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use gantry_packages::Digest;
+use gantry_packages::storage::ByteStream;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::blobs::Blobs;
+use crate::config::Config;
+use crate::db::{ArtifactInfo, CacheInfo, Db};
+use crate::error::{Result, ServiceError};
+use crate::token::{RunScope, Signer};
+use crate::{artifacts, blob_http, cache};
+
+/// Signed blob URLs live this long: enough for a slow 10 GB transfer, short enough that a
+/// leaked URL soon stops working.
+pub(crate) const URL_TTL_SECS: i64 = 6 * 3600;
+
+pub(crate) struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub blobs: Blobs,
+    pub signer: Signer,
+}
+
+/// The artifact and cache services over one data directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Services {
+    /// Opens (creating) the services' directory. Leftovers of killed uploads are removed.
+    pub fn open(config: Config) -> Result<Services> {
+        std::fs::create_dir_all(&config.root).map_err(ServiceError::io("create", &config.root))?;
+        let db = Db::open(&config.root.join("services.db"))?;
+        let blobs = Blobs::open(&config.root)?;
+        blobs.discard_orphans(&db.live_uploads()?);
+        let signer = Signer::load_or_create(&config.root.join("token.key"))?;
+        Ok(Services {
+            inner: Arc::new(Inner {
+                config,
+                db,
+                blobs,
+                signer,
+            }),
+        })
+    }
+
+    /// The router: mount at the root of an address (the clients build `/twirp/...` and
+    /// `/_apis/artifactcache/...` from the base URL they are given).
+    pub fn router(&self) -> Router {
+        let json_limit = self.inner.config.max_json_bytes;
+        let rpc = Router::new()
+            .route(
+                "/twirp/github.actions.results.api.v1.ArtifactService/{method}",
+                post(artifacts::rpc),
+            )
+            .route(
+                "/twirp/github.actions.results.api.v1.CacheService/{method}",
+                post(cache::rpc),
+            )
+            .route("/_apis/artifactcache/cache", get(cache::legacy_lookup))
+            .route(
+                "/_apis/artifactcache/caches",
+                post(cache::legacy_reserve).get(cache::legacy_list),
+            )
+            .route(
+                "/_apis/artifactcache/caches/{id}",
+                axum::routing::patch(cache::legacy_upload).post(cache::legacy_commit),
+            )
+            .layer(DefaultBodyLimit::max(json_limit));
+        // Blob bodies are streamed and bounded by `max_request_bytes` in the handler.
+        let blobs = Router::new()
+            .route(
+                "/_blob/{container}/{id}",
+                axum::routing::put(blob_http::put).get(blob_http::get),
+            )
+            .layer(DefaultBodyLimit::max(json_limit));
+        rpc.merge(blobs).with_state(self.clone())
+    }
+
+    /// Mints a run's `ACTIONS_RUNTIME_TOKEN`.
+    pub fn mint_run_token(&self, scope: &RunScope, ttl: Duration) -> String {
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        self.inner.signer.mint(scope, now_secs(), ttl)
+    }
+
+    /// The scope of the request's bearer token.
+    pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<RunScope> {
+        let value = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ServiceError::NoToken)?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .ok_or(ServiceError::NoToken)?
+            .trim();
+        self.inner.signer.verify(token, now_secs())
+    }
+
+    /// Finalized, unexpired artifacts of a run (of all runs for `None`).
+    pub fn artifacts(&self, run_id: Option<&str>) -> Result<Vec<ArtifactInfo>> {
+        self.inner.db.artifacts(run_id, now_secs())
+    }
+
+    /// An artifact's zip, streamed.
+    pub async fn artifact_content(&self, id: i64) -> Result<(ArtifactInfo, ByteStream)> {
+        let info = self
+            .inner
+            .db
+            .artifact_by_id(id, now_secs())?
+            .ok_or_else(|| ServiceError::NotFound(format!("no artifact with id {id}")))?;
+        let stream = self.inner.blobs.read(&parse_digest(&info.digest)?).await?;
+        Ok((info, stream))
+    }
+
+    /// Deletes an artifact and, when nothing else shares it, its content.
+    pub async fn delete_artifact(&self, id: i64) -> Result<Option<ArtifactInfo>> {
+        let Some((info, upload)) = self.inner.db.delete_artifact(id)? else {
+            return Ok(None);
+        };
+        self.inner.blobs.discard(&upload).await;
+        self.release(&info.digest).await?;
+        Ok(Some(info))
+    }
+
+    /// Cache entries of a repository (of all for `None`).
+    pub fn caches(&self, repository: Option<&str>) -> Result<Vec<CacheInfo>> {
+        self.inner.db.caches(repository)
+    }
+
+    /// Deletes a cache entry; `false` when there was none.
+    pub async fn delete_cache(&self, id: i64) -> Result<bool> {
+        let Some((digest, upload)) = self.inner.db.delete_cache(id)? else {
+            return Ok(false);
+        };
+        self.inner.blobs.discard(&upload).await;
+        self.release(&digest).await?;
+        Ok(true)
+    }
+
+    /// Deletes artifacts past their retention; returns how many.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let expired = self.inner.db.expired_artifacts(now_secs())?;
+        for id in &expired {
+            self.delete_artifact(*id).await?;
+        }
+        self.inner.blobs.cleanup().await?;
+        Ok(expired.len())
+    }
+
+    /// Removes a blob no row refers to any more.
+    pub(crate) async fn release(&self, digest: &str) -> Result<()> {
+        if digest.is_empty() || self.inner.db.digest_used(digest)? {
+            return Ok(());
+        }
+        self.inner.blobs.delete(&parse_digest(digest)?).await
+    }
+
+    /// A signed URL for `kind`/`id` on the host the client reached us at.
+    pub(crate) fn signed_url(&self, headers: &HeaderMap, kind: &str, id: &str) -> String {
+        let expires = now_secs() + URL_TTL_SECS;
+        let sig = self.inner.signer.sign_url(kind, id, expires);
+        format!(
+            "{}/_blob/{kind}/{id}?se={expires}&sig={sig}",
+            base_url(headers)
+        )
+    }
+}
+
+/// `http://<Host>`: the address the job used, which is also reachable for its blob requests.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'/' && b != b'@')
+        })
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+pub(crate) fn parse_digest(s: &str) -> Result<Digest> {
+    Digest::parse(s).map_err(|e| ServiceError::InvalidArgument(e.to_string()))
+}
+
+/// The environment a job needs to reach the services, named as GitHub's runner names it.
+pub fn job_env(base_url: &str, token: &str) -> Vec<(String, String)> {
+    let base = if base_url.ends_with('/') {
+        base_url.to_owned()
+    } else {
+        format!("{base_url}/")
+    };
+    vec![
+        ("ACTIONS_RUNTIME_URL".into(), base.clone()),
+        ("ACTIONS_RESULTS_URL".into(), base.clone()),
+        ("ACTIONS_CACHE_URL".into(), base),
+        ("ACTIONS_RUNTIME_TOKEN".into(), token.to_owned()),
+        // github.com selects the v2 cache service this way; the legacy one stays served for
+        // clients that do not look at it.
+        ("ACTIONS_CACHE_SERVICE_V2".into(), "True".into()),
+    ]
+}
+
+/// A running services server.
+pub struct ServeHandle {
+    addr: SocketAddr,
+    services: Services,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl ServeHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for ServeHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Serves `services` on `addr` (`127.0.0.1:0` for a free loopback port).
+pub async fn serve(addr: SocketAddr, services: Services) -> Result<ServeHandle> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(ServiceError::io("bind", addr.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(ServiceError::io("bind", addr.to_string()))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let app = services.router();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(ServeHandle {
+        addr,
+        services,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
