@@ -39,6 +39,8 @@ pub enum Command {
     Clean(CleanArgs),
     Packages(PackagesArgs),
     Actions(ActionsArgs),
+    Artifacts(ArtifactsArgs),
+    Cache(CacheArgs),
     Daemon(DaemonArgs),
 }
 
@@ -346,6 +348,81 @@ pub struct DaemonArgs {
     /// Check the configuration, print every problem, and exit.
     #[arg(long)]
     pub check_config: bool,
+}
+
+/// Artifacts runs uploaded (`actions/upload-artifact`), kept in gantry's data directory.
+#[derive(Debug, Args)]
+pub struct ArtifactsArgs {
+    /// gantry's data directory; artifacts live under `DIR/services` (default:
+    /// `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: ArtifactsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// List artifacts: run id, artifact id, name, size, expiry. RUN is a `github.run_id`.
+    List {
+        /// Only this run's.
+        run: Option<String>,
+    },
+    /// Save a run's artifacts as `NAME.zip` files (the zip the upload made, as GitHub's
+    /// download gives it).
+    Download {
+        /// The run (`github.run_id`).
+        run: String,
+        /// Only the artifact with this name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the zips.
+        #[arg(short = 'o', long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Delete a run's artifacts (or the one named with --name).
+    Rm {
+        /// The run (`github.run_id`).
+        run: String,
+        /// Only the artifact with this name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Caches runs saved (`actions/cache`), kept between runs in gantry's data directory.
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// gantry's data directory; caches live under `DIR/services` (default:
+    /// `~/.local/share/gantry`).
+    #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// List cache entries, newest first: id, repository, ref, key, size, last use.
+    List {
+        /// Only this repository's (`owner/name`).
+        #[arg(long)]
+        repo: Option<String>,
+    },
+    /// Delete cache entries: those with the ids given, or every entry whose key starts with
+    /// --key (of --repo, when given).
+    Rm {
+        /// Entry ids (from `gantry cache list`).
+        ids: Vec<i64>,
+        /// Delete the entries whose key starts with this.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only this repository's entries.
+        #[arg(long)]
+        repo: Option<String>,
+    },
 }
 
 /// gantry's package registry (GitHub Packages for npm and containers, offline).

@@ -43,5 +43,9 @@ pub enum CliError {
     #[error(transparent)]
     Actions(#[from] crate::commands::actions::ActionsError),
     #[error(transparent)]
+    Services(#[from] crate::services::ServicesError),
+    #[error(transparent)]
+    ServicesCommand(#[from] crate::commands::services::ServicesCommandError),
+    #[error(transparent)]
     Daemon(#[from] crate::commands::daemon::DaemonCommandError),
 }

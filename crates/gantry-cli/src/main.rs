@@ -13,6 +13,7 @@ mod logging;
 mod output;
 mod registry;
 mod render;
+mod services;
 mod terminal;
 
 fn main() -> std::process::ExitCode {

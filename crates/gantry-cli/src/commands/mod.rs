@@ -9,6 +9,7 @@ mod graph;
 mod list;
 mod packages;
 pub mod run;
+pub mod services;
 mod validate;
 mod workflows;
 
@@ -38,6 +39,8 @@ pub fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::Clean(args) => clean::run(&args, colors),
         Command::Packages(args) => packages::run(&args, colors),
         Command::Actions(args) => actions::run(&args),
+        Command::Artifacts(args) => services::artifacts(&args),
+        Command::Cache(args) => services::cache(&args),
         Command::Daemon(args) => daemon::run(&args, colors),
     }
 }

@@ -32,6 +32,7 @@ use crate::output::{self, Paint};
 use crate::registry::RunRegistry;
 use crate::render::run::{PlannedWorkflow, TextRun};
 use crate::render::{run_json, run_plan};
+use crate::services::RunServices;
 
 /// How long the second Ctrl-C waits for the engine to remove a run's containers.
 const FORCED_CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,9 +156,13 @@ pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
         .map_err(RunError::Runtime)?;
     let mut planned = planned;
     let registry = runtime.block_on(start_registry(args, &mut context, &mut planned))?;
-    let ran = runtime.block_on(run_all(planned, &context));
+    let services = runtime.block_on(start_services(args, &context));
+    let ran = runtime.block_on(run_all(planned, &context, services.as_ref()));
     if let Some(registry) = registry {
         runtime.block_on(registry.stop());
+    }
+    if let Some(services) = services {
+        runtime.block_on(services.stop());
     }
     let ran = ran?;
     // Job environments are cleaned up before `run` returns; nothing left needs the runtime.
@@ -199,6 +204,42 @@ async fn start_registry(
         engine::add_env(&mut p.workflow, &env);
     }
     Ok(Some(registry))
+}
+
+/// Starts the artifact and cache services for the runs. Without them the run goes on: only
+/// jobs using artifacts or caches need them.
+async fn start_services(args: &RunArgs, context: &Context) -> Option<RunServices> {
+    match RunServices::start(args.data_dir.as_deref()).await {
+        Ok(services) => Some(services),
+        Err(e) => {
+            let warning = context.paint.warning("warning");
+            output::note(&format!(
+                "{warning}: {e}; jobs run without artifact and cache services\n"
+            ));
+            None
+        }
+    }
+}
+
+/// What one run's `ACTIONS_RUNTIME_TOKEN` grants: its artifacts, and the caches of its
+/// repository (the checkout's path when it has no GitHub name) from its ref and the default
+/// branch.
+fn run_scope(context: &Context, run_id: &str) -> gantry_services::RunScope {
+    let github = &context.github;
+    let repository = if github.repository.is_empty() {
+        context.root.display().to_string()
+    } else {
+        github.repository.clone()
+    };
+    let default_branch = github.event["repository"]["default_branch"]
+        .as_str()
+        .unwrap_or("main");
+    gantry_services::RunScope {
+        run_id: run_id.to_owned(),
+        repository,
+        git_ref: github.git_ref.clone(),
+        default_ref: format!("refs/heads/{default_branch}"),
+    }
 }
 
 /// Release and tag events report the tag at HEAD as `GITHUB_REF`.
@@ -425,7 +466,11 @@ fn print_plan(
 }
 
 /// Runs every planned workflow in turn under one Ctrl-C watcher.
-async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, CliError> {
+async fn run_all(
+    planned: Vec<Planned>,
+    context: &Context,
+    services: Option<&RunServices>,
+) -> Result<Outcome, CliError> {
     // Without an engine, host jobs still run; container jobs fail with the reason.
     let docker = engine::connect_docker().await.ok();
     let cancel = CancellationToken::new();
@@ -446,6 +491,7 @@ async fn run_all(planned: Vec<Planned>, context: &Context) -> Result<Outcome, Cl
         let conclusion = run_one(
             p,
             context,
+            services,
             executor.clone(),
             &cancel,
             &run_ids,
@@ -508,8 +554,9 @@ async fn watch_signals(
 /// Runs one workflow: its own run id and run directory, events rendered and stored as they
 /// arrive.
 async fn run_one(
-    p: Planned,
+    mut p: Planned,
     context: &Context,
+    services: Option<&RunServices>,
     executor: Arc<dyn engine::Executor>,
     cancel: &CancellationToken,
     run_ids: &Arc<Mutex<Vec<String>>>,
@@ -528,6 +575,12 @@ async fn run_one(
     let run_id = run_id();
     if let Ok(mut ids) = run_ids.lock() {
         ids.push(run_id.clone());
+    }
+    if let Some(services) = services {
+        engine::add_env(
+            &mut p.workflow,
+            &services.env_for_run(&run_scope(context, &run_id)),
+        );
     }
     let mut options = run_options(&p, context, &run_id, number, cancel.clone());
     options.debug = debug;

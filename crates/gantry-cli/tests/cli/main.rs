@@ -15,5 +15,6 @@ mod reference;
 mod reusable;
 mod run;
 mod run_docker;
+mod services;
 mod test;
 mod validate;

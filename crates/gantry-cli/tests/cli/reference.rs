@@ -11,13 +11,13 @@ use std::process::{Command, Stdio};
 
 use crate::packages::{Served, npm, npmrc};
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// Starts Docker and builds gantry's images (with the docker CLI in the runner image) when
 /// missing; the script is idempotent and quick when everything is there.
-fn images_ready() {
+pub(crate) fn images_ready() {
     static READY: std::sync::Once = std::sync::Once::new();
     READY.call_once(|| {
         for script in ["ensure-docker.sh", "build-images.sh"] {
@@ -75,7 +75,7 @@ fn commit_example(example: &str, repo: &Path) {
 }
 
 /// `gantry run EVENT ARGS` in `repo` with the registry data in `data`; asserts success.
-fn gantry_run(repo: &Path, data: &Path, args: &[&str]) -> String {
+pub(crate) fn gantry_run(repo: &Path, data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
         .args(["--color", "never", "run"])
         .args(args)
@@ -93,7 +93,7 @@ fn gantry_run(repo: &Path, data: &Path, args: &[&str]) -> String {
     stdout
 }
 
-fn gantry(data: &Path, args: &[&str]) -> String {
+pub(crate) fn gantry(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
         .args(args)
         .arg("--data-dir")
