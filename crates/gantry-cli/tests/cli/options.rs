@@ -27,7 +27,7 @@ fn missing_subcommand_is_a_usage_error() {
         .stderr(
             r#"
             error: 'gantry' requires a subcommand but one was not provided
-              [subcommands: validate, list, graph, expr, run, clean, packages, artifacts, cache, daemon, help]
+              [subcommands: validate, list, graph, expr, run, clean, packages, actions, artifacts, cache, daemon, help]
 
             Usage: gantry [OPTIONS] <COMMAND>
 
