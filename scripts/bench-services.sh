@@ -70,7 +70,9 @@ cleanup() {
 }
 trap cleanup EXIT
 REPO="$WORK/repo" DATA="$WORK/data"
-mkdir -p "$REPO/.github/workflows" "$REPO/.github/actions"
+mkdir -p "$REPO/.github/workflows"
+# The real actions as local actions of the repository (`gantry run` does not read the action
+# store yet).
 for pair in "cache:$SHARED/cache@v4" "upload-artifact:$UPLOAD" "download-artifact:$DOWNLOAD"; do
   mkdir -p "$REPO/.github/actions/${pair%%:*}"
   cp "${pair#*:}/action.yml" "$REPO/.github/actions/${pair%%:*}/"
@@ -111,8 +113,14 @@ YAML
   && git -c user.name=bench -c user.email=b@gantry.invalid commit -qm bench \
   && git remote add origin https://github.com/gantry-bench/services.git)
 
-run_workflow() { # file -> output
-  (cd "$REPO" && "$GANTRY" --color never run workflow_dispatch --data-dir "$DATA" "$REPO/.github/workflows/$1")
+run_workflow() { # file -> output; a failed run prints its output and stops the benchmark
+  local out
+  if ! out="$(cd "$REPO" && "$GANTRY" --color never run workflow_dispatch --data-dir "$DATA" -W "$REPO/.github/workflows/$1" 2>&1)"; then
+    echo "$out" >&2
+    log "the $1 run failed"
+    exit 1
+  fi
+  echo "$out"
 }
 # `850ms`, `1.2s`, `2m05s` -> milliseconds
 to_ms() {

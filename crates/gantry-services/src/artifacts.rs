@@ -5,18 +5,17 @@
 //! A run's token reaches only that run's artifacts: every request names its run
 //! (`workflow_run_backend_id`) and must name the token's.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::db::ArtifactInfo;
 use crate::error::{Result, ServiceError};
-use crate::server::{Services, now_secs, parse_digest};
+use crate::server::{Services, now_secs, parse_digest, twirp};
 use crate::token::RunScope;
 
 #[derive(Deserialize)]
@@ -126,14 +125,10 @@ pub(crate) async fn rpc(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = match svc.authorize(&headers) {
-        Ok(scope) => dispatch(&svc, &scope, &method, &headers, &body).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(e) => e.twirp(),
-    }
+    twirp(svc, headers, |svc, scope, headers| async move {
+        dispatch(&svc, &scope, &method, &headers, &body).await
+    })
+    .await
 }
 
 async fn dispatch(

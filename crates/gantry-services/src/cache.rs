@@ -24,7 +24,7 @@ use crate::artifacts::parse;
 use crate::blobs::chunk_file;
 use crate::db::CacheInfo;
 use crate::error::{Result, ServiceError};
-use crate::server::{Services, now_ms};
+use crate::server::{Services, now_ms, twirp};
 use crate::token::RunScope;
 
 /// GitHub's limit on key length.
@@ -248,6 +248,21 @@ pub(crate) async fn legacy_reserve(
     Ok((StatusCode::CREATED, Json(json!({"cacheId": id}))).into_response())
 }
 
+/// The legacy reservation `id` names, if it is one of the token's repository in progress.
+fn reservation(svc: &Services, scope: &RunScope, id: &str) -> Result<crate::db::Pending> {
+    let missing = || {
+        ServiceError::NotFound(format!(
+            "no cache reservation `{id}` in progress for {}",
+            scope.repository
+        ))
+    };
+    let id: i64 = id.parse().map_err(|_| missing())?;
+    svc.inner
+        .db
+        .pending_cache(&scope.repository, id)?
+        .ok_or_else(missing)
+}
+
 /// `bytes START-END/*` (the client's form) or `bytes START-END/TOTAL`.
 fn content_range(headers: &HeaderMap) -> Result<(u64, u64)> {
     let bad = || ServiceError::InvalidArgument("expected Content-Range: bytes START-END/*".into());
@@ -275,19 +290,7 @@ pub(crate) async fn legacy_upload(
     body: Body,
 ) -> Result<Response> {
     let scope = svc.authorize(&headers)?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ServiceError::NotFound(format!("no cache reservation `{id}`")))?;
-    let pending = svc
-        .inner
-        .db
-        .pending_cache(&scope.repository, id)?
-        .ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "no cache reservation {id} in progress for {}",
-                scope.repository
-            ))
-        })?;
+    let pending = reservation(&svc, &scope, &id)?;
     let (start, len) = content_range(&headers)?;
     let limit = svc.inner.config.max_request_bytes;
     if len > limit {
@@ -319,20 +322,8 @@ pub(crate) async fn legacy_commit(
     body: Bytes,
 ) -> Result<Response> {
     let scope = svc.authorize(&headers)?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ServiceError::NotFound(format!("no cache reservation `{id}`")))?;
     let req: CommitBody = parse(&body)?;
-    let pending = svc
-        .inner
-        .db
-        .pending_cache(&scope.repository, id)?
-        .ok_or_else(|| {
-            ServiceError::NotFound(format!(
-                "no cache reservation {id} in progress for {}",
-                scope.repository
-            ))
-        })?;
+    let pending = reservation(&svc, &scope, &id)?;
     check_size(&svc, req.size)?;
     let digest = svc
         .inner
@@ -373,14 +364,10 @@ pub(crate) async fn rpc(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let result = match svc.authorize(&headers) {
-        Ok(scope) => dispatch(&svc, &scope, &method, &headers, &body).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(value) => Json(value).into_response(),
-        Err(e) => e.twirp(),
-    }
+    twirp(svc, headers, |svc, scope, headers| async move {
+        dispatch(&svc, &scope, &method, &headers, &body).await
+    })
+    .await
 }
 
 async fn dispatch(

@@ -130,6 +130,19 @@ impl Db {
         Ok(f(&mut conn)?)
     }
 
+    /// The upload a query (selecting `id, upload`) finds, if any.
+    fn pending(&self, sql: &str, params: impl rusqlite::Params) -> Result<Option<Pending>> {
+        self.with(|c| {
+            c.query_row(sql, params, |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    upload: r.get(1)?,
+                })
+            })
+            .optional()
+        })
+    }
+
     // ---- artifacts --------------------------------------------------------------------
 
     /// Starts (or restarts) the upload of `name` in `run`; returns the replaced pending upload.
@@ -175,30 +188,14 @@ impl Db {
     }
 
     pub(crate) fn pending_artifact(&self, run_id: &str, name: &str) -> Result<Option<Pending>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, upload FROM artifacts WHERE run_id = ?1 AND name = ?2 AND state = 'pending'",
-                params![run_id, name],
-                |r| Ok(Pending { id: r.get(0)?, upload: r.get(1)? }),
-            )
-            .optional()
-        })
+        self.pending("SELECT id, upload FROM artifacts WHERE run_id = ?1 AND name = ?2 AND state = 'pending'", params![run_id, name])
     }
 
     pub(crate) fn pending_artifact_by_upload(&self, upload: &str) -> Result<Option<Pending>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, upload FROM artifacts WHERE upload = ?1 AND state = 'pending'",
-                params![upload],
-                |r| {
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        upload: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-        })
+        self.pending(
+            "SELECT id, upload FROM artifacts WHERE upload = ?1 AND state = 'pending'",
+            params![upload],
+        )
     }
 
     pub(crate) fn finalize_artifact(
@@ -330,14 +327,10 @@ impl Db {
     }
 
     pub(crate) fn pending_cache(&self, repository: &str, id: i64) -> Result<Option<Pending>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, upload FROM caches WHERE id = ?1 AND repository = ?2 AND state = 'pending'",
-                params![id, repository],
-                |r| Ok(Pending { id: r.get(0)?, upload: r.get(1)? }),
-            )
-            .optional()
-        })
+        self.pending(
+            "SELECT id, upload FROM caches WHERE id = ?1 AND repository = ?2 AND state = 'pending'",
+            params![id, repository],
+        )
     }
 
     pub(crate) fn pending_cache_by_key(
@@ -347,36 +340,18 @@ impl Db {
         key: &str,
         version: &str,
     ) -> Result<Option<Pending>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, upload FROM caches WHERE repository = ?1 AND scope = ?2 AND key = ?3
+        self.pending(
+            "SELECT id, upload FROM caches WHERE repository = ?1 AND scope = ?2 AND key = ?3
                  AND version = ?4 AND state = 'pending'",
-                params![repository, scope, key, version],
-                |r| {
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        upload: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-        })
+            params![repository, scope, key, version],
+        )
     }
 
     pub(crate) fn pending_cache_by_upload(&self, upload: &str) -> Result<Option<Pending>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT id, upload FROM caches WHERE upload = ?1 AND state = 'pending'",
-                params![upload],
-                |r| {
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        upload: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-        })
+        self.pending(
+            "SELECT id, upload FROM caches WHERE upload = ?1 AND state = 'pending'",
+            params![upload],
+        )
     }
 
     pub(crate) fn commit_cache(&self, id: i64, size: u64, digest: &str, now_ms: i64) -> Result<()> {

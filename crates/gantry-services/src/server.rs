@@ -185,6 +185,28 @@ impl Services {
     }
 }
 
+/// Answers a Twirp call: the bearer token's scope goes to `call`, its value or error is
+/// written as Twirp JSON.
+pub(crate) async fn twirp<F, Fut>(
+    svc: Services,
+    headers: HeaderMap,
+    call: F,
+) -> axum::response::Response
+where
+    F: FnOnce(Services, RunScope, HeaderMap) -> Fut,
+    Fut: std::future::Future<Output = Result<serde_json::Value>>,
+{
+    use axum::response::IntoResponse;
+    let result = match svc.authorize(&headers) {
+        Ok(scope) => call(svc, scope, headers).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(e) => e.twirp(),
+    }
+}
+
 /// `http://<Host>`: the address the job used, which is also reachable for its blob requests.
 pub(crate) fn base_url(headers: &HeaderMap) -> String {
     let host = headers
@@ -226,7 +248,7 @@ pub struct ServeHandle {
     addr: SocketAddr,
     services: Services,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl ServeHandle {
@@ -257,7 +279,8 @@ impl Drop for ServeHandle {
     }
 }
 
-/// Serves `services` on `addr` (`127.0.0.1:0` for a free loopback port).
+/// Serves `services` on `addr` (`127.0.0.1:0` for a free loopback port), within gantry-http's
+/// limits (header, body and idle timeouts, a connection cap) like gantry's other listeners.
 pub async fn serve(addr: SocketAddr, services: Services) -> Result<ServeHandle> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -267,13 +290,10 @@ pub async fn serve(addr: SocketAddr, services: Services) -> Result<ServeHandle> 
         .map_err(ServiceError::io("bind", addr.to_string()))?;
     let (stop, stopped) = oneshot::channel::<()>();
     let app = services.router();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let limits = gantry_http::Limits::default();
+    let task = tokio::spawn(gantry_http::serve(listener, app, limits, async move {
+        let _ = stopped.await;
+    }));
     Ok(ServeHandle {
         addr,
         services,
