@@ -277,9 +277,58 @@ add_node_toolcache() {
   log "$tag: node $NODE_MAJORS added to the tool cache"
 }
 
+# The real setup-python, setup-java and setup-go look in $RUNNER_TOOL_CACHE (/__t) before they
+# download. This layer lays the image's Debian python3, JDK and Go out as they expect, so they
+# resolve a matching version offline:
+#   Python/<version>/x64/bin/{python,python3,pythonX.Y} + Python/<version>/x64.complete
+#     (setup-python's tc.find needs the marker; it puts x64 and x64/bin on PATH and runs
+#     bin/python; the links keep Debian's stdlib, found through the resolved executable)
+#   Java_Temurin-Hotspot_jdk/<version>-<build>/x64 + .complete (setup-java's default
+#     `distribution: temurin` folder; `+` becomes `-` in tool-cache names) -> the JDK's home
+#   go/<version>/x64 + .complete -> GOROOT (bin/go)
+# The label records what the layer holds, so a rebuilt base or changed versions re-add it.
+LANG_TOOLCACHE_LAYOUT=1
+add_language_toolcache() {
+  local tag=gantry/runner:bookworm work versions want out
+  # shellcheck disable=SC2016 # expanded by the image's shell
+  versions=$(docker run --rm --network none --entrypoint sh "$tag" -c '
+    py=$(python3 -c "import platform; print(platform.python_version())")
+    jv=$(java -XshowSettings:properties -version 2>&1 | sed -n "s/^ *java.runtime.version = \([0-9.]*\)+\([0-9]*\).*/\1-\2/p")
+    gv=$(go env GOVERSION | sed "s/^go//")
+    echo "python-$py java-$jv go-$gv"') || { log "cannot read the language versions of $tag"; exit 1; }
+  want="layout-$LANG_TOOLCACHE_LAYOUT $versions"
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.language-toolcache" }}' "$tag")" = "$want" ]; then
+    log "$tag has $versions in its tool cache"; return
+  fi
+  work=$(mktemp -d /var/tmp/gantry-langs.XXXXXX)
+  WORKDIRS+=("$work")
+  cat >"$work/layout.sh" <<'EOF'
+set -eu
+tc=/__t
+py=$(python3 -c 'import platform; print(platform.python_version())')
+short=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+mkdir -p "$tc/Python/$py/x64/bin"
+for name in python python3 "python$short"; do ln -s "/usr/bin/python$short" "$tc/Python/$py/x64/bin/$name"; done
+touch "$tc/Python/$py/x64.complete"
+jv=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = \([0-9.]*\)+\([0-9]*\).*/\1-\2/p')
+home=$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")
+mkdir -p "$tc/Java_Temurin-Hotspot_jdk/$jv"
+ln -s "$home" "$tc/Java_Temurin-Hotspot_jdk/$jv/x64"
+touch "$tc/Java_Temurin-Hotspot_jdk/$jv/x64.complete"
+gv=$(go env GOVERSION | sed 's/^go//')
+mkdir -p "$tc/go/$gv"
+ln -s "$(go env GOROOT)" "$tc/go/$gv/x64"
+touch "$tc/go/$gv/x64.complete"
+EOF
+  printf 'FROM %s\nCOPY layout.sh /tmp/layout.sh\nRUN sh /tmp/layout.sh && rm /tmp/layout.sh\nLABEL io.gantry.language-toolcache="%s"\n' "$tag" "$want" >"$work/Dockerfile"
+  out=$(DOCKER_BUILDKIT=0 docker build -q --network none -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: $versions added to the tool cache"
+}
+
 case "$ONLY" in
-  "") build_busybox; build_runner; add_docker_cli; add_node_toolcache ;;
+  "") build_busybox; build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache ;;
   busybox) build_busybox ;;
-  runner) build_runner; add_docker_cli; add_node_toolcache ;;
+  runner) build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache ;;
   *) log "unknown image $ONLY"; exit 2 ;;
 esac

@@ -286,6 +286,29 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub debug: DebugArgs,
+    /// Fetch remote actions the action store lacks from the forge (`--forge`), adding them to
+    /// the store; without it runs are offline and a missing action fails its job.
+    #[arg(long, env = "GANTRY_PULL_ACTIONS")]
+    pub pull_actions: bool,
+
+    /// The forge `--pull-actions` fetches `OWNER/REPO` from.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "GANTRY_ACTIONS_FORGE",
+        default_value = gantry_actions::DEFAULT_FORGE
+    )]
+    pub forge: String,
+
+    /// Run this action from the action store although gantry has it built in, e.g.
+    /// `--real-action actions/setup-node` (repeatable; the store must have the ref used).
+    #[arg(
+        long,
+        value_name = "OWNER/REPO",
+        env = "GANTRY_REAL_ACTION",
+        value_delimiter = ','
+    )]
+    pub real_action: Vec<String>,
 
     /// Publish to this package registry (npm at its root, OCI at `/v2/`) instead of starting
     /// gantry's own; give its token with `-s GITHUB_TOKEN=...`.

@@ -90,6 +90,25 @@ pub struct Config {
     /// Where runs, logs and deliveries are kept.
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[actions]`: where remote actions come from.
+    #[serde(default)]
+    pub actions: ActionsConfig,
+}
+
+/// `[actions]`: the action store runs take remote actions (`uses: OWNER/REPO@REF`) from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsConfig {
+    /// The data directory whose `actions/` store is used (default: `data_dir`); point it at
+    /// `gantry run`'s (`~/.local/share/gantry`) to share one store.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+    /// Fetch actions the store lacks from `forge` (off: runs are offline).
+    #[serde(default)]
+    pub pull: bool,
+    /// The forge `pull` fetches from (default `https://github.com`).
+    #[serde(default)]
+    pub forge: Option<String>,
 }
 
 /// `[store]`: SQLite in `data_dir` unless `url` names a PostgreSQL database, which several
@@ -299,6 +318,7 @@ impl Config {
             packages: PackagesConfig::default(),
             http: gantry_http::Limits::default(),
             store: StoreConfig::default(),
+            actions: ActionsConfig::default(),
         }
     }
 

@@ -34,6 +34,8 @@ pub struct EngineLauncher {
     docker: Option<gantry_docker::Docker>,
     /// Jobs running at once within one run.
     max_jobs: usize,
+    /// The action store remote actions resolve through (none: they fail their job).
+    action_source: Option<Arc<dyn gantry_runner::ActionSource>>,
 }
 
 impl EngineLauncher {
@@ -64,7 +66,14 @@ impl EngineLauncher {
             groups: Arc::default(),
             docker: client,
             max_jobs: 4,
+            action_source: None,
         }
+    }
+
+    /// Remote actions come from `source` (the daemon's `[actions]` store).
+    pub fn with_action_source(mut self, source: Arc<dyn gantry_runner::ActionSource>) -> Self {
+        self.action_source = Some(source);
+        self
     }
 
     /// Whether container labels can run.
@@ -172,7 +181,10 @@ impl EngineLauncher {
         options.workspace_source = Some(run.workspace.clone());
         options.max_jobs = self.max_jobs;
         options.cancel = cancel;
-        options.actions = actions(run);
+        options.actions = match &self.action_source {
+            Some(source) => actions(run).with_source(source.clone()),
+            None => actions(run),
+        };
         options
     }
 }

@@ -52,15 +52,24 @@ pub trait BuiltinAction: Send + Sync {
     async fn run(&self, call: ActionCall<'_>) -> Result<IndexMap<String, String>, ActionError>;
 }
 
-/// Built-in actions by `owner/repo` (lower-case; any ref matches).
+/// Built-in actions by `owner/repo` (lower-case; any ref matches), and where every other remote
+/// action comes from.
 #[derive(Clone, Default)]
 pub struct ActionRegistry {
     actions: IndexMap<String, Arc<dyn BuiltinAction>>,
+    /// The action store (or another source); without one, remote actions fail their job.
+    source: Option<Arc<dyn crate::ActionSource>>,
+    /// Built-ins the user wants run from the source instead (`--real-action actions/setup-node`).
+    real: Vec<String>,
 }
 
 impl std::fmt::Debug for ActionRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.actions.keys()).finish()
+        f.debug_struct("ActionRegistry")
+            .field("builtin", &self.actions.keys().collect::<Vec<_>>())
+            .field("source", &self.source.is_some())
+            .field("real", &self.real)
+            .finish()
     }
 }
 
@@ -88,10 +97,29 @@ impl ActionRegistry {
         self.actions.insert(name.to_ascii_lowercase(), action);
     }
 
+    /// The built-in for `owner/repo`, unless the user asked for the real one.
     pub fn get(&self, owner: &str, repo: &str) -> Option<Arc<dyn BuiltinAction>> {
-        self.actions
-            .get(&format!("{owner}/{repo}").to_ascii_lowercase())
-            .cloned()
+        let name = format!("{owner}/{repo}").to_ascii_lowercase();
+        if self.real.contains(&name) {
+            return None;
+        }
+        self.actions.get(&name).cloned()
+    }
+
+    /// Remote actions resolve through `source` (the action store).
+    pub fn with_source(mut self, source: Arc<dyn crate::ActionSource>) -> Self {
+        self.source = Some(source);
+        self
+    }
+
+    pub fn source(&self) -> Option<&Arc<dyn crate::ActionSource>> {
+        self.source.as_ref()
+    }
+
+    /// Runs `owner/repo` from the source even though gantry has it built in (so the real
+    /// `actions/setup-node` runs when the store has it).
+    pub fn prefer_real(&mut self, name: &str) {
+        self.real.push(name.to_ascii_lowercase());
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {

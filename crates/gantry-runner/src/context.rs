@@ -132,8 +132,8 @@ impl GithubInfo {
         put("job", json!(step.job));
         put("action", json!(step.action));
         put("action_path", json!(step.action_path));
-        put("action_repository", json!(""));
-        put("action_ref", json!(""));
+        put("action_repository", json!(step.action_repository));
+        put("action_ref", json!(step.action_ref));
         for (key, value) in &step.files {
             put(key, json!(value));
         }
@@ -150,6 +150,10 @@ impl GithubInfo {
         put("GITHUB_ACTIONS", "true");
         put("GITHUB_ACTION", &step.action);
         put("GITHUB_ACTION_PATH", &step.action_path);
+        if !step.action_repository.is_empty() {
+            put("GITHUB_ACTION_REPOSITORY", &step.action_repository);
+            put("GITHUB_ACTION_REF", &step.action_ref);
+        }
         put("GITHUB_ACTOR", &self.actor);
         put("GITHUB_TRIGGERING_ACTOR", &self.triggering_actor);
         put("GITHUB_API_URL", &self.api_url);
@@ -191,6 +195,8 @@ pub struct StepVars {
     pub job: String,
     pub action: String,
     pub action_path: String,
+    pub action_repository: String,
+    pub action_ref: String,
     pub workspace: String,
     pub event_path: String,
     /// `env`, `output`, `state`, `path`, `step_summary` → the file paths of this step.

@@ -70,6 +70,9 @@ pub(crate) struct Frame {
     /// `inputs` (a composite action's, or the workflow's).
     pub inputs: Option<Json>,
     pub action_path: String,
+    /// `github.action_repository` / `github.action_ref`: set inside a remote action.
+    pub action_repository: String,
+    pub action_ref: String,
     /// `env` as the steps of this frame start from (workflow + job, or the calling step's).
     pub env: IndexMap<String, String>,
     pub depth: usize,
@@ -95,6 +98,8 @@ pub(crate) struct JobRunner<'a> {
     pub hash: Option<LocalHashFiles>,
     /// Node actions' `post` scripts, run at the end of the job in reverse order.
     pub post_steps: Vec<crate::step::PostStep>,
+    /// Remote actions downloaded into the job, and what their `pre` steps saved.
+    pub remote: crate::step::RemoteActions,
     /// The `job.container` / `job.services` contexts.
     pub containers: Json,
     /// What the running step's output said that a failure hint may explain.
@@ -182,6 +187,8 @@ impl JobRunner<'_> {
             job: self.inst.id.clone(),
             action: action.to_owned(),
             action_path: frame.action_path.clone(),
+            action_repository: frame.action_repository.clone(),
+            action_ref: frame.action_ref.clone(),
             workspace: self.env.paths().workspace.clone(),
             event_path: self.event_path.clone(),
             files: Vec::new(),
@@ -605,6 +612,7 @@ async fn run_in_environment(
         hash: hash_root(shared, environment, on_host, &paths.workspace)
             .map(|root| LocalHashFiles { root }),
         post_steps: Vec::new(),
+        remote: Default::default(),
         containers: containers_context(&environment.containers()),
         clues: Default::default(),
     };
@@ -616,6 +624,12 @@ async fn run_in_environment(
         Ok(frame) => frame,
         Err(message) => return early_failure(events, inst, message),
     };
+    // GitHub's "Set up job": every remote action is resolved and downloaded first (a missing
+    // one fails the job before any step), then the `pre` steps run.
+    if let Err(message) = runner.prepare_actions(&job.steps, 0).await {
+        return early_failure(events, inst, message);
+    }
+    runner.run_pre_steps(&job.steps, &mut frame).await;
     runner.run_steps(&job.steps, &mut frame, "").await;
     runner.run_post_steps(&mut frame).await;
     let outputs = job_outputs(&runner, job, &frame);

@@ -6,6 +6,7 @@
 //! while let Some(event) = rx.recv().await { render(&event); log_writer.handle(&event)?; }
 //! ```
 
+pub mod action_source;
 pub mod actions;
 pub mod builtin;
 mod calls;
@@ -28,6 +29,7 @@ pub mod mask;
 pub mod shell;
 mod step;
 
+pub use action_source::{ActionSource, StoreSource};
 pub use actions::{ActionCall, ActionError, ActionRegistry, BuiltinAction};
 pub use commands::{Annotation, AnnotationLevel};
 pub use context::{GithubInfo, HashFiles, LocalHashFiles};

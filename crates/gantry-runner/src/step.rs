@@ -3,8 +3,10 @@
 
 mod actions_run;
 mod debug;
+mod remote;
 
 pub(crate) use actions_run::PostStep;
+pub(crate) use remote::{ActionSite, RemoteActions};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -469,15 +471,9 @@ impl<'a> JobRunner<'a> {
                     .then(|| self.shared.options.actions.get(&owner, &repo))
                     .flatten();
                 let Some(action) = builtin else {
-                    let known: Vec<&str> = self.shared.options.actions.names().collect();
-                    self.error(
-                        Some(sref),
-                        format!(
-                            "action '{uses}' is not available: gantry runs local actions (`./path`) and its built-in actions ({}) without network access",
-                            known.join(", ")
-                        ),
-                    );
-                    return Ran::failed();
+                    return self
+                        .run_remote_action(sref, frame, env, uses, with, cancel)
+                        .await;
                 };
                 let inputs = match self.with_inputs(frame, &env, with) {
                     Ok(i) => i,
@@ -545,13 +541,6 @@ impl<'a> JobRunner<'a> {
         with: &IndexMap<String, gantry_workflow::Spanned<Yaml>>,
         cancel: CancellationToken,
     ) -> Ran {
-        if frame.depth >= MAX_DEPTH {
-            self.error(
-                Some(sref),
-                format!("composite actions are nested more than {MAX_DEPTH} levels deep"),
-            );
-            return Ran::failed();
-        }
         let workspace = self.env.paths().workspace.clone();
         let dir = working_directory(&workspace, Some(path.trim_end_matches('/')));
         let action = match self.read_action(&dir).await {
@@ -561,18 +550,53 @@ impl<'a> JobRunner<'a> {
                 return Ran::failed();
             }
         };
-        let inputs = match self.action_inputs(sref, frame, &env, &action, with) {
+        let site = ActionSite {
+            dir,
+            uses: format!("./{}", path.trim_start_matches("./")),
+            remote: None,
+        };
+        self.run_action(sref, frame, env, &site, &action, with, cancel)
+            .await
+    }
+
+    /// Runs an action whose files are at `site.dir` in the job environment (a local action, or
+    /// a remote one downloaded from the store): node, docker or composite.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_action(
+        &mut self,
+        sref: &StepRef,
+        frame: &Frame,
+        env: IndexMap<String, String>,
+        site: &ActionSite,
+        action: &gantry_workflow::Action,
+        with: &IndexMap<String, gantry_workflow::Spanned<Yaml>>,
+        cancel: CancellationToken,
+    ) -> Ran {
+        if frame.depth >= MAX_DEPTH {
+            self.error(
+                Some(sref),
+                format!("composite actions are nested more than {MAX_DEPTH} levels deep"),
+            );
+            return Ran::failed();
+        }
+        let inputs = match self.action_inputs(sref, frame, &env, action, with) {
             Ok(i) => i,
             Err(message) => {
                 self.error(Some(sref), message);
                 return Ran::failed();
             }
         };
+        let (action_repository, action_ref) = match &site.remote {
+            Some(r) => (r.repository(), r.git_ref.clone()),
+            None => (String::new(), String::new()),
+        };
         let mut inner = Frame {
             steps: IndexMap::new(),
             failed: false,
             inputs: Some(Json::Object(inputs)),
-            action_path: dir.clone(),
+            action_path: site.dir.clone(),
+            action_repository,
+            action_ref,
             env: env.clone(),
             depth: frame.depth + 1,
             cancel: cancel.clone(),
@@ -580,15 +604,13 @@ impl<'a> JobRunner<'a> {
         let steps = match &action.runs.value {
             ActionRuns::Composite { steps } => steps,
             runs @ ActionRuns::Node { .. } => {
-                let uses = format!("./{}", path.trim_start_matches("./"));
                 return self
-                    .run_node_action(sref, &inner, env, runs, &uses, cancel)
+                    .run_node_action(sref, &inner, env, runs, site, cancel)
                     .await;
             }
             runs @ ActionRuns::Docker { .. } => {
-                let uses = format!("./{}", path.trim_start_matches("./"));
                 return self
-                    .run_docker_action(sref, &inner, env, runs, &uses, cancel)
+                    .run_docker_action(sref, &inner, env, runs, site, cancel)
                     .await;
             }
         };

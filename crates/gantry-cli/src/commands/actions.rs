@@ -115,3 +115,45 @@ fn act_cache_dir() -> Option<PathBuf> {
         .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .map(|dir| dir.join("act"))
 }
+
+/// What `gantry run` gives the runner for remote actions.
+pub struct RunActions {
+    source: Option<std::sync::Arc<dyn gantry_runner::ActionSource>>,
+    real: Vec<String>,
+}
+
+impl RunActions {
+    /// The store in the data directory; when it cannot be opened the run goes on without one
+    /// (with a note), and only jobs using remote actions fail.
+    pub fn from_args(args: &crate::cli::RunArgs) -> RunActions {
+        let source = match open_store(args.data_dir.as_deref()) {
+            Ok(store) => {
+                let pull = args.pull_actions.then(|| args.forge.clone());
+                let source: std::sync::Arc<dyn gantry_runner::ActionSource> =
+                    std::sync::Arc::new(gantry_runner::StoreSource::new(store, pull));
+                Some(source)
+            }
+            Err(e) => {
+                output::note(&format!("warning: no action store: {e}\n"));
+                None
+            }
+        };
+        RunActions {
+            source,
+            real: args.real_action.clone(),
+        }
+    }
+
+    pub fn apply(
+        &self,
+        mut registry: gantry_runner::ActionRegistry,
+    ) -> gantry_runner::ActionRegistry {
+        for name in &self.real {
+            registry.prefer_real(name);
+        }
+        match &self.source {
+            Some(source) => registry.with_source(source.clone()),
+            None => registry,
+        }
+    }
+}

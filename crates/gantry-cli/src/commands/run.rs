@@ -99,6 +99,8 @@ struct Context {
     from: Option<from::From>,
     /// Cancelled by `--watch` when files change.
     attempt: CancellationToken,
+    /// Remote actions: the store (or none when it cannot be opened) and `--real-action`.
+    actions: crate::commands::actions::RunActions,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -185,6 +187,7 @@ fn run_attempt(
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
         from,
         attempt: attempt.clone(),
+        actions: crate::commands::actions::RunActions::from_args(args),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -819,6 +822,8 @@ fn run_options(
     options.keep_containers = context.options.keep_containers;
     options.strict_platforms = context.options.strict_platforms;
     options.cancel = cancel;
-    options.actions = engine::actions_for(context.repo.as_ref().map(|r| r.root.as_path()));
+    options.actions = context.actions.apply(engine::actions_for(
+        context.repo.as_ref().map(|r| r.root.as_path()),
+    ));
     options
 }

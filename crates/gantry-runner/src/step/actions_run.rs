@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use super::Ran;
+use super::{ActionSite, Ran};
 use crate::event::{Conclusion, RunEvent, StepRef};
 use crate::executor::{ContainerStepRequest, ExecutorError, step_container};
 use crate::job::{Frame, JobRunner, millis};
@@ -21,9 +21,9 @@ pub(crate) struct ContainerCall {
 }
 
 /// A docker action's `runs.args` and `runs.env`, evaluated.
-struct DockerArgs {
-    args: Vec<String>,
-    env: IndexMap<String, String>,
+pub(super) struct DockerArgs {
+    pub args: Vec<String>,
+    pub env: IndexMap<String, String>,
 }
 
 /// A docker action's post step: its image, `post-entrypoint`, `runs.args` and variables.
@@ -143,8 +143,10 @@ fn container_env(
 impl JobRunner<'_> {
     /// Warns that a local action's `pre` will not run: GitHub's runner only reads a local
     /// action when its step runs, too late for `pre` (node and docker actions alike).
-    fn warn_local_pre(&self, sref: &StepRef, uses: &str, has_pre: bool) {
-        if has_pre {
+    fn warn_local_pre(&self, sref: &StepRef, site: &ActionSite, has_pre: bool) {
+        // A remote action's `pre` ran at the start of the job.
+        let uses = &site.uses;
+        if has_pre && site.remote.is_none() {
             self.warning(
                 Some(sref),
                 format!("`pre` execution is not supported for local action from '{uses}'"),
@@ -241,7 +243,7 @@ impl JobRunner<'_> {
         inner: &Frame,
         env: IndexMap<String, String>,
         runs: &ActionRuns,
-        uses: &str,
+        site: &ActionSite,
         cancel: CancellationToken,
     ) -> Ran {
         let ActionRuns::Docker {
@@ -255,7 +257,7 @@ impl JobRunner<'_> {
         else {
             return Ran::failed();
         };
-        self.warn_local_pre(sref, uses, pre_entrypoint.is_some());
+        self.warn_local_pre(sref, site, pre_entrypoint.is_some());
         let image = match self.action_image(inner, &image.value).await {
             Ok(image) => image,
             Err(e) => {
@@ -302,7 +304,11 @@ impl JobRunner<'_> {
 
     /// `docker://x` is x; anything else names a Dockerfile in the action's directory, built by
     /// the executor.
-    async fn action_image(&self, inner: &Frame, image: &str) -> Result<String, ExecutorError> {
+    pub(super) async fn action_image(
+        &self,
+        inner: &Frame,
+        image: &str,
+    ) -> Result<String, ExecutorError> {
         if let Some(name) = image.strip_prefix("docker://") {
             return Ok(name.to_owned());
         }
@@ -310,7 +316,7 @@ impl JobRunner<'_> {
     }
 
     /// `runs.args` and `runs.env` evaluated with the action's inputs; every error at once.
-    fn docker_args_env(
+    pub(super) fn docker_args_env(
         &self,
         inner: &Frame,
         env: &IndexMap<String, String>,
@@ -353,7 +359,7 @@ impl JobRunner<'_> {
         inner: &Frame,
         mut env: IndexMap<String, String>,
         runs: &ActionRuns,
-        uses: &str,
+        site: &ActionSite,
         cancel: CancellationToken,
     ) -> Ran {
         let ActionRuns::Node {
@@ -367,8 +373,9 @@ impl JobRunner<'_> {
         else {
             return Ran::failed();
         };
-        self.warn_local_pre(sref, uses, pre.is_some());
-        let node = self.node_for(&using.value, &cancel).await;
+        self.warn_local_pre(sref, site, pre.is_some());
+        let uses = site.uses.as_str();
+        let node = self.node_for(sref, &using.value, uses, &cancel).await;
         if node == "node" && !self.env.has_program("node").await.unwrap_or(true) {
             self.error(
                 Some(sref),
@@ -377,7 +384,12 @@ impl JobRunner<'_> {
             return Ran::failed();
         }
         env.extend(input_env(inner));
-        let saved = std::mem::take(&mut self.state);
+        // What `pre` saved is `STATE_*` for main, and main's saves add to it for `post`.
+        let pre_state = self.remote.take_pre_state(&sref.path);
+        for (name, value) in &pre_state {
+            env.insert(format!("STATE_{name}"), value.clone());
+        }
+        let saved = std::mem::replace(&mut self.state, pre_state);
         let ran = self
             .run_node_script(sref, inner, env.clone(), (&node, &main.value), cancel)
             .await;
@@ -404,7 +416,14 @@ impl JobRunner<'_> {
     /// The node a `using: nodeNN` action runs with. GitHub's runner ships the node each `using`
     /// names; here that major from the tool cache (the runner image has 20, 22 and 24), else
     /// whatever `node` is on `PATH`.
-    async fn node_for(&self, using: &str, cancel: &CancellationToken) -> String {
+    pub(super) async fn node_for(
+        &self,
+        sref: &StepRef,
+        using: &str,
+        uses: &str,
+        cancel: &CancellationToken,
+    ) -> String {
+        let using = self.forced_node(sref, using, uses);
         let major = using.strip_prefix("node").unwrap_or_default();
         if major.is_empty() || !major.bytes().all(|b| b.is_ascii_digit()) {
             return "node".to_owned();
@@ -425,7 +444,21 @@ impl JobRunner<'_> {
         }
     }
 
-    async fn run_node_script(
+    /// GitHub runs node12 and node16 actions on node20 now, with a warning naming the action.
+    fn forced_node<'u>(&self, sref: &StepRef, using: &'u str, uses: &str) -> &'u str {
+        if !matches!(using, "node12" | "node16") {
+            return using;
+        }
+        self.warning(
+            Some(sref),
+            format!(
+                "The following actions use a deprecated Node.js version and will be forced to run on node20: {uses}. For more info: https://github.blog/changelog/2024-03-07-github-actions-all-actions-will-run-on-node20-instead-of-node16-by-default/"
+            ),
+        );
+        "node20"
+    }
+
+    pub(super) async fn run_node_script(
         &mut self,
         sref: &StepRef,
         frame: &Frame,
@@ -522,7 +555,7 @@ fn post_ref(main: &StepRef) -> StepRef {
 }
 
 /// `INPUT_*` for a frame's inputs (an action's, defaults applied).
-fn input_env(frame: &Frame) -> IndexMap<String, String> {
+pub(super) fn input_env(frame: &Frame) -> IndexMap<String, String> {
     let Some(Json::Object(inputs)) = &frame.inputs else {
         return IndexMap::new();
     };

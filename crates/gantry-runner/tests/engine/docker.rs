@@ -9,7 +9,7 @@ use gantry_docker::{Docker, DockerExecutor, list_managed};
 
 use crate::fixtures::{Backend, fixture_dir, fixture_files_in, run_fixture};
 
-const RUNNER_IMAGE: &str = "gantry/runner:bookworm";
+pub(crate) const RUNNER_IMAGE: &str = "gantry/runner:bookworm";
 const BUSYBOX: &str = "gantry/busybox:latest";
 /// A service that serves one page, built offline from busybox.
 const HTTPD: &str = "gantry-test/httpd:latest";
@@ -58,7 +58,7 @@ fn build_httpd() {
     );
 }
 
-async fn engine() -> Docker {
+pub(crate) async fn engine() -> Docker {
     let docker = Docker::connect_with_defaults()
         .unwrap()
         .negotiate_version()

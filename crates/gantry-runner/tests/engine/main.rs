@@ -4,4 +4,5 @@ mod docker;
 mod fixtures;
 mod harness;
 mod host;
+mod remote_actions;
 mod scenarios;
