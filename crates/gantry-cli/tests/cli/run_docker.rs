@@ -349,3 +349,90 @@ fn sigint_cancels_a_host_run() {
     assert_eq!(code, Some(130), "{events:?}");
     assert_cancelled(&events);
 }
+
+const CHECKOUT_DEPTHS: &str = "
+    on: push
+    jobs:
+      shallow:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: actions/checkout@v4
+          - run: |
+              set -e
+              test \"$(git rev-list --count HEAD)\" = 1
+              test -s .git/shallow
+              test -z \"$(git status --porcelain)\"
+              test -x tool.sh && test -L link && test \"$(cat sub/dir/file.txt)\" = three
+              git log -1 --format='shallow %s'
+      full:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: actions/checkout@v4
+            with:
+              fetch-depth: 0
+          - run: |
+              set -e
+              test \"$(git rev-list --count HEAD)\" = 3
+              test ! -e .git/shallow
+              test -z \"$(git status --porcelain)\"
+              git rev-parse --verify -q refs/remotes/origin/main >/dev/null
+              git rev-parse --verify -q refs/tags/v0.1.0 >/dev/null
+              echo \"full $(git log --format=%s | tr '\\n' ' ')\"
+";
+
+/// `actions/checkout` in a container at `fetch-depth` 1 and 0, checked with git inside the job:
+/// history depth, `.git/shallow`, a clean `git status` (the index matches the files written),
+/// executable bits and symlinks, branches and tags of a full checkout.
+#[test]
+fn checkout_depths_are_what_git_sees_in_the_job() {
+    docker_ready();
+    let test = Test::new()
+        .file(".github/workflows/ci.yml", CHECKOUT_DEPTHS)
+        .file("tool.sh", "#!/bin/sh\necho tool\n")
+        .file("sub/dir/file.txt", "one");
+    let dir = test.path().to_path_buf();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=Mona", "-c", "user.email=mona@example.com"])
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    std::fs::set_permissions(
+        dir.join("tool.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("tool.sh", dir.join("link")).unwrap();
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "first"]);
+    git(&["tag", "v0.1.0"]);
+    for (text, message) in [("two", "second"), ("three", "third")] {
+        std::fs::write(dir.join("sub/dir/file.txt"), text).unwrap();
+        git(&["commit", "-q", "-am", message]);
+    }
+    let out = test.args(["run", "--jobs", "1", "--step-debug"]).output();
+    assert!(
+        out.stdout.contains("[shallow]   shallow third\n"),
+        "{}",
+        out.stdout
+    );
+    // The fast path, not the snapshot copy, wrote both checkouts.
+    assert_eq!(
+        out.stdout
+            .matches("written straight from the object database")
+            .count(),
+        2,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("[full]   full third second first \n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+}

@@ -188,9 +188,14 @@ impl Checkout {
             )
             .await?;
         }
-        if !(clean && self.place_directly(call, &target.key, &dest).await?) {
+        if clean && self.place_directly(call, &target.key, &dest).await? {
+            call.log("::debug::written straight from the object database")
+                .await;
+        } else {
             let snapshot = self.snapshot(&target.key).await?;
             call.job.copy_in(snapshot.path(), &dest).await?;
+            call.log("::debug::copied in from a snapshot repository")
+                .await;
         }
         if bool_input(call, "set-safe-directory", true)? {
             add_safe_directory(call, &dest).await?;
