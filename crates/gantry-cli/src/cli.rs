@@ -76,7 +76,8 @@ pub struct ValidateArgs {
     pub config: Option<PathBuf>,
 
     /// gantry's data directory, whose action store holds the remote reusable workflows calls
-    /// are checked against (default: `~/.local/share/gantry`).
+    /// are checked against and the actions whose own action.yml `with:` is checked against
+    /// (`gantry actions add/pull`; default: `~/.local/share/gantry`).
     #[arg(long, value_name = "DIR", env = "GANTRY_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 }

@@ -76,8 +76,12 @@ pub fn finish(linter: &Linter, file: &SourceFile, diagnostics: &mut Vec<Diagnost
 }
 
 /// The linter with the configuration at `path`, or with `.github/gantry.toml` when no path is
-/// given and that file exists, or with every rule on.
-pub fn linter(path: Option<&std::path::Path>) -> Result<Linter, crate::error::CliError> {
+/// given and that file exists, or with every rule on; remote actions are read from the action
+/// store in `data_dir` when there is one.
+pub fn linter(
+    path: Option<&std::path::Path>,
+    data_dir: Option<&std::path::Path>,
+) -> Result<Linter, crate::error::CliError> {
     use crate::error::CliError;
     let default = std::path::Path::new(".github/gantry.toml");
     let path = match path {
@@ -97,7 +101,51 @@ pub fn linter(path: Option<&std::path::Path>) -> Result<Linter, crate::error::Cl
             })?
         }
     };
-    Ok(Linter::new(config)?)
+    let linter = Linter::new(config)?;
+    Ok(match StoreActions::existing(data_dir) {
+        Some(store) => linter.with_actions(Box::new(store)),
+        None => linter,
+    })
+}
+
+/// The action store as the linter's source of remote actions' files. Each `uses:` value is
+/// resolved once (resolving reads the store's index).
+struct StoreActions {
+    store: gantry_actions::ActionStore,
+    resolved: std::sync::Mutex<std::collections::HashMap<String, Option<std::path::PathBuf>>>,
+}
+
+impl StoreActions {
+    /// The store in `data_dir` if one was ever created there: validating creates nothing.
+    fn existing(data_dir: Option<&std::path::Path>) -> Option<StoreActions> {
+        let dir = crate::registry::data_dir(data_dir).ok()?;
+        if !dir.join("actions").is_dir() {
+            return None;
+        }
+        let store = gantry_actions::ActionStore::open(&dir).ok()?;
+        Some(StoreActions {
+            store,
+            resolved: std::sync::Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+}
+
+impl gantry_lint::ActionSource for StoreActions {
+    fn dir(&self, uses: &str) -> Option<std::path::PathBuf> {
+        if let Some(found) = self.resolved.lock().ok()?.get(uses) {
+            return found.clone();
+        }
+        // Not stored (or not a valid reference): the linter falls back to its table.
+        let found = gantry_actions::ActionRef::parse(uses)
+            .ok()
+            .and_then(|r| self.store.resolve(&r).ok())
+            .map(|r| r.dir);
+        self.resolved
+            .lock()
+            .ok()?
+            .insert(uses.to_owned(), found.clone());
+        found
+    }
 }
 
 /// Problems with `workflow`'s calls of reusable workflows (inputs, secrets, permissions,

@@ -20,6 +20,8 @@ mod shell;
 mod source;
 mod walk;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::Path;
 
 use gantry_workflow::{Diagnostic, StepKind, Workflow};
@@ -87,7 +89,18 @@ impl Linter {
     ) -> (Vec<Diagnostic>, Vec<Script>) {
         let source = SourceMap::new(input.source);
         let mut report = Report::new(&source);
-        let lookup = |uses: &str| self.catalog.lookup(uses, input.root);
+        // One lookup per distinct `uses:` of the file: `steps` types ask again at every site.
+        let looked_up: RefCell<HashMap<String, Lookup>> = RefCell::new(HashMap::new());
+        let lookup = |uses: &str| {
+            if let Some(found) = looked_up.borrow().get(uses) {
+                return found.clone();
+            }
+            let found = self.catalog.lookup(uses, input.root);
+            looked_up
+                .borrow_mut()
+                .insert(uses.to_owned(), found.clone());
+            found
+        };
         let step_outputs = |uses: &str| match lookup(uses) {
             Lookup::Found(meta) => Some((meta.name.clone(), meta.outputs.clone()?)),
             _ => None,
@@ -132,13 +145,7 @@ impl Linter {
         if exprs.is_empty() {
             return;
         }
-        let scope = Scope {
-            workflow,
-            job: site.job,
-            step: site.step,
-            statics: &self.statics,
-            step_outputs,
-        };
+        let scope = Scope::new(workflow, site.job, site.step, &self.statics, step_outputs);
         expr::check_site(site, &exprs, &scope, report);
         if site.place == Place::Run || is_github_script(site) {
             injection::check(site, &exprs, report);

@@ -19,7 +19,7 @@ pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
         .map(|p| discover::read(p))
         .collect::<Result<Vec<_>, _>>()?;
     tracing::debug!(files = files.len(), "validating");
-    let linter = engine::linter(args.config.as_deref())?;
+    let linter = engine::linter(args.config.as_deref(), args.data_dir.as_deref())?;
     let store = Store::existing(args.data_dir.as_deref());
     let checked = check_all(files, jobs(args.jobs), &linter, &store);
     let rendered = match args.format {

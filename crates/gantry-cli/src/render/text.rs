@@ -59,6 +59,7 @@ fn diagnostic_block(file: &Checked, d: &Diagnostic, paint: Paint) -> String {
         out.push_str(&snippet::render(
             &file.file.text,
             span,
+            d.span.start.line,
             level,
             paint.enabled,
         ));

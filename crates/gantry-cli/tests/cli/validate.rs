@@ -366,3 +366,87 @@ fn a_file_named_twice_is_checked_once() {
         .stdout("1 file checked: no problems found\n")
         .run();
 }
+
+/// The linter's rules come with the reader's, by name; `.github/gantry.toml` turns them off.
+const LINTED: &str = "
+    on: push
+    jobs:
+      build:
+        runs-on: ubuntu-lates
+        steps:
+          - run: echo \"::set-output name=a::b\"
+          - run: echo ${{ github.refname }} # gantry-ignore: expr-context
+";
+
+#[test]
+fn lint_rules_are_reported_and_configurable() {
+    let output = Test::new()
+        .file(".github/workflows/ci.yml", LINTED)
+        .args(["validate"])
+        .output();
+    insta::assert_snapshot!(output.stdout);
+    Test::new()
+        .file(".github/workflows/ci.yml", LINTED)
+        .file(
+            ".github/gantry.toml",
+            "[lint]\ndisable = [\"deprecated-command\"]\nrunner-labels = [\"ubuntu-lates\"]\n",
+        )
+        .args(["validate"])
+        .stdout("1 file checked: no problems found\n")
+        .run();
+}
+
+#[test]
+fn a_broken_lint_configuration_is_a_usage_error() {
+    let output = Test::new()
+        .file(".github/workflows/ci.yml", CLEAN)
+        .file("lint.toml", "[lint]\ndisable = [\"shelcheck\"]\n")
+        .args(["validate", "--config", "lint.toml"])
+        .status(2)
+        .output();
+    assert!(
+        output.stderr.contains("unknown rule `shelcheck`"),
+        "{}",
+        output.stderr
+    );
+}
+
+#[test]
+fn stored_actions_are_checked_against_their_own_metadata() {
+    let test = Test::new();
+    let root = test.path().to_path_buf();
+    let action = root.join("greet");
+    std::fs::create_dir_all(&action).unwrap();
+    std::fs::write(
+        action.join("action.yml"),
+        "name: greet\ninputs:\n  who:\n    required: true\nruns:\n  using: node20\n  main: index.js\n",
+    )
+    .unwrap();
+    let data = root.join("data").display().to_string();
+    Test::new()
+        .args(["actions", "add", "octo/greet@v1"])
+        .args([
+            action.display().to_string(),
+            "--data-dir".into(),
+            data.clone(),
+        ])
+        .output();
+    let output = Test::new()
+        .file(
+            ".github/workflows/ci.yml",
+            "
+            on: push
+            jobs:
+              a:
+                runs-on: ubuntu-latest
+                steps:
+                  - uses: octo/greet@v1
+                    with:
+                      whom: x
+            ",
+        )
+        .args(["validate", "--data-dir", &data])
+        .status(1)
+        .output();
+    insta::assert_snapshot!(output.stdout);
+}

@@ -105,7 +105,7 @@ pub fn job() -> Ty {
         Hint::Context("job"),
         vec![
             ("container", container()),
-            ("services", Ty::Object(Obj::map(service))),
+            ("services", Ty::obj(Obj::map(service))),
             ("status", Ty::String),
             ("check_run_id", Ty::Number),
             ("workflow_ref", Ty::String),

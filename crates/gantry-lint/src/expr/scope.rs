@@ -1,6 +1,8 @@
 //! The type of each context at one place of a workflow: `matrix` from the job's matrix, `steps`
 //! from the steps before this one, `needs` from the job's `needs:`, `inputs` from the triggers.
 
+use std::cell::RefCell;
+
 use gantry_workflow::{InputType, Job, Matrix, StepKind, Workflow, Yaml};
 
 use super::contexts;
@@ -38,12 +40,42 @@ pub struct Scope<'a> {
     pub step: Option<usize>,
     pub statics: &'a Statics,
     pub step_outputs: &'a StepOutputs<'a>,
+    /// Types already built here, by lower-case name (a site refers to `steps` or `matrix`
+    /// many times, and building them walks the job).
+    cache: RefCell<Vec<(String, Ty)>>,
 }
 
-impl Scope<'_> {
+impl<'a> Scope<'a> {
+    pub fn new(
+        workflow: &'a Workflow,
+        job: Option<&'a Job>,
+        step: Option<usize>,
+        statics: &'a Statics,
+        step_outputs: &'a StepOutputs<'a>,
+    ) -> Self {
+        Scope {
+            workflow,
+            job,
+            step,
+            statics,
+            step_outputs,
+            cache: RefCell::new(Vec::new()),
+        }
+    }
+
     /// The type of the named value `name` here (`Any` for contexts without a known shape).
     pub fn named(&self, name: &str) -> Ty {
-        match name.to_ascii_lowercase().as_str() {
+        let lower = name.to_ascii_lowercase();
+        if let Some((_, ty)) = self.cache.borrow().iter().find(|(n, _)| *n == lower) {
+            return ty.clone();
+        }
+        let ty = self.build(&lower);
+        self.cache.borrow_mut().push((lower, ty.clone()));
+        ty
+    }
+
+    fn build(&self, lower: &str) -> Ty {
+        match lower {
             "github" => self.statics.github.clone(),
             "runner" => self.statics.runner.clone(),
             "strategy" => self.statics.strategy.clone(),
@@ -82,7 +114,7 @@ impl Scope<'_> {
                 }
             }
         }
-        Ty::Object(Obj::strict(Hint::Inputs, props))
+        Ty::obj(Obj::strict(Hint::Inputs, props))
     }
 
     /// A reusable workflow that only runs when called sees the secrets it declares (and
@@ -99,7 +131,7 @@ impl Scope<'_> {
                     .map(|k| (k.to_ascii_lowercase(), Ty::String))
                     .collect();
                 props.push(("github_token".into(), Ty::String));
-                Ty::Object(Obj::strict(Hint::Secrets, props))
+                Ty::obj(Obj::strict(Hint::Secrets, props))
             }
             _ => Ty::map(Ty::String),
         }
@@ -112,7 +144,7 @@ impl Scope<'_> {
             let Some(id) = &step.id else { continue };
             let outputs = match &step.kind {
                 StepKind::Uses { uses, .. } => match (self.step_outputs)(&uses.value) {
-                    Some((action, names)) => Ty::Object(Obj::strict(
+                    Some((action, names)) => Ty::obj(Obj::strict(
                         Hint::StepOutputs {
                             step: id.value.clone(),
                             action,
@@ -128,7 +160,7 @@ impl Scope<'_> {
             };
             props.push((id.value.to_ascii_lowercase(), contexts::step(outputs)));
         }
-        Ty::Object(Obj::strict(Hint::Steps, props))
+        Ty::obj(Obj::strict(Hint::Steps, props))
     }
 
     fn needs(&self, job: &Job) -> Ty {
@@ -142,7 +174,7 @@ impl Scope<'_> {
                 )
             })
             .collect();
-        Ty::Object(Obj::strict(Hint::Needs, props))
+        Ty::obj(Obj::strict(Hint::Needs, props))
     }
 
     fn jobs(&self) -> Ty {
@@ -152,7 +184,7 @@ impl Scope<'_> {
             .keys()
             .map(|id| (id.to_ascii_lowercase(), self.job_result(id)))
             .collect();
-        Ty::Object(Obj::strict(Hint::Jobs, props))
+        Ty::obj(Obj::strict(Hint::Jobs, props))
     }
 
     /// `needs.<id>`: the job's declared outputs; a reusable-workflow call's come from the callee.
@@ -164,7 +196,7 @@ impl Scope<'_> {
             .find(|(k, _)| k.eq_ignore_ascii_case(id))
             .map(|(_, j)| j);
         let outputs = match found {
-            Some(job) if job.uses.is_none() => Ty::Object(Obj::strict(
+            Some(job) if job.uses.is_none() => Ty::obj(Obj::strict(
                 Hint::JobOutputs(job.id.value.clone()),
                 job.outputs
                     .keys()
@@ -181,10 +213,10 @@ impl Scope<'_> {
 /// `matrix` in a job: its vector names and the keys its `include` entries add.
 fn matrix(job: &Job) -> Ty {
     let Some(strategy) = &job.strategy else {
-        return Ty::Object(Obj::strict(Hint::Matrix, Vec::new()));
+        return Ty::obj(Obj::strict(Hint::Matrix, Vec::new()));
     };
     let Some(matrix) = &strategy.value.matrix else {
-        return Ty::Object(Obj::strict(Hint::Matrix, Vec::new()));
+        return Ty::obj(Obj::strict(Hint::Matrix, Vec::new()));
     };
     let Matrix::Map {
         dimensions,
@@ -217,5 +249,5 @@ fn matrix(job: &Job) -> Ty {
         }
         Some(_) => return Ty::Any,
     }
-    Ty::Object(Obj::strict(Hint::Matrix, props))
+    Ty::obj(Obj::strict(Hint::Matrix, props))
 }

@@ -1,5 +1,8 @@
 //! The types the checker infers for expressions: GitHub's value kinds, with object shapes for
-//! the contexts whose properties are known.
+//! the contexts whose properties are known. Shapes are shared (`Arc`): every reference to
+//! `github` would otherwise copy its forty properties.
+
+use std::sync::Arc;
 
 /// What an expression is known to evaluate to. `Any` means unknown: nothing is reported about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,7 +13,7 @@ pub enum Ty {
     Number,
     String,
     Array(Box<Ty>),
-    Object(Obj),
+    Object(Arc<Obj>),
 }
 
 /// Why an object has the properties it has, so a missing one gets a message that says what to
@@ -102,17 +105,21 @@ impl Obj {
 
 impl Ty {
     pub fn object(hint: Hint, props: Vec<(&str, Ty)>) -> Ty {
-        Ty::Object(Obj::strict(
+        Ty::Object(Arc::new(Obj::strict(
             hint,
             props
                 .into_iter()
                 .map(|(n, t)| (n.to_ascii_lowercase(), t))
                 .collect(),
-        ))
+        )))
     }
 
     pub fn map(ty: Ty) -> Ty {
-        Ty::Object(Obj::map(ty))
+        Ty::Object(Arc::new(Obj::map(ty)))
+    }
+
+    pub fn obj(obj: Obj) -> Ty {
+        Ty::Object(Arc::new(obj))
     }
 
     /// How the type reads in a message.
