@@ -9,7 +9,6 @@
 //! [`Linter::filter`] applies the configuration and `# gantry-ignore:` comments last.
 
 mod actions;
-mod calls;
 pub mod config;
 mod expr;
 mod hygiene;
@@ -116,9 +115,6 @@ impl Linter {
                     actions::check_step(step, &lookup(&uses.value), &mut report);
                 }
             }
-        }
-        if let Some(root) = input.root {
-            report.diagnostics.extend(calls::check(workflow, root));
         }
         hygiene::filters(workflow, &mut report);
         hygiene::duplicate_names(workflow, &mut report);
