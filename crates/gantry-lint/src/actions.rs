@@ -48,7 +48,7 @@ pub struct ActionMeta {
 pub enum Lookup {
     Found(Arc<ActionMeta>),
     /// `uses: ./dir` where `dir` has no action.yml.
-    MissingLocal(PathBuf),
+    MissingLocal,
     Unknown,
 }
 
@@ -105,7 +105,7 @@ impl Catalog {
                 let stored = self.source.as_ref().and_then(|s| s.dir(uses));
                 match (stored, path) {
                     (Some(dir), _) => match self.local(&dir, uses) {
-                        Lookup::MissingLocal(_) => Lookup::Unknown,
+                        Lookup::MissingLocal => Lookup::Unknown,
                         found => found,
                     },
                     (None, None) => self.table_entry(&owner, &repo, &git_ref),
@@ -173,7 +173,7 @@ impl Catalog {
         };
         match meta {
             Some(meta) => Lookup::Found(meta),
-            None => Lookup::MissingLocal(dir),
+            None => Lookup::MissingLocal,
         }
     }
 }
@@ -227,7 +227,7 @@ pub fn check_step(step: &Step, lookup: &Lookup, report: &mut Report) {
     };
     let meta = match lookup {
         Lookup::Found(meta) => meta,
-        Lookup::MissingLocal(_) => {
+        Lookup::MissingLocal => {
             // The path as written: the directory it resolved to is this machine's, which
             // neither a snapshot nor another checkout shares.
             let message = format!(
