@@ -6,7 +6,7 @@
 #   chromium                               the daemon's web page tests
 #   node, npm                              npm registry tests, the reference workflow, tool cache
 #   git                                    test repositories, run-reference.sh
-#   shellcheck                             gantry validate's shell rule and its tests
+#   shellcheck, python3                    gantry validate's shell and Python rules and their tests
 #   postgres (postgresql)                  the PostgreSQL store's tests
 #   curl, jq, tar, xz                      scripts and benchmarks
 # Idempotent: a machine that has everything installs nothing.
@@ -30,6 +30,7 @@ need jq jq
 need xz xz-utils
 need shellcheck shellcheck
 need tmux tmux
+need python3 python3
 # PostgreSQL's server binaries live under /usr/lib/postgresql/<major>/bin, not on PATH.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 
