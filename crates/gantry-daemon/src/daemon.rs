@@ -583,7 +583,6 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
 async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken) -> RunOutcome {
     let id = run.run_id;
     let workspace = run.workspace.clone();
-    let secrets = secret_values(&run);
     let (tx, mut rx) = mpsc::channel::<RunEvent>(1024);
     let recorder_shared = shared.clone();
     let recorder = tokio::spawn(async move {
@@ -595,7 +594,6 @@ async fn execute(shared: &Arc<Shared>, run: QueuedRun, token: CancellationToken)
                     Err(_) => break,
                 }
             }
-            batch.iter_mut().for_each(|e| mask(e, &secrets));
             if let Err(e) = recorder_shared.db(move |s| s.apply(id, &batch)).await {
                 tracing::error!(run = id, error = %e, "cannot record run progress");
             }
@@ -631,35 +629,6 @@ async fn check_out_workspace(shared: &Arc<Shared>, run: &QueuedRun) -> Result<()
     })
     .await
     .map_err(|e| PlanFailure::Task(e.to_string()))?
-}
-
-/// The repository's secret values, longest first so a secret containing another is masked
-/// whole.
-fn secret_values(run: &QueuedRun) -> Vec<String> {
-    let mut values: Vec<String> = run
-        .secrets
-        .values()
-        .filter(|v| !v.is_empty())
-        .cloned()
-        .chain(run.packages.as_ref().map(|p| p.token.clone()))
-        .collect();
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values
-}
-
-/// Secrets never reach the store, whatever the launcher printed (GitHub masks them too).
-fn mask(event: &mut RunEvent, secrets: &[String]) {
-    let text = match event {
-        RunEvent::Log { text, .. } => text,
-        RunEvent::Annotation { message, .. } => message,
-        RunEvent::Summary { markdown, .. } => markdown,
-        _ => return,
-    };
-    for secret in secrets {
-        if text.contains(secret.as_str()) {
-            *text = text.replace(secret.as_str(), "***");
-        }
-    }
 }
 
 async fn finish(shared: &Arc<Shared>, id: i64, mut outcome: RunOutcome) {

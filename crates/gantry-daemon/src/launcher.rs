@@ -25,8 +25,9 @@
 //! | (plan: a matrix with >1 rows)      | `MatrixExpanded { job, legs }` before anything starts  |
 //! | `GroupStarted { title, .. }`       | `Log { text: "▸ title" }`                              |
 //!
-//! Steps of composite actions (`3.1`) are reported under their top-level step. The daemon
-//! masks the repository's secrets again before storing anything.
+//! Steps of composite actions (`3.1`) are reported under their top-level step. A launcher
+//! masks every string it reports (the engine's events are masked by the runner at its one
+//! choke point); the daemon stores what it is given.
 //!
 //! [`crate::ProcessLauncher`] is a small real implementation that runs `run:` steps as host
 //! shell processes; the tests use it.

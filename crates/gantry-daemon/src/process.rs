@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use gantry_expr::{EvalContext, ParseOptions, Value as ExprValue, parse_template};
+use gantry_runner::mask::Masker;
 use gantry_workflow::{Job, Step, StepKind, Workflow, parse_workflow};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -67,7 +68,15 @@ impl RunLauncher for ProcessLauncher {
                 format!("cannot create the workspace: {e}"),
             );
         }
+        let mut masker = Masker::new();
+        for secret in run.secrets.values() {
+            masker.add(secret);
+        }
+        if let Some(packages) = &run.packages {
+            masker.add(&packages.token);
+        }
         let runner = JobRunner {
+            masker,
             pid_dir: self.pid_dir.as_deref(),
             run: &run,
             workflow: &workflow,
@@ -96,6 +105,8 @@ impl RunLauncher for ProcessLauncher {
 }
 
 struct JobRunner<'a> {
+    /// The run's secrets and token: every event is masked with it in [`JobRunner::send`].
+    masker: Masker,
     pid_dir: Option<&'a Path>,
     run: &'a QueuedRun,
     workflow: &'a Workflow,
@@ -104,9 +115,10 @@ struct JobRunner<'a> {
 }
 
 impl JobRunner<'_> {
+    /// The one way out for this launcher's events, so every string they carry is masked.
     async fn send(&self, event: RunEvent) {
         // A closed channel means nobody records progress any more; the run still finishes.
-        let _ = self.events.send(event).await;
+        let _ = self.events.send(masked(event, &self.masker)).await;
     }
 
     async fn run_all(&self) -> RunOutcome {
@@ -370,6 +382,61 @@ impl JobRunner<'_> {
             })
             .await;
         }
+    }
+}
+
+/// `event` with every string masked (exhaustive, so a new field must be handled here).
+fn masked(event: RunEvent, masker: &Masker) -> RunEvent {
+    let m = |s: String| masker.mask(&s);
+    match event {
+        RunEvent::MatrixExpanded { job, legs } => RunEvent::MatrixExpanded {
+            job: m(job),
+            legs: legs.into_iter().map(|(k, n)| (m(k), m(n))).collect(),
+        },
+        RunEvent::JobStarted { job, name } => RunEvent::JobStarted {
+            job: m(job),
+            name: m(name),
+        },
+        RunEvent::StepStarted { job, number, name } => RunEvent::StepStarted {
+            job: m(job),
+            number,
+            name: m(name),
+        },
+        RunEvent::Log { job, step, text } => RunEvent::Log {
+            job: m(job),
+            step,
+            text: m(text),
+        },
+        RunEvent::StepFinished {
+            job,
+            number,
+            conclusion,
+        } => RunEvent::StepFinished {
+            job: m(job),
+            number,
+            conclusion,
+        },
+        RunEvent::JobFinished { job, conclusion } => RunEvent::JobFinished {
+            job: m(job),
+            conclusion,
+        },
+        RunEvent::Annotation {
+            job,
+            level,
+            message,
+            file,
+            line,
+        } => RunEvent::Annotation {
+            job: m(job),
+            level,
+            message: m(message),
+            file: file.map(m),
+            line,
+        },
+        RunEvent::Summary { job, markdown } => RunEvent::Summary {
+            job: m(job),
+            markdown: m(markdown),
+        },
     }
 }
 

@@ -21,6 +21,7 @@ use crate::context::{GithubInfo, NeedRecord, Status};
 use crate::event::{Conclusion, JobSummary, RunEvent, RunResult};
 use crate::executor::{Executor, Platform};
 use crate::job::{EventSink, JobInstance, JobOutcome, RunShared, job_scope, millis, run_job};
+use crate::mask::SharedMasker;
 
 /// How to run: everything that is not in the workflow file.
 #[derive(Debug, Clone)]
@@ -76,8 +77,8 @@ impl RunOptions {
 
 /// Everything the dispatcher reacts to.
 pub(crate) enum Dispatch {
-    /// An event from a job task, to record and forward.
-    Event(RunEvent),
+    /// An event from a job task, to mask with the masker it names, record and forward.
+    Event(RunEvent, SharedMasker),
     JobFinished {
         node: usize,
         instance: usize,
@@ -113,7 +114,11 @@ pub async fn run(
         key_prefix: String::new(),
         name_prefix: String::new(),
     });
-    let shared = Arc::new(RunShared { options, executor });
+    let shared = Arc::new(RunShared {
+        masker: RunShared::masker_for(&options),
+        options,
+        executor,
+    });
     let mut dispatcher = Dispatcher::new(shared, root, plan, tx, events);
     dispatcher.emit(RunEvent::RunStarted {
         run_id: dispatcher.shared.options.run_id.clone(),
@@ -170,6 +175,8 @@ struct Dispatcher {
     calls: Vec<CallRun>,
     tx: mpsc::UnboundedSender<Dispatch>,
     out: mpsc::UnboundedSender<RunEvent>,
+    /// Masks the events the dispatcher makes itself and those of jobs not yet set up.
+    masker: SharedMasker,
     running: usize,
     jobs: Vec<JobSummary>,
     summaries: Vec<String>,
@@ -186,6 +193,7 @@ impl Dispatcher {
     ) -> Self {
         let nodes = new_nodes(&plan.jobs, 0, &root, None, &shared.options.cancel);
         Self {
+            masker: SharedMasker::new(shared.masker.clone()),
             shared,
             nodes,
             calls: Vec::new(),
@@ -209,7 +217,7 @@ impl Dispatcher {
                 return;
             }
             match rx.recv().await {
-                Some(Dispatch::Event(event)) => self.emit(event),
+                Some(Dispatch::Event(event, masker)) => self.emit_masked(event, &masker),
                 Some(Dispatch::JobFinished {
                     node,
                     instance,
@@ -226,6 +234,14 @@ impl Dispatcher {
     }
 
     fn emit(&mut self, event: RunEvent) {
+        let masker = self.masker.clone();
+        self.emit_masked(event, &masker);
+    }
+
+    /// The one place events leave the runner: every string is masked here, whoever made the
+    /// event, before it is recorded for the result or forwarded.
+    fn emit_masked(&mut self, event: RunEvent, masker: &SharedMasker) {
+        let event = event.masked(&masker.read());
         match &event {
             RunEvent::JobFinished {
                 job,
@@ -396,8 +412,9 @@ impl Dispatcher {
         let inst = self.nodes[node].instances[instance].clone();
         let shared = self.shared.clone();
         let tx = self.tx.clone();
+        let masker = self.masker.clone();
         tokio::spawn(async move {
-            let sink = EventSink { tx: tx.clone() };
+            let sink = EventSink::new(tx.clone(), masker);
             let outcome = run_job(shared, inst, sink).await;
             let _ = tx.send(Dispatch::JobFinished {
                 node,

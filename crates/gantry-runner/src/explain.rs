@@ -92,6 +92,7 @@ pub fn explain(
         name_prefix: String::new(),
     });
     let shared = RunShared {
+        masker: RunShared::masker_for(&options),
         options,
         executor: Arc::new(NothingRuns),
     };

@@ -20,12 +20,27 @@ use crate::engine::{Dispatch, RunOptions};
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ContainerSpec, Executor, JobEnvironment, JobSpec, Platform};
 use crate::file_commands::PrependPath;
-use crate::mask::Masker;
+use crate::mask::{Masker, SharedMasker};
 
 /// What every job of a run shares.
 pub(crate) struct RunShared {
     pub options: RunOptions,
     pub executor: Arc<dyn Executor>,
+    /// The run's secrets and token: what every job's masker starts from, and what masks the
+    /// events the dispatcher makes itself.
+    pub masker: Masker,
+}
+
+impl RunShared {
+    /// The masker for a run's options: every secret and the `GITHUB_TOKEN`.
+    pub fn masker_for(options: &RunOptions) -> Masker {
+        let mut masker = Masker::new();
+        for secret in options.secrets.values() {
+            masker.add(secret);
+        }
+        masker.add(&options.github.token);
+        masker
+    }
 }
 
 /// One job to run (a matrix row is one instance).
@@ -49,16 +64,30 @@ pub(crate) struct JobOutcome {
     pub outputs: Map<String, Json>,
 }
 
-/// Sends events to the dispatcher, tagged with the job.
+/// Sends events to the dispatcher together with the masker in force for them (the run's, or
+/// the job's once it has one); the dispatcher masks them.
 #[derive(Clone)]
 pub(crate) struct EventSink {
-    pub tx: mpsc::UnboundedSender<Dispatch>,
+    tx: mpsc::UnboundedSender<Dispatch>,
+    masker: SharedMasker,
 }
 
 impl EventSink {
+    pub fn new(tx: mpsc::UnboundedSender<Dispatch>, masker: SharedMasker) -> Self {
+        Self { tx, masker }
+    }
+
+    /// The same channel, masked with `masker` (a job's, which grows with `add-mask`).
+    pub fn with_masker(&self, masker: SharedMasker) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            masker,
+        }
+    }
+
     pub fn send(&self, event: RunEvent) {
         // The dispatcher outlives every job task; a send can only fail while shutting down.
-        let _ = self.tx.send(Dispatch::Event(event));
+        let _ = self.tx.send(Dispatch::Event(event, self.masker.clone()));
     }
 }
 
@@ -88,7 +117,8 @@ pub(crate) struct JobRunner<'a> {
     pub env: &'a dyn JobEnvironment,
     pub events: EventSink,
     pub runner: RunnerInfo,
-    pub masker: Masker,
+    /// The job's masker (secrets, token, `add-mask` values); shared with [`Self::events`].
+    pub masker: SharedMasker,
     /// Variables set through `GITHUB_ENV` (and `set-env`).
     pub env_file: IndexMap<String, String>,
     pub prepend_path: PrependPath,
@@ -120,13 +150,11 @@ impl JobRunner<'_> {
             job: self.inst.key.clone(),
             step: step.cloned(),
             stream,
-            line: self.masker.mask(line),
+            line: line.to_owned(),
         });
     }
 
     pub fn annotate(&self, step: Option<&StepRef>, mut annotation: Annotation) {
-        annotation.message = self.masker.mask(&annotation.message);
-        annotation.title = annotation.title.map(|t| self.masker.mask(&t));
         // Like the runner, a file under the workspace is shown relative to it.
         let workspace = format!("{}/", self.env.paths().workspace.trim_end_matches('/'));
         annotation.file = annotation
@@ -576,16 +604,12 @@ async fn run_in_environment(
     on_host: bool,
 ) -> JobOutcome {
     let paths = environment.paths().clone();
-    let mut masker = Masker::new();
-    for secret in shared
-        .options
-        .secrets
-        .values()
-        .chain(inst.scope.secrets.values())
-    {
+    // A called workflow's secrets may be values the caller computed, so they are masked too.
+    let mut masker = shared.masker.clone();
+    for secret in inst.scope.secrets.values() {
         masker.add(secret);
     }
-    masker.add(&shared.options.github.token);
+    let masker = SharedMasker::new(masker);
     let runner = RunnerInfo {
         os: "Linux".into(),
         arch: "X64".into(),
@@ -601,7 +625,7 @@ async fn run_in_environment(
         shared,
         inst,
         env: environment,
-        events: events.clone(),
+        events: events.with_masker(masker.clone()),
         runner,
         masker,
         env_file: IndexMap::new(),

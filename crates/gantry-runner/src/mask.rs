@@ -9,6 +9,7 @@
 //! tail of the input that could still grow into a secret.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The set of values to hide. Cheap to clone (a job starts from the run's secrets).
 #[derive(Debug, Clone, Default)]
@@ -112,6 +113,39 @@ impl Masker {
             }
         }
         best
+    }
+}
+
+/// A job's masker, shared by the job task (which registers `add-mask` values as steps print
+/// them) and the dispatcher, which masks every event with it on the way out. Sharing one value
+/// keeps a mask registered by a step in force for every event the job sends after it.
+#[derive(Debug, Clone, Default)]
+pub struct SharedMasker(Arc<RwLock<Masker>>);
+
+impl SharedMasker {
+    pub fn new(masker: Masker) -> Self {
+        Self(Arc::new(RwLock::new(masker)))
+    }
+
+    /// Registers a value, as [`Masker::add`].
+    pub fn add(&self, value: &str) {
+        // A panic while holding the lock cannot leave the set half-updated in a way that
+        // unmasks anything (inserts only), so a poisoned lock is still safe to use.
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(value);
+    }
+
+    /// Masks a complete piece of text, as [`Masker::mask`].
+    pub fn mask(&self, text: &str) -> String {
+        self.read().mask(text)
+    }
+
+    /// The current set of values (to mask several strings under one lock, or start another
+    /// job's masker from this one).
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Masker> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -100,9 +100,7 @@ impl<'a> JobRunner<'a> {
     async fn run_step(&mut self, step: &Step, path: String, frame: &mut Frame) {
         let started = Instant::now();
         let env = self.env_context(frame);
-        let name = self
-            .masker
-            .mask(&self.step_name(step, &self.scope(frame, &env)));
+        let name = self.step_name(step, &self.scope(frame, &env));
         let sref = StepRef { path, name };
         self.emit(RunEvent::StepStarted {
             job: self.inst.key.clone(),
@@ -420,7 +418,7 @@ impl<'a> JobRunner<'a> {
         self.emit(RunEvent::GroupStarted {
             job: self.inst.key.clone(),
             step: Some(sref.clone()),
-            title: self.masker.mask(&format!("Run {}", first.trim())),
+            title: format!("Run {}", first.trim()),
         });
         for line in script.lines() {
             self.log(Some(sref), LogStream::Runner, line);
@@ -901,7 +899,7 @@ impl<'a> JobRunner<'a> {
             Effect::Group(title) => self.emit(RunEvent::GroupStarted {
                 job: self.inst.key.clone(),
                 step: step.cloned(),
-                title: self.masker.mask(&title),
+                title,
             }),
             Effect::EndGroup => self.emit(RunEvent::GroupEnded {
                 job: self.inst.key.clone(),
@@ -988,7 +986,7 @@ impl<'a> JobRunner<'a> {
                     Ok(Some(markdown)) => self.emit(RunEvent::StepSummary {
                         job: self.inst.key.clone(),
                         step: sref.clone(),
-                        markdown: self.masker.mask(&markdown),
+                        markdown,
                     }),
                     Ok(None) => {}
                     Err(message) => self.error(Some(sref), message),

@@ -284,6 +284,56 @@ fn secrets_are_masked_in_json_output() {
     assert!(!stored.contains("hunter2"), "{stored}");
 }
 
+/// A secret (and an `add-mask` value) in every field of an annotation, in a group title and
+/// a step name: masked on the terminal, in `--json` and in the stored run files.
+const ANNOTATION_SECRET_WORKFLOW: &str = "
+    on: push
+    jobs:
+      leak:
+        runs-on: ubuntu-latest
+        steps:
+          - name: step ${{ secrets.API_TOKEN }}
+            run: |
+              echo \"::warning file=cfg/$S.json,line=1::x\"
+              echo \"::error file=$S/a.yml,title=t $S,line=2::m $S\"
+              D=dyn; D=\"$D-value-42\"
+              echo \"::add-mask::$D\"
+              echo \"::notice file=$D.txt,title=$D::$D\"
+              echo \"::group::group $S\"
+              echo \"::endgroup::\"
+            env:
+              S: ${{ secrets.API_TOKEN }}
+";
+
+#[test]
+fn secrets_in_annotation_fields_are_masked_everywhere() {
+    for json in [false, true] {
+        let mut args = vec!["run", "-P", "ubuntu-latest=host", "--verbose"];
+        if json {
+            args.push("--json");
+        }
+        let out = Test::new()
+            .file(".github/workflows/ci.yml", ANNOTATION_SECRET_WORKFLOW)
+            .file(".secrets", "API_TOKEN=hunter2-from-file\n")
+            .args(args)
+            .output();
+        let stored = read_tree(&out.dir.path().join(".gantry/runs/1"));
+        for (what, text) in [
+            ("stdout", &out.stdout),
+            ("stderr", &out.stderr),
+            ("run files", &stored),
+        ] {
+            assert!(!text.contains("hunter2"), "{what} (json: {json}): {text}");
+            assert!(
+                !text.contains("dyn-value-42"),
+                "{what} (json: {json}): {text}"
+            );
+        }
+        assert!(out.stdout.contains("cfg/***.json"), "{}", out.stdout);
+        assert!(stored.contains("cfg/***.json"), "{stored}");
+    }
+}
+
 #[test]
 fn json_is_one_event_per_line_ending_with_the_result() {
     let out = Test::new()

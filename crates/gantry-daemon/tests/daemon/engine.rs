@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gantry_daemon::EngineLauncher;
+use gantry_daemon::{EngineLauncher, ProcessLauncher, RunLauncher};
 use serde_json::Value;
 
 use crate::common::*;
@@ -102,6 +102,45 @@ async fn a_webhook_runs_the_workflow_with_the_engine_on_the_host() {
     );
     let after = log_text(client, id, "after").await;
     assert!(after.contains("workspace has the repository"), "{after}");
+}
+
+/// A secret in an annotation's `file=`, its title and message, and in a step name: what the
+/// API serves (the run with its annotations, the logs) never shows it, from either launcher.
+const ANNOTATION_LEAK: &str = r#"name: release
+on: release
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - name: step ${{ secrets.DEPLOY_KEY }}
+        env:
+          S: ${{ secrets.DEPLOY_KEY }}
+        run: |
+          echo "::warning file=cfg/$S.json,line=1::x"
+          echo "::error file=$S/a.yml,title=t $S::m $S"
+"#;
+
+#[tokio::test]
+async fn a_secret_in_an_annotation_file_is_masked_in_the_api() {
+    let engine = |env: &Env| -> Arc<dyn RunLauncher> {
+        Arc::new(EngineLauncher::host_only(env.path("host")))
+    };
+    let process = |_: &Env| -> Arc<dyn RunLauncher> { Arc::new(ProcessLauncher::new()) };
+    for (name, launcher) in [("engine", engine as fn(&Env) -> _), ("process", process)] {
+        let env = host_env(ANNOTATION_LEAK);
+        let mut server = env.start_with(launcher(&env)).await;
+        let client = &server.client;
+        let id = release(client, &format!("leak-{name}")).await;
+        let run = client.wait_completed(id).await;
+        let served = format!(
+            "{run}\n{}\n{}",
+            client.get(&format!("/api/runs/{id}")).await.body,
+            log_text(client, id, "build").await
+        );
+        assert!(!served.contains("s3cr3t-value"), "{name}: {served}");
+        assert!(served.contains("cfg/***.json"), "{name}: {served}");
+        server.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -82,6 +82,8 @@ impl JobRunner<'_> {
             LogStream::Runner,
             &format!("gantry: paused ({})", reason.as_str()),
         );
+        // A snapshot: the lock is not held across the pause.
+        let masker = self.masker.read().clone();
         let resume = debug
             .debugger
             .pause(Pause {
@@ -93,7 +95,7 @@ impl JobRunner<'_> {
                 outcome,
                 environment: self.env,
                 shell,
-                masker: &self.masker,
+                masker: &masker,
             })
             .await;
         self.log(
