@@ -224,6 +224,12 @@ pub(crate) async fn build(
             "{context} is not under the job's work directory; cannot build an image from it"
         ))
     })?;
+    check_bases(
+        job,
+        &dir.join(dockerfile),
+        &format!("{context}/{dockerfile}"),
+    )
+    .await?;
     let archive = tokio::task::spawn_blocking(move || {
         let mut builder = tar::Builder::new(Vec::new());
         builder.follow_symlinks(false);
@@ -258,4 +264,73 @@ pub(crate) async fn build(
         }
     }
     Ok(tag)
+}
+
+/// Every base image of a Dockerfile must already be in the engine: the build would otherwise
+/// try to pull it, which never works here and says so only after a network time-out.
+async fn check_bases(
+    job: &DockerJob,
+    file: &std::path::Path,
+    shown: &str,
+) -> Result<(), ExecutorError> {
+    let Ok(text) = tokio::fs::read_to_string(file).await else {
+        // The build reports a missing or unreadable Dockerfile in its own words.
+        return Ok(());
+    };
+    for (line, image) in base_images(&text) {
+        if job.docker.inspect_image(&image).await.is_err() {
+            return Err(ExecutorError::Other(format!(
+                "{shown}:{line}: the base image `{image}` is not in the Docker engine, and gantry never pulls: build or load it first (`docker load`, or scripts/build-images.sh for gantry's own images)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `(line, image)` of each `FROM` that names an image: not `scratch`, not an earlier stage
+/// (`FROM base AS build` ... `FROM build`), and not one built from build arguments (`$VAR`),
+/// which only the build can resolve.
+fn base_images(dockerfile: &str) -> Vec<(usize, String)> {
+    let mut stages: Vec<String> = Vec::new();
+    let mut found = Vec::new();
+    for (index, raw) in dockerfile.lines().enumerate() {
+        let mut words = raw.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("FROM")) {
+            continue;
+        }
+        let mut words = words.skip_while(|w| w.starts_with("--"));
+        let Some(image) = words.next() else { continue };
+        let lower = image.to_ascii_lowercase();
+        let named_here = match (words.next(), words.next()) {
+            (Some(as_), Some(name)) if as_.eq_ignore_ascii_case("AS") => {
+                Some(name.to_ascii_lowercase())
+            }
+            _ => None,
+        };
+        let is_stage = stages.contains(&lower);
+        stages.extend(named_here);
+        if lower == "scratch" || image.contains('$') || is_stage {
+            continue;
+        }
+        found.push((index + 1, image.to_owned()));
+    }
+    found
+}
+
+#[cfg(test)]
+mod base_image_tests {
+    use super::base_images;
+
+    #[test]
+    fn from_lines_name_images_but_not_stages_scratch_or_arguments() {
+        let dockerfile = "# a comment\nARG V=1\nFROM --platform=linux/amd64 gantry/busybox:latest AS base\n\
+                          RUN echo\nfrom base\nFROM scratch\nFROM debian:$V\nFROM alpine\n";
+        assert_eq!(
+            base_images(dockerfile),
+            vec![
+                (3, "gantry/busybox:latest".to_owned()),
+                (8, "alpine".to_owned())
+            ]
+        );
+    }
 }

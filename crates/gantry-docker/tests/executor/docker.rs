@@ -467,6 +467,30 @@ async fn clean_run_removes_kept_action_images() {
     h.assert_clean().await;
 }
 
+/// A Dockerfile whose base image is not in the engine fails before any pull is tried, naming
+/// the image and its line.
+#[tokio::test]
+async fn a_missing_base_image_is_a_clear_error() {
+    let h = Harness::docker().await;
+    let env = h.start().await;
+    let ws = env.paths().workspace.clone();
+    env.write_file(
+        &format!("{ws}/Dockerfile"),
+        b"FROM scratch AS empty\nFROM gantry/never-built:1\n",
+    )
+    .await
+    .unwrap();
+    let err = env.build_image(&ws, "Dockerfile").await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{ws}/Dockerfile:2: the base image `gantry/never-built:1` is not in the Docker engine, and gantry never pulls: build or load it first (`docker load`, or scripts/build-images.sh for gantry's own images)"
+        )
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
 #[tokio::test]
 async fn planted_symlinks_do_not_reach_host_files() {
     let h = Harness::docker().await;
