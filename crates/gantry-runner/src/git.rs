@@ -410,24 +410,10 @@ fn odb(repo: &Repository) -> Result<git2::Odb<'_>> {
 /// writes `.git/shallow` for the commits whose parents stay behind.
 fn copy_history(repo: &Repository, snap: &Repository, tip: Oid, depth: u32) -> Result<()> {
     let (src, dst) = (odb(repo)?, odb(snap)?);
-    let mut boundary = Vec::new();
-    let mut seen = HashSet::from([tip]);
-    let mut queue = VecDeque::from([(tip, 1u32)]);
-    while let Some((oid, level)) = queue.pop_front() {
-        let commit = repo
-            .find_commit(oid)
-            .map_err(ctx(format!("reading commit {oid}")))?;
+    let (commits, boundary) = shallow_history(repo, tip, depth)?;
+    for commit in commits {
         copy_tree(repo, &src, &dst, commit.tree_id())?;
-        copy_object(&src, &dst, oid)?;
-        if commit.parent_count() > 0 && level >= depth {
-            boundary.push(oid.to_string());
-            continue;
-        }
-        for parent in commit.parent_ids() {
-            if seen.insert(parent) {
-                queue.push_back((parent, level + 1));
-            }
-        }
+        copy_object(&src, &dst, commit.id())?;
     }
     if boundary.is_empty() {
         return Ok(());
@@ -448,7 +434,17 @@ pub(crate) fn write_shallow(snap: &Repository, boundary: &[String]) -> Result<()
 /// The commits within `depth` generations of `tip` whose parents lie beyond it: what
 /// `.git/shallow` lists after a fetch with that depth.
 pub(crate) fn shallow_boundary(repo: &Repository, tip: Oid, depth: u32) -> Result<Vec<String>> {
-    let mut boundary = Vec::new();
+    Ok(shallow_history(repo, tip, depth)?.1)
+}
+
+/// The commits a fetch of `depth` generations from `tip` brings, breadth first, and the
+/// boundary among them (see [`shallow_boundary`]).
+fn shallow_history(
+    repo: &Repository,
+    tip: Oid,
+    depth: u32,
+) -> Result<(Vec<git2::Commit<'_>>, Vec<String>)> {
+    let (mut commits, mut boundary) = (Vec::new(), Vec::new());
     let mut seen = HashSet::from([tip]);
     let mut queue = VecDeque::from([(tip, 1u32)]);
     while let Some((oid, level)) = queue.pop_front() {
@@ -457,15 +453,16 @@ pub(crate) fn shallow_boundary(repo: &Repository, tip: Oid, depth: u32) -> Resul
             .map_err(ctx(format!("reading commit {oid}")))?;
         if commit.parent_count() > 0 && level >= depth {
             boundary.push(oid.to_string());
-            continue;
-        }
-        for parent in commit.parent_ids() {
-            if seen.insert(parent) {
-                queue.push_back((parent, level + 1));
+        } else {
+            for parent in commit.parent_ids() {
+                if seen.insert(parent) {
+                    queue.push_back((parent, level + 1));
+                }
             }
         }
+        commits.push(commit);
     }
-    Ok(boundary)
+    Ok((commits, boundary))
 }
 
 /// Copies a tree and everything below it (submodule commits are not objects of this repository
