@@ -127,7 +127,7 @@ fn a_called_workflow_with_a_wrong_input_at_run_time_fails_its_caller() {
                 secrets: inherit
             ",
         )
-        .args(["run", "push", "-P", BUSYBOX, "-s", "token=t"])
+        .args(["run", "push", "-P", BUSYBOX, "-s", "token=w1de-s3cret"])
         .status(1)
         .output();
     let stdout = normalize(&out.stdout);
