@@ -89,6 +89,8 @@ jobs:
 EOF
 git_() { git -C "$REPO" -c user.name=bench -c user.email=bench@gantry.invalid "$@"; }
 git_ init -q -b main
+# No automatic gc in the background: the explicit one below packs the objects once.
+git_ config gc.auto 0
 git_ add -A && git_ commit -q -m "the tree"
 echo change >> "$REPO/src/d000/file00001.txt"
 git_ commit -q -am "a second commit"
