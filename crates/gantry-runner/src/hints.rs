@@ -113,27 +113,45 @@ fn same_url(a: &str, b: &str) -> bool {
     a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
 }
 
+/// What of a step's environment the hints read, taken before the step runs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HintInputs {
+    /// `NPM_CONFIG_USERCONFIG`: the `.npmrc` setup-node wrote.
+    npmrc: Option<String>,
+    /// The step's working directory (where `package.json` is).
+    workdir: String,
+    /// Where gantry serves `npm.pkg.github.com`, if it does.
+    github_packages: Option<String>,
+}
+
+impl HintInputs {
+    pub fn from_env(env: &IndexMap<String, String>, workdir: &str) -> Self {
+        HintInputs {
+            npmrc: env
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("NPM_CONFIG_USERCONFIG"))
+                .map(|(_, v)| v.clone()),
+            workdir: workdir.to_owned(),
+            github_packages: env.get(crate::builtin::setup_node::REGISTRY_ENV).cloned(),
+        }
+    }
+}
+
 /// Reads the files [`npm_scope_hint`] needs from the job and builds the hint. Missing files
 /// (no setup-node `.npmrc`, no `package.json`) mean no hint.
 pub(crate) async fn npm_scope_hint_for_step(
     job: &dyn JobEnvironment,
     registry: Option<&str>,
-    workdir: &str,
-    env: &IndexMap<String, String>,
-    github_packages: Option<&str>,
+    inputs: &HintInputs,
 ) -> Option<String> {
-    let userconfig = env
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("NPM_CONFIG_USERCONFIG"))?
-        .1;
-    let npmrc = job.read_file(userconfig).await.ok()??;
-    let manifest = format!("{}/package.json", workdir.trim_end_matches('/'));
+    let npmrc = job.read_file(inputs.npmrc.as_deref()?).await.ok()??;
+    let manifest = format!("{}/package.json", inputs.workdir.trim_end_matches('/'));
     let package_json = job.read_file(&manifest).await.ok()??;
     npm_scope_hint(
         registry,
         &package_json,
         &String::from_utf8_lossy(&npmrc),
-        github_packages,
+        inputs.github_packages.as_deref(),
     )
 }
 

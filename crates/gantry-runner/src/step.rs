@@ -336,39 +336,25 @@ impl<'a> JobRunner<'a> {
         let workdir = working_directory(&paths.workspace, wd);
         let argv = template.argv(&script_path);
         self.clues = OutputClues::default();
-        let hint_env = env.clone();
+        // Only what a failure hint reads, not the whole environment on every step.
+        let hint_files = crate::hints::HintInputs::from_env(&env, &workdir);
         let ran = self
-            .exec_program(sref, frame, env, number, argv, workdir.clone(), cancel)
+            .exec_program(sref, frame, env, number, argv, workdir, cancel)
             .await;
         if ran.outcome == Conclusion::Failure {
-            self.explain_failure(sref, &workdir, &hint_env).await;
+            self.explain_failure(sref, &hint_files).await;
         }
         ran
     }
 
     /// Adds gantry's hint to a failed `run:` step when its output shows a known cause.
-    async fn explain_failure(
-        &mut self,
-        sref: &StepRef,
-        workdir: &str,
-        env: &IndexMap<String, String>,
-    ) {
+    async fn explain_failure(&mut self, sref: &StepRef, inputs: &crate::hints::HintInputs) {
         let clues = std::mem::take(&mut self.clues);
-        if let Some(registry) = clues.npm_need_auth {
-            let github_packages = env
-                .get(crate::builtin::setup_node::REGISTRY_ENV)
-                .map(String::as_str);
-            let hint = crate::hints::npm_scope_hint_for_step(
-                self.env,
-                registry.as_deref(),
-                workdir,
-                env,
-                github_packages,
-            )
-            .await;
-            if let Some(hint) = hint {
-                self.error(Some(sref), hint);
-            }
+        if let Some(registry) = clues.npm_need_auth
+            && let Some(hint) =
+                crate::hints::npm_scope_hint_for_step(self.env, registry.as_deref(), inputs).await
+        {
+            self.error(Some(sref), hint);
         }
     }
 
