@@ -115,8 +115,9 @@ fn decompose(scientific: &str) -> (String, i32) {
 
 /// Formats a number as GitHub coerces it to a string: .NET `G15` with the invariant culture.
 ///
-/// 15 significant digits; fixed notation when the decimal exponent is in `-5..15`, otherwise
-/// `d.dddE+XX`. Negative zero prints as `0` (the conformance data requires it).
+/// 15 significant digits; fixed notation when the decimal exponent is greater than -5 and less
+/// than the precision (.NET's documented rule for `G`), otherwise `d.dddE+XX`. Negative zero
+/// prints as `0` (the conformance data requires it).
 pub fn format_number(n: f64) -> String {
     if n.is_nan() {
         return "NaN".to_string();
@@ -132,7 +133,7 @@ pub fn format_number(n: f64) -> String {
     if n < 0.0 {
         out.push('-');
     }
-    if !(-5..15).contains(&exp) {
+    if !(-4..15).contains(&exp) {
         push_scientific(&mut out, &digits, exp, "E", 2);
     } else {
         push_fixed(&mut out, &digits, exp);
@@ -228,7 +229,10 @@ mod tests {
         assert_eq!(format_number(123456789012345.0), "123456789012345");
         assert_eq!(format_number(1e20), "1E+20");
         assert_eq!(format_number(1.5e-6), "1.5E-06");
-        assert_eq!(format_number(1e-5), "0.00001");
+        assert_eq!(format_number(1e-4), "0.0001");
+        assert_eq!(format_number(1e-5), "1E-05");
+        assert_eq!(format_number(f64::MAX), "1.79769313486232E+308");
+        assert_eq!(format_number(1_587_106_672_383_762_434.0), "1.58710667238376E+18");
         assert_eq!(format_number(-0.0), "0");
         assert_eq!(format_number(0.1 + 0.2), "0.3");
     }

@@ -71,47 +71,9 @@ impl Node {
     }
 }
 
-/// Formats a number as GitHub does when it coerces one to a string: .NET's `G15` format.
-pub fn format_number(n: f64) -> String {
-    if n.is_nan() {
-        return "NaN".to_owned();
-    }
-    if n.is_infinite() {
-        return if n > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if n == 0.0 {
-        return "0".to_owned();
-    }
-    // Round to 15 significant digits first; the exponent of the rounded value picks the notation.
-    let sci = format!("{:.14e}", n);
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let digits = digits.trim_end_matches('0');
-    let digits = if digits.is_empty() { "0" } else { digits };
-    let sign = if negative { "-" } else { "" };
-    if !(-4..15).contains(&exp) {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{first}{frac}E{esign}{:02}", exp.abs());
-    }
-    if exp < 0 {
-        let zeros = "0".repeat((-exp - 1) as usize);
-        return format!("{sign}0.{zeros}{digits}");
-    }
-    let int_len = exp as usize + 1;
-    if digits.len() <= int_len {
-        format!("{sign}{digits}{}", "0".repeat(int_len - digits.len()))
-    } else {
-        format!("{sign}{}.{}", &digits[..int_len], &digits[int_len..])
-    }
-}
+/// Formats a number as GitHub does when it coerces one to a string: .NET's `G15` format. One
+/// formatter serves the reader and the expression engine, so `1e-5` reads the same in both.
+pub use gantry_expr::format_number;
 
 /// The result of reading a YAML file: the root node (absent after a syntax error or for an
 /// empty stream) and every problem found.
@@ -895,21 +857,6 @@ mod tests {
             .map(|d| (d.span.start.col, d.message.as_str()))
             .collect();
         assert_eq!(found, [(5, "Maximum object size exceeded")]);
-    }
-
-    #[test]
-    fn numbers_format_like_dotnet_g15() {
-        assert_eq!(format_number(13313073.0), "13313073");
-        assert_eq!(format_number(0.845_512_408_225_570_1), "0.84551240822557");
-        assert_eq!(
-            format_number(1_587_106_672_383_762_434.0),
-            "1.58710667238376E+18"
-        );
-        assert_eq!(format_number(123456.123456), "123456.123456");
-        assert_eq!(format_number(f64::MAX), "1.79769313486232E+308");
-        assert_eq!(format_number(0.0001), "0.0001");
-        assert_eq!(format_number(0.00001), "1E-05");
-        assert_eq!(format_number(-2.5), "-2.5");
     }
 
     #[test]
