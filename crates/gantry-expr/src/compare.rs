@@ -74,6 +74,13 @@ pub(crate) fn loose_equals(l: &Value, r: &Value, same_reference: impl FnOnce() -
     }
 }
 
+/// GitHub's loose `==` between values outside an expression (matrix `exclude`/`include`
+/// matching, the reader's static checks): the one implementation, so every caller agrees with
+/// the evaluator. Arrays and objects are never equal here, as no reference is shared.
+pub fn loose_equal(l: &Value, r: &Value) -> bool {
+    loose_equals(l, r, || false)
+}
+
 /// Ordering for `<` and `>`: `None` when the values are not comparable (mixed kinds after
 /// coercion, NaN, arrays, objects).
 fn loose_order(l: &Value, r: &Value) -> Option<Ordering> {

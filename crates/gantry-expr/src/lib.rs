@@ -41,6 +41,7 @@ mod text;
 mod value;
 
 pub use ast::{Accessor, CompareOp, LogicalOp, Node, NodeKind, Span};
+pub use compare::loose_equal;
 pub use condition::{condition_uses_status_function, parse_condition};
 pub use error::{ErrorKind, ExprError, MAX_DEPTH, MAX_LENGTH, MAX_MEMORY};
 pub use eval::{EvalContext, evaluate};

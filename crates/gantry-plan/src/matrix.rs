@@ -211,51 +211,10 @@ fn leaves_match(filter: &Value, actual: Option<&Value>) -> bool {
     }
 }
 
-/// The expression language's `==`: same-type values compare directly (strings ignoring case,
-/// arrays and objects never equal a literal), mixed types compare as numbers.
+/// The expression language's `==` (strings ignoring case, mixed kinds as numbers, arrays and
+/// objects never equal a literal), from the expression crate so matrix matching and `if:` agree.
 pub fn loose_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Null, Value::Null) => true,
-        (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::String(x), Value::String(y)) => x
-            .chars()
-            .flat_map(char::to_uppercase)
-            .eq(y.chars().flat_map(char::to_uppercase)),
-        (Value::Array(_) | Value::Object(_), _) | (_, Value::Array(_) | Value::Object(_)) => false,
-        _ => {
-            let (x, y) = (to_number(a), to_number(b));
-            x == y
-        }
-    }
-}
-
-/// GitHub's number coercion: null is 0, booleans 1 and 0, strings parsed as numbers (empty is
-/// 0, anything else NaN).
-fn to_number(value: &Value) -> f64 {
-    match value {
-        Value::Null => 0.0,
-        Value::Bool(b) => f64::from(u8::from(*b)),
-        Value::Number(n) => n.as_f64().unwrap_or(f64::NAN),
-        Value::String(s) => parse_number(s.trim()),
-        Value::Array(_) | Value::Object(_) => f64::NAN,
-    }
-}
-
-fn parse_number(text: &str) -> f64 {
-    if text.is_empty() {
-        return 0.0;
-    }
-    if let Some(hex) = text.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16).map_or(f64::NAN, |n| n as f64);
-    }
-    let looks_numeric = text
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'));
-    if looks_numeric {
-        text.parse().unwrap_or(f64::NAN)
-    } else {
-        f64::NAN
-    }
+    gantry_expr::loose_equal(&a.into(), &b.into())
 }
 
 /// Strict JSON equality, except that `1` equals `1.0` (YAML and `fromJSON` may produce either).

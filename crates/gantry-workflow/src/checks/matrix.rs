@@ -160,7 +160,7 @@ fn check_exclude_value(
     else {
         return;
     };
-    if !known.contains(&wanted) {
+    if !known.iter().any(|k| gantry_expr::loose_equal(k, &wanted)) {
         let values: Vec<String> = items.iter().map(|i| display(&i.value)).collect();
         let message = format!(
             "Matrix 'exclude' value '{}' for '{}' matches none of the vector's values ({}).",
@@ -172,18 +172,15 @@ fn check_exclude_value(
     }
 }
 
-/// A scalar as GitHub's loose `==` compares it: numeric strings as numbers, other strings
-/// case-insensitively. `None` for collections and expressions.
-fn loose_key(value: &Yaml) -> Option<String> {
+/// A scalar as GitHub's loose `==` sees it. `None` for collections and expressions, which a
+/// static check cannot compare.
+fn loose_key(value: &Yaml) -> Option<gantry_expr::Value> {
     match value {
-        Yaml::Null => Some(String::new()),
-        Yaml::Bool(b) => Some(b.to_string()),
-        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Null => Some(gantry_expr::Value::Null),
+        Yaml::Bool(b) => Some((*b).into()),
+        Yaml::Number(n) => Some((*n).into()),
         Yaml::String(s) if is_expression(s) => None,
-        Yaml::String(s) => Some(match s.trim().parse::<f64>() {
-            Ok(n) => n.to_string(),
-            Err(_) => s.to_lowercase(),
-        }),
+        Yaml::String(s) => Some(s.as_str().into()),
         Yaml::Seq(_) | Yaml::Map(_) => None,
     }
 }
