@@ -232,35 +232,11 @@ pub(crate) fn parse_duration(s: &str) -> Option<i64> {
     Some(total as i64)
 }
 
-/// Splits an options string like a shell would: whitespace separates, quotes group.
+/// Splits `container.options` as a shell would (Docker's CLI receives them through one): whitespace
+/// separates, quotes group, backslashes escape.
 pub(crate) fn split_words(s: &str) -> Result<Vec<String>, ExecutorError> {
-    let mut words = Vec::new();
-    let mut cur: Option<String> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => words.extend(cur.take()),
-            '\'' | '"' => {
-                let word = cur.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some(q) if q == c => break,
-                        Some('\\') if c == '"' => word.extend(chars.next()),
-                        Some(other) => word.push(other),
-                        None => {
-                            return Err(ExecutorError::UnsupportedOption(format!(
-                                "{s} (unterminated quote)"
-                            )));
-                        }
-                    }
-                }
-            }
-            '\\' => cur.get_or_insert_with(String::new).extend(chars.next()),
-            c => cur.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(cur);
-    Ok(words)
+    shlex::split(s)
+        .ok_or_else(|| ExecutorError::UnsupportedOption(format!("{s} (unterminated quote)")))
 }
 
 #[cfg(test)]

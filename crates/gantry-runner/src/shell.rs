@@ -69,7 +69,7 @@ impl ShellTemplate {
 
     /// The program the template starts (`bash`), to check that it exists.
     pub fn program(&self) -> String {
-        split_args(&self.template)
+        template_words(&self.template)
             .into_iter()
             .next()
             .unwrap_or_default()
@@ -77,7 +77,7 @@ impl ShellTemplate {
 
     /// The command line with the script path in place of `{0}`.
     pub fn argv(&self, script_path: &str) -> Vec<String> {
-        split_args(&self.template)
+        template_words(&self.template)
             .into_iter()
             .map(|arg| arg.replace("{0}", script_path))
             .collect()
@@ -95,36 +95,11 @@ impl ShellTemplate {
     }
 }
 
-/// Splits a command line at whitespace, honouring single and double quotes (quotes removed).
-fn split_args(line: &str) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut current = String::new();
-    let mut in_arg = false;
-    let mut quote: Option<char> = None;
-    for c in line.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => current.push(c),
-            (None, '"' | '\'') => {
-                quote = Some(c);
-                in_arg = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_arg {
-                    args.push(std::mem::take(&mut current));
-                    in_arg = false;
-                }
-            }
-            (None, c) => {
-                current.push(c);
-                in_arg = true;
-            }
-        }
-    }
-    if in_arg {
-        args.push(current);
-    }
-    args
+/// The words of a shell template as a POSIX shell reads them (the runner hands the template to
+/// the process starter, which groups quoted words). A template with an unbalanced quote is one
+/// word per whitespace-separated piece rather than an error: GitHub accepts it too.
+fn template_words(line: &str) -> Vec<String> {
+    shlex::split(line).unwrap_or_else(|| line.split_whitespace().map(str::to_owned).collect())
 }
 
 /// Picks the first value set, most specific first (step, job defaults, workflow defaults).

@@ -69,7 +69,7 @@ pub(crate) fn input_var(name: &str) -> String {
 
 /// Splits `with: args` like the runner does: on whitespace, double quotes group (and are
 /// removed), `\"` is a literal quote.
-pub(crate) fn split_args(text: &str) -> Vec<String> {
+pub(crate) fn split_action_args(text: &str) -> Vec<String> {
     let mut args = Vec::new();
     let mut current = String::new();
     let (mut quoted, mut started) = (false, false);
@@ -219,7 +219,7 @@ impl JobRunner<'_> {
         };
         let args = inputs
             .shift_remove("args")
-            .map(|a| split_args(&a))
+            .map(|a| split_action_args(&a))
             .unwrap_or_default();
         let entrypoint = inputs.shift_remove("entrypoint").filter(|e| !e.is_empty());
         let call = ContainerCall {
@@ -584,11 +584,11 @@ mod tests {
     #[test]
     fn args_split_on_whitespace_with_quotes() {
         assert_eq!(
-            split_args(r#"echo "hello world"  a\"b ''"#),
+            split_action_args(r#"echo "hello world"  a\"b ''"#),
             vec!["echo", "hello world", "a\"b", "''"]
         );
-        assert!(split_args("   ").is_empty());
-        assert_eq!(split_args(r#""""#), vec![""]);
+        assert!(split_action_args("   ").is_empty());
+        assert_eq!(split_action_args(r#""""#), vec![""]);
     }
 
     #[test]
