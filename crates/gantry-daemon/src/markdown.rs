@@ -1,6 +1,9 @@
-//! A minimal, safe Markdown renderer for job summaries: every character of the input is
-//! HTML-escaped first, then a few constructs are recognised (headings, lists, fenced code,
-//! `code`, **bold**, *emphasis*, paragraphs). No raw HTML, no links, so no script can get in.
+//! Job summaries (`GITHUB_STEP_SUMMARY`) rendered for the page with `pulldown-cmark`, as GitHub
+//! renders them: GitHub-flavoured Markdown (tables, strikethrough, task lists). A summary is
+//! written by the workflow, so it is untrusted: raw HTML is shown as text, and links and images
+//! keep only `http`, `https` and `mailto` targets (a `javascript:` link becomes plain text).
+
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -18,128 +21,41 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// Renders `markdown` to HTML.
+/// Renders `markdown` to HTML that can be embedded in the page.
 pub fn render(markdown: &str) -> String {
-    let mut out = String::new();
-    let mut paragraph: Vec<&str> = Vec::new();
-    let mut in_list = false;
-    let mut in_code = false;
-    for line in markdown.lines() {
-        if line.trim_start().starts_with("```") {
-            flush(&mut out, &mut paragraph, &mut in_list);
-            out.push_str(if in_code {
-                "</code></pre>\n"
-            } else {
-                "<pre><code>"
-            });
-            in_code = !in_code;
-            continue;
+    let options =
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
+    // Unsafe links and images are dropped with their closing tag; the text between stays.
+    let mut dropped: Vec<bool> = Vec::new();
+    let events = Parser::new_ext(markdown, options).filter_map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+        Event::Start(Tag::Link { ref dest_url, .. } | Tag::Image { ref dest_url, .. }) => {
+            let safe = is_safe_url(dest_url);
+            dropped.push(!safe);
+            safe.then_some(event)
         }
-        if in_code {
-            out.push_str(&escape(line));
-            out.push('\n');
-            continue;
+        Event::End(TagEnd::Link | TagEnd::Image) => {
+            let was_dropped = dropped.pop().unwrap_or(false);
+            (!was_dropped).then_some(event)
         }
-        block_line(line, &mut out, &mut paragraph, &mut in_list);
-    }
-    if in_code {
-        out.push_str("</code></pre>\n");
-    }
-    flush(&mut out, &mut paragraph, &mut in_list);
+        other => Some(other),
+    });
+    let mut out = String::with_capacity(markdown.len() * 3 / 2);
+    html::push_html(&mut out, events);
     out
 }
 
-fn block_line<'a>(
-    line: &'a str,
-    out: &mut String,
-    paragraph: &mut Vec<&'a str>,
-    in_list: &mut bool,
-) {
-    let trimmed = line.trim();
-    if trimmed.is_empty() {
-        flush(out, paragraph, in_list);
-    } else if let Some((level, text)) = heading(trimmed) {
-        flush(out, paragraph, in_list);
-        out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(text)));
-    } else if let Some(item) = trimmed
-        .strip_prefix("- ")
-        .or_else(|| trimmed.strip_prefix("* "))
-    {
-        if !paragraph.is_empty() {
-            flush(out, paragraph, in_list);
+/// Relative links and the schemes a summary legitimately links to; anything else (`javascript:`,
+/// `data:`, `vbscript:`) could run in the page.
+fn is_safe_url(url: &str) -> bool {
+    let scheme_end = url.find([':', '/', '?', '#']);
+    match scheme_end {
+        Some(i) if url[i..].starts_with(':') => {
+            let scheme = url[..i].to_ascii_lowercase();
+            matches!(scheme.as_str(), "http" | "https" | "mailto")
         }
-        if !*in_list {
-            out.push_str("<ul>\n");
-            *in_list = true;
-        }
-        out.push_str(&format!("<li>{}</li>\n", inline(item)));
-    } else {
-        if *in_list {
-            out.push_str("</ul>\n");
-            *in_list = false;
-        }
-        paragraph.push(trimmed);
+        _ => true,
     }
-}
-
-fn heading(line: &str) -> Option<(usize, &str)> {
-    let level = line.chars().take_while(|&c| c == '#').count();
-    let text = line[level..].strip_prefix(' ')?;
-    (1..=6).contains(&level).then_some((level, text.trim()))
-}
-
-fn flush(out: &mut String, paragraph: &mut Vec<&str>, in_list: &mut bool) {
-    if *in_list {
-        out.push_str("</ul>\n");
-        *in_list = false;
-    }
-    if !paragraph.is_empty() {
-        out.push_str(&format!("<p>{}</p>\n", inline(&paragraph.join(" "))));
-        paragraph.clear();
-    }
-}
-
-/// `code`, **bold** and *emphasis* on escaped text.
-fn inline(text: &str) -> String {
-    // Part i follows the i-th backtick; the backticks that pair up are the first `paired`.
-    let ticks = text.matches('`').count();
-    let paired = ticks - ticks % 2;
-    let mut out = String::new();
-    for (i, part) in text.split('`').enumerate() {
-        if i > paired {
-            out.push('`');
-        }
-        if i % 2 == 1 && i < paired {
-            out.push_str(&format!("<code>{}</code>", escape(part)));
-        } else {
-            out.push_str(&emphasis(&escape(part)));
-        }
-    }
-    out
-}
-
-fn emphasis(text: &str) -> String {
-    let bold = wrap_pairs(text, "**", "strong");
-    wrap_pairs(&bold, "*", "em")
-}
-
-/// Replaces pairs of `marker` around non-empty text with `<tag>`; other markers stay literal.
-fn wrap_pairs(text: &str, marker: &str, tag: &str) -> String {
-    let parts: Vec<&str> = text.split(marker).collect();
-    let mut out = parts[0].to_owned();
-    let mut i = 1;
-    while i < parts.len() {
-        // parts[i] lies between the i-th marker and the next one, if any.
-        if i + 1 < parts.len() && !parts[i].is_empty() {
-            out.push_str(&format!("<{tag}>{}</{tag}>{}", parts[i], parts[i + 1]));
-            i += 2;
-        } else {
-            out.push_str(marker);
-            out.push_str(parts[i]);
-            i += 1;
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -149,12 +65,23 @@ mod tests {
     #[test]
     fn html_is_escaped_everywhere() {
         let html = render(
-            "# <script>x</script>\n- <img src=x onerror=alert(1)>\n`<b>`\n```\n</pre><script>\n```",
+            "# <script>x</script>\n- <img src=x onerror=alert(1)>\n`<b>`\n```\n</pre><script>\n```\n\n<div onclick=x>raw</div>",
         );
         assert!(!html.contains("<script>"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<b>"), "{html}");
+        assert!(!html.contains("<div"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn unsafe_links_become_text() {
+        let html =
+            render("[a](javascript:alert(1)) [b](JavaScript:x) ![c](data:x) [d](https://e.x/)");
+        assert!(!html.to_ascii_lowercase().contains("javascript"), "{html}");
+        assert!(!html.contains("data:"), "{html}");
+        assert!(html.contains(r#"<a href="https://e.x/">d</a>"#), "{html}");
+        assert_eq!(html, "<p>a b c <a href=\"https://e.x/\">d</a></p>\n");
     }
 
     #[test]
@@ -163,7 +90,7 @@ mod tests {
             ("# Title", "<h1>Title</h1>\n"),
             ("### Small", "<h3>Small</h3>\n"),
             ("#nospace", "<p>#nospace</p>\n"),
-            ("a\nb\n\nc", "<p>a b</p>\n<p>c</p>\n"),
+            ("a\nb\n\nc", "<p>a\nb</p>\n<p>c</p>\n"),
             (
                 "- one\n- **two**",
                 "<ul>\n<li>one</li>\n<li><strong>two</strong></li>\n</ul>\n",
@@ -173,12 +100,14 @@ mod tests {
                 "<p>use <code>x &lt; y</code> <em>now</em></p>\n",
             ),
             ("a * b", "<p>a * b</p>\n"),
-            ("odd `tick", "<p>odd `tick</p>\n"),
-            ("**open bold", "<p>**open bold</p>\n"),
-            ("a ** b", "<p>a ** b</p>\n"),
+            ("~~gone~~", "<p><del>gone</del></p>\n"),
             (
                 "```\nfn main() {}\n```",
                 "<pre><code>fn main() {}\n</code></pre>\n",
+            ),
+            (
+                "| a | b |\n|---|---|\n| 1 | 2 |",
+                "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody>\n<tr><td>1</td><td>2</td></tr>\n</tbody></table>\n",
             ),
         ];
         for (input, want) in cases {

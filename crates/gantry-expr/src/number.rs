@@ -232,7 +232,10 @@ mod tests {
         assert_eq!(format_number(1e-4), "0.0001");
         assert_eq!(format_number(1e-5), "1E-05");
         assert_eq!(format_number(f64::MAX), "1.79769313486232E+308");
-        assert_eq!(format_number(1_587_106_672_383_762_434.0), "1.58710667238376E+18");
+        assert_eq!(
+            format_number(1_587_106_672_383_762_434.0),
+            "1.58710667238376E+18"
+        );
         assert_eq!(format_number(-0.0), "0");
         assert_eq!(format_number(0.1 + 0.2), "0.3");
     }

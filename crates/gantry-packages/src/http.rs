@@ -99,21 +99,13 @@ pub(crate) fn has_dot_segment(path: &str) -> bool {
     path.split('/').any(|seg| seg == "." || seg == "..")
 }
 
-/// The decoded query parameters, in order. Malformed pairs are skipped.
+/// The decoded query parameters, in order (`application/x-www-form-urlencoded` rules: `+` is a
+/// space, `%XX` escapes).
 pub(crate) fn query(uri: &Uri) -> Vec<(String, String)> {
     let Some(q) = uri.query() else {
         return Vec::new();
     };
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((
-                percent_decode(&k.replace('+', " "))?,
-                percent_decode(&v.replace('+', " "))?,
-            ))
-        })
-        .collect()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 pub(crate) fn query_get(params: &[(String, String)], key: &str) -> Option<String> {
