@@ -18,8 +18,10 @@ use tokio::net::TcpStream;
 
 use crate::common::*;
 
-pub(crate) fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"]
+/// The browser the page tests drive. Missing is a failure, not a skip: `scripts/ensure-tools.sh`
+/// installs it, and a test that passes without running proves nothing.
+pub(crate) fn chromium() -> PathBuf {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
         .iter()
         .filter_map(|name| {
             std::env::var_os("PATH").and_then(|paths| {
@@ -28,7 +30,8 @@ pub(crate) fn chromium() -> Option<PathBuf> {
                     .find(|p| p.is_file())
             })
         })
-        .next()
+        .next();
+    found.expect("chromium is required for the page tests: scripts/ensure-tools.sh installs it (apt package `chromium`)")
 }
 
 pub(crate) fn artifacts() -> PathBuf {
@@ -216,10 +219,7 @@ impl Cdp {
 
 #[tokio::test]
 async fn the_run_page_shows_the_live_log_in_chromium() {
-    let Some(binary) = chromium() else {
-        eprintln!("skipped: chromium is not installed (apt package `chromium`)");
-        return;
-    };
+    let binary = chromium();
     let mut env = Env::new();
     let workflow = gated_workflow(&env, "release", "").replace(
         "          while",
