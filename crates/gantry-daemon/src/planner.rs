@@ -72,77 +72,18 @@ fn str_at<'a>(payload: &'a Value, path: &[&str]) -> Option<&'a str> {
     path.iter().try_fold(payload, |v, k| v.get(k))?.as_str()
 }
 
-fn qualify(name: &str, prefix: &str) -> String {
-    if name.starts_with("refs/") {
-        name.to_owned()
-    } else {
-        format!("{prefix}{name}")
-    }
-}
-
-/// GitHub's `GITHUB_REF`/`GITHUB_SHA` per event ("Events that trigger workflows").
+/// GitHub's `GITHUB_REF`/`GITHUB_SHA` per event, from the one table in `gantry-plan` that
+/// `gantry run` reads too.
 pub fn target(event: &str, payload: &Value) -> Result<Target, PlanFailure> {
-    let default_branch = || {
-        str_at(payload, &["repository", "default_branch"])
-            .map(|b| qualify(b, "refs/heads/"))
-            .ok_or(PlanFailure::NoTarget("repository.default_branch"))
-    };
-    match event {
-        "push" => {
-            let git_ref = str_at(payload, &["ref"]).ok_or(PlanFailure::NoTarget("ref"))?;
-            if payload.get("deleted").and_then(Value::as_bool) == Some(true) {
-                return Err(PlanFailure::Deleted(git_ref.to_owned()));
-            }
-            let sha = str_at(payload, &["after"]).unwrap_or(git_ref);
-            Ok(Target {
-                git_ref: git_ref.to_owned(),
-                rev: sha.to_owned(),
-                fallback: Some(git_ref.to_owned()),
-            })
-        }
-        "release" => {
-            let tag = str_at(payload, &["release", "tag_name"])
-                .ok_or(PlanFailure::NoTarget("release.tag_name"))?;
-            let commitish = str_at(payload, &["release", "target_commitish"]);
-            let git_ref = qualify(tag, "refs/tags/");
-            Ok(Target {
-                rev: git_ref.clone(),
-                git_ref,
-                fallback: commitish.map(|c| qualify(c, "refs/heads/")),
-            })
-        }
-        "pull_request" | "pull_request_review" | "pull_request_review_comment" => {
-            let number = payload
-                .get("number")
-                .or_else(|| payload.get("pull_request").and_then(|p| p.get("number")))
-                .and_then(Value::as_u64)
-                .ok_or(PlanFailure::NoTarget("number"))?;
-            let head = str_at(payload, &["pull_request", "head", "sha"])
-                .ok_or(PlanFailure::NoTarget("pull_request.head.sha"))?;
-            Ok(Target {
-                git_ref: format!("refs/pull/{number}/merge"),
-                rev: head.to_owned(),
-                fallback: None,
-            })
-        }
-        "workflow_dispatch" => {
-            let git_ref = str_at(payload, &["ref"]).ok_or(PlanFailure::NoTarget("ref"))?;
-            let git_ref = qualify(git_ref, "refs/heads/");
-            Ok(Target {
-                rev: git_ref.clone(),
-                git_ref,
-                fallback: None,
-            })
-        }
-        _ => {
-            let git_ref = default_branch()?;
-            Ok(Target {
-                rev: git_ref.clone(),
-                git_ref,
-                fallback: None,
-            })
-        }
-    }
+    let r = gantry_plan::event_ref(event, payload).map_err(|e| match e {
+        gantry_plan::EventRefError::Missing { field, .. } => PlanFailure::NoTarget(field),
+        gantry_plan::EventRefError::Deleted(git_ref) => PlanFailure::Deleted(git_ref),
+    })?;
+    Ok(Target {
+        rev: r.sha.unwrap_or_else(|| r.git_ref.clone()),
+        git_ref: r.git_ref,
+        fallback: r.fallback,
+    })
 }
 
 /// Where the repository's mirror lives.

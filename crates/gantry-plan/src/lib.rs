@@ -7,6 +7,7 @@
 pub mod calls;
 pub mod dag;
 pub mod event;
+pub mod event_ref;
 pub mod inputs;
 pub mod job_matrix;
 pub mod matrix;
@@ -18,6 +19,7 @@ pub use calls::{
 };
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
+pub use event_ref::{EventRef, EventRefError, event_ref, is_zero_sha};
 pub use inputs::{InputError, InputKind, InputSpec, resolve_inputs};
 pub use job_matrix::{
     JobMatrixError, MATRIX_CONTEXTS, MatrixContexts, MatrixPlan, job_matrix, job_matrix_with,

@@ -52,7 +52,10 @@ pub fn synthesize(facts: &Facts<'_>) -> Json {
         "workflow_dispatch" => workflow_dispatch(facts),
         // Run directly (for debugging), a called workflow sees its inputs as a dispatch does.
         "workflow_call" => workflow_call(facts),
-        "pull_request" | "pull_request_target" => pull_request(facts),
+        "pull_request"
+        | "pull_request_target"
+        | "pull_request_review"
+        | "pull_request_review_comment" => pull_request(facts),
         _ => Map::new(),
     };
     payload.insert("repository".into(), repository(facts));
@@ -61,35 +64,12 @@ pub fn synthesize(facts: &Facts<'_>) -> Json {
 }
 
 /// The refs the run reports for an event: (`GITHUB_REF`, `GITHUB_HEAD_REF`, `GITHUB_BASE_REF`),
-/// taken from the payload where GitHub takes them from.
+/// from GitHub's table in `gantry-plan` (the daemon reads the same one). A `-e` payload may be
+/// partial; what it lacks falls back to the checked-out ref, as act does.
 pub fn refs(event: &str, payload: &Json, repo_ref: &str) -> (String, String, String) {
-    let text = |path: &[&str]| {
-        path.iter()
-            .try_fold(payload, |v, k| v.get(k))
-            .and_then(Json::as_str)
-            .map(str::to_owned)
-    };
-    match event {
-        "release" => {
-            let tag = text(&["release", "tag_name"]);
-            let git_ref = tag.map_or_else(|| repo_ref.to_owned(), |t| format!("refs/tags/{t}"));
-            (git_ref, String::new(), String::new())
-        }
-        "pull_request" | "pull_request_target" => {
-            let number = payload.get("number").and_then(Json::as_u64).unwrap_or(1);
-            let head = text(&["pull_request", "head", "ref"]).unwrap_or_default();
-            let base = text(&["pull_request", "base", "ref"]).unwrap_or_default();
-            let git_ref = if event == "pull_request" {
-                format!("refs/pull/{number}/merge")
-            } else {
-                format!("refs/heads/{base}")
-            };
-            (git_ref, head, base)
-        }
-        _ => {
-            let git_ref = text(&["ref"]).unwrap_or_else(|| repo_ref.to_owned());
-            (git_ref, String::new(), String::new())
-        }
+    match gantry_plan::event_ref(event, payload) {
+        Ok(r) => (r.git_ref, r.head_ref, r.base_ref),
+        Err(_) => (repo_ref.to_owned(), String::new(), String::new()),
     }
 }
 
@@ -221,7 +201,9 @@ fn repository_object(facts: &Facts<'_>) -> Json {
         "owner": user(owner_name),
         "html_url": format!("https://github.com/{full}"),
         "clone_url": format!("https://github.com/{full}.git"),
-        "default_branch": "main",
+        // A local run has no forge to say which branch is the default: the checked-out one
+        // stands in, so events that run on the default branch (issues, schedule) run it.
+        "default_branch": facts.branch().strip_prefix("refs/heads/").unwrap_or("main"),
     })
 }
 
@@ -393,6 +375,20 @@ mod tests {
                 "main".to_owned()
             )
         );
+        // pull_request_target runs the base branch; issues run the default (here: checked-out)
+        // branch. Both used to fall back to the payload's missing `ref`.
+        for (event, want) in [
+            ("pull_request_target", "refs/heads/main"),
+            ("pull_request_review", "refs/pull/1/merge"),
+            ("issues", "refs/heads/dev"),
+        ] {
+            let p = synthesize(&Facts {
+                event,
+                repo: Some(&repo),
+                inputs: &inputs,
+            });
+            assert_eq!(refs(event, &p, "refs/heads/other").0, want, "{event}");
+        }
     }
 
     #[test]
