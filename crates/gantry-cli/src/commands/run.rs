@@ -99,6 +99,7 @@ struct Context {
     from: Option<from::From>,
     /// Cancelled by `--watch` when files change.
     attempt: CancellationToken,
+    keyboard: Option<Arc<crate::terminal::Keyboard>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -111,10 +112,21 @@ struct RunFlags {
 }
 
 pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+    let keyboard = keyboard(args);
     if args.debug.watch {
-        return watch::watch(args, colors);
+        return watch::watch(args, colors, keyboard.as_ref());
     }
-    run_attempt(args, colors, &CancellationToken::new())
+    run_attempt(args, colors, &CancellationToken::new(), keyboard.as_ref())
+}
+
+/// The keyboard, when a pause may need it: one reader of stdin for the whole process, shared
+/// by every attempt of `--watch`.
+fn keyboard(args: &RunArgs) -> Option<Arc<crate::terminal::Keyboard>> {
+    let pauses = !args.debug.pause_before.is_empty()
+        || !args.debug.pause_after.is_empty()
+        || args.debug.pause_on_failure;
+    (pauses && crate::terminal::is_interactive())
+        .then(|| Arc::new(crate::terminal::Keyboard::start()))
 }
 
 /// One `gantry run`; cancelling `attempt` cancels its runs (`--watch` does on a change).
@@ -122,6 +134,7 @@ fn run_attempt(
     args: &RunArgs,
     colors: Colors,
     attempt: &CancellationToken,
+    keyboard: Option<&Arc<crate::terminal::Keyboard>>,
 ) -> Result<Outcome, CliError> {
     let cwd = std::env::current_dir().map_err(|source| CliError::Read {
         path: PathBuf::from("."),
@@ -185,6 +198,7 @@ fn run_attempt(
         pause_timeout: args.debug.pause_timeout.map(Duration::from_secs),
         from,
         attempt: attempt.clone(),
+        keyboard: keyboard.cloned(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -747,7 +761,7 @@ fn debug_options(context: &Context, cancel: &CancellationToken) -> Option<engine
         return None;
     }
     let debugger = debug::TerminalDebugger::new(
-        crate::terminal::is_interactive(),
+        context.keyboard.clone(),
         context.pause_timeout,
         context.args_json,
         context.paint,
