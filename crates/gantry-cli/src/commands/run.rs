@@ -604,7 +604,7 @@ fn conclusion_outcome(conclusion: Conclusion) -> Outcome {
 
 /// Ctrl-C, or the terminal closing (SIGHUP) or a polite kill (SIGTERM): all cancel the run, so
 /// its containers are removed either way.
-async fn first_stop_signal() -> std::io::Result<()> {
+pub(super) async fn first_stop_signal() -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;

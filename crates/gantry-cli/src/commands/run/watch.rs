@@ -91,7 +91,8 @@ pub fn watch(
             let mut changes = changes.lock().await;
             tokio::select! {
                 path = changes.recv() => path,
-                _ = tokio::signal::ctrl_c() => None,
+                // Ctrl-C, or the terminal closing: stop watching.
+                _ = super::first_stop_signal() => None,
             }
         });
         match next {
