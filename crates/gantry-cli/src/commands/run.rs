@@ -101,6 +101,7 @@ struct Context {
     attempt: CancellationToken,
     /// Remote actions: the store (or none when it cannot be opened) and `--real-action`.
     actions: crate::commands::actions::RunActions,
+    keyboard: Option<Arc<crate::terminal::Keyboard>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,10 +114,21 @@ struct RunFlags {
 }
 
 pub fn run(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+    let keyboard = keyboard(args);
     if args.debug.watch {
-        return watch::watch(args, colors);
+        return watch::watch(args, colors, keyboard.as_ref());
     }
-    run_attempt(args, colors, &CancellationToken::new())
+    run_attempt(args, colors, &CancellationToken::new(), keyboard.as_ref())
+}
+
+/// The keyboard, when a pause may need it: one reader of stdin for the whole process, shared
+/// by every attempt of `--watch`.
+fn keyboard(args: &RunArgs) -> Option<Arc<crate::terminal::Keyboard>> {
+    let pauses = !args.debug.pause_before.is_empty()
+        || !args.debug.pause_after.is_empty()
+        || args.debug.pause_on_failure;
+    (pauses && crate::terminal::is_interactive())
+        .then(|| Arc::new(crate::terminal::Keyboard::start()))
 }
 
 /// One `gantry run`; cancelling `attempt` cancels its runs (`--watch` does on a change).
@@ -124,6 +136,7 @@ fn run_attempt(
     args: &RunArgs,
     colors: Colors,
     attempt: &CancellationToken,
+    keyboard: Option<&Arc<crate::terminal::Keyboard>>,
 ) -> Result<Outcome, CliError> {
     let cwd = std::env::current_dir().map_err(|source| CliError::Read {
         path: PathBuf::from("."),
@@ -188,6 +201,7 @@ fn run_attempt(
         from,
         attempt: attempt.clone(),
         actions: crate::commands::actions::RunActions::from_args(args),
+        keyboard: keyboard.cloned(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -593,7 +607,7 @@ fn conclusion_outcome(conclusion: Conclusion) -> Outcome {
 
 /// Ctrl-C, or the terminal closing (SIGHUP) or a polite kill (SIGTERM): all cancel the run, so
 /// its containers are removed either way.
-async fn first_stop_signal() -> std::io::Result<()> {
+pub(super) async fn first_stop_signal() -> std::io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -750,7 +764,7 @@ fn debug_options(context: &Context, cancel: &CancellationToken) -> Option<engine
         return None;
     }
     let debugger = debug::TerminalDebugger::new(
-        crate::terminal::is_interactive(),
+        context.keyboard.clone(),
         context.pause_timeout,
         context.args_json,
         context.paint,

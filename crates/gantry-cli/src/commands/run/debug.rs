@@ -5,6 +5,7 @@
 //! terminal a pause waits `--pause-timeout` seconds and continues. Everything gantry prints
 //! about a pause, and the shell's screen, go through the job's masker.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -25,7 +26,7 @@ const SETTLE: Duration = Duration::from_millis(150);
 
 pub struct TerminalDebugger {
     /// `None` without a terminal.
-    keyboard: Option<Keyboard>,
+    keyboard: Option<Arc<Keyboard>>,
     timeout: Option<Duration>,
     json: bool,
     paint: Paint,
@@ -45,14 +46,14 @@ enum ShellEnd {
 
 impl TerminalDebugger {
     pub fn new(
-        interactive: bool,
+        keyboard: Option<Arc<Keyboard>>,
         timeout: Option<Duration>,
         json: bool,
         paint: Paint,
         cancel: CancellationToken,
     ) -> Self {
         Self {
-            keyboard: interactive.then(Keyboard::start),
+            keyboard,
             timeout,
             json,
             paint,

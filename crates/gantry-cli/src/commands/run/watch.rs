@@ -19,6 +19,7 @@ use crate::commands::Colors;
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
+use crate::terminal::Keyboard;
 
 /// Quiet time after the last change before a run starts.
 const DEBOUNCE: Duration = Duration::from_millis(300);
@@ -27,7 +28,11 @@ const DEBOUNCE: Duration = Duration::from_millis(300);
 /// output): watching them would re-run forever.
 const IGNORED: &[&str] = &[".gantry", ".git", "target", "node_modules"];
 
-pub fn watch(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
+pub fn watch(
+    args: &RunArgs,
+    colors: Colors,
+    keyboard: Option<&Arc<Keyboard>>,
+) -> Result<Outcome, CliError> {
     let root = watch_root()?;
     let (tx, changes) = mpsc::unbounded_channel::<PathBuf>();
     let watched = root.clone();
@@ -68,7 +73,7 @@ pub fn watch(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
             attempt.clone(),
             changed.clone(),
         ));
-        outcome = run_attempt(args, colors, &attempt)?;
+        outcome = run_attempt(args, colors, &attempt, keyboard)?;
         forward.abort();
         if changed.load(Ordering::SeqCst) {
             output::note("gantry: files changed; running again\n");
@@ -86,7 +91,8 @@ pub fn watch(args: &RunArgs, colors: Colors) -> Result<Outcome, CliError> {
             let mut changes = changes.lock().await;
             tokio::select! {
                 path = changes.recv() => path,
-                _ = tokio::signal::ctrl_c() => None,
+                // Ctrl-C, or the terminal closing: stop watching.
+                _ = super::first_stop_signal() => None,
             }
         });
         match next {
