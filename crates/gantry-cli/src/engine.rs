@@ -500,3 +500,24 @@ pub fn explain(
 ) -> Vec<JobExplanation> {
     gantry_runner::explain::explain(std::sync::Arc::new(workflow.clone()), plan, options)
 }
+
+pub use gantry_plan::{ChangedFiles, SkipReason};
+
+/// How `workflow`'s path filters for `event` see its changed files: `None` when it has none
+/// for the event.
+pub enum PathFilter {
+    /// The changed files are unknown: the filters pass.
+    Unknown,
+    /// The changed files the filters let through (none: the workflow does not run).
+    Matched(Vec<String>),
+}
+
+pub fn path_filter(workflow: &Workflow, event: &Event) -> Option<PathFilter> {
+    let triggers = gantry_plan::Triggers::compile(&gantry_plan::trigger_specs(workflow)).ok()?;
+    let trigger = triggers.get(&event.name)?;
+    trigger.paths.as_ref()?;
+    Some(match trigger.path_matches(event) {
+        Some(files) => PathFilter::Matched(files.into_iter().map(str::to_owned).collect()),
+        None => PathFilter::Unknown,
+    })
+}

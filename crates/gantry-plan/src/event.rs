@@ -342,17 +342,28 @@ impl Trigger {
         }
     }
 
-    fn check_paths(&self, event: &Event, is_tag: bool) -> Result<(), SkipReason> {
-        let (Some(filter), ChangedFiles::Known(files), false) =
-            (&self.paths, &event.changed_files, is_tag)
+    /// The changed files the trigger's `paths` / `paths-ignore` let through, for telling the
+    /// user why a workflow runs or not: `None` when there is no path filter or the changed
+    /// files are unknown (the filter then passes). Only the first [`MAX_DIFF_FILES`] count.
+    pub fn path_matches<'e>(&self, event: &'e Event) -> Option<Vec<&'e str>> {
+        let (Some(filter), ChangedFiles::Known(files)) = (&self.paths, &event.changed_files)
         else {
-            return Ok(());
+            return None;
         };
         let evaluated = &files[..files.len().min(MAX_DIFF_FILES)];
-        if filter.allows_paths(evaluated) {
-            Ok(())
-        } else {
-            Err(SkipReason::Paths)
+        Some(
+            evaluated
+                .iter()
+                .map(String::as_str)
+                .filter(|f| filter.allows_name(f))
+                .collect(),
+        )
+    }
+
+    fn check_paths(&self, event: &Event, is_tag: bool) -> Result<(), SkipReason> {
+        match self.path_matches(event) {
+            Some(matched) if matched.is_empty() && !is_tag => Err(SkipReason::Paths),
+            _ => Ok(()),
         }
     }
 }

@@ -8,11 +8,12 @@
 use std::collections::BTreeSet;
 
 use gantry_expr::{EvalContext, ExprError, ParseOptions, TemplateError, parse_template};
-use gantry_workflow::{Job, Matrix, Yaml};
+use gantry_workflow::{Job, Matrix};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
 use crate::matrix::{MatrixError, MatrixRow, expand};
+use crate::template_value::{TemplateValueError, ValueShapeError, expressions, yaml_to_json};
 
 /// The contexts GitHub allows in `strategy` (from its workflow schema).
 pub const MATRIX_CONTEXTS: [&str; 4] = ["github", "inputs", "vars", "needs"];
@@ -33,11 +34,22 @@ pub enum MatrixPlan {
 pub enum JobMatrixError {
     #[error(transparent)]
     Matrix(#[from] MatrixError),
+    #[error(transparent)]
+    Shape(#[from] ValueShapeError),
     #[error("matrix expression '{expression}': {error}")]
     Expression {
         expression: String,
         error: ExprError,
     },
+}
+
+impl From<TemplateValueError<JobMatrixError>> for JobMatrixError {
+    fn from(error: TemplateValueError<JobMatrixError>) -> Self {
+        match error {
+            TemplateValueError::Eval(error) => error,
+            TemplateValueError::Shape(shape) => shape.into(),
+        }
+    }
 }
 
 /// Known contexts, as JSON; `None` means unknown (a matrix reading it is deferred).
@@ -172,51 +184,9 @@ fn matrix_expressions(matrix: &Matrix) -> Vec<String> {
         } => {
             let lists = include.iter().chain(exclude).map(|l| &l.value);
             for yaml in dimensions.iter().map(|(_, v)| &v.value).chain(lists) {
-                let _ = yaml_to_json(
-                    yaml,
-                    &mut |s: &str| -> Result<Value, std::convert::Infallible> {
-                        found.push(s.to_owned());
-                        Ok(Value::Null)
-                    },
-                );
+                expressions(yaml, &mut found);
             }
         }
     }
     found
-}
-
-/// Converts free-form YAML to JSON; strings holding `${{` go through `eval`.
-pub fn yaml_to_json<E, F>(yaml: &Yaml, eval: &mut F) -> Result<Value, E>
-where
-    F: FnMut(&str) -> Result<Value, E>,
-{
-    Ok(match yaml {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(*b),
-        Yaml::Number(n) => number(*n),
-        Yaml::String(s) if s.contains("${{") => eval(s)?,
-        Yaml::String(s) => Value::String(s.clone()),
-        Yaml::Seq(items) => Value::Array(
-            items
-                .iter()
-                .map(|i| yaml_to_json(&i.value, eval))
-                .collect::<Result<_, _>>()?,
-        ),
-        Yaml::Map(entries) => {
-            let mut map = Map::new();
-            for (k, v) in entries {
-                map.insert(k.value.clone(), yaml_to_json(&v.value, eval)?);
-            }
-            Value::Object(map)
-        }
-    })
-}
-
-/// Whole numbers become JSON integers so that `matrix.version` renders as `14`, not `14.0`.
-fn number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
-    }
 }

@@ -12,6 +12,7 @@ pub mod inputs;
 pub mod job_matrix;
 pub mod matrix;
 pub mod plan;
+pub mod template_value;
 
 pub use calls::{
     CallError, CallTarget, CalledWorkflow, MAX_CALL_DEPTH, MAX_CALLED_WORKFLOWS, Origin, Resolve,
@@ -23,10 +24,11 @@ pub use event_ref::{EventRef, EventRefError, event_ref, is_zero_sha};
 pub use inputs::{InputError, InputKind, InputSpec, resolve_inputs};
 pub use job_matrix::{
     JobMatrixError, MATRIX_CONTEXTS, MatrixContexts, MatrixPlan, job_matrix, job_matrix_with,
-    resolve_matrix, yaml_to_json,
+    resolve_matrix,
 };
 pub use matrix::{MAX_MATRIX_JOBS, MatrixError, MatrixRow, expand};
 pub use plan::{
     Plan, PlanContext, PlanError, PlannedJob, WorkflowOutcome, WorkflowPlan, job_graph, plan,
     plan_workflow, plan_workflow_resolving, plan_workflow_with, trigger_specs,
 };
+pub use template_value::{TemplateValueError, ValueShapeError, yaml_to_json};

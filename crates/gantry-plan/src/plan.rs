@@ -14,9 +14,8 @@ use crate::calls::{CallError, CallPlanner, CalledWorkflow, Origin, Resolve};
 use crate::dag::{DagError, JobGraph, UnknownJob};
 use crate::event::{Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
 use crate::inputs::{InputError, InputKind, InputSpec, resolve_inputs};
-use crate::job_matrix::{
-    JobMatrixError, MatrixContexts, MatrixPlan, job_matrix_with, yaml_to_json,
-};
+use crate::job_matrix::{JobMatrixError, MatrixContexts, MatrixPlan, job_matrix_with};
+use crate::template_value::yaml_to_json;
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum PlanError {

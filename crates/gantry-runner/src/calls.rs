@@ -75,7 +75,7 @@ pub(crate) fn callee_scope(
         })
         .map_err(|error| CallStartError::With {
             name: input.clone(),
-            error,
+            error: error.into(),
         })?;
         provided.insert(input.clone(), json);
     }

@@ -277,11 +277,7 @@ pub fn resolve_ref(repo: &Repository, name: &str) -> Result<Resolved> {
 /// `on.push.paths` filters match against.
 pub fn changed_files(repo: &Repository, base: &str, head: &str) -> Result<Vec<String>> {
     let tree = |sha: &str| {
-        let oid = Oid::from_str(sha).map_err(|_| GitError::MissingCommit(sha.to_owned()))?;
-        let commit = repo
-            .find_commit(oid)
-            .map_err(|_| GitError::MissingCommit(sha.to_owned()))?;
-        commit
+        find_commit(repo, sha)?
             .tree()
             .map_err(ctx(format!("reading the tree of {sha}")))
     };
@@ -299,6 +295,43 @@ pub fn changed_files(repo: &Repository, base: &str, head: &str) -> Result<Vec<St
         }
     }
     Ok(paths.into_iter().collect())
+}
+
+/// The paths the commit `sha` changed against its first parent; for a root commit, every file
+/// it holds (what "the last commit" changed when a push names no `before`).
+pub fn commit_files(repo: &Repository, sha: &str) -> Result<Vec<String>> {
+    let commit = find_commit(repo, sha)?;
+    if let Ok(parent) = commit.parent(0) {
+        return changed_files(repo, &parent.id().to_string(), sha);
+    }
+    let tree = commit
+        .tree()
+        .map_err(ctx(format!("reading the tree of {sha}")))?;
+    let mut paths = Vec::new();
+    tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if entry.kind() == Some(ObjectType::Blob) {
+            paths.push(format!("{dir}{}", entry.name().unwrap_or_default()));
+        }
+        git2::TreeWalkResult::Ok
+    })
+    .map_err(ctx(format!("listing the files of {sha}")))?;
+    paths.sort();
+    Ok(paths)
+}
+
+/// The best common ancestor of two commits (a pull request's diff starts there).
+pub fn merge_base(repo: &Repository, a: &str, b: &str) -> Result<String> {
+    let (a, b) = (find_commit(repo, a)?.id(), find_commit(repo, b)?.id());
+    let base = repo
+        .merge_base(a, b)
+        .map_err(ctx(format!("finding the merge base of {a} and {b}")))?;
+    Ok(base.to_string())
+}
+
+fn find_commit<'r>(repo: &'r Repository, sha: &str) -> Result<git2::Commit<'r>> {
+    let oid = Oid::from_str(sha).map_err(|_| GitError::MissingCommit(sha.to_owned()))?;
+    repo.find_commit(oid)
+        .map_err(|_| GitError::MissingCommit(sha.to_owned()))
 }
 
 /// Makes `dest` (which must not exist or be empty) a new repository with the working tree of

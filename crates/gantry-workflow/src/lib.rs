@@ -7,6 +7,7 @@ mod convert;
 pub mod cron;
 pub mod exprcheck;
 pub mod filter;
+pub mod memory;
 pub mod model;
 mod parse;
 pub mod schema;

@@ -41,18 +41,20 @@ pub fn parse_workflow(file: &str, source: &str) -> Parsed<Workflow> {
 
 /// [`parse_workflow`] with explicit limits and feature switches.
 pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Workflow> {
-    let (root, mut diagnostics, result_size) = read_root(source, options, "workflow");
+    let (root, mut diagnostics) = read_root(source, options, "workflow");
     let Some(root) = root else {
         return finish(None, diagnostics);
     };
     let schema = workflow_schema();
     let background = options.allow_background_steps;
-    diagnostics.extend(template::validate(
+    let (found, result_size) = template::validate_metered(
         schema,
         "workflow-root",
         &root,
         background,
-    ));
+        options.max_result_size,
+    );
+    diagnostics.extend(found);
     if let Some(on) = root.get("on") {
         diagnostics.extend(event_configs(schema, on, background));
     }
@@ -117,17 +119,19 @@ pub fn parse_action(file: &str, source: &str) -> Parsed<Action> {
 
 /// [`parse_action`] with explicit limits and feature switches.
 pub fn parse_action_with(_file: &str, source: &str, options: &ReadOptions) -> Parsed<Action> {
-    let (root, mut diagnostics, _) = read_root(source, options, "action");
+    let (root, mut diagnostics) = read_root(source, options, "action");
     let Some(root) = root else {
         return finish(None, diagnostics);
     };
     let background = options.allow_background_steps;
-    diagnostics.extend(template::validate(
+    let (found, _) = template::validate_metered(
         action_schema(),
         "action-root",
         &root,
         background,
-    ));
+        options.max_result_size,
+    );
+    diagnostics.extend(found);
     diagnostics.extend(runs_conditions(&root, background));
     let value = convert::action(&root);
     match &value {
@@ -150,25 +154,25 @@ fn runs_conditions(root: &yaml::Node, background: bool) -> Vec<Diagnostic> {
         .collect()
 }
 
-/// The YAML tree (`None` when nothing could be read), its diagnostics and its bytes by
-/// GitHub's estimate.
+/// The YAML tree (`None` when nothing could be read) and its diagnostics. The result size is
+/// counted by the schema walk, over what GitHub's reader accepts, not here.
 fn read_root(
     source: &str,
     options: &ReadOptions,
     what: &str,
-) -> (Option<yaml::Node>, Vec<Diagnostic>, usize) {
+) -> (Option<yaml::Node>, Vec<Diagnostic>) {
     let size = source.chars().count();
     if size > options.max_file_size {
         let message = format!(
             "The maximum file size of {} characters has been exceeded",
             options.max_file_size
         );
-        return (None, vec![error(Span::default(), "limits", message)], 0);
+        return (None, vec![error(Span::default(), "limits", message)]);
     }
     let yaml_options = YamlOptions {
         allow_anchors: options.allow_anchors,
         max_depth: options.max_depth,
-        max_result_size: options.max_result_size,
+        max_result_size: usize::MAX,
     };
     let doc = yaml::read(source, yaml_options);
     let mut diagnostics = doc.diagnostics;
@@ -179,7 +183,7 @@ fn read_root(
             format!("The {what} file is empty"),
         ));
     }
-    (doc.root, diagnostics, doc.result_size)
+    (doc.root, diagnostics)
 }
 
 fn error(span: Span, rule: &'static str, message: String) -> Diagnostic {

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use crate::exprcheck::{Ctx, check_expression, ctx_key, parse_options};
+use crate::memory::{MIN_OBJECT_SIZE, Meter, expression_bytes, string_bytes, utf16_len};
 use crate::model::{Diagnostic, Severity, Span};
 use crate::schema::{DefId, Literal, Schema};
 use crate::yaml::{Node, NodeKind};
@@ -12,6 +13,8 @@ use crate::yaml::{Node, NodeKind};
 /// GitHub's limit on the `format(...)` expression a templated string becomes.
 const MAX_EXPRESSION_LENGTH: usize = 21_000;
 const OPEN: &str = "${{";
+/// The segment text standing for the `insert` directive.
+const INSERT: &str = "insert";
 const NOT_CLOSED: &str = "The expression is not closed. An unescaped ${{ sequence was found, but the closing }} sequence was not found.";
 
 /// Properties that only exist behind GitHub's `allowBackgroundSteps` feature flag (off).
@@ -25,11 +28,25 @@ pub fn validate(
     root: &Node,
     background_steps: bool,
 ) -> Vec<Diagnostic> {
+    validate_metered(schema, root_def, root, background_steps, usize::MAX).0
+}
+
+/// [`validate`], also counting the bytes GitHub's reader charges for what it accepts
+/// ([`crate::memory`]) and reporting where they pass `max_result_size`. Returns the
+/// diagnostics and the bytes.
+pub fn validate_metered(
+    schema: &Schema,
+    root_def: &str,
+    root: &Node,
+    background_steps: bool,
+    max_result_size: usize,
+) -> (Vec<Diagnostic>, usize) {
     let mut walker = Walker {
         schema,
         background_steps,
         diagnostics: Vec::new(),
         options: Vec::new(),
+        meter: Meter::new(max_result_size),
     };
     match schema.id(root_def) {
         Some(def) => walker.read_value(root, def, &Ctx::EMPTY),
@@ -39,15 +56,16 @@ pub fn validate(
             format!("Schema definition '{root_def}' not found"),
         ),
     }
-    walker.diagnostics
+    (walker.diagnostics, walker.meter.used)
 }
 
 /// What a scalar turned out to be once its `${{ }}` were looked at.
 enum Scanned {
     /// No expression (or one that folds to a string literal): validate the literal.
     Literal(Option<String>),
-    /// A value computed at run time: accepted wherever expressions are allowed.
-    Expression,
+    /// A value computed at run time: accepted wherever expressions are allowed. Carries what
+    /// the expression token costs (its expression text, or the `insert` directive).
+    Expression(usize),
     /// The template itself was broken (already reported): validate the original text.
     Error,
 }
@@ -58,9 +76,17 @@ struct Walker<'s> {
     /// Expression parser options per context (see `ctx_key`); a handful per file.
     options: Vec<(Vec<usize>, gantry_expr::ParseOptions)>,
     diagnostics: Vec<Diagnostic>,
+    meter: Meter,
 }
 
 impl<'s> Walker<'s> {
+    /// Charges one accepted token (see [`crate::memory`]).
+    fn charge(&mut self, bytes: usize, span: Span) {
+        if let Some(diagnostic) = self.meter.charge(bytes, span) {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
     /// GitHub's message if `expr` does not parse with the context allowed at `ctx`.
     fn expression_error(&mut self, expr: &str, ctx: &Ctx<'_>) -> Option<String> {
         let key = ctx_key(ctx);
@@ -90,8 +116,14 @@ impl<'s> Walker<'s> {
             parent: Some(parent),
         };
         match &node.kind {
-            NodeKind::Seq(items) => self.read_sequence(node, items, def, &ctx),
-            NodeKind::Map(entries) => self.read_mapping(node, entries, def, &ctx),
+            NodeKind::Seq(items) => {
+                self.charge(MIN_OBJECT_SIZE, node.span);
+                self.read_sequence(node, items, def, &ctx)
+            }
+            NodeKind::Map(entries) => {
+                self.charge(MIN_OBJECT_SIZE, node.span);
+                self.read_mapping(node, entries, def, &ctx)
+            }
             _ => self.read_scalar(node, def, &ctx),
         }
     }
@@ -111,19 +143,25 @@ impl<'s> Walker<'s> {
             NodeKind::String(s) => self.scan(s, node.span, ctx),
             _ => Scanned::Literal(None),
         };
-        match scanned {
-            Scanned::Expression => {
+        let bytes = match scanned {
+            Scanned::Expression(bytes) => {
                 if ctx.is_empty() {
                     self.not_allowed(node.span);
                 }
+                bytes
             }
             Scanned::Literal(Some(folded)) => {
-                self.validate_literal(node, Literal::String(&folded), def, ctx)
+                self.validate_literal(node, Literal::String(&folded), def, ctx);
+                string_bytes(&folded)
             }
             Scanned::Literal(None) | Scanned::Error => {
-                self.validate_literal(node, literal_of(node), def, ctx)
+                match self.validate_literal(node, literal_of(node), def, ctx) {
+                    Accepted::AsString(text) => string_bytes(&text),
+                    Accepted::AsIs => scalar_bytes(node),
+                }
             }
-        }
+        };
+        self.charge(bytes, node.span);
     }
 
     fn not_allowed(&mut self, span: Span) {
@@ -135,14 +173,21 @@ impl<'s> Walker<'s> {
     }
 
     /// Matches a scalar against the scalar definitions; a non-string that fits nowhere is tried
-    /// again as a string (GitHub coerces `1` to `"1"` where a string is expected).
-    fn validate_literal(&mut self, node: &Node, lit: Literal<'_>, def: DefId, ctx: &Ctx<'_>) {
+    /// again as a string (GitHub coerces `1` to `"1"` where a string is expected). Says which
+    /// token GitHub keeps, for the memory count.
+    fn validate_literal(
+        &mut self,
+        node: &Node,
+        lit: Literal<'_>,
+        def: DefId,
+        ctx: &Ctx<'_>,
+    ) -> Accepted {
         let schema = self.schema;
         let defs = schema.scalar_defs(def);
         let matches = |lit: Literal<'_>| defs.iter().any(|&d| schema.get(d).matches(lit));
         let is_condition = schema.get(def).is_condition;
         if matches(lit) && !is_condition {
-            return;
+            return Accepted::AsIs;
         }
         // Non-strings are shown (and retried) as the string GitHub would make of them.
         let text = match lit {
@@ -157,15 +202,22 @@ impl<'s> Walker<'s> {
         // under it), as GitHub reads it.
         let empty_mapping =
             matches!(lit, Literal::Null) && defs.is_empty() && !schema.mapping_defs(def).is_empty();
-        let ok = empty_mapping
-            || matches(lit)
-            || (!matches!(lit, Literal::String(_)) && matches(Literal::String(&text)));
+        let converted = !empty_mapping
+            && !matches(lit)
+            && !matches!(lit, Literal::String(_))
+            && matches(Literal::String(&text));
+        let ok = empty_mapping || matches(lit) || converted;
         if !ok {
             self.error(node.span, "schema", format!("Unexpected value '{shown}'"));
-            return;
+            return Accepted::AsIs;
         }
         if is_condition {
             self.check_condition(node, shown, ctx);
+        }
+        if converted {
+            Accepted::AsString(text)
+        } else {
+            Accepted::AsIs
         }
     }
 
@@ -216,10 +268,11 @@ impl<'s> Walker<'s> {
         };
         if matches!(key.kind, NodeKind::String(_)) {
             match self.scan(&text, key.span, ctx) {
-                Scanned::Expression => {
+                Scanned::Expression(bytes) => {
                     if ctx.is_empty() {
                         self.not_allowed(key.span);
                     } else {
+                        self.charge(bytes, key.span);
                         self.read_value(value, value_def, ctx);
                     }
                     return None;
@@ -265,9 +318,11 @@ impl<'s> Walker<'s> {
                     self.error(key.span, "schema", format!("Unexpected value '{text}'"));
                     continue;
                 }
+                self.charge(string_bytes(&text), key.span);
                 self.read_value(value, prop, ctx);
             } else if let Some((key_def, value_def)) = loose {
                 self.validate_literal(key, Literal::String(&text), key_def, ctx);
+                self.charge(string_bytes(&text), key.span);
                 self.read_value(value, value_def, ctx);
             } else {
                 self.error(key.span, "schema", format!("Unexpected value '{text}'"));
@@ -312,6 +367,7 @@ impl<'s> Walker<'s> {
                 continue;
             }
             self.validate_literal(key, Literal::String(&text), key_def, ctx);
+            self.charge(string_bytes(&text), key.span);
             self.read_value(value, value_def, ctx);
         }
     }
@@ -328,15 +384,18 @@ impl<'s> Walker<'s> {
         if let [Segment::Expr(e)] = segments.as_slice() {
             return match string_literal(e) {
                 Some(s) => Scanned::Literal(Some(s)),
-                None => Scanned::Expression,
+                // The directive is an insert token: a header, no text.
+                None if *e == INSERT => Scanned::Expression(MIN_OBJECT_SIZE),
+                None => Scanned::Expression(expression_bytes(utf16_len(e))),
             };
         }
-        if format_length(&segments) > MAX_EXPRESSION_LENGTH {
+        let length = format_length(&segments);
+        if length > MAX_EXPRESSION_LENGTH {
             let message = format!("Exceeded max expression length {MAX_EXPRESSION_LENGTH}");
             self.error(span, "expression", message);
             return Scanned::Error;
         }
-        Scanned::Expression
+        Scanned::Expression(expression_bytes(length))
     }
 
     /// The text and expression pieces of `raw`, every expression checked; `None` once any
@@ -367,7 +426,7 @@ impl<'s> Walker<'s> {
                     self.error(span, "expression", directive_message("insert"));
                     return None;
                 }
-                Parsed::Insert => segments.push(Segment::Expr("insert")),
+                Parsed::Insert => segments.push(Segment::Expr(INSERT)),
                 Parsed::Expr(e) => segments.push(Segment::Expr(e)),
             }
         }
@@ -427,6 +486,22 @@ impl<'n> Keys<'n> {
                 k.to_uppercase() == key.to_uppercase()
             }
         })
+    }
+}
+
+/// Which token GitHub's reader keeps for a validated literal.
+enum Accepted {
+    /// The literal as written.
+    AsIs,
+    /// A non-string converted to this string, where only a string fits.
+    AsString(String),
+}
+
+/// What a literal scalar costs as written.
+fn scalar_bytes(node: &Node) -> usize {
+    match &node.kind {
+        NodeKind::String(s) => string_bytes(s),
+        _ => MIN_OBJECT_SIZE,
     }
 }
 
@@ -507,18 +582,24 @@ fn string_literal(expr: &str) -> Option<String> {
     Some(out)
 }
 
-/// The length of the `format('...', e1, e2)` expression GitHub builds from a templated string.
+/// The length (UTF-16 units, as GitHub counts) of the `format('...', e1, e2)` expression GitHub
+/// builds from a templated string: quotes and braces of the text are doubled, each expression
+/// becomes `{N}` in the format (N counts from 0) and `, e` after it.
 fn format_length(segments: &[Segment<'_>]) -> usize {
     let mut len = "format('')".len();
+    let mut index = 0usize;
     for s in segments {
         match s {
             Segment::Text(t) => {
-                len += t.len()
+                len += utf16_len(t)
                     + t.bytes()
                         .filter(|b| matches!(b, b'\'' | b'{' | b'}'))
                         .count();
             }
-            Segment::Expr(e) => len += 3 + ", ".len() + e.len(),
+            Segment::Expr(e) => {
+                len += "{}".len() + index.to_string().len() + ", ".len() + utf16_len(e);
+                index += 1;
+            }
         }
     }
     len

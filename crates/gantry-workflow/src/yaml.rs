@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
 
+use crate::memory::{MIN_OBJECT_SIZE, string_bytes};
 use crate::model::{Diagnostic, Pos, Severity, Span};
 
 /// One node of the tree.
@@ -110,27 +111,14 @@ impl Default for YamlOptions {
 /// GitHub's default limit on the estimated size of a workflow and everything it calls.
 pub const DEFAULT_MAX_RESULT_SIZE: usize = 10 * 1024 * 1024;
 
-/// The base size GitHub's template reader charges for any token (an object header and a few
-/// fields); strings add [`STRING_BASE_OVERHEAD`] and two bytes per UTF-16 unit.
-const MIN_OBJECT_SIZE: usize = 24;
-const STRING_BASE_OVERHEAD: usize = 26;
-
-/// What GitHub's reader charges for one token, without its children. Strings that hold
-/// expressions are charged as strings: GitHub charges the expression text, a few bytes less,
-/// which no real limit notices.
+/// What GitHub's reader would charge for one token read as it is written, without its children
+/// (the YAML-level estimate; the authoritative count is the schema walk's, see
+/// [`crate::memory`]).
 pub fn token_bytes(kind: &NodeKind) -> usize {
     match kind {
-        NodeKind::String(s) => MIN_OBJECT_SIZE + STRING_BASE_OVERHEAD + 2 * utf16_len(s),
+        NodeKind::String(s) => string_bytes(s),
         _ => MIN_OBJECT_SIZE,
     }
-}
-
-/// UTF-16 length (what GitHub's `string.length` counts) without encoding ASCII text.
-fn utf16_len(s: &str) -> usize {
-    if s.is_ascii() {
-        return s.len();
-    }
-    s.chars().map(char::len_utf16).sum()
 }
 
 /// [`token_bytes`] for a node and everything in it (an alias repeats its anchor's tokens).

@@ -6,6 +6,7 @@
 //! and the command exits [`crate::exit::CANCELLED`]. A second Ctrl-C removes what the runs left
 //! in the engine (best effort) and exits at once.
 
+mod changes;
 mod debug;
 mod from;
 mod payload;
@@ -145,17 +146,23 @@ fn run_attempt(
     let settings = settings::load(args, &cwd)?;
     let repo = engine::repo_info(&cwd, prefers_tag(&args.event));
     let github = github_info(args, &settings, repo.as_ref())?;
+    let changes = changes::changes(&cwd, &args.event, &github.event, &github.sha);
     let event = Event {
         name: args.event.clone(),
         payload: github.event.clone(),
         git_ref: Some(github.git_ref.clone()),
         base_ref: (!github.base_ref.is_empty()).then(|| github.base_ref.clone()),
-        ..Event::default()
+        changed_files: changes
+            .as_ref()
+            .map(|c| c.files.clone())
+            .unwrap_or_default(),
     };
     let stderr = Paint {
         enabled: colors.stderr,
     };
-    let (planned, mut outcome) = plan_all(args, &settings, &event, &github, stderr)?;
+    let dry_run_paths = args.dry_run.then_some(changes.as_ref()).flatten();
+    let (planned, mut outcome) =
+        plan_all(args, &settings, (&event, dry_run_paths), &github, stderr)?;
     let stdout = Paint {
         enabled: colors.stdout,
     };
@@ -391,10 +398,11 @@ fn read_payload(path: &Path) -> Result<Json, CliError> {
 
 /// Reads and plans every workflow. A workflow with errors is reported and does not run (as on
 /// GitHub), making the outcome [`Outcome::Problems`]; the others still run.
+/// `--dry-run` passes the changed files' origin, to say how path filters decided.
 fn plan_all(
     args: &RunArgs,
     settings: &settings::Settings,
-    event: &Event,
+    (event, explain): (&Event, Option<&changes::Changes>),
     github: &GithubInfo,
     paint: Paint,
 ) -> Result<(Vec<Planned>, Outcome), CliError> {
@@ -444,8 +452,18 @@ fn plan_all(
         }
         let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone(), &callees)
         {
-            Ok(WorkflowOutcome::Run(plan)) => plan,
-            Ok(WorkflowOutcome::Skipped(_)) => continue,
+            Ok(WorkflowOutcome::Run(plan)) => {
+                if let Some(changes) = explain {
+                    explain_paths(&path, &workflow, (event, changes), None);
+                }
+                plan
+            }
+            Ok(WorkflowOutcome::Skipped(reason)) => {
+                if let Some(changes) = explain {
+                    explain_paths(&path, &workflow, (event, changes), Some(reason));
+                }
+                continue;
+            }
             Err(e) => {
                 outcome = Outcome::Problems;
                 output::note(&format!("{}: `{path}`: {e}\n", paint.error("error")));
@@ -473,6 +491,45 @@ fn plan_all(
     }
     filter_rows(&mut planned, &settings.matrix, paint);
     Ok((planned, outcome))
+}
+
+/// `--dry-run`: how a workflow's path filters decided (the changed files they let through,
+/// and what the changed files were computed from), or why a workflow filtered otherwise does
+/// not run.
+fn explain_paths(
+    path: &str,
+    workflow: &Workflow,
+    (event, changes): (&Event, &changes::Changes),
+    skipped: Option<engine::SkipReason>,
+) {
+    let listed = |files: &[String]| match files {
+        [] => "none".to_owned(),
+        files => files.join(", "),
+    };
+    let basis = &changes.basis;
+    let text = match (skipped, engine::path_filter(workflow, event)) {
+        // A workflow that does not listen to the event at all needs no word.
+        (Some(engine::SkipReason::Event(_)), _) => return,
+        (Some(engine::SkipReason::Paths), _) => {
+            let changed = match &event.changed_files {
+                engine::ChangedFiles::Known(files) => listed(files),
+                engine::ChangedFiles::Unknown => "unknown".to_owned(),
+            };
+            format!(
+                "`{path}` does not run: no changed file matches its path filters (changed in {basis}: {changed})"
+            )
+        }
+        (Some(reason), _) => format!("`{path}` does not run: {reason}"),
+        (None, Some(engine::PathFilter::Matched(files))) => format!(
+            "`{path}` runs: its path filters match {} (changed in {basis})",
+            listed(&files)
+        ),
+        (None, Some(engine::PathFilter::Unknown)) => {
+            format!("`{path}` runs: changed files unknown ({basis})")
+        }
+        (None, None) => return,
+    };
+    output::note(&format!("{text}\n"));
 }
 
 /// `-j` jobs, and the job `--from` names.

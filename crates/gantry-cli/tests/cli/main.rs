@@ -11,6 +11,7 @@ mod graph;
 mod list;
 mod options;
 mod packages;
+mod paths;
 mod reference;
 mod reusable;
 mod run;

@@ -5,6 +5,7 @@ mod dag;
 mod events;
 mod inputs;
 mod matrix;
+mod matrix_templates;
 mod realworld;
 mod webhooks;
 mod workflows;

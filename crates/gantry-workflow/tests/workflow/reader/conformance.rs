@@ -261,3 +261,43 @@ fn diagnostics(name: &str, case: &Case) -> Vec<Diagnostic> {
     }
     found
 }
+
+/// `tests/workflow/reader/given/*.yml`, cases in the same format written here from GitHub's
+/// reader rules (the `max-result-size` accounting). Stricter than the shared suite: a case
+/// reports exactly its expected errors, so a count that is one byte off fails either way.
+#[test]
+fn given_cases_report_exactly_their_errors() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/workflow/reader/given");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    paths.sort();
+    assert!(paths.len() >= 6);
+    for path in &paths {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let case = load(path);
+        let found = diagnostics(&name, &case);
+        let mut found: Vec<(Option<(u32, u32)>, String)> = errors(&found)
+            .map(|d| {
+                (
+                    Some((d.span.start.line, d.span.start.col)),
+                    d.message.clone(),
+                )
+            })
+            .collect();
+        let expected = case.errors.unwrap_or_default();
+        for e in &expected {
+            let at = found
+                .iter()
+                .position(|(pos, m)| *m == e.message && (e.pos.is_none() || e.pos == *pos));
+            match at {
+                Some(i) => {
+                    found.remove(i);
+                }
+                None => panic!("{name}: missing {:?} {}; found {found:?}", e.pos, e.message),
+            }
+        }
+        assert!(found.is_empty(), "{name}: unexpected {found:?}");
+    }
+}
