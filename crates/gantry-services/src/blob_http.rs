@@ -13,7 +13,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::blobs::block_file;
 use crate::error::{Result, ServiceError};
 use crate::server::{Services, now_ms, now_secs, parse_digest};
 
@@ -113,14 +112,11 @@ async fn put_inner(
                         "comp=block needs a blockid of at most 128 characters".into(),
                     )
                 })?;
+            let length = length.ok_or_else(|| {
+                ServiceError::InvalidArgument("comp=block needs a Content-Length".into())
+            })?;
             blobs
-                .put_part(
-                    upload,
-                    &block_file(&block),
-                    body.into_data_stream(),
-                    limit,
-                    length,
-                )
+                .put_block(upload, &block, body.into_data_stream(), length)
                 .await?;
         }
         Some("blocklist") => {
@@ -129,7 +125,7 @@ async fn put_inner(
                 .await
                 .map_err(|_| ServiceError::TooLarge { limit: max as u64 })?;
             let ids = parse_block_list(&xml)?;
-            blobs.set_block_list(upload, &ids).await?;
+            blobs.set_block_list(upload, ids).await?;
         }
         Some(other) => {
             return Err(ServiceError::InvalidArgument(format!(
@@ -181,14 +177,21 @@ pub(crate) async fn get(
     State(svc): State<Services>,
     Path((container, id)): Path<(String, String)>,
     Query(q): Query<BlobQuery>,
+    headers: HeaderMap,
 ) -> Response {
-    match get_inner(&svc, &container, &id, q).await {
+    match get_inner(&svc, &container, &id, q, &headers).await {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-async fn get_inner(svc: &Services, container: &str, id: &str, q: BlobQuery) -> Result<Response> {
+async fn get_inner(
+    svc: &Services,
+    container: &str,
+    id: &str,
+    q: BlobQuery,
+    request: &HeaderMap,
+) -> Result<Response> {
     svc.inner
         .signer
         .check_url(container, id, q.se, &q.sig, now_secs())?;
@@ -224,18 +227,89 @@ async fn get_inner(svc: &Services, container: &str, id: &str, q: BlobQuery) -> R
         .size(&digest)
         .await?
         .ok_or_else(|| ServiceError::NotFound("the content is gone".into()))?;
-    let stream = svc.inner.blobs.read(&digest).await?;
+    // The Azure SDK asks with `x-ms-range`, plain HTTP clients with `Range`.
+    let asked = request
+        .get("x-ms-range")
+        .or_else(|| request.get(header::RANGE))
+        .and_then(|v| v.to_str().ok());
+    let range = match asked {
+        Some(spec) => match byte_range(spec, size) {
+            Some(range) => Some(range),
+            None => {
+                let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+                return Ok(response);
+            }
+        },
+        None => None,
+    };
+    let stream = svc.inner.blobs.read(&digest, range).await?;
     let mut response = Body::from_stream(stream).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     headers.insert("x-ms-blob-type", HeaderValue::from_static("BlockBlob"));
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    match range {
+        Some((start, len)) => {
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let headers = response.headers_mut();
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            let end = start + len - 1;
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{size}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+        }
+        None => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+        }
+    }
     Ok(response)
+}
+
+/// One `bytes=START-END`, `bytes=START-` or `bytes=-SUFFIX` range of a `size`-byte blob as
+/// (start, len); `None` when it is malformed or outside the blob (416).
+fn byte_range(spec: &str, size: u64) -> Option<(u64, u64)> {
+    let (start, end) = spec.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let (start, end) = (start.trim(), end.trim());
+    let (start, end) = if start.is_empty() {
+        let suffix: u64 = end.parse().ok()?;
+        (size.checked_sub(suffix.min(size))?, size.checked_sub(1)?)
+    } else {
+        let start: u64 = start.parse().ok()?;
+        let end = if end.is_empty() {
+            size.checked_sub(1)?
+        } else {
+            end.parse::<u64>().ok()?.min(size.checked_sub(1)?)
+        };
+        (start, end)
+    };
+    (start <= end && start < size).then(|| (start, end - start + 1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_ranges_of_a_ten_byte_blob() {
+        let cases: &[(&str, Option<(u64, u64)>)] = &[
+            ("bytes=0-3", Some((0, 4))),
+            ("bytes=4-", Some((4, 6))),
+            ("bytes=-3", Some((7, 3))),
+            ("bytes=8-100", Some((8, 2))),
+            ("bytes=-100", Some((0, 10))),
+            ("bytes=10-", None),
+            ("bytes=5-2", None),
+            ("bytes=a-b", None),
+            ("items=0-1", None),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(byte_range(spec, 10), *want, "{spec}");
+        }
+        assert_eq!(byte_range("bytes=0-", 0), None);
+    }
 
     #[test]
     fn block_lists_parse_in_order() {

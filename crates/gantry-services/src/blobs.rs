@@ -1,112 +1,97 @@
-//! Content: uploads staged in parts, then assembled into gantry-packages' content-addressed
-//! [`FsBlobStore`] (temp file, running sha256, fsync, verify, rename: nothing half-written is
-//! ever visible under a digest).
+//! Content: uploads in progress ([`Upload`], one staged file each) and the content-addressed
+//! files they become.
 //!
-//! The clients upload out of order and in parallel: Azure blocks (`comp=block`, put in order
-//! by a later `comp=blocklist`) and the legacy cache's `Content-Range` chunks. Each part is
-//! written to its own file under `staging/<upload>/`, through a temp name, so a truncated
-//! request leaves no part. Finalizing streams the parts in order into one blob-store upload,
-//! hashing as it goes, and commits it only when size (and the client's digest, when it gives
-//! one) match.
+//! A blob is visible under its digest only after its bytes were hashed, found equal to what
+//! the client reported, fsynced and renamed into place (then the directory is fsynced): a
+//! truncated, corrupt or abandoned upload is never visible. The layout
+//! (`blobs/blobs/sha256/<2 hex>/<hex>`) is the one gantry-packages' `FsBlobStore` used before
+//! the services staged uploads themselves, so content stored earlier stays readable.
 
 use bytes::Bytes;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::Stream;
 use gantry_packages::Digest;
-use gantry_packages::storage::{BlobStore, ByteStream, FsBlobStore, StorageError};
-use sha2::{Digest as _, Sha256};
+use gantry_packages::storage::ByteStream;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use tokio::io::AsyncWriteExt;
+use tokio::io::AsyncSeekExt;
 
 use crate::error::{Result, ServiceError};
+use crate::staging::Upload;
 
-/// The name under which a single-shot upload (`PUT` without `comp`) is staged.
-const WHOLE: &str = "whole";
-const BLOCK_LIST: &str = "blocklist.json";
+/// Reads of downloads: large, so a 500 MB blob is a few hundred blocking-pool hops.
+const READ_BUFFER: usize = 2 * 1024 * 1024;
 
 pub(crate) struct Blobs {
-    store: FsBlobStore,
+    content: PathBuf,
     staging: PathBuf,
-}
-
-/// One staged part of a legacy cache upload: bytes `start..start+len`.
-struct Chunk {
-    start: u64,
-    len: u64,
-    path: PathBuf,
+    /// What one upload may stage in total.
+    budget: u64,
+    uploads: Mutex<HashMap<String, Arc<Upload>>>,
 }
 
 impl Blobs {
-    pub(crate) fn open(root: &Path) -> Result<Blobs> {
+    pub(crate) fn open(root: &Path, max_entry_bytes: u64) -> Result<Blobs> {
         let staging = root.join("staging");
-        std::fs::create_dir_all(&staging).map_err(ServiceError::io("create", &staging))?;
+        let content = root.join("blobs/blobs/sha256");
+        for dir in [&staging, &content] {
+            std::fs::create_dir_all(dir).map_err(ServiceError::io("create", dir))?;
+        }
         Ok(Blobs {
-            store: FsBlobStore::open(root.join("blobs"))?,
+            content,
             staging,
+            budget: max_entry_bytes.saturating_mul(2),
+            uploads: Mutex::new(HashMap::new()),
         })
     }
 
-    fn dir(&self, upload: &str) -> PathBuf {
-        self.staging.join(upload)
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.content.join(&d.hex()[..2]).join(d.hex())
     }
 
-    /// Writes one part from `body` (at most `limit` bytes; exactly `expected` when given).
-    /// The part appears under `name` only when the whole body arrived.
-    pub(crate) async fn put_part<S>(
-        &self,
-        upload: &str,
-        name: &str,
-        body: S,
-        limit: u64,
-        expected: Option<u64>,
-    ) -> Result<u64>
+    /// The staged state of `upload`, created on first use. An upload begun by another
+    /// process (before a restart) is not resumed: its staging is discarded and it starts over.
+    pub(crate) fn upload(&self, upload: &str) -> Result<Arc<Upload>> {
+        let mut uploads = self.uploads.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(up) = uploads.get(upload) {
+            return Ok(up.clone());
+        }
+        let up = Arc::new(Upload::create(self.staging.join(upload), self.budget)?);
+        uploads.insert(upload.to_owned(), up.clone());
+        Ok(up)
+    }
+
+    fn staged(&self, upload: &str) -> Option<Arc<Upload>> {
+        self.uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(upload)
+            .cloned()
+    }
+
+    /// Stages an Azure block.
+    pub(crate) async fn put_block<S>(&self, upload: &str, id: &str, body: S, len: u64) -> Result<()>
     where
         S: Stream<Item = std::result::Result<Bytes, axum::Error>> + Unpin,
     {
-        let dir = self.dir(upload);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(ServiceError::io("create", &dir))?;
-        let dest = dir.join(name);
-        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-        let written = write_body(&tmp, body, limit).await;
-        let outcome = match written {
-            Ok(len) if expected.is_some_and(|e| e != len) => Err(ServiceError::Incomplete(
-                format!("expected {} bytes, received {len}", expected.unwrap_or(0)),
-            )),
-            other => other,
-        };
-        match outcome {
-            Ok(len) => {
-                tokio::fs::rename(&tmp, &dest)
-                    .await
-                    .map_err(ServiceError::io("rename", &dest))?;
-                Ok(len)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
-        }
+        self.upload(upload)?.put_block(id, body, len).await
     }
 
-    /// Records the order of an Azure upload's blocks (`PUT ?comp=blocklist`); every block
-    /// named must have been staged.
-    pub(crate) async fn set_block_list(&self, upload: &str, blocks: &[String]) -> Result<()> {
-        let dir = self.dir(upload);
-        for id in blocks {
-            let path = dir.join(block_file(id));
-            if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
-                return Err(ServiceError::InvalidArgument(format!(
-                    "block list names block `{id}`, which was not uploaded"
-                )));
-            }
-        }
-        let names: Vec<String> = blocks.iter().map(|id| block_file(id)).collect();
-        self.write_list(upload, &names).await
+    /// Stages a legacy cache chunk at `start`.
+    pub(crate) async fn put_chunk<S>(
+        &self,
+        upload: &str,
+        start: u64,
+        body: S,
+        len: u64,
+    ) -> Result<()>
+    where
+        S: Stream<Item = std::result::Result<Bytes, axum::Error>> + Unpin,
+    {
+        self.upload(upload)?.put_chunk(start, body, len).await
     }
 
-    /// A single-shot upload is a block list of one.
+    /// A single-shot upload (`PUT` without `comp`).
     pub(crate) async fn put_whole<S>(
         &self,
         upload: &str,
@@ -117,171 +102,72 @@ impl Blobs {
     where
         S: Stream<Item = std::result::Result<Bytes, axum::Error>> + Unpin,
     {
-        let len = self.put_part(upload, WHOLE, body, limit, expected).await?;
-        self.write_list(upload, &[WHOLE.to_owned()]).await?;
-        Ok(len)
-    }
-
-    async fn write_list(&self, upload: &str, names: &[String]) -> Result<()> {
-        let dir = self.dir(upload);
-        tokio::fs::create_dir_all(&dir)
-            .await
-            .map_err(ServiceError::io("create", &dir))?;
-        let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
-        let data = serde_json::to_vec(names).unwrap_or_default();
-        tokio::fs::write(&tmp, data)
-            .await
-            .map_err(ServiceError::io("write", &tmp))?;
-        let dest = dir.join(BLOCK_LIST);
-        tokio::fs::rename(&tmp, &dest)
-            .await
-            .map_err(ServiceError::io("rename", &dest))
-    }
-
-    /// The parts of a committed Azure upload, in order.
-    async fn block_parts(&self, upload: &str) -> Result<Vec<PathBuf>> {
-        let dir = self.dir(upload);
-        let list = dir.join(BLOCK_LIST);
-        let data = match tokio::fs::read(&list).await {
-            Ok(data) => data,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(ServiceError::Incomplete(
-                    "no content was uploaded (no blob or block list was committed)".into(),
-                ));
-            }
-            Err(e) => return Err(ServiceError::io("read", &list)(e)),
-        };
-        let names: Vec<String> = serde_json::from_slice(&data)
-            .map_err(|e| ServiceError::Incomplete(format!("corrupt block list: {e}")))?;
-        Ok(names.into_iter().map(|n| dir.join(n)).collect())
-    }
-
-    /// The legacy cache's chunks, which must tile `0..size` exactly.
-    async fn chunk_parts(&self, upload: &str, size: u64) -> Result<Vec<PathBuf>> {
-        let dir = self.dir(upload);
-        let mut chunks = Vec::new();
-        if let Ok(mut entries) = tokio::fs::read_dir(&dir).await {
-            while let Ok(Some(entry)) = entries.next_entry().await {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let Some(start) = name.strip_prefix("chunk-").and_then(|s| s.parse().ok()) else {
-                    continue;
-                };
-                let len = entry
-                    .metadata()
-                    .await
-                    .map_err(ServiceError::io("stat", entry.path()))?
-                    .len();
-                chunks.push(Chunk {
-                    start,
-                    len,
-                    path: entry.path(),
-                });
-            }
+        let result = self.upload(upload)?.put_whole(body, limit, expected).await;
+        if result.is_err() {
+            // A single shot replaces everything: a broken one leaves nothing staged.
+            self.discard(upload).await;
         }
-        chunks.sort_by_key(|c| c.start);
-        let mut offset = 0u64;
-        let mut parts = Vec::new();
-        for chunk in chunks {
-            if chunk.start != offset {
-                return Err(ServiceError::Incomplete(format!(
-                    "chunks do not cover the entry: bytes {offset}..{} are {}",
-                    chunk.start,
-                    if chunk.start > offset {
-                        "missing"
-                    } else {
-                        "uploaded twice"
-                    }
-                )));
-            }
-            offset += chunk.len;
-            parts.push(chunk.path);
-        }
-        if offset != size {
-            return Err(ServiceError::SizeMismatch {
-                reported: size,
-                stored: offset,
-            });
-        }
-        Ok(parts)
+        result
     }
 
-    /// Assembles an Azure-protocol upload into the store.
+    /// Commits the order of an Azure upload's blocks (`PUT ?comp=blocklist`).
+    pub(crate) async fn set_block_list(&self, upload: &str, blocks: Vec<String>) -> Result<()> {
+        self.upload(upload)?.commit_blocks(blocks).await
+    }
+
+    /// Makes a committed Azure-protocol upload a blob.
     pub(crate) async fn seal_blocks(
         &self,
         upload: &str,
         size: u64,
         expected: Option<&Digest>,
     ) -> Result<Digest> {
-        let parts = self.block_parts(upload).await?;
-        self.seal(upload, parts, size, expected).await
+        let up = self.staged(upload).ok_or_else(nothing_uploaded)?;
+        let digest = up.seal(size, expected).await?;
+        self.install(upload, &up, &digest).await?;
+        Ok(digest)
     }
 
-    /// Assembles a legacy chunked cache upload into the store.
+    /// Makes a legacy chunked cache upload a blob.
     pub(crate) async fn seal_chunks(&self, upload: &str, size: u64) -> Result<Digest> {
-        let parts = self.chunk_parts(upload, size).await?;
-        self.seal(upload, parts, size, None).await
+        let up = self.staged(upload).ok_or_else(nothing_uploaded)?;
+        up.commit_chunks(size).await?;
+        let digest = up.seal(size, None).await?;
+        self.install(upload, &up, &digest).await?;
+        Ok(digest)
     }
 
-    async fn seal(
-        &self,
-        upload: &str,
-        parts: Vec<PathBuf>,
-        size: u64,
-        expected: Option<&Digest>,
-    ) -> Result<Digest> {
-        let mut staged = 0u64;
-        for part in &parts {
-            let meta = tokio::fs::metadata(part)
-                .await
-                .map_err(|_| ServiceError::Incomplete("a staged block vanished".into()))?;
-            staged += meta.len();
-        }
-        if staged != size {
-            return Err(ServiceError::SizeMismatch {
-                reported: size,
-                stored: staged,
-            });
-        }
-        let session = format!("svc-{}", uuid::Uuid::new_v4().simple());
-        self.store.create_upload(&session).await?;
-        let hasher = Arc::new(Mutex::new(Sha256::new()));
-        let stream = concat(parts, hasher.clone());
-        let stored = match self.store.append(&session, stream, size).await {
-            Ok(len) => len,
-            Err(e) => {
-                let _ = self.store.abort(&session).await;
-                return Err(e.into());
+    /// Renames a sealed upload's file to its digest (identical content may be there already)
+    /// and forgets the upload.
+    async fn install(&self, upload: &str, up: &Upload, digest: &Digest) -> Result<()> {
+        let dest = self.blob_path(digest);
+        let dir = dest.parent().unwrap_or(&self.content).to_owned();
+        let src = up.data_path().to_owned();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            std::fs::create_dir_all(&dir).map_err(ServiceError::io("create", &dir))?;
+            if !dest.exists() {
+                std::fs::rename(&src, &dest).map_err(ServiceError::io("rename", &dest))?;
+                std::fs::File::open(&dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(ServiceError::io("fsync", &dir))?;
             }
-        };
-        if stored != size {
-            let _ = self.store.abort(&session).await;
-            return Err(ServiceError::SizeMismatch {
-                reported: size,
-                stored,
-            });
-        }
-        let actual = {
-            let h = hasher.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            Digest::from_hasher(h)
-        };
-        if let Some(expected) = expected
-            && expected != &actual
-        {
-            let _ = self.store.abort(&session).await;
-            return Err(StorageError::DigestMismatch {
-                expected: expected.clone(),
-                actual,
-            }
-            .into());
-        }
-        self.store.commit(&session, &actual).await?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| ServiceError::Task(e.to_string()))??;
         self.discard(upload).await;
-        Ok(actual)
+        Ok(())
     }
 
-    /// Removes an upload's staged parts.
+    /// Forgets an upload and removes what it staged.
     pub(crate) async fn discard(&self, upload: &str) {
-        let _ = tokio::fs::remove_dir_all(self.dir(upload)).await;
+        let up = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(upload);
+        let dir = up.map_or_else(|| self.staging.join(upload), |u| u.dir().to_owned());
+        let _ = tokio::fs::remove_dir_all(dir).await;
     }
 
     /// Removes staging directories no pending upload owns (left by a crash or a restart).
@@ -297,74 +183,52 @@ impl Blobs {
         }
     }
 
-    pub(crate) async fn read(&self, digest: &Digest) -> Result<ByteStream> {
-        Ok(self.store.read(digest, None).await?)
+    /// Streams a blob, or `len` bytes of it from `offset`.
+    pub(crate) async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<ByteStream> {
+        use tokio::io::AsyncReadExt as _;
+        let path = self.blob_path(digest);
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(ServiceError::io("open", &path))?;
+        file.set_max_buf_size(READ_BUFFER);
+        let Some((offset, len)) = range else {
+            return Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                file,
+                READ_BUFFER,
+            )));
+        };
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(ServiceError::io("seek", &path))?;
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+            file.take(len),
+            READ_BUFFER,
+        )))
     }
 
     pub(crate) async fn size(&self, digest: &Digest) -> Result<Option<u64>> {
-        Ok(self.store.size(digest).await?)
+        let path = self.blob_path(digest);
+        match tokio::fs::metadata(&path).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ServiceError::io("stat", &path)(e)),
+        }
     }
 
     pub(crate) async fn delete(&self, digest: &Digest) -> Result<()> {
-        self.store.delete(digest).await?;
-        Ok(())
-    }
-
-    pub(crate) async fn cleanup(&self) -> Result<()> {
-        self.store
-            .cleanup_uploads(std::time::Duration::from_secs(24 * 3600))
-            .await?;
-        Ok(())
-    }
-}
-
-/// The staged file of an Azure block id (base64, at most 64 bytes decoded). Hex keeps any id
-/// a plain file name: no `/`, no `..`.
-pub(crate) fn block_file(id: &str) -> String {
-    format!("block-{}", hex::encode(id.as_bytes()))
-}
-
-/// The staged file of a legacy chunk starting at `start`.
-pub(crate) fn chunk_file(start: u64) -> String {
-    format!("chunk-{start}")
-}
-
-async fn write_body<S>(path: &Path, mut body: S, limit: u64) -> Result<u64>
-where
-    S: Stream<Item = std::result::Result<Bytes, axum::Error>> + Unpin,
-{
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(ServiceError::io("create", path))?;
-    let mut len = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk
-            .map_err(|e| ServiceError::Incomplete(format!("the request body broke off: {e}")))?;
-        len += chunk.len() as u64;
-        if len > limit {
-            return Err(ServiceError::TooLarge { limit });
+        let path = self.blob_path(digest);
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServiceError::io("remove", &path)(e)),
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(ServiceError::io("write", path))?;
     }
-    file.flush()
-        .await
-        .map_err(ServiceError::io("write", path))?;
-    Ok(len)
 }
 
-/// The parts' bytes in order, feeding `hasher` on the way.
-fn concat(parts: Vec<PathBuf>, hasher: Arc<Mutex<Sha256>>) -> ByteStream {
-    let stream = futures::stream::iter(parts)
-        .then(|path| async move { tokio::fs::File::open(path).await })
-        .map_ok(|file| tokio_util::io::ReaderStream::with_capacity(file, 1 << 20))
-        .try_flatten()
-        .inspect_ok(move |bytes| {
-            hasher
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .update(bytes);
-        });
-    Box::pin(stream)
+fn nothing_uploaded() -> ServiceError {
+    ServiceError::Incomplete("no content was uploaded (no blob or block list was committed)".into())
 }

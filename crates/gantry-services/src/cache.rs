@@ -21,7 +21,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::artifacts::parse;
-use crate::blobs::chunk_file;
 use crate::db::CacheInfo;
 use crate::error::{Result, ServiceError};
 use crate::server::{Services, now_ms, twirp};
@@ -299,13 +298,7 @@ pub(crate) async fn legacy_upload(
     check_size(&svc, start.saturating_add(len))?;
     svc.inner
         .blobs
-        .put_part(
-            &pending.upload,
-            &chunk_file(start),
-            body.into_data_stream(),
-            len,
-            Some(len),
-        )
+        .put_chunk(&pending.upload, start, body.into_data_stream(), len)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -7,7 +7,10 @@
 //!   REST API and the v2 Twirp `CacheService`.
 //!
 //! Both share one router ([`Services::router`], mountable by the daemon; [`serve`] runs it
-//! standalone), one metadata database and gantry-packages' content-addressed blob store.
+//! standalone), one metadata database and one content-addressed store of files (`blobs`), into
+//! which uploads are staged in place (`staging`): written once, hashed as they arrive, fsynced
+//! once at finalize.
+//!
 //! Access is by [`RunScope`] tokens ([`Services::mint_run_token`]), handed to jobs as
 //! `ACTIONS_RUNTIME_TOKEN` with the URLs [`job_env`] names.
 
@@ -19,6 +22,7 @@ mod config;
 mod db;
 mod error;
 mod server;
+mod staging;
 mod token;
 
 pub use config::Config;

@@ -49,7 +49,7 @@ impl Services {
     pub fn open(config: Config) -> Result<Services> {
         std::fs::create_dir_all(&config.root).map_err(ServiceError::io("create", &config.root))?;
         let db = Db::open(&config.root.join("services.db"))?;
-        let blobs = Blobs::open(&config.root)?;
+        let blobs = Blobs::open(&config.root, config.max_entry_bytes)?;
         blobs.discard_orphans(&db.live_uploads()?);
         let signer = Signer::load_or_create(&config.root.join("token.key"))?;
         Ok(Services {
@@ -127,7 +127,11 @@ impl Services {
             .db
             .artifact_by_id(id, now_secs())?
             .ok_or_else(|| ServiceError::NotFound(format!("no artifact with id {id}")))?;
-        let stream = self.inner.blobs.read(&parse_digest(&info.digest)?).await?;
+        let stream = self
+            .inner
+            .blobs
+            .read(&parse_digest(&info.digest)?, None)
+            .await?;
         Ok((info, stream))
     }
 
@@ -162,7 +166,6 @@ impl Services {
         for id in &expired {
             self.delete_artifact(*id).await?;
         }
-        self.inner.blobs.cleanup().await?;
         Ok(expired.len())
     }
 
