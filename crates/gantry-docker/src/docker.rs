@@ -2,22 +2,18 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::Docker;
-use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, NetworkCreateRequest, NetworkingConfig,
-    PortBinding, VolumeCreateRequest,
-};
+use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder,
     DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
 };
 use futures::TryStreamExt;
 use gantry_runner::executor::{
-    ContainerInfo, ContainerSpec, Executor, ExecutorError, JobContainers, JobEnvironment, JobPaths,
-    JobSpec, Platform,
+    ContainerInfo, Executor, ExecutorError, JobContainers, JobEnvironment, JobPaths, JobSpec,
+    Platform,
 };
 use indexmap::IndexMap;
 
@@ -167,10 +163,10 @@ impl Executor for DockerExecutor {
 
 /// One `start_job`: everything it creates is registered in the guard right away, so dropping
 /// the future half-way still removes it.
-struct Setup<'a> {
-    docker: &'a Docker,
-    spec: &'a JobSpec,
-    guard: ResourceGuard,
+pub(crate) struct Setup<'a> {
+    pub(crate) docker: &'a Docker,
+    pub(crate) spec: &'a JobSpec,
+    pub(crate) guard: ResourceGuard,
 }
 
 impl Setup<'_> {
@@ -183,21 +179,23 @@ impl Setup<'_> {
     ) -> Result<Started, ExecutorError> {
         let paths = job_paths(&self.spec.repository);
         let mut host_dir = HostDir::create()?;
-        let network = match self.spec.services.is_empty() {
-            true => None,
-            false => Some(self.create_network().await?),
+        let services = self.start_services(&svc_opts).await?;
+        // A `container:` job joins the services' network; a job on the runner image stays on
+        // the host network and reaches them on localhost (see `services.rs`).
+        let joined = match self.spec.container {
+            Some(_) => services.network.as_deref(),
+            None => None,
         };
-        let mut services = IndexMap::new();
-        for ((id, svc), opts) in self.spec.services.iter().zip(&svc_opts) {
-            let info = self
-                .start_service(id, svc, opts, network.as_deref())
-                .await?;
-            services.insert(id.clone(), info);
-        }
-        let network_mode = job_network_mode(&job_opts, network.as_deref());
-        let body = self
-            .job_container_body(&image, &job_opts, network.as_deref(), &paths, &host_dir)
+        let network_mode = job_network_mode(&job_opts, joined);
+        let mut body = self
+            .job_container_body(&image, &job_opts, joined, &paths, &host_dir)
             .await?;
+        if joined.is_none()
+            && !services.hosts.is_empty()
+            && let Some(host) = body.host_config.as_mut()
+        {
+            host.extra_hosts = Some(services.hosts.clone());
+        }
         let id = self.create(&self.spec.job_key, body).await?;
         let owner = self.owner(&id, &user).await?;
         // No step can arrive before this returns, so copying the workspace may overlap the
@@ -214,10 +212,11 @@ impl Setup<'_> {
         let containers = JobContainers {
             container: Some(ContainerInfo {
                 id: id.clone(),
-                network: network_mode.clone(),
+                // GitHub names the job's network here even when the job runs on the host.
+                network: services.network.clone().unwrap_or(network_mode.clone()),
                 ports: IndexMap::new(),
             }),
-            services,
+            services: services.info,
         };
         Ok(Started {
             container: id,
@@ -232,27 +231,15 @@ impl Setup<'_> {
         })
     }
 
-    fn labels(&self) -> HashMap<String, String> {
+    pub(crate) fn labels(&self) -> HashMap<String, String> {
         labels(&self.spec.run_id, &self.spec.job_key)
     }
 
-    async fn create_network(&self) -> Result<String, ExecutorError> {
-        let name = object_name(&[&self.spec.run_id, &self.spec.job_key]);
-        let req = NetworkCreateRequest {
-            name: name.clone(),
-            driver: Some("bridge".into()),
-            labels: Some(self.labels()),
-            ..Default::default()
-        };
-        self.docker
-            .create_network(req)
-            .await
-            .map_err(|e| engine_error("creating the job network", e))?;
-        self.guard.register(|r| r.networks.push(name.clone()));
-        Ok(name)
-    }
-
-    async fn create(&self, what: &str, body: ContainerCreateBody) -> Result<String, ExecutorError> {
+    pub(crate) async fn create(
+        &self,
+        what: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String, ExecutorError> {
         let name = object_name(&[&self.spec.run_id, what]);
         let opts = CreateContainerOptionsBuilder::default().name(&name).build();
         let created = self
@@ -263,49 +250,6 @@ impl Setup<'_> {
         self.guard
             .register(|r| r.containers.push(created.id.clone()));
         Ok(created.id)
-    }
-
-    async fn start_service(
-        &self,
-        id: &str,
-        svc: &ContainerSpec,
-        opts: &ContainerOptions,
-        network: Option<&str>,
-    ) -> Result<ContainerInfo, ExecutorError> {
-        let mut host = HostConfig::default();
-        opts.apply_to_host_config(&mut host);
-        host.binds = self.volume_binds(&svc.volumes).await?;
-        let (exposed, bindings) = port_map(&svc.ports)?;
-        host.port_bindings = bindings;
-        host.network_mode = opts.network.clone().or(network.map(str::to_string));
-        let network_name = host.network_mode.clone().unwrap_or_default();
-        let body = ContainerCreateBody {
-            image: Some(svc.image.clone()),
-            env: Some(env_list(&svc.env, &opts.env)),
-            labels: Some(self.labels()),
-            hostname: opts.hostname.clone(),
-            user: opts.user.clone(),
-            working_dir: opts.workdir.clone(),
-            entrypoint: opts.entrypoint.clone().map(|e| vec![e]),
-            healthcheck: opts.health.clone(),
-            exposed_ports: exposed,
-            host_config: Some(host),
-            networking_config: network.map(|n| endpoint(n, id)),
-            ..Default::default()
-        };
-        let cid = self
-            .create(&format!("{}-{id}", self.spec.job_key), body)
-            .await?;
-        self.docker
-            .start_container(&cid, None)
-            .await
-            .map_err(|e| engine_error(&format!("starting service {id}"), e))?;
-        wait_healthy(self.docker, &cid, id).await?;
-        Ok(ContainerInfo {
-            ports: published_ports(self.docker, &cid, id).await?,
-            id: cid,
-            network: network_name,
-        })
     }
 
     async fn job_container_body(
@@ -354,14 +298,17 @@ impl Setup<'_> {
             host_config: Some(host),
             networking_config: network
                 .filter(|_| opts.network.is_none())
-                .map(|n| endpoint(n, &self.spec.job_key)),
+                .map(|n| crate::services::endpoint(n, &self.spec.job_key)),
             ..Default::default()
         })
     }
 
     /// `SOURCE:TARGET[:ro]`: absolute sources are bind mounts; names are volumes, created here
     /// (labelled, removed with the job) unless they already exist and belong to the user.
-    async fn volume_binds(&self, volumes: &[String]) -> Result<Option<Vec<String>>, ExecutorError> {
+    pub(crate) async fn volume_binds(
+        &self,
+        volumes: &[String],
+    ) -> Result<Option<Vec<String>>, ExecutorError> {
         let mut binds = Vec::new();
         for v in volumes {
             let source = v.split(':').next().unwrap_or_default();
@@ -505,8 +452,8 @@ impl Setup<'_> {
     }
 }
 
-/// Host networking by default, as act does; with services the job joins their network so service
-/// ids resolve as host names. Docker refuses a hostname on the host network, so `--hostname`
+/// Host networking by default, as act does (and as GitHub's runner runs steps on its machine); a
+/// `container:` job with services joins their network so service ids resolve as host names. Docker refuses a hostname on the host network, so `--hostname`
 /// alone means the default bridge.
 fn job_network_mode(opts: &ContainerOptions, network: Option<&str>) -> String {
     let default_mode = if opts.hostname.is_some() {
@@ -520,120 +467,11 @@ fn job_network_mode(opts: &ContainerOptions, network: Option<&str>) -> String {
         .unwrap_or_else(|| default_mode.into())
 }
 
-/// A service's published ports: container port (`5432`) to host port, for `job.services`.
-async fn published_ports(
-    docker: &Docker,
-    id: &str,
-    name: &str,
-) -> Result<IndexMap<String, String>, ExecutorError> {
-    let info = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
-    let mut ports = IndexMap::new();
-    let map = info
-        .network_settings
-        .and_then(|n| n.ports)
-        .unwrap_or_default();
-    let mut entries: Vec<_> = map.into_iter().collect();
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (key, bindings) in entries {
-        let port = key.split('/').next().unwrap_or_default().to_string();
-        let host_port = bindings
-            .unwrap_or_default()
-            .into_iter()
-            .find_map(|b| b.host_port.filter(|p| !p.is_empty()));
-        if let Some(host_port) = host_port {
-            ports.insert(port, host_port);
-        }
-    }
-    Ok(ports)
-}
-
-fn endpoint(network: &str, alias: &str) -> NetworkingConfig {
-    let settings = EndpointSettings {
-        aliases: Some(vec![alias.to_string()]),
-        ..Default::default()
-    };
-    NetworkingConfig {
-        endpoints_config: Some(HashMap::from([(network.to_string(), settings)])),
-    }
-}
-
-fn env_list(env: &indexmap::IndexMap<String, String>, extra: &[String]) -> Vec<String> {
+pub(crate) fn env_list(env: &indexmap::IndexMap<String, String>, extra: &[String]) -> Vec<String> {
     env.iter()
         .map(|(k, v)| format!("{k}={v}"))
         .chain(extra.iter().cloned())
         .collect()
-}
-
-type PortConfig = (Option<Vec<String>>, Option<bollard::models::PortMap>);
-
-/// `HOST:CONTAINER[/proto]` or `CONTAINER[/proto]` (a free host port).
-fn port_map(ports: &[String]) -> Result<PortConfig, ExecutorError> {
-    if ports.is_empty() {
-        return Ok((None, None));
-    }
-    let mut exposed = Vec::new();
-    let mut map = bollard::models::PortMap::new();
-    for p in ports {
-        let (host, container) = match p.rsplit_once(':') {
-            Some((h, c)) => (Some(h.to_string()), c),
-            None => (None, p.as_str()),
-        };
-        let key = if container.contains('/') {
-            container.to_string()
-        } else {
-            format!("{container}/tcp")
-        };
-        if key
-            .split('/')
-            .next()
-            .is_none_or(|n| n.parse::<u16>().is_err())
-        {
-            return Err(ExecutorError::UnsupportedOption(format!(
-                "ports: {p} (invalid port)"
-            )));
-        }
-        exposed.push(key.clone());
-        let binding = PortBinding {
-            host_ip: None,
-            host_port: Some(host.unwrap_or_default()),
-        };
-        map.entry(key)
-            .or_insert_with(|| Some(Vec::new()))
-            .get_or_insert_with(Vec::new)
-            .push(binding);
-    }
-    Ok((Some(exposed), Some(map)))
-}
-
-/// Waits until a service with a health check reports healthy, as GitHub does before the first
-/// step. Services without one are ready as soon as they run.
-async fn wait_healthy(docker: &Docker, id: &str, name: &str) -> Result<(), ExecutorError> {
-    loop {
-        let info = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|e| engine_error(&format!("inspecting service {name}"), e))?;
-        let state = info.state.unwrap_or_default();
-        if state.running != Some(true) {
-            return Err(ExecutorError::Other(format!(
-                "service container `{name}` exited with code {}",
-                state.exit_code.unwrap_or(-1)
-            )));
-        }
-        let health = state.health.and_then(|h| h.status).map(|s| s.to_string());
-        match health.as_deref() {
-            None | Some("") | Some("none") | Some("healthy") => return Ok(()),
-            Some("unhealthy") => {
-                return Err(ExecutorError::Other(format!(
-                    "service container `{name}` is unhealthy"
-                )));
-            }
-            _ => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
 }
 
 /// The per-job host directory: `temp/` is bind-mounted at `RUNNER_TEMP` (scripts and file
@@ -692,23 +530,6 @@ impl HostDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ports_map_to_bindings() {
-        let (exposed, map) =
-            port_map(&["8080".into(), "5433:5432".into(), "53:53/udp".into()]).unwrap();
-        assert_eq!(exposed.unwrap(), vec!["8080/tcp", "5432/tcp", "53/udp"]);
-        let map = map.unwrap();
-        let host = |k: &str| map[k].as_ref().unwrap()[0].host_port.clone().unwrap();
-        assert_eq!(
-            (host("8080/tcp"), host("5432/tcp"), host("53/udp")),
-            ("".into(), "5433".into(), "53".into())
-        );
-        assert!(matches!(
-            port_map(&["http".into()]),
-            Err(ExecutorError::UnsupportedOption(_))
-        ));
-    }
 
     #[test]
     fn paths_use_the_repository_name() {

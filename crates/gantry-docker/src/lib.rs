@@ -9,11 +9,13 @@
 mod agent;
 mod docker;
 mod host;
+mod host_services;
 mod interactive;
 mod job;
 mod options;
 mod resources;
 mod routing;
+mod services;
 mod step_container;
 mod tarball;
 

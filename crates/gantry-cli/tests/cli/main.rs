@@ -7,6 +7,7 @@ mod debug;
 mod expr;
 mod fixtures;
 mod fixtures_dir;
+mod github_parity;
 mod graph;
 mod list;
 mod options;

@@ -8,10 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::{BUSYBOX, Harness, docker, sh};
 
-const HTTPD: &str = "gantry-test/httpd:latest";
+pub(crate) const HTTPD: &str = "gantry-test/httpd:latest";
 
 /// A service image that serves one page: built (offline) from the busybox image when missing.
-async fn httpd_image() {
+pub(crate) async fn httpd_image() {
     let d = docker().await;
     if d.inspect_image(HTTPD).await.is_ok() {
         return;
@@ -96,19 +96,43 @@ async fn unsupported_options_are_all_reported() {
     h.assert_clean().await;
 }
 
-#[tokio::test]
-async fn service_is_reachable_by_alias() {
-    httpd_image().await;
-    let h = Harness::docker().await;
-    let mut spec = h.spec();
-    let web = ContainerSpec {
+pub(crate) fn web_service() -> ContainerSpec {
+    ContainerSpec {
         image: HTTPD.into(),
         env: IndexMap::from([("SERVICE_NAME".to_string(), "web".to_string())]),
         ports: vec!["8080".into()],
         options: Some("--health-cmd 'wget -q -O /dev/null http://127.0.0.1:8080/' --health-interval 200ms --health-retries 20".into()),
         ..Default::default()
-    };
-    spec.services.insert("web".into(), web);
+    }
+}
+
+/// A one-shot HTTP server on this machine's loopback, standing in for gantry's registry and
+/// runner services: answers every connection with `body`.
+pub(crate) fn loopback_server(body: &'static str) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut conn in listener.incoming().flatten() {
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf);
+            let _ = write!(
+                conn,
+                "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn container_job_reaches_a_service_by_alias() {
+    httpd_image().await;
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.container = Some(container(""));
+    spec.services.insert("web".into(), web_service());
     let env = h.executor.start_job(spec).await.unwrap();
     let (status, out) = sh(&*env, "wget -q -O - http://web:8080/").await;
     assert_eq!(
@@ -126,6 +150,50 @@ async fn service_is_reachable_by_alias() {
     assert!(web.network.starts_with("gantry-"), "{}", web.network);
     let port: u16 = web.ports["8080"].parse().unwrap();
     assert!(port > 0);
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+}
+
+/// GitHub's pattern for a job without `container:`: the service at `localhost:<published
+/// port>`; its id resolves too, and this machine's loopback (gantry's registry) stays reachable.
+#[tokio::test]
+async fn runner_job_reaches_services_on_localhost() {
+    httpd_image().await;
+    let registry = loopback_server("registry-ok");
+    let h = Harness::docker().await;
+    let mut spec = h.spec();
+    spec.services.insert("web".into(), web_service());
+    let mut fixed = web_service();
+    fixed.env.insert("SERVICE_NAME".into(), "fixed".into());
+    fixed.ports = vec!["0:8080".into()];
+    spec.services.insert("fixed".into(), fixed);
+    let env = h.executor.start_job(spec).await.unwrap();
+    let info = env.containers();
+    let port = &info.services["web"].ports["8080"];
+    let script = format!(
+        "wget -q -O - http://localhost:{port}/ && wget -q -O - http://web:8080/ && wget -q -O - http://fixed:8080/ && wget -q -O - http://127.0.0.1:{registry}/"
+    );
+    let (status, out) = sh(&*env, &script).await;
+    assert_eq!(
+        (status, out.out()),
+        (
+            ExitStatus::Code(0),
+            "hello-from-web\nhello-from-web\nhello-from-fixed\nregistry-ok".to_string()
+        ),
+        "{}",
+        out.err()
+    );
+    // Published on this machine's loopback only.
+    let inspected = docker()
+        .await
+        .inspect_container(&info.services["web"].id, None)
+        .await
+        .unwrap();
+    let bindings = inspected.host_config.unwrap().port_bindings.unwrap();
+    let binding = &bindings["8080/tcp"].as_ref().unwrap()[0];
+    assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+    let job = info.container.as_ref().unwrap();
+    assert_eq!(job.network, info.services["web"].network);
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }

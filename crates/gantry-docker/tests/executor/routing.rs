@@ -4,6 +4,7 @@ use gantry_docker::{DockerExecutor, HostExecutor, RoutingExecutor};
 use gantry_runner::executor::{ContainerSpec, Executor, ExecutorError, ExitStatus, Platform};
 
 use crate::common::{BUSYBOX, Harness, docker, sh};
+use crate::docker::{httpd_image, web_service};
 
 #[tokio::test]
 async fn jobs_go_where_their_platform_says() {
@@ -61,5 +62,48 @@ async fn container_jobs_without_an_engine_fail_clearly() {
     assert!(
         err.to_string().contains("host executor cannot run"),
         "{err}"
+    );
+}
+
+/// A host job's services run as containers published on 127.0.0.1: the steps (processes on
+/// this machine) reach them at `localhost:<port>`, and cleanup removes them.
+#[tokio::test]
+async fn host_job_services_are_on_localhost() {
+    httpd_image().await;
+    let h = Harness::docker().await;
+    let base = tempfile::tempdir().unwrap();
+    let router = RoutingExecutor::new(
+        Some(DockerExecutor::with_client(docker().await)),
+        HostExecutor::new(base.path()),
+    );
+    let mut spec = h.spec();
+    spec.platform = Platform::Host;
+    spec.services.insert("web".into(), web_service());
+    let env = router.start_job(spec).await.unwrap();
+    assert!(env.local_workspace().unwrap().starts_with(base.path()));
+    let port = env.containers().services["web"].ports["8080"].clone();
+    let (status, out) = sh(&*env, &format!("curl -fsS http://localhost:{port}/")).await;
+    assert_eq!(
+        (status, out.out()),
+        (ExitStatus::Code(0), "hello-from-web\n".to_string()),
+        "{}",
+        out.err()
+    );
+    env.cleanup().await.unwrap();
+    h.assert_clean().await;
+    assert_eq!(std::fs::read_dir(base.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn host_job_services_without_an_engine_say_so() {
+    let h = Harness::host();
+    let base = tempfile::tempdir().unwrap();
+    let router = RoutingExecutor::new(None, HostExecutor::new(base.path()));
+    let mut spec = h.spec();
+    spec.services.insert("web".into(), web_service());
+    let err = router.start_job(spec).await.err().unwrap();
+    assert!(
+        matches!(&err, ExecutorError::EngineUnavailable(m) if m.contains("services run as containers")),
+        "{err:?}"
     );
 }
