@@ -8,7 +8,11 @@
 //! on_restart = "fail"          # or "requeue": what happens to runs in flight at a crash
 //! drain_timeout_secs = 60
 //! webhook_secret = "..."        # optional default for repositories without their own
-//! api_token = "..."             # optional: required by cancel, re-run and dispatch
+//! api_token = "..."             # optional: the admin token; then every read needs a token too
+//! api_read_token = "..."        # optional: reads only (runs, logs, deliveries, metrics)
+//! allowed_hosts = ["ci.internal"]          # Host names the page and API answer, besides
+//!                                          # loopback, the listen address and public_url's host
+//! allowed_origins = ["https://ops.example.com"]  # other origins that may send mutations
 //!
 //! [labels]
 //! ubuntu-latest = "ghcr.io/catthehacker/ubuntu:act-latest"
@@ -72,9 +76,22 @@ pub struct Config {
     /// Secret for repositories that do not set their own.
     #[serde(default)]
     pub webhook_secret: Option<String>,
-    /// When set, cancel, re-run and dispatch need `Authorization: Bearer <token>`.
+    /// The admin token. When set, the API answers only requests that present a token
+    /// (`Authorization: Bearer <token>` or the page's session cookie); mutations need this one.
     #[serde(default)]
     pub api_token: Option<String>,
+    /// A read-only token: runs, logs, deliveries, metrics and streams, no mutation.
+    #[serde(default)]
+    pub api_read_token: Option<String>,
+    /// `Host` names (`name` or `name:port`) the page and API answer besides the loopback
+    /// names, the listen address and `packages.public_url`'s host: a browser tricked by DNS
+    /// rebinding sends the attacker's name and is refused.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`https://name[:port]`) besides the daemon's own whose pages may send
+    /// mutations.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
     /// `runs-on` label → container image.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -269,6 +286,16 @@ pub enum ConfigProblem {
     PoolSize,
     #[error("store.instance_id must not be empty")]
     InstanceId,
+    #[error("{0} must not be empty")]
+    EmptyToken(&'static str),
+    #[error("api_read_token needs api_token (without an admin token the API is open)")]
+    ReadTokenWithoutAdmin,
+    #[error("api_read_token must differ from api_token")]
+    SameTokens,
+    #[error("allowed_origins: '{0}' is not an origin like https://name[:port]")]
+    Origin(String),
+    #[error("allowed_hosts: '{0}' is not a host name (with an optional :port)")]
+    Host(String),
 }
 
 #[derive(Debug, Error)]
@@ -313,6 +340,9 @@ impl Config {
             drain_timeout_secs: default_drain(),
             webhook_secret: None,
             api_token: None,
+            api_read_token: None,
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
             labels: BTreeMap::new(),
             repositories: BTreeMap::new(),
             packages: PackagesConfig::default(),
@@ -389,6 +419,7 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
     }
     problems.extend(config.http.problems().into_iter().map(ConfigProblem::Http));
     problems.extend(check_store(&config.store));
+    problems.extend(check_api(config));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -415,6 +446,35 @@ fn check_store(store: &StoreConfig) -> Vec<ConfigProblem> {
         .is_some_and(|i| i.trim().is_empty())
     {
         problems.push(ConfigProblem::InstanceId);
+    }
+    problems
+}
+
+fn check_api(config: &Config) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    let tokens = [
+        ("api_token", &config.api_token),
+        ("api_read_token", &config.api_read_token),
+    ];
+    for (key, token) in tokens {
+        if token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+            problems.push(ConfigProblem::EmptyToken(key));
+        }
+    }
+    match (&config.api_token, &config.api_read_token) {
+        (None, Some(_)) => problems.push(ConfigProblem::ReadTokenWithoutAdmin),
+        (Some(a), Some(r)) if a == r => problems.push(ConfigProblem::SameTokens),
+        _ => {}
+    }
+    for origin in &config.allowed_origins {
+        if crate::http::origin::parse_origin(origin).is_none() {
+            problems.push(ConfigProblem::Origin(origin.clone()));
+        }
+    }
+    for host in &config.allowed_hosts {
+        if crate::http::origin::host_name(host).is_none() {
+            problems.push(ConfigProblem::Host(host.clone()));
+        }
     }
     problems
 }
@@ -568,6 +628,36 @@ mod tests {
                 ConfigProblem::InstanceId,
             ]
         );
+    }
+
+    #[test]
+    fn api_tokens_hosts_and_origins_are_checked() {
+        let base = "insecure = true\ndata_dir = \"/d\"\n";
+        let config = Config::from_toml(&format!(
+            "{base}api_token = \"a\"\napi_read_token = \"r\"\nallowed_hosts = [\"ci.internal\"]\nallowed_origins = [\"https://ops.example.com\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(config.api_read_token.as_deref(), Some("r"));
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
+            "{base}api_read_token = \" \"\nallowed_hosts = [\"a b\"]\nallowed_origins = [\"ops.example.com\"]\n"
+        )) else {
+            panic!("accepted invalid API settings");
+        };
+        assert_eq!(
+            problems,
+            vec![
+                ConfigProblem::EmptyToken("api_read_token"),
+                ConfigProblem::ReadTokenWithoutAdmin,
+                ConfigProblem::Origin("ops.example.com".into()),
+                ConfigProblem::Host("a b".into()),
+            ]
+        );
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
+            "{base}api_token = \"same\"\napi_read_token = \"same\"\n"
+        )) else {
+            panic!("accepted one token for both roles");
+        };
+        assert_eq!(problems, vec![ConfigProblem::SameTokens]);
     }
 
     #[test]

@@ -235,6 +235,14 @@ impl Daemon {
         clear_stale_locks(&config.data_dir);
         let _ = std::fs::remove_dir_all(config.data_dir.join("work"));
         let registry = open_registry(&config).await?;
+        // No run of this daemon runs yet: the tokens of runs a crash interrupted go (a
+        // requeued run gets a new one when it starts again).
+        if let Some(registry) = &registry {
+            let revoked = registry.revoke_run_tokens()?;
+            if revoked > 0 {
+                tracing::info!(revoked, "revoked the package tokens of earlier runs");
+            }
+        }
         let policy = config.on_restart;
         let recovering = store.clone();
         let recovered = tokio::task::spawn_blocking(move || recovering.recover(policy))
@@ -276,6 +284,7 @@ impl Daemon {
             // root), so the daemon adds no fallback of its own.
             app = app.merge(registry.router());
         }
+        let app = crate::http::secure(app);
         let closing = shared.closing.clone();
         let limits = shared.config.http;
         let server = tokio::spawn(gantry_http::serve(
@@ -455,6 +464,17 @@ fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAcc
     }
 }
 
+/// The run is over: its `GITHUB_TOKEN` stops working before the run is reported finished, so
+/// nothing that saw the run end can still use it.
+fn revoke_run_token(shared: &Shared, run: i64, token: Option<String>) {
+    let (Some(registry), Some(token)) = (&shared.registry, token) else {
+        return;
+    };
+    if let Err(e) = registry.revoke_token(&token) {
+        tracing::error!(run, error = %e, "cannot revoke the run's package token");
+    }
+}
+
 fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, DaemonError> {
     let lock_error = |source| DaemonError::Lock {
         path: dir.to_owned(),
@@ -541,9 +561,11 @@ fn start_run(shared: &Arc<Shared>, claimed: ClaimedRun) {
     shared.changed(id);
     tracing::info!(run = id, attempt = claimed.attempt, "run started");
     let queued = queued_run(shared, claimed);
+    let run_token = queued.packages.as_ref().map(|p| p.token.clone());
     let shared = shared.clone();
     shared.tasks.clone().spawn(async move {
         let outcome = execute(&shared, queued, token).await;
+        revoke_run_token(&shared, id, run_token);
         finish(&shared, id, outcome).await;
     });
 }

@@ -253,15 +253,22 @@ impl JobRunner<'_> {
 
     fn contexts(&self) -> Contexts {
         let run = self.run;
+        // As on GitHub, the run's token is `secrets.GITHUB_TOKEN` and `github.token`.
+        let token = run.packages.as_ref().map(|p| p.token.clone());
+        let mut secrets = json!(run.secrets);
+        if let Some(token) = &token {
+            secrets["GITHUB_TOKEN"] = json!(token);
+        }
         Contexts {
             github: json!({
                 "event_name": run.event, "event": run.payload, "ref": run.git_ref,
                 "sha": run.sha, "repository": run.repo, "run_id": run.run_id.to_string(),
                 "run_attempt": run.attempt.to_string(), "workflow": run.workflow_path,
+                "token": token,
             }),
             inputs: run.inputs.clone().unwrap_or_else(|| json!({})),
             vars: json!(run.variables),
-            secrets: json!(run.secrets),
+            secrets,
         }
     }
 

@@ -113,6 +113,14 @@ impl Db {
             > 0)
     }
 
+    /// Deletes every owner-restricted token of `subject`.
+    pub fn delete_tokens_of(&self, subject: &str) -> rusqlite::Result<usize> {
+        self.conn().execute(
+            "DELETE FROM tokens WHERE subject = ?1 AND owner IS NOT NULL",
+            [subject],
+        )
+    }
+
     pub fn delete_expired_tokens(&self) -> rusqlite::Result<usize> {
         self.conn().execute(
             "DELETE FROM tokens WHERE expires_at IS NOT NULL AND expires_at < ?1",

@@ -10,6 +10,9 @@ use crate::storage::{BlobStore, FsBlobStore};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The subject of run tokens (what `npm whoami` answers for a `GITHUB_TOKEN`).
+const RUN_SUBJECT: &str = "github-actions[bot]";
+
 /// Which registry a package lives in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PackageKind {
@@ -96,7 +99,15 @@ impl Registry {
         if !names::valid_owner(owner) {
             return Err(Error::InvalidOwner(owner.to_owned()));
         }
-        self.create_token("github-actions[bot]", Some(owner), scopes, Some(ttl))
+        self.create_token(RUN_SUBJECT, Some(owner), scopes, Some(ttl))
+    }
+
+    /// Revokes every run token ([`Registry::mint_run_token`]) at once, expired or not, and
+    /// returns how many there were. For a process that owns the registry alone (the daemon
+    /// holds its data directory's lock): at its start no run of it is running, so the tokens
+    /// of runs a crash interrupted must stop working.
+    pub fn revoke_run_tokens(&self) -> Result<usize, Error> {
+        Ok(self.inner.db.delete_tokens_of(RUN_SUBJECT)?)
     }
 
     /// Creates a token for `subject` (what `npm whoami` answers). `owner: None` grants every

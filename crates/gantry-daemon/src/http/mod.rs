@@ -2,6 +2,10 @@
 
 pub mod api;
 pub mod delivery;
+mod guard;
+mod headers;
+pub(crate) mod origin;
+mod session;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -30,7 +34,16 @@ async fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// `app` (the daemon's routes merged with the registry's) with the security headers on every
+/// response.
+pub(crate) fn secure(app: Router) -> Router {
+    headers::secure(app, PAGE)
+}
+
+/// The daemon's routes behind the guard ([`guard`]): a route added here is protected unless
+/// the guard lists it as public.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let guard = Arc::new(guard::Guard::new(&shared.config));
     let webhook = post(webhook::handle).layer(DefaultBodyLimit::max(webhook::MAX_BODY));
     Router::new()
         .route("/", get(page))
@@ -49,6 +62,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/repos/{owner}/{repo}/dispatch", post(api::dispatch))
         .route("/api/deliveries", get(api::deliveries))
-        .layer(axum::middleware::map_response(no_store))
         .with_state(shared)
+        .merge(session::routes(guard.clone()))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .layer(axum::middleware::map_response(no_store))
 }

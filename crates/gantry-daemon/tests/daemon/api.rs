@@ -421,6 +421,6 @@ async fn mutations_need_the_api_token_when_one_is_set() {
         .await
         .unwrap();
     assert_eq!(right.status().as_u16(), 201);
-    // Reading stays open.
-    assert_eq!(client.get("/api/runs").await.status, 200);
+    // Reading needs it too (tests/daemon/auth.rs has the details).
+    assert_eq!(client.get("/api/runs").await.status, 401);
 }

@@ -1,5 +1,7 @@
-//! The web page in headless Chromium: a signed webhook starts a run whose job prints a line and
-//! waits; the run page must show that line from the live log stream before the job ends.
+//! The web page in headless Chromium: with `api_token` set the page asks for the token and
+//! logs in (session cookie); a signed webhook starts a run whose job prints a line and waits;
+//! the run page must show that line from the live log stream before the job ends, and its
+//! Re-run button must queue a new attempt.
 //! Screenshots go to `target/test-artifacts/`.
 //!
 //! A page with open event streams never goes "idle", so `--dump-dom`/`--screenshot` would
@@ -205,6 +207,25 @@ impl Cdp {
         std::fs::write(path, data).unwrap();
     }
 
+    /// Evaluates `expression` in the page; its value.
+    pub(crate) async fn eval(&mut self, expression: &str) -> Value {
+        let result = self
+            .call("Runtime.evaluate", json!({ "expression": expression }))
+            .await;
+        result["result"]["value"].clone()
+    }
+
+    /// Polls (bounded) until `expression` is true.
+    pub(crate) async fn wait_for(&mut self, expression: &str) -> bool {
+        for _ in 0..400 {
+            if self.eval(expression).await == Value::Bool(true) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
     /// Polls (bounded) until `selector`'s text contains `needle`.
     pub(crate) async fn wait_for_text(&mut self, selector: &str, needle: &str) -> bool {
         for _ in 0..400 {
@@ -226,7 +247,9 @@ async fn the_run_page_shows_the_live_log_in_chromium() {
         "          echo 'browser-visible line'\n          while",
     );
     env.repo(REPO, &[("page.yml", &workflow)]);
+    env.config.api_token = Some("page-t0ken".to_owned());
     let mut server = env.start().await;
+    server.client.token = Some("page-t0ken".to_owned());
     let client = server.client.clone();
     let reply = client
         .webhook(
@@ -244,6 +267,17 @@ async fn the_run_page_shows_the_live_log_in_chromium() {
     let mut page = browser.page().await;
     let url = client.url(&format!("/#run={id}&job=build"));
     page.call("Page.navigate", json!({ "url": url })).await;
+    // Every read answers 401 until the page logged in.
+    let asked = page
+        .wait_for("!document.getElementById('login').hidden")
+        .await;
+    page.screenshot(&artifacts().join("daemon-login.png")).await;
+    assert!(asked, "the page never showed its login form");
+    page.eval("document.getElementById('token').value = 'wrong'; document.getElementById('login-button').click()")
+        .await;
+    assert!(page.wait_for_text("#login-error", "wrong API token").await);
+    page.eval("document.getElementById('token').value = 'page-t0ken'; document.getElementById('login-button').click()")
+        .await;
     let live = page.wait_for_text("#log", "browser-visible line").await;
     page.screenshot(&artifacts().join("daemon-run-live.png"))
         .await;
@@ -256,7 +290,28 @@ async fn the_run_page_shows_the_live_log_in_chromium() {
     let finished = page.wait_for_text("#log", "done").await;
     page.screenshot(&artifacts().join("daemon-run-done.png"))
         .await;
+    // The buttons work with the session cookie: Re-run queues attempt 2.
+    let pressed =
+        "[...document.querySelectorAll('button')].find((b) => b.textContent === 'Re-run').click()";
+    page.eval(pressed).await;
+    let mut rerun = None;
+    for _ in 0..400 {
+        let runs = client.get("/api/runs").await.body;
+        rerun = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] != id)
+            .cloned();
+        if rerun.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rerun = rerun.expect("pressing Re-run queued no run");
+    let rerun = client.wait_completed(rerun["id"].as_i64().unwrap()).await;
     server.stop().await;
+    assert_eq!(rerun["attempt"], 2, "{rerun}");
     assert!(live, "the page never showed the live log line");
     assert!(finished, "the page never showed the job's last line");
 }

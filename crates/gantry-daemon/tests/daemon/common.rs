@@ -215,6 +215,8 @@ impl Server {
 pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
+    /// Sent as `Authorization: Bearer` on `get` and `post` (the daemon's `api_token`).
+    pub token: Option<String>,
 }
 
 pub struct Reply {
@@ -227,6 +229,7 @@ impl Client {
         Client {
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
+            token: None,
         }
     }
 
@@ -261,14 +264,21 @@ impl Client {
             .await
     }
 
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
-        reply(self.http.get(self.url(path)).send().await.unwrap()).await
+        let request = self.authorized(self.http.get(self.url(path)));
+        reply(request.send().await.unwrap()).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         let response = self
-            .http
-            .post(self.url(path))
+            .authorized(self.http.post(self.url(path)))
             .json(&body)
             .send()
             .await

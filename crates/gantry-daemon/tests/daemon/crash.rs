@@ -161,3 +161,64 @@ async fn sigterm_drains_the_real_process() {
         .unwrap();
     assert_eq!(detail.run.conclusion.as_deref(), Some("success"));
 }
+
+/// A gated workflow that first writes its `GITHUB_TOKEN` where the test can read it.
+fn token_workflow(env: &Env) -> String {
+    gated_workflow(env, "release", "").replace(
+        "          echo \"run",
+        &format!(
+            "          printf '%s' '${{{{ secrets.GITHUB_TOKEN }}}}' > '{}'\n          echo \"run",
+            env.path("token").display()
+        ),
+    )
+}
+
+/// `GET /-/whoami` with `token`: 200 while the token is valid, 401 once revoked.
+async fn whoami(client: &Client, token: &str) -> u16 {
+    let request = client.http.get(client.url("/-/whoami")).bearer_auth(token);
+    request.send().await.unwrap().status().as_u16()
+}
+
+async fn wait_for_token(env: &Env, client: &Client, id: i64) -> String {
+    for _ in 0..1200 {
+        if let Ok(token) = std::fs::read_to_string(env.path("token"))
+            && !token.is_empty()
+        {
+            return token;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("the run never wrote its token: {}", client.run(id).await);
+}
+
+#[tokio::test]
+async fn a_runs_token_is_revoked_when_it_ends_and_after_a_crash() {
+    let mut env = Env::new();
+    let wf = token_workflow(&env);
+    env.repo(REPO, &[("token.yml", &wf)]);
+    let config = write_config(&env, 0);
+    let payload = payload("release/published.payload.json");
+
+    // A run that ends: its token answers during the run, not after.
+    let (process, client) = spawn(&config);
+    let reply = client.webhook("release", "t1", &payload).await;
+    let id = run_ids(&reply)[0];
+    let token = wait_for_token(&env, &client, id).await;
+    assert!(token.starts_with("gtk_"), "{token}");
+    assert_eq!(whoami(&client, &token).await, 200, "during the run");
+    env.open_gate();
+    assert_eq!(client.wait_completed(id).await["conclusion"], "success");
+    assert_eq!(whoami(&client, &token).await, 401, "after the run");
+
+    // A run a kill -9 interrupted: the restarted daemon revokes its token.
+    std::fs::remove_file(env.gate()).unwrap();
+    std::fs::remove_file(env.path("token")).unwrap();
+    let reply = client.webhook("release", "t2", &payload).await;
+    let id = run_ids(&reply)[0];
+    let token = wait_for_token(&env, &client, id).await;
+    assert_eq!(whoami(&client, &token).await, 200, "during the second run");
+    kill9(process);
+    let (_process, client) = spawn(&config);
+    assert_eq!(client.run(id).await["conclusion"], "failure");
+    assert_eq!(whoami(&client, &token).await, 401, "after the crash");
+}
