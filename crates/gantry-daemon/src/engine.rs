@@ -185,6 +185,10 @@ impl EngineLauncher {
             Some(source) => actions(run).with_source(source.clone()),
             None => actions(run),
         };
+        if let Some(services) = &run.services {
+            options.runner_env.extend(services.env());
+            options.masked_values.push(services.token.clone());
+        }
         options
     }
 }

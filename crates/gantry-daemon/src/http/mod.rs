@@ -1,6 +1,7 @@
 //! The HTTP surface: webhook, API, streams and the web page.
 
 pub mod api;
+pub mod artifacts;
 pub mod delivery;
 pub mod webhook;
 
@@ -49,6 +50,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/repos/{owner}/{repo}/dispatch", post(api::dispatch))
         .route("/api/deliveries", get(api::deliveries))
+        .route("/api/runs/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/runs/{id}/artifacts/{artifact}/zip",
+            get(artifacts::zip),
+        )
         .layer(axum::middleware::map_response(no_store))
         .with_state(shared)
 }

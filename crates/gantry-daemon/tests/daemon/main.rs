@@ -15,5 +15,6 @@ mod pg;
 mod pg_shared;
 mod render;
 mod schedule;
+mod services;
 mod store_contract;
 mod webhook;
