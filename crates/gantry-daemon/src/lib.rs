@@ -50,6 +50,7 @@
 //! Each run starts in a checkout of its commit ([`QueuedRun::workspace`]); the repository's
 //! secrets are masked in everything stored.
 
+pub mod actions;
 mod committer;
 pub mod config;
 mod daemon;

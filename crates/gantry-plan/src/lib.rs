@@ -14,7 +14,7 @@ pub mod plan;
 
 pub use calls::{
     CallError, CallTarget, CalledWorkflow, MAX_CALL_DEPTH, MAX_CALLED_WORKFLOWS, Origin, Resolve,
-    Unresolved, call_target, passed_secrets,
+    Unresolved, anchor_calls, call_target, passed_secrets,
 };
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};

@@ -1,6 +1,7 @@
 //! The daemon over real HTTP on 127.0.0.1 with temp data directories.
 
 mod abuse;
+mod actions;
 mod api;
 mod browser;
 mod cluster;
