@@ -122,9 +122,7 @@ impl Callees {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| Unresolved(format!("cannot read `{shown}`: {e}")))?;
         let mut workflow = parse(&shown, &text)?;
-        if target.origin != Origin::Local {
-            absolute_calls(Arc::make_mut(&mut workflow), &target.origin);
-        }
+        crate::engine::anchor_calls(Arc::make_mut(&mut workflow), &target.origin);
         Ok(workflow)
     }
 
@@ -142,16 +140,6 @@ impl Callees {
             .resolve(&action)
             .map(|resolved| resolved.root)
             .map_err(|e| Unresolved(e.to_string()))
-    }
-}
-
-/// Rewrites a remote workflow's local calls to name its own repository at its ref.
-fn absolute_calls(workflow: &mut Workflow, origin: &Origin) {
-    for job in workflow.jobs.values_mut() {
-        let Some(uses) = &mut job.uses else { continue };
-        if let Ok(target) = crate::engine::call_target(origin, &uses.value) {
-            uses.value = target.to_string();
-        }
     }
 }
 

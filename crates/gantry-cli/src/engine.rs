@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-pub use gantry_plan::{CallTarget, Origin, Unresolved, call_target};
+pub use gantry_plan::{CallTarget, Origin, Unresolved, anchor_calls, call_target};
 pub use gantry_workflow::{Action, Diagnostic, Job, Parsed, Severity, Span, Workflow};
 
 use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};

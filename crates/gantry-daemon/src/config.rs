@@ -23,6 +23,16 @@
 //! public_url = "https://gantry.example.com"   # how runs reach it, when not `listen`
 //! token_ttl_hours = 6
 //!
+//! [services]                    # artifacts and caches for actions/upload-artifact, actions/cache
+//! enabled = true
+//! max_retention_days = 90       # the longest `retention-days` an artifact is kept for
+//! cache_limit_mb = 10240        # per repository; least recently used entries go first
+//!
+//! [actions]                     # where `uses: OWNER/REPO@REF` and remote reusable workflows come from
+//! data_dir = "/var/lib/gantry"  # whose actions/ store (default: data_dir)
+//! pull = false                  # fetch what the store lacks from `forge`
+//! forge = "https://github.com"
+//!
 //! [http]                        # every listener: webhook, API, page, registry
 //! header_read_timeout_secs = 10
 //! body_read_timeout_secs = 30
@@ -110,6 +120,44 @@ pub struct Config {
     /// `[actions]`: where remote actions come from.
     #[serde(default)]
     pub actions: ActionsConfig,
+    /// `[services]`: the artifact and cache services runs get.
+    #[serde(default)]
+    pub services: ServicesConfig,
+}
+
+/// `[services]`: the runner services (artifacts, caches) served at the daemon's address, with
+/// data in `<data_dir>/services`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Serve them and give each run an `ACTIONS_RUNTIME_TOKEN`.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The longest retention an artifact may ask for (`retention-days`); longer is capped.
+    #[serde(default = "default_retention_cap")]
+    pub max_retention_days: u32,
+    /// One repository's caches, in MiB, before the least recently used are evicted.
+    #[serde(default = "default_cache_limit")]
+    pub cache_limit_mb: u64,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            enabled: true,
+            max_retention_days: default_retention_cap(),
+            cache_limit_mb: default_cache_limit(),
+        }
+    }
+}
+
+/// GitHub's longest artifact retention.
+fn default_retention_cap() -> u32 {
+    90
+}
+/// GitHub's default cache size per repository: 10 GB.
+fn default_cache_limit() -> u64 {
+    10 * 1024
 }
 
 /// `[actions]`: the action store runs take remote actions (`uses: OWNER/REPO@REF`) from.
@@ -296,6 +344,10 @@ pub enum ConfigProblem {
     Origin(String),
     #[error("allowed_hosts: '{0}' is not a host name (with an optional :port)")]
     Host(String),
+    #[error("services.max_retention_days must be between 1 and 400")]
+    RetentionCap,
+    #[error("services.cache_limit_mb must be at least 1")]
+    CacheLimit,
 }
 
 #[derive(Debug, Error)]
@@ -349,6 +401,7 @@ impl Config {
             http: gantry_http::Limits::default(),
             store: StoreConfig::default(),
             actions: ActionsConfig::default(),
+            services: ServicesConfig::default(),
         }
     }
 
@@ -420,6 +473,7 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
     problems.extend(config.http.problems().into_iter().map(ConfigProblem::Http));
     problems.extend(check_store(&config.store));
     problems.extend(check_api(config));
+    problems.extend(check_services(&config.services));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -475,6 +529,17 @@ fn check_api(config: &Config) -> Vec<ConfigProblem> {
         if crate::http::origin::host_name(host).is_none() {
             problems.push(ConfigProblem::Host(host.clone()));
         }
+    }
+    problems
+}
+
+fn check_services(services: &ServicesConfig) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    if !(1..=400).contains(&services.max_retention_days) {
+        problems.push(ConfigProblem::RetentionCap);
+    }
+    if services.cache_limit_mb == 0 {
+        problems.push(ConfigProblem::CacheLimit);
     }
     problems
 }
@@ -658,6 +723,29 @@ mod tests {
             panic!("accepted one token for both roles");
         };
         assert_eq!(problems, vec![ConfigProblem::SameTokens]);
+    }
+
+    #[test]
+    fn services_section_is_read_and_checked() {
+        let base = "insecure = true\ndata_dir = \"/d\"\n";
+        let config = Config::from_toml(base).unwrap();
+        assert!(config.services.enabled);
+        assert_eq!(config.services.max_retention_days, 90);
+        let config = Config::from_toml(&format!(
+            "{base}[services]\nenabled = false\nmax_retention_days = 7\ncache_limit_mb = 64\n"
+        ))
+        .unwrap();
+        assert!(!config.services.enabled);
+        assert_eq!(config.services.cache_limit_mb, 64);
+        let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
+            "{base}[services]\nmax_retention_days = 0\ncache_limit_mb = 0\n"
+        )) else {
+            panic!("accepted an invalid [services]");
+        };
+        assert_eq!(
+            problems,
+            vec![ConfigProblem::RetentionCap, ConfigProblem::CacheLimit]
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub enum DaemonError {
     },
     #[error("cannot open the package registry: {0}")]
     Packages(#[from] gantry_packages::Error),
+    #[error("cannot open the runner services: {0}")]
+    Services(#[from] gantry_services::ServiceError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -77,6 +79,8 @@ pub(crate) struct Shared {
     pub registry: Option<gantry_packages::Registry>,
     /// How runs reach this daemon (`packages.public_url`, or `http://` + the bound address).
     pub base_url: String,
+    /// The artifact and cache services, when enabled.
+    pub services: Option<Arc<crate::services::RunServices>>,
 }
 
 impl Shared {
@@ -260,6 +264,8 @@ impl Daemon {
             .local_addr()
             .map_err(|source| DaemonError::Bind { addr, source })?;
         let (committer, pending) = Committer::new();
+        let base_url = base_url(registry_url_hint.as_deref(), local_addr);
+        let services = crate::services::RunServices::open(&config, &base_url)?;
         let shared = Arc::new(Shared {
             config,
             store,
@@ -275,14 +281,20 @@ impl Daemon {
             plan_lock: Arc::new(Mutex::new(HashMap::new())),
             metrics: Metrics::default(),
             committer,
-            base_url: base_url(registry_url_hint.as_deref(), local_addr),
+            base_url,
             registry: registry.clone(),
+            services: services.clone(),
         });
         let mut app = crate::http::router(shared.clone());
         if let Some(registry) = &registry {
             // The registry takes every path the daemon does not serve (npm names sit at the
             // root), so the daemon adds no fallback of its own.
             app = app.merge(registry.router());
+        }
+        if let Some(services) = &services {
+            // `/twirp/...`, `/_apis/...` and `/_blob/...`: no npm name starts like these.
+            app = app.merge(services.router());
+            tokio::spawn(services.clone().purge_loop(shared.stopping.clone()));
         }
         let app = crate::http::secure(app);
         let closing = shared.closing.clone();
@@ -579,8 +591,14 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
         .join("work")
         .join(format!("run-{}-{}", claimed.id, claimed.attempt));
     let packages = run_token(shared, &spec.repo);
+    let services = shared.services.as_ref().map(|services| {
+        let branch = repo.map_or("main", |r| r.default_branch.as_str());
+        let scope = crate::services::run_scope(claimed.id, &spec.repo, &spec.git_ref, branch);
+        services.grant(claimed.id, &scope)
+    });
     QueuedRun {
         packages,
+        services,
         run_id: claimed.id,
         attempt: claimed.attempt,
         repo: spec.repo,
@@ -654,6 +672,9 @@ async fn check_out_workspace(shared: &Arc<Shared>, run: &QueuedRun) -> Result<()
 }
 
 async fn finish(shared: &Arc<Shared>, id: i64, mut outcome: RunOutcome) {
+    if let Some(services) = &shared.services {
+        services.revoke(id);
+    }
     let entry = shared.running.lock().ok().and_then(|mut r| r.remove(&id));
     if let Some((token, why)) = entry
         && token.is_cancelled()

@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use gantry_docker::{DockerExecutor, HostExecutor, RoutingExecutor};
-use gantry_plan::{
-    CallTarget, Event, Origin, PlanContext, Unresolved, WorkflowOutcome, plan_workflow_resolving,
-};
+use gantry_plan::{CallTarget, Event, PlanContext, WorkflowOutcome, plan_workflow_resolving};
 use gantry_runner::executor::{Executor, Platform};
 use gantry_runner::{ActionRegistry, GithubInfo, RunOptions};
 use indexmap::IndexMap;
@@ -19,6 +17,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::actions::read_callee;
 use crate::job_groups::{GroupedExecutor, JobGroups};
 use crate::launcher::{AnnotationLevel, Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
 use crate::planner::job_groups;
@@ -96,7 +95,7 @@ impl RunLauncher for EngineLauncher {
             Some(wf) if !has_errors => Arc::new(wf),
             _ => return RunOutcome::with_reason(Conclusion::Failure, "the workflow has errors"),
         };
-        let plan = match plan_run(&workflow, &run) {
+        let plan = match plan_run(&workflow, &run, self.action_source.as_deref()) {
             Ok(WorkflowOutcome::Run(plan)) => plan,
             Ok(WorkflowOutcome::Skipped(reason)) => {
                 return RunOutcome::with_reason(Conclusion::Skipped, reason.to_string());
@@ -185,6 +184,10 @@ impl EngineLauncher {
             Some(source) => actions(run).with_source(source.clone()),
             None => actions(run),
         };
+        if let Some(services) = &run.services {
+            options.runner_env.extend(services.env());
+            options.masked_values.push(services.token.clone());
+        }
         options
     }
 }
@@ -194,6 +197,7 @@ impl EngineLauncher {
 fn plan_run(
     workflow: &gantry_workflow::Workflow,
     run: &QueuedRun,
+    source: Option<&dyn gantry_runner::ActionSource>,
 ) -> Result<WorkflowOutcome, gantry_plan::PlanError> {
     let event = Event {
         git_ref: Some(run.git_ref.clone()),
@@ -213,27 +217,8 @@ fn plan_run(
         github: Some(github_json(run)),
         vars: Some(serde_json::json!(run.variables)),
     };
-    let resolve = |target: &CallTarget| read_callee(&run.workspace, target);
+    let resolve = |target: &CallTarget| read_callee(&run.workspace, source, target);
     plan_workflow_resolving(workflow, &event, &keys, &context, &resolve)
-}
-
-/// A reusable workflow the run calls, from the run's checkout (the same commit, as on GitHub).
-fn read_callee(
-    workspace: &std::path::Path,
-    target: &CallTarget,
-) -> Result<Arc<gantry_workflow::Workflow>, Unresolved> {
-    if target.origin != Origin::Local {
-        return Err(Unresolved(format!(
-            "the daemon does not read remote reusable workflows (`{target}`)"
-        )));
-    }
-    let text = std::fs::read_to_string(workspace.join(&target.path))
-        .map_err(|e| Unresolved(format!("cannot read `{}`: {e}", target.path)))?;
-    let parsed = gantry_workflow::parse_workflow(&target.path, &text);
-    match parsed.value {
-        Some(workflow) if !parsed.has_errors() => Ok(Arc::new(workflow)),
-        _ => Err(Unresolved(format!("`{}` has errors", target.path))),
-    }
 }
 
 /// The workflow job a stored key belongs to: matrix legs are stored as `build-2`.

@@ -78,6 +78,11 @@ pub struct QueuedRun {
     /// daemon hosts no registry). Never logged; masked like a secret.
     #[serde(default, skip_serializing)]
     pub packages: Option<PackagesAccess>,
+    /// The runner services (artifacts, caches) and this run's `ACTIONS_RUNTIME_TOKEN` for
+    /// them (`None` when `[services] enabled = false`). Never logged; masked like a secret;
+    /// revoked when the run ends.
+    #[serde(default, skip_serializing)]
+    pub services: Option<ServicesAccess>,
 }
 
 impl std::fmt::Debug for QueuedRun {
@@ -96,6 +101,7 @@ impl std::fmt::Debug for QueuedRun {
             .field("labels", &self.labels)
             .field("workspace", &self.workspace)
             .field("packages", &self.packages)
+            .field("services", &self.services)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +119,33 @@ pub struct PackagesAccess {
 impl std::fmt::Debug for PackagesAccess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PackagesAccess")
+            .field("url", &self.url)
+            .field("token", &"***")
+            .finish()
+    }
+}
+
+/// Where a run reaches the daemon's runner services, and with which token.
+#[derive(Clone, Deserialize)]
+pub struct ServicesAccess {
+    /// The daemon's own address (`ACTIONS_RUNTIME_URL`, `ACTIONS_RESULTS_URL`,
+    /// `ACTIONS_CACHE_URL`).
+    pub url: String,
+    /// `ACTIONS_RUNTIME_TOKEN`: this run's artifacts, its repository's caches.
+    pub token: String,
+}
+
+impl ServicesAccess {
+    /// The variables GitHub's runner gives every step for the services.
+    pub fn env(&self) -> Vec<(String, String)> {
+        gantry_services::job_env(&self.url, &self.token)
+    }
+}
+
+/// The token stays out of debug output.
+impl std::fmt::Debug for ServicesAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServicesAccess")
             .field("url", &self.url)
             .field("token", &"***")
             .finish()
@@ -260,11 +293,15 @@ mod tests {
                 url: "http://127.0.0.1:1".into(),
                 token: "ghs_tok".into(),
             }),
+            services: Some(ServicesAccess {
+                url: "http://127.0.0.1:1".into(),
+                token: "eyJ.runtime".into(),
+            }),
         };
         let shown = format!("{run:?}");
         assert!(shown.contains("KEY"), "{shown}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("ghs_tok"),
+            !shown.contains("hunter2") && !shown.contains("ghs_tok") && !shown.contains("eyJ"),
             "{shown}"
         );
     }

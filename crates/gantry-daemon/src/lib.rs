@@ -50,6 +50,7 @@
 //! Each run starts in a checkout of its commit ([`QueuedRun::workspace`]); the repository's
 //! secrets are masked in everything stored.
 
+pub mod actions;
 mod committer;
 pub mod config;
 mod daemon;
@@ -63,19 +64,20 @@ pub mod metrics;
 pub mod planner;
 mod process;
 mod schedule;
+mod services;
 pub mod signature;
 pub mod store;
 
 pub use config::{
-    Config, ConfigError, ConfigProblem, PackagesConfig, RepoConfig, RestartPolicy, StoreConfig,
-    check_config,
+    ActionsConfig, Config, ConfigError, ConfigProblem, PackagesConfig, RepoConfig, RestartPolicy,
+    ServicesConfig, StoreConfig, check_config,
 };
 pub use daemon::{Daemon, DaemonError, DaemonHandle, ShutdownReport};
 pub use engine::EngineLauncher;
 pub use http::api::ApiError;
 pub use launcher::{
     AnnotationLevel, Conclusion, PackagesAccess, PlannedJobInfo, QueuedRun, RunEvent, RunLauncher,
-    RunOutcome,
+    RunOutcome, ServicesAccess,
 };
 pub use process::ProcessLauncher;
 pub use store::{PgSettings, PgStore, SqliteStore, Store, StoreError};

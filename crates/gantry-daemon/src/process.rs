@@ -22,7 +22,9 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::launcher::{AnnotationLevel, Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome};
+use crate::launcher::{
+    AnnotationLevel, Conclusion, QueuedRun, RunEvent, RunLauncher, RunOutcome, ServicesAccess,
+};
 
 /// Runs `run:` steps as host processes.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +76,9 @@ impl RunLauncher for ProcessLauncher {
         }
         if let Some(packages) = &run.packages {
             masker.add(&packages.token);
+        }
+        if let Some(services) = &run.services {
+            masker.add(&services.token);
         }
         let runner = JobRunner {
             masker,
@@ -230,7 +235,9 @@ impl JobRunner<'_> {
     fn base_env(&self, key: &str, number: u32) -> BTreeMap<String, String> {
         let run = self.run;
         let summary = run.workspace.join(format!(".summary-{key}-{number}.md"));
-        BTreeMap::from([
+        let services = run.services.iter().flat_map(ServicesAccess::env);
+        let mut env = BTreeMap::from_iter(services);
+        env.extend([
             ("CI".to_owned(), "true".to_owned()),
             ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
             ("GITHUB_REPOSITORY".to_owned(), run.repo.clone()),
@@ -248,7 +255,8 @@ impl JobRunner<'_> {
                 "GITHUB_STEP_SUMMARY".to_owned(),
                 summary.display().to_string(),
             ),
-        ])
+        ]);
+        env
     }
 
     fn contexts(&self) -> Contexts {

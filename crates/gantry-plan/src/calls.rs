@@ -86,6 +86,22 @@ pub fn call_target(caller: &Origin, uses: &str) -> Result<CallTarget, WorkflowRe
     })
 }
 
+/// Rewrites the calls a workflow loaded from `origin` makes so each names its file absolutely:
+/// inside a remote workflow, `./.github/workflows/Y.yml` is that repository's file at the same
+/// ref (as on GitHub), so every later reader (the planner, the call checks, the runner) sees
+/// where it points. A resolver applies it to each remote workflow it loads.
+pub fn anchor_calls(workflow: &mut Workflow, origin: &Origin) {
+    if *origin == Origin::Local {
+        return;
+    }
+    for job in workflow.jobs.values_mut() {
+        let Some(uses) = &mut job.uses else { continue };
+        if let Ok(target) = call_target(origin, &uses.value) {
+            uses.value = target.to_string();
+        }
+    }
+}
+
 /// Why the resolver could not provide a called workflow (missing file, not in the store,
 /// invalid file): the loader's message.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

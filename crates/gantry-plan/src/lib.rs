@@ -16,7 +16,7 @@ pub mod template_value;
 
 pub use calls::{
     CallError, CallTarget, CalledWorkflow, MAX_CALL_DEPTH, MAX_CALLED_WORKFLOWS, Origin, Resolve,
-    Unresolved, call_target, passed_secrets,
+    Unresolved, anchor_calls, call_target, passed_secrets,
 };
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};

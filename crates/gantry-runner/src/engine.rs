@@ -31,6 +31,13 @@ pub struct RunOptions {
     pub github: GithubInfo,
     pub secrets: IndexMap<String, String>,
     pub vars: IndexMap<String, String>,
+    /// Variables the runner itself gives every step's process, as GitHub's runner gives
+    /// `ACTIONS_RUNTIME_URL`, `ACTIONS_RUNTIME_TOKEN`, ...: below the workflow's `env` (which
+    /// may override them), in called workflows too, and not part of the `env` context.
+    pub runner_env: IndexMap<String, String>,
+    /// Values masked in everything the run reports, like secrets, though no `secrets.*` names
+    /// them (the runner services' token).
+    pub masked_values: Vec<String>,
     /// `runs-on` label (lower-case) → where jobs with that label run.
     pub platforms: IndexMap<String, Platform>,
     /// Where jobs go whose labels are not in `platforms` (`None`: such jobs are skipped with a
@@ -60,6 +67,8 @@ impl RunOptions {
             github: GithubInfo::default(),
             secrets: IndexMap::new(),
             vars: IndexMap::new(),
+            runner_env: IndexMap::new(),
+            masked_values: Vec::new(),
             platforms: IndexMap::new(),
             default_platform: None,
             strict_platforms: false,

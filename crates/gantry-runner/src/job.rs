@@ -32,10 +32,10 @@ pub(crate) struct RunShared {
 }
 
 impl RunShared {
-    /// The masker for a run's options: every secret and the `GITHUB_TOKEN`.
+    /// The masker for a run's options: every secret, the masked values and the `GITHUB_TOKEN`.
     pub fn masker_for(options: &RunOptions) -> Masker {
         let mut masker = Masker::new();
-        for secret in options.secrets.values() {
+        for secret in options.secrets.values().chain(&options.masked_values) {
             masker.add(secret);
         }
         masker.add(&options.github.token);

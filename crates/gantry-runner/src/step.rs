@@ -805,8 +805,9 @@ impl<'a> JobRunner<'a> {
         Ok(files)
     }
 
-    /// The process environment: defaults, then `env` (workflow < job < `GITHUB_ENV` < step),
-    /// then the step's own file paths; `PATH` with `GITHUB_PATH` directories first.
+    /// The process environment: defaults and the runner's variables, then `env` (workflow <
+    /// job < `GITHUB_ENV` < step), then the step's own file paths; `PATH` with `GITHUB_PATH`
+    /// directories first.
     fn process_env(
         &self,
         frame: &Frame,
@@ -816,6 +817,8 @@ impl<'a> JobRunner<'a> {
     ) -> IndexMap<String, String> {
         let vars = self.step_vars(frame, action);
         let mut process = self.github().default_env(&vars, &self.runner);
+        let runner_env = &self.shared.options.runner_env;
+        process.extend(runner_env.iter().map(|(k, v)| (k.clone(), v.clone())));
         process.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
         for (command, path) in files {
             process.insert(command.env_var().to_owned(), path.clone());

@@ -48,18 +48,8 @@ pub fn run(args: &DaemonArgs, _colors: Colors) -> Result<Outcome, CliError> {
 
 async fn serve(config: Config) -> Result<(), DaemonCommandError> {
     let mut launcher = EngineLauncher::connect(config.data_dir.join("host")).await;
-    let settings = &config.actions;
-    let store_dir = settings.data_dir.as_ref().unwrap_or(&config.data_dir);
-    match gantry_actions::ActionStore::open(store_dir) {
-        Ok(store) => {
-            let forge = settings
-                .forge
-                .clone()
-                .unwrap_or_else(|| gantry_actions::DEFAULT_FORGE.to_owned());
-            let pull = settings.pull.then_some(forge);
-            let source = gantry_runner::StoreSource::new(store, pull);
-            launcher = launcher.with_action_source(Arc::new(source));
-        }
+    match gantry_daemon::actions::action_source(&config) {
+        Ok(source) => launcher = launcher.with_action_source(source),
         Err(e) => tracing::warn!(error = %e, "no action store: remote actions will fail"),
     }
     let handle = Daemon::start(config, Arc::new(launcher)).await?;

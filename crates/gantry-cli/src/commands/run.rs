@@ -302,6 +302,9 @@ fn run_scope(context: &Context, run_id: &str) -> gantry_services::RunScope {
     }
 }
 
+/// The services' token among their variables.
+const RUNTIME_TOKEN: &str = "ACTIONS_RUNTIME_TOKEN";
+
 /// Release and tag events report the tag at HEAD as `GITHUB_REF`.
 fn prefers_tag(event: &str) -> bool {
     matches!(event, "release" | "create")
@@ -704,7 +707,7 @@ async fn watch_signals(
 /// Runs one workflow: its own run id and run directory, events rendered and stored as they
 /// arrive.
 async fn run_one(
-    mut p: Planned,
+    p: Planned,
     context: &Context,
     services: Option<&RunServices>,
     executor: Arc<dyn engine::Executor>,
@@ -726,13 +729,16 @@ async fn run_one(
     if let Ok(mut ids) = run_ids.lock() {
         ids.push(run_id.clone());
     }
-    if let Some(services) = services {
-        engine::add_env(
-            &mut p.workflow,
-            &services.env_for_run(&run_scope(context, &run_id)),
-        );
-    }
     let mut options = run_options(&p, context, &run_id, number, cancel.clone());
+    if let Some(services) = services {
+        // As GitHub's runner: every step's process (called workflows' too), not `env.*`; the
+        // token masked like a secret.
+        let env = services.env_for_run(&run_scope(context, &run_id));
+        options
+            .masked_values
+            .extend(env.get(RUNTIME_TOKEN).cloned());
+        options.runner_env.extend(env);
+    }
     options.debug = debug;
     let mut writer = LogWriter::new(&dir).map_err(|source| RunError::RunDir {
         path: dir.clone(),

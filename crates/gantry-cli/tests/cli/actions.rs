@@ -101,3 +101,93 @@ fn add_pull_list_and_rm_from_a_bare_repository() {
         .status(2)
         .run();
 }
+
+const PULLING_WORKFLOW: &str = "
+    on: push
+    jobs:
+      hello:
+        runs-on: ubuntu-latest
+        steps:
+          - uses: acme/hello@v1
+            with:
+              who: gantry
+";
+
+/// `gantry run --pull-actions` at run level: offline a missing action fails its job naming
+/// the command; with the flag (and `--forge` at a local bare repository) the run fetches it,
+/// records it in the store and runs it; afterwards it runs offline from the store.
+#[test]
+fn run_pull_actions_fetches_a_missing_action_from_the_forge_and_runs_it() {
+    let forge_root = tempfile::tempdir().unwrap();
+    let work = forge_root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    git(&work, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        work.join("action.yml"),
+        "name: hello\ninputs:\n  who:\n    default: world\nruns:\n  using: composite\n  steps:\n    - run: echo \"hello ${{ inputs.who }}, pulled from the forge\"\n      shell: bash\n",
+    )
+    .unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "hello"]);
+    git(&work, &["tag", "v1"]);
+    let commit = git(&work, &["rev-parse", "HEAD"]);
+    std::fs::create_dir_all(forge_root.path().join("forge/acme")).unwrap();
+    git(
+        forge_root.path(),
+        &["clone", "-q", "--bare", "work", "forge/acme/hello.git"],
+    );
+    let forge_url = format!("file://{}", forge_root.path().join("forge").display());
+    let data = forge_root.path().join("data").display().to_string();
+    let run = |extra: &[&str], status: i32| {
+        Test::new()
+            .file(".github/workflows/ci.yml", PULLING_WORKFLOW)
+            .args(["run", "-P", "ubuntu-latest=host", "--data-dir", &data])
+            .args(extra.iter().copied())
+            .status(status)
+            .output()
+    };
+
+    let offline = run(&[], 1);
+    assert!(
+        offline
+            .stdout
+            .contains("action `acme/hello@v1` is not in the action store"),
+        "{}",
+        offline.stdout
+    );
+    assert!(
+        offline.stdout.contains("--pull-actions"),
+        "{}",
+        offline.stdout
+    );
+
+    let pulled = run(&["--pull-actions", "--forge", &forge_url], 0);
+    assert!(
+        pulled.stdout.contains(&format!(
+            "Download action repository 'acme/hello@v1' (SHA:{commit})"
+        )),
+        "{}",
+        pulled.stdout
+    );
+    assert!(
+        pulled
+            .stdout
+            .contains("hello gantry, pulled from the forge"),
+        "{}",
+        pulled.stdout
+    );
+    Test::new()
+        .args(["actions", "list", "--data-dir", &data])
+        .stdout(&format!(
+            "acme/hello@v1  {commit}  pull {forge_url}/acme/hello.git\n"
+        ))
+        .run();
+
+    // Stored now: the next run needs no forge.
+    let again = run(&[], 0);
+    assert!(
+        again.stdout.contains("hello gantry, pulled from the forge"),
+        "{}",
+        again.stdout
+    );
+}

@@ -284,6 +284,48 @@ fn secrets_are_masked_in_json_output() {
     assert!(!stored.contains("hunter2"), "{stored}");
 }
 
+const RUNTIME_TOKEN_WORKFLOW: &str = "
+    on: push
+    jobs:
+      leak:
+        runs-on: ubuntu-latest
+        steps:
+          - run: |
+              echo \"runtime token is $ACTIONS_RUNTIME_TOKEN\"
+              echo \"results url is $ACTIONS_RESULTS_URL\"
+              echo \"env context has [${{ env.ACTIONS_RUNTIME_TOKEN }}]\"
+      called:
+        uses: ./.github/workflows/called.yml
+";
+
+/// The runner services' `ACTIONS_RUNTIME_TOKEN` reaches every step's process, called
+/// workflows' too (as GitHub's runner gives it, not through `env`), and is masked like a
+/// secret on the terminal and in the stored logs (the JWT starts with `eyJ`).
+#[test]
+fn the_runtime_token_reaches_every_step_and_is_masked() {
+    let out = Test::new()
+        .file(".github/workflows/ci.yml", RUNTIME_TOKEN_WORKFLOW)
+        .file(
+            ".github/workflows/called.yml",
+            "on: workflow_call\njobs:\n  inner:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo \"called token is $ACTIONS_RUNTIME_TOKEN\"\n",
+        )
+        .args(["run", "-P", "ubuntu-latest=host", "--verbose"])
+        .args(["--data-dir", "data"])
+        .output();
+    for line in [
+        "runtime token is ***",
+        "results url is http://127.0.0.1:",
+        "env context has []",
+        "called token is ***",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    assert!(!out.stdout.contains("eyJ"), "{}", out.stdout);
+    let logs = read_tree(&out.dir.path().join(".gantry/runs/1"));
+    assert!(logs.contains("runtime token is ***"), "{logs}");
+    assert!(!logs.contains("eyJ"), "{logs}");
+}
+
 /// A secret (and an `add-mask` value) in every field of an annotation, in a group title and
 /// a step name: masked on the terminal, in `--json` and in the stored run files.
 const ANNOTATION_SECRET_WORKFLOW: &str = "

@@ -103,7 +103,7 @@ fn run_json(detail: &RunDetail) -> Value {
     value
 }
 
-async fn load_run(shared: &Arc<Shared>, id: i64) -> ApiResult<RunDetail> {
+pub(crate) async fn load_run(shared: &Arc<Shared>, id: i64) -> ApiResult<RunDetail> {
     shared
         .db(move |s| s.run_detail(id))
         .await?

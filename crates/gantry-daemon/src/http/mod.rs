@@ -1,6 +1,7 @@
 //! The HTTP surface: webhook, API, streams and the web page.
 
 pub mod api;
+pub mod artifacts;
 pub mod delivery;
 mod guard;
 mod headers;
@@ -62,6 +63,11 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/api/repos/{owner}/{repo}/dispatch", post(api::dispatch))
         .route("/api/deliveries", get(api::deliveries))
+        .route("/api/runs/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/runs/{id}/artifacts/{artifact}/zip",
+            get(artifacts::zip),
+        )
         .with_state(shared)
         .merge(session::routes(guard.clone()))
         .layer(axum::middleware::from_fn_with_state(guard, guard::guard))

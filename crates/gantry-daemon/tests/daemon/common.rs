@@ -316,6 +316,34 @@ async fn reply(response: reqwest::Response) -> Reply {
     Reply { status, body }
 }
 
+/// Sends the conformance `release` payload; the id of the run it queued.
+pub async fn release(client: &Client, delivery: &str) -> i64 {
+    let reply = client
+        .webhook(
+            "release",
+            delivery,
+            &payload("release/published.payload.json"),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    run_ids(&reply)[0]
+}
+
+/// Everything a job logged, as one text.
+pub async fn log_text(client: &Client, id: i64, job: &str) -> String {
+    let logs = client
+        .get(&format!("/api/runs/{id}/jobs/{job}/logs"))
+        .await
+        .body;
+    logs["chunks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no chunks: {logs}"))
+        .iter()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn run_ids(reply: &Reply) -> Vec<i64> {
     reply.body["runs"]
         .as_array()

@@ -47,32 +47,6 @@ fn host_env_with(workflows: &[(&str, &str)]) -> Env {
     env
 }
 
-async fn release(client: &Client, delivery: &str) -> i64 {
-    let reply = client
-        .webhook(
-            "release",
-            delivery,
-            &payload("release/published.payload.json"),
-        )
-        .await;
-    assert_eq!(reply.status, 202, "{}", reply.body);
-    run_ids(&reply)[0]
-}
-
-async fn log_text(client: &Client, id: i64, job: &str) -> String {
-    let logs = client
-        .get(&format!("/api/runs/{id}/jobs/{job}/logs"))
-        .await
-        .body;
-    logs["chunks"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no chunks: {logs}"))
-        .iter()
-        .filter_map(|c| c["text"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[tokio::test]
 async fn a_webhook_runs_the_workflow_with_the_engine_on_the_host() {
     let env = host_env(HOST_WORKFLOW);

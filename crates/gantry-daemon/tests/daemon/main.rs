@@ -1,6 +1,7 @@
 //! The daemon over real HTTP on 127.0.0.1 with temp data directories.
 
 mod abuse;
+mod actions;
 mod api;
 mod auth;
 mod browser;
@@ -16,5 +17,6 @@ mod pg;
 mod pg_shared;
 mod render;
 mod schedule;
+mod services;
 mod store_contract;
 mod webhook;

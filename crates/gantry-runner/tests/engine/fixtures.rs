@@ -7,7 +7,7 @@
 //! #! run success              #! job KEY failure         #! step KEY PATH OUTCOME CONCLUSION
 //! #! output KEY NAME=VALUE    #! log KEY TEXT            #! nolog TEXT
 //! #! annotation LEVEL TEXT    #! summary TEXT            #! before KEY_A KEY_B
-//! #! annotation-file PATH
+//! #! annotation-file PATH    #! runner-env NAME=value   #! masked VALUE
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -146,7 +146,7 @@ fn check(outcome: &Outcome, key: &str, arg: &str, failures: &mut Vec<String>) {
                 other => fail(failures, format!("positions {other:?}")),
             }
         }
-        "secret" | "var" | "max-jobs" => {}
+        "secret" | "var" | "max-jobs" | "runner-env" | "masked" => {}
         other => fail(failures, format!("unknown directive {other}")),
     }
 }
@@ -178,6 +178,10 @@ pub async fn run_fixture(path: &Path, backend: &Backend) -> Vec<String> {
                 opts.vars.insert(name.to_owned(), value.to_owned());
             }
             "max-jobs" => opts.max_jobs = arg.parse().unwrap(),
+            "runner-env" => {
+                opts.runner_env.insert(name.to_owned(), value.to_owned());
+            }
+            "masked" => opts.masked_values.push(arg.clone()),
             _ => {}
         }
     }
