@@ -346,8 +346,7 @@ impl Trigger {
     /// user why a workflow runs or not: `None` when there is no path filter or the changed
     /// files are unknown (the filter then passes). Only the first [`MAX_DIFF_FILES`] count.
     pub fn path_matches<'e>(&self, event: &'e Event) -> Option<Vec<&'e str>> {
-        let (Some(filter), ChangedFiles::Known(files)) = (&self.paths, &event.changed_files)
-        else {
+        let (Some(filter), ChangedFiles::Known(files)) = (&self.paths, &event.changed_files) else {
             return None;
         };
         let evaluated = &files[..files.len().min(MAX_DIFF_FILES)];

@@ -212,3 +212,127 @@ async fn remote_actions_run_from_the_store() {
         "{annotation}"
     );
 }
+
+/// `@actions/tool-cache`, the library setup-java and setup-go look up their cache with, from the
+/// npm registry, installed once per machine (the published setup-java and setup-go themselves
+/// are not in `shared/actions`).
+const TOOL_CACHE_CLIENT: &str = "@actions/tool-cache@2.0.2";
+
+fn tool_cache_probe() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    // Keyed by the probe's text too, so an edited probe is installed afresh.
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (PROBE_ACTION, PROBE_SCRIPT).hash(&mut h);
+        h.finish()
+    };
+    let dir = cache.join(format!("gantry-tests/tool-cache-probe-2.0.2-{key:016x}"));
+    if dir.join("node_modules/@actions/tool-cache").is_dir() && dir.join("action.yml").is_file() {
+        return dir;
+    }
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let tmp = tempfile::tempdir_in(dir.parent().unwrap()).unwrap();
+    std::fs::write(
+        tmp.path().join("package.json"),
+        r#"{"name":"probe","private":true}"#,
+    )
+    .unwrap();
+    let status = std::process::Command::new("npm")
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--ignore-scripts",
+            TOOL_CACHE_CLIENT,
+        ])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("npm must be installed (scripts/ensure-tools.sh)");
+    assert!(status.success(), "npm install {TOOL_CACHE_CLIENT} failed");
+    std::fs::write(tmp.path().join("action.yml"), PROBE_ACTION).unwrap();
+    std::fs::write(tmp.path().join("index.js"), PROBE_SCRIPT).unwrap();
+    let tmp = tmp.keep();
+    // Another test process may have won the race; either copy is complete.
+    if std::fs::rename(&tmp, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    dir
+}
+
+const PROBE_ACTION: &str = "name: tool-cache probe\nruns:\n  using: node20\n  main: index.js\n";
+
+/// What setup-java (`distribution: temurin`, `java-version: 17`) and setup-go (`go-version:
+/// 1.19`) do before they download: setup-go calls `tc.find`; setup-java lists
+/// `tc.findAllVersions`, reads `-` in a folder name back as semver's `+` (build metadata), keeps
+/// the versions the range satisfies whose `x64.complete` marker exists, and takes the newest.
+const PROBE_SCRIPT: &str = r#"
+const tc = require('@actions/tool-cache');
+const semver = require('semver');
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const name = 'Java_Temurin-Hotspot_jdk';
+const java = tc.findAllVersions(name, 'x64')
+  .map(item => ({ version: item.replace('-', '+'), dir: path.join(process.env.RUNNER_TOOL_CACHE, name, item, 'x64') }))
+  .filter(item => semver.satisfies(item.version, '17') && fs.existsSync(`${item.dir}.complete`))
+  .sort((a, b) => -semver.compareBuild(a.version, b.version))[0] || { version: '', dir: '' };
+const go = tc.find('go', '1.19', 'x64');
+const python = tc.find('Python', '3.11', 'x64');
+const sh = cmd => execFileSync('sh', ['-c', cmd], { encoding: 'utf8' }).trim();
+console.log(`java=${java.dir} (${java.version}) go=${go} python=${python}`);
+console.log(`java-version=${sh(`"${java.dir}/bin/java" -version 2>&1 | head -1`)}`);
+console.log(`go-version=${sh(`"${go}/bin/go" version`)}`);
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_java_and_setup_go_find_the_image_tool_cache() {
+    let docker = engine().await;
+    let data = tempfile::tempdir().unwrap();
+    let store = ActionStore::open(data.path()).unwrap();
+    store
+        .add(
+            &ActionRef::parse("acme/tool-cache-probe@v1").unwrap(),
+            &tool_cache_probe(),
+        )
+        .unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let run_id = format!("e2e-toolcache-{}-{nanos}", std::process::id());
+    let mut opts = options();
+    opts.run_id = run_id.clone();
+    opts.default_platform = Some(Platform::Image(RUNNER_IMAGE.into()));
+    opts.actions =
+        ActionRegistry::with_defaults().with_source(Arc::new(StoreSource::new(store, None)));
+    let executor = Arc::new(DockerExecutor::with_client(docker.clone()));
+    let workflow = "on: push\njobs:\n  probe:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: acme/tool-cache-probe@v1\n";
+    let outcome = run_source_on(workflow, opts, None, executor).await;
+    let left = list_managed(&docker, Some(&run_id)).await.unwrap();
+    assert!(left.is_empty(), "run {run_id} left {left:?}");
+    let shown = outcome.logs("probe").join("\n");
+    let probe = outcome.job("probe").unwrap();
+    assert_eq!(
+        probe.conclusion,
+        Conclusion::Success,
+        "{}",
+        outcome.everything()
+    );
+    // Each lookup resolved a versioned directory of the tool cache (an empty path is a miss).
+    assert!(
+        shown.contains("java=/__t/Java_Temurin-Hotspot_jdk/17."),
+        "{shown}"
+    );
+    assert!(shown.contains(" go=/__t/go/1.19."), "{shown}");
+    assert!(shown.contains(" python=/__t/Python/3.11."), "{shown}");
+    assert!(
+        shown.contains("java-version=openjdk version \"17."),
+        "{shown}"
+    );
+    assert!(shown.contains("go-version=go version go1.19."), "{shown}");
+}
