@@ -11,6 +11,7 @@ mod fixtures_dir;
 mod github_parity;
 mod graph;
 mod list;
+mod matrix_templates;
 mod options;
 mod packages;
 mod paths;
