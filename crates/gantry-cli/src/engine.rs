@@ -516,6 +516,15 @@ pub fn path_filter(workflow: &Workflow, event: &Event) -> Option<PathFilter> {
     let triggers = gantry_plan::Triggers::compile(&gantry_plan::trigger_specs(workflow)).ok()?;
     let trigger = triggers.get(&event.name)?;
     trigger.paths.as_ref()?;
+    // Path filters do not apply to tag pushes.
+    if event.name == "push"
+        && event
+            .git_ref
+            .as_deref()
+            .is_some_and(|r| r.starts_with("refs/tags/"))
+    {
+        return None;
+    }
     Some(match trigger.path_matches(event) {
         Some(files) => PathFilter::Matched(files.into_iter().map(str::to_owned).collect()),
         None => PathFilter::Unknown,

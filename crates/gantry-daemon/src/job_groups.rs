@@ -3,9 +3,10 @@
 //!
 //! The engine creates a job's environment through its [`Executor`] right before the job's
 //! steps run, so the wait sits in a wrapping executor; the group is released when the engine
-//! reports the job finished (or when the run ends). Not supported yet: `cancel-in-progress` at
-//! job level, GitHub's "one pending job per group" replacement, and groups that read
-//! `matrix` or `needs`.
+//! reports the job finished (or when the run ends). Within one run the engine already applies
+//! GitHub's rules (gantry-runner's `concurrency`: one waiting job per group, replacement,
+//! `cancel-in-progress`, groups reading `matrix` or `needs`); across runs those are not
+//! supported yet here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

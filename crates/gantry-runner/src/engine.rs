@@ -17,8 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::actions::ActionRegistry;
 use crate::calls::{CallScope, call_outputs, call_result, callee_scope, jobs_context};
 use crate::commands::{Annotation, AnnotationLevel};
+use crate::concurrency::{Admit, JobGroups, Slot};
 use crate::context::{GithubInfo, NeedRecord, Status};
-use crate::event::{Conclusion, JobSummary, RunEvent, RunResult};
+use crate::event::{Conclusion, JobSummary, LogStream, RunEvent, RunResult};
 use crate::executor::{Executor, Platform};
 use crate::job::{EventSink, JobInstance, JobOutcome, RunShared, job_scope, millis, run_job};
 use crate::mask::SharedMasker;
@@ -187,6 +188,8 @@ struct Dispatcher {
     /// Masks the events the dispatcher makes itself and those of jobs not yet set up.
     masker: SharedMasker,
     running: usize,
+    /// Job-level `concurrency:` groups.
+    groups: JobGroups,
     jobs: Vec<JobSummary>,
     summaries: Vec<String>,
     annotations: Vec<Annotation>,
@@ -209,6 +212,7 @@ impl Dispatcher {
             tx,
             out,
             running: 0,
+            groups: JobGroups::default(),
             jobs: Vec::new(),
             summaries: Vec::new(),
             annotations: Vec::new(),
@@ -306,7 +310,7 @@ impl Dispatcher {
                     if self.nodes[i].call.is_some() {
                         self.start_call(i, instance);
                     } else {
-                        self.start(i, instance);
+                        self.admit(i, instance);
                     }
                 }
             }
@@ -413,6 +417,95 @@ impl Dispatcher {
             outputs,
         };
         self.finished(node, instance, outcome);
+    }
+
+    /// Starts an instance unless its `concurrency:` group is held: then it waits, replacing
+    /// the instance that waited before it and, with `cancel-in-progress`, cancelling the
+    /// holder (see [`crate::concurrency`]).
+    fn admit(&mut self, node: usize, instance: usize) {
+        let inst = &self.nodes[node].instances[instance];
+        let Some(concurrency) = inst.scope.job(&inst.id).and_then(|j| j.concurrency.clone()) else {
+            self.start(node, instance);
+            return;
+        };
+        let evaluated = {
+            let scope = job_scope(&self.shared, inst);
+            scope
+                .eval_string(&concurrency.value.group.value)
+                .and_then(|group| {
+                    let cancel = match concurrency
+                        .value
+                        .cancel_in_progress
+                        .as_ref()
+                        .map(|c| &c.value)
+                    {
+                        None => false,
+                        Some(OrExpr::Value(b)) => *b,
+                        Some(OrExpr::Expr(source)) => scope.eval_value(source)?.is_truthy(),
+                    };
+                    Ok((group, cancel))
+                })
+        };
+        let (group, cancel_in_progress) = match evaluated {
+            Ok((group, _)) if group.is_empty() => {
+                self.start(node, instance);
+                return;
+            }
+            Ok(found) => found,
+            Err(e) => {
+                let message = format!("The job's concurrency group is invalid: {e}");
+                self.finish_unstarted((node, instance), Conclusion::Failure, Some(message));
+                return;
+            }
+        };
+        match self
+            .groups
+            .admit(&group, (node, instance), cancel_in_progress)
+        {
+            Admit::Start => self.start(node, instance),
+            Admit::Wait {
+                replaced,
+                cancel_running,
+            } => {
+                let key = self.nodes[node].instances[instance].key.clone();
+                self.emit(RunEvent::Log {
+                    job: key,
+                    step: None,
+                    stream: LogStream::Runner,
+                    line: format!(
+                        "Waiting for the concurrency group '{group}' (another job holds it)"
+                    ),
+                });
+                if let Some(old) = replaced {
+                    let message = crate::concurrency::replaced_message(&group);
+                    self.finish_unstarted(old, Conclusion::Cancelled, Some(message));
+                }
+                if let Some((n, k)) = cancel_running {
+                    let holder = self.nodes[n].instances[k].key.clone();
+                    let message = crate::concurrency::cancelled_in_progress_message(&group);
+                    self.emit(RunEvent::Annotation {
+                        job: holder,
+                        step: None,
+                        annotation: Annotation::plain(AnnotationLevel::Error, message),
+                    });
+                    self.nodes[n].instances[k].cancel.cancel();
+                }
+            }
+        }
+    }
+
+    /// The instance that waited for `slot`'s group starts now that `slot` is done (or ends
+    /// cancelled at once when its run or job was cancelled meanwhile).
+    fn release_group(&mut self, slot: Slot) {
+        let Some((node, instance)) = self.groups.release(slot) else {
+            return;
+        };
+        if self.nodes[node].instances[instance].cancel.is_cancelled() {
+            self.finish_unstarted((node, instance), Conclusion::Cancelled, None);
+            self.release_group((node, instance));
+        } else {
+            self.start(node, instance);
+        }
     }
 
     fn start(&mut self, node: usize, instance: usize) {
@@ -662,27 +755,55 @@ impl Dispatcher {
         if self.nodes[i].results.iter().all(Option::is_some) {
             self.complete(i);
         }
+        // After fail-fast had its say, so a waiting row of a failed matrix does not start.
+        self.release_group((i, instance));
     }
 
     /// Instances that never started end `cancelled` (fail-fast, or the run was cancelled).
     fn cancel_queue(&mut self, i: usize) {
         while let Some(instance) = self.nodes[i].queue.pop_front() {
-            let inst = self.nodes[i].instances[instance].clone();
-            self.emit(RunEvent::JobFinished {
-                job: inst.key,
-                job_id: inst.id,
-                name: inst.name,
-                outcome: Conclusion::Cancelled,
-                conclusion: Conclusion::Cancelled,
-                duration_ms: 0,
-                outputs: Map::new(),
-            });
-            self.nodes[i].results[instance] = Some(JobOutcome {
-                outcome: Conclusion::Cancelled,
-                conclusion: Conclusion::Cancelled,
-                outputs: Map::new(),
+            self.record_unstarted((i, instance), Conclusion::Cancelled, None);
+        }
+        self.complete_if_done(i);
+    }
+
+    /// An instance that never ran ends with `result` (and `message` as an error annotation).
+    fn finish_unstarted(&mut self, slot: Slot, result: Conclusion, message: Option<String>) {
+        self.record_unstarted(slot, result, message);
+        self.complete_if_done(slot.0);
+    }
+
+    fn record_unstarted(
+        &mut self,
+        (i, instance): Slot,
+        result: Conclusion,
+        message: Option<String>,
+    ) {
+        let inst = self.nodes[i].instances[instance].clone();
+        if let Some(message) = message {
+            self.emit(RunEvent::Annotation {
+                job: inst.key.clone(),
+                step: None,
+                annotation: Annotation::plain(AnnotationLevel::Error, message),
             });
         }
+        self.emit(RunEvent::JobFinished {
+            job: inst.key,
+            job_id: inst.id,
+            name: inst.name,
+            outcome: result,
+            conclusion: result,
+            duration_ms: 0,
+            outputs: Map::new(),
+        });
+        self.nodes[i].results[instance] = Some(JobOutcome {
+            outcome: result,
+            conclusion: result,
+            outputs: Map::new(),
+        });
+    }
+
+    fn complete_if_done(&mut self, i: usize) {
         if self.nodes[i].state == NodeState::Active
             && self.nodes[i].results.iter().all(Option::is_some)
         {
@@ -691,6 +812,9 @@ impl Dispatcher {
     }
 
     fn cancel_queued(&mut self) {
+        for slot in self.groups.take_pending() {
+            self.finish_unstarted(slot, Conclusion::Cancelled, None);
+        }
         for i in 0..self.nodes.len() {
             if self.nodes[i].state == NodeState::Active {
                 self.cancel_queue(i);

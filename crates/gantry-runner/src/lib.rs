@@ -11,6 +11,7 @@ pub mod actions;
 pub mod builtin;
 mod calls;
 pub mod commands;
+mod concurrency;
 pub mod context;
 pub mod debugger;
 mod engine;

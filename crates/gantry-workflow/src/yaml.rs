@@ -82,8 +82,9 @@ pub use gantry_expr::format_number;
 pub struct YamlDoc {
     pub root: Option<Node>,
     pub diagnostics: Vec<Diagnostic>,
-    /// GitHub's estimate of the memory the file's tokens take ([`token_bytes`]), summed while
-    /// reading; reusable-workflow calls add their callees' to the caller's.
+    /// The file's tokens as written, by GitHub's per-token estimate ([`token_bytes`]), summed
+    /// while reading. A coarse bound only: the `max-result-size` count that matters is the
+    /// schema walk's over what GitHub's reader accepts ([`crate::memory`]).
     pub result_size: usize,
 }
 

@@ -2,6 +2,7 @@
 //! checks its whole stdout, stderr and exit status (in the style of `just`'s test builder).
 
 mod actions;
+mod concurrency;
 mod daemon;
 mod debug;
 mod expr;
@@ -10,6 +11,7 @@ mod fixtures_dir;
 mod github_parity;
 mod graph;
 mod list;
+mod matrix_templates;
 mod options;
 mod packages;
 mod paths;

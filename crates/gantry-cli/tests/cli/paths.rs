@@ -169,3 +169,14 @@ fn a_push_without_before_compares_the_last_commit() {
         out.stderr
     );
 }
+
+#[test]
+fn path_filters_do_not_apply_to_a_tag_push() {
+    let (test, _, _) = repository();
+    let dir = test.path().to_path_buf();
+    std::fs::write(dir.join("tag.json"), r#"{"ref": "refs/tags/v1"}"#).unwrap();
+    let out = test.args(["run", "--dry-run", "-e", "tag.json"]).output();
+    assert_eq!(out.stderr, "");
+    assert!(out.stdout.contains("src.yml on push"), "{}", out.stdout);
+    assert!(out.stdout.contains("docs.yml on push"), "{}", out.stdout);
+}
