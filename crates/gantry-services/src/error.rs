@@ -15,6 +15,8 @@ pub enum ServiceError {
     BadToken(&'static str),
     #[error("the runtime token is for run {token}, not run {asked}")]
     OtherRun { token: String, asked: String },
+    #[error("the runtime token is for repository {token}, not {asked}")]
+    OtherRepository { token: String, asked: String },
     #[error("invalid or expired signed url")]
     BadSignature,
     #[error("{0}")]
@@ -58,7 +60,7 @@ impl ServiceError {
         use ServiceError::*;
         match self {
             NoToken | BadToken(_) => StatusCode::UNAUTHORIZED,
-            OtherRun { .. } | BadSignature => StatusCode::FORBIDDEN,
+            OtherRun { .. } | OtherRepository { .. } | BadSignature => StatusCode::FORBIDDEN,
             NotFound(_) => StatusCode::NOT_FOUND,
             AlreadyExists(_) => StatusCode::CONFLICT,
             InvalidArgument(_) | Incomplete(_) | SizeMismatch { .. } => StatusCode::BAD_REQUEST,

@@ -5,6 +5,8 @@
 //!   at signed URLs.
 //! - The cache service of `@actions/cache` (actions/cache@v4): the legacy `_apis/artifactcache`
 //!   REST API and the v2 Twirp `CacheService`.
+//! - The part of GitHub's REST API that reads another run's artifacts (download-artifact's
+//!   `run-id` with `github-token`), for a job whose `GITHUB_API_URL` points here.
 //!
 //! Both share one router ([`Services::router`], mountable by the daemon; [`serve`] runs it
 //! standalone), one metadata database and one content-addressed store of files (`blobs`), into
@@ -21,6 +23,7 @@ mod cache;
 mod config;
 mod db;
 mod error;
+mod rest;
 mod server;
 mod staging;
 mod token;

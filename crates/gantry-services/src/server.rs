@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::db::{ArtifactInfo, CacheInfo, Db};
 use crate::error::{Result, ServiceError};
 use crate::token::{RunScope, Signer};
-use crate::{artifacts, blob_http, cache};
+use crate::{artifacts, blob_http, cache, rest};
 
 /// Signed blob URLs live this long: enough for a slow 10 GB transfer, short enough that a
 /// leaked URL soon stops working.
@@ -77,6 +77,14 @@ impl Services {
             )
             .route("/_apis/artifactcache/cache", get(cache::legacy_lookup))
             .route(
+                "/repos/{owner}/{repo}/actions/runs/{run}/artifacts",
+                get(rest::list_run_artifacts),
+            )
+            .route(
+                "/repos/{owner}/{repo}/actions/artifacts/{id}/zip",
+                get(rest::download_zip),
+            )
+            .route(
                 "/_apis/artifactcache/caches",
                 post(cache::legacy_reserve).get(cache::legacy_list),
             )
@@ -110,6 +118,8 @@ impl Services {
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
+            // Octokit (the REST API's client) writes `token <t>`.
+            .or_else(|| value.strip_prefix("token "))
             .ok_or(ServiceError::NoToken)?
             .trim();
         self.inner.signer.verify(token, now_secs())

@@ -160,6 +160,12 @@ fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 fn sdk_block(id: &str) -> Option<(Vec<u8>, u64)> {
     use base64::Engine as _;
     let raw = base64::engine::general_purpose::STANDARD.decode(id).ok()?;
+    // The SDK's ids are 48 bytes: a 36-byte uuid, then the index padded to 12 digits. The
+    // uuid may itself end in digits, so the index is cut by position, not by digit run.
+    if raw.len() == 48 && raw[36..].iter().all(u8::is_ascii_digit) {
+        let index = std::str::from_utf8(&raw[36..]).ok()?.parse().ok()?;
+        return Some((raw[..36].to_vec(), index));
+    }
     let digits = raw.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 18 {
         return None;
@@ -728,6 +734,12 @@ mod tests {
     #[test]
     fn sdk_block_ids_split_into_prefix_and_index() {
         assert_eq!(sdk_block(&sdk_id("abc-", 7)), Some((b"abc-".to_vec(), 7)));
+        // A uuid prefix ending in digits, as the SDK's often do.
+        let uuid = "2fbe8d89-3203-4c47-a11d-1d167fda1e39";
+        assert_eq!(
+            sdk_block(&sdk_id(uuid, 3)),
+            Some((uuid.as_bytes().to_vec(), 3))
+        );
         assert_eq!(sdk_block("not base64!"), None);
         use base64::Engine as _;
         let no_digits = base64::engine::general_purpose::STANDARD.encode("block");

@@ -1,6 +1,6 @@
 //! `@actions/artifact` 2.x: upload, list, download (digest checked by the client), delete.
 
-use crate::support::{Server, node, noise};
+use crate::support::{Server, node, node_with, noise};
 use std::path::Path;
 
 fn write(root: &Path, rel: &str, data: &[u8]) {
@@ -106,4 +106,154 @@ async fn retention_is_capped_by_config() {
     assert!(server.services().artifacts(Some("7")).unwrap().is_empty());
     assert_eq!(server.services().purge_expired().await.unwrap(), 1);
     assert_eq!(server.blob_count(), 0);
+}
+
+/// download-artifact's `run-id` + `github-token`: the client's `findBy` reads another run's
+/// artifacts through the REST API; a token of another repository reads nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_run_of_the_repository_is_read_through_the_rest_api() {
+    let server = Server::start().await;
+    let run1 = server.token("301", "octo/app", "refs/heads/main");
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("src");
+    let data = noise(9 * 1024 * 1024, 3);
+    write(&src, "one/data.bin", &data);
+    write(&src, "two/x.txt", b"x\n");
+    let root = src.to_str().unwrap().to_owned();
+    for (name, file) in [("one", "one/data.bin"), ("two", "two/x.txt")] {
+        let file = src.join(file).display().to_string();
+        let up = node(
+            &server,
+            &run1,
+            false,
+            work.path(),
+            "upload",
+            &[name, &root, &file],
+        )
+        .await;
+        assert!(up.ok, "{}", up.output);
+    }
+    let run2 = server.token("302", "octo/app", "refs/heads/feature");
+    let find = [
+        ("FIND_RUN", "301"),
+        ("FIND_REPO", "octo/app"),
+        ("FIND_TOKEN", run2.as_str()),
+    ];
+    let listed = node_with(&server, &run2, false, work.path(), "list", &[], &find).await;
+    assert!(listed.ok, "{}", listed.output);
+    let mut names: Vec<&str> = listed
+        .result
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["one", "two"], "{}", listed.output);
+    let dest = work.path().join("dest");
+    let args = ["one", dest.to_str().unwrap()];
+    let down = node_with(&server, &run2, false, work.path(), "download", &args, &find).await;
+    assert!(down.ok, "{}", down.output);
+    assert_eq!(down.result["digestMismatch"], false, "{}", down.output);
+    assert_eq!(std::fs::read(dest.join("one/data.bin")).unwrap(), data);
+    // Its own run (no findBy) has none: the REST API is the only way across runs.
+    let own = node(&server, &run2, false, work.path(), "list", &[]).await;
+    assert_eq!(own.result, serde_json::json!([]), "{}", own.output);
+
+    // A token of another repository, asking for octo/app's run, is refused.
+    let stranger = server.token("303", "evil/app", "refs/heads/main");
+    let find = [
+        ("FIND_RUN", "301"),
+        ("FIND_REPO", "octo/app"),
+        ("FIND_TOKEN", stranger.as_str()),
+    ];
+    let theirs = node_with(&server, &stranger, false, work.path(), "list", &[], &find).await;
+    assert!(!theirs.ok, "{}", theirs.output);
+    let client = reqwest::Client::new();
+    let id = listed.result[0]["id"].as_i64().unwrap();
+    for path in [
+        "repos/octo/app/actions/runs/301/artifacts".to_owned(),
+        format!("repos/octo/app/actions/artifacts/{id}/zip"),
+    ] {
+        let res = client
+            .get(format!("{}{path}", server.url()))
+            .header("Authorization", format!("token {stranger}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 403, "{path}");
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("for repository evil/app, not octo/app")
+        );
+        // Asking under its own name does not reach octo/app's artifact either.
+        let own = path.replace("octo/app", "evil/app");
+        let res = client
+            .get(format!("{}{own}", server.url()))
+            .header("Authorization", format!("token {stranger}"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert!(
+            status == 404 || body.contains("\"total_count\":0"),
+            "{own}: {status} {body}"
+        );
+    }
+}
+
+/// Downloads honour byte ranges (the Azure SDK's `x-ms-range`, plain `Range`).
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_downloads_serve_byte_ranges() {
+    let server = Server::start().await;
+    let token = server.token("401", "octo/app", "refs/heads/main");
+    let work = tempfile::tempdir().unwrap();
+    let data = noise(3 * 1024 * 1024 + 5, 4);
+    write(work.path(), "r.bin", &data);
+    let file = work.path().join("r.bin").display().to_string();
+    let up = node(
+        &server,
+        &token,
+        false,
+        work.path(),
+        "upload",
+        &["r", work.path().to_str().unwrap(), &file],
+    )
+    .await;
+    assert!(up.ok, "{}", up.output);
+    let id = up.result["id"].as_i64().unwrap();
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}repos/octo/app/actions/artifacts/{id}/zip",
+            server.url()
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    // reqwest follows the redirect to the signed URL: the whole zip.
+    assert_eq!(res.status().as_u16(), 200);
+    let url = res.url().to_string();
+    let zip = res.bytes().await.unwrap();
+    assert!(zip.starts_with(b"PK"));
+    let client = reqwest::Client::new();
+    let get = |header: &'static str, value: String| client.get(&url).header(header, value).send();
+    let res = get("Range", "bytes=2-9".into()).await.unwrap();
+    assert_eq!(res.status().as_u16(), 206);
+    let len = zip.len();
+    assert_eq!(
+        res.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 2-9/{len}")
+    );
+    assert_eq!(res.bytes().await.unwrap(), zip[2..10]);
+    let res = get("x-ms-range", format!("bytes={}-", len - 3))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 206);
+    assert_eq!(res.bytes().await.unwrap(), zip[len - 3..]);
+    let res = get("Range", format!("bytes={len}-")).await.unwrap();
+    assert_eq!(res.status().as_u16(), 416);
 }

@@ -6,10 +6,25 @@ use sha2::Digest as _;
 use std::io::{Read, Write};
 
 const ARTIFACTS: &str = "github.actions.results.api.v1.ArtifactService";
+const CACHES: &str = "github.actions.results.api.v1.CacheService";
 
 async fn twirp(server: &Server, token: Option<&str>, method: &str, body: Value) -> (u16, Value) {
+    twirp_to(server, ARTIFACTS, token, method, body).await
+}
+
+async fn twirp_cache(server: &Server, token: &str, method: &str, body: Value) -> (u16, Value) {
+    twirp_to(server, CACHES, Some(token), method, body).await
+}
+
+async fn twirp_to(
+    server: &Server,
+    service: &str,
+    token: Option<&str>,
+    method: &str,
+    body: Value,
+) -> (u16, Value) {
     let mut req = reqwest::Client::new()
-        .post(format!("{}twirp/{ARTIFACTS}/{method}", server.url()))
+        .post(format!("{}twirp/{service}/{method}", server.url()))
         .json(&body);
     if let Some(token) = token {
         req = req.bearer_auth(token);
@@ -112,6 +127,58 @@ async fn missing_forged_and_foreign_tokens_are_refused() {
         );
     }
     assert_eq!(server.services().artifacts(None).unwrap().len(), 1);
+
+    // Another repository's token cannot fill or commit this repository's cache reservation.
+    let client = reqwest::Client::new();
+    let caches = format!("{}_apis/artifactcache/caches", server.url());
+    let res = client
+        .post(&caches)
+        .bearer_auth(&run1)
+        .json(&json!({"key": "deps", "version": "v1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let id = res.json::<Value>().await.unwrap()["cacheId"]
+        .as_i64()
+        .unwrap();
+    let res = client
+        .patch(format!("{caches}/{id}"))
+        .bearer_auth(&run2)
+        .header("Content-Range", "bytes 0-4/*")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("in progress for other/repo")
+    );
+    let res = client
+        .post(format!("{caches}/{id}"))
+        .bearer_auth(&run2)
+        .json(&json!({"size": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let (status, _) = twirp_cache(
+        &server,
+        &run2,
+        "FinalizeCacheEntryUpload",
+        json!({"key": "deps", "version": "v1", "size_bytes": "5"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(server.services().caches(None).unwrap().is_empty());
+    assert_eq!(
+        server.staged_count(),
+        0,
+        "nothing was staged for the stranger"
+    );
 
     // The legacy cache API refuses without a valid token too.
     let res = reqwest::get(format!(

@@ -86,7 +86,7 @@ pub fn clients_dir() -> &'static Path {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .unwrap_or_else(std::env::temp_dir);
         let dir = cache.join("gantry-tests/services-clients-artifact-2.3.2-cache-4.1.0");
-        if dir.join("node_modules/@actions/cache").is_dir() && dir.join("driver.js").is_file() {
+        if dir.join("node_modules/@actions/cache").is_dir() {
             return dir;
         }
         std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
@@ -110,7 +110,6 @@ pub fn clients_dir() -> &'static Path {
             .status()
             .expect("npm must be installed (scripts/ensure-tools.sh)");
         assert!(status.success(), "npm install of the clients failed");
-        std::fs::write(tmp.path().join("driver.js"), DRIVER).unwrap();
         let tmp = tmp.keep();
         // Another test process may have won the race; either copy is complete.
         if std::fs::rename(&tmp, &dir).is_err() {
@@ -120,10 +119,32 @@ pub fn clients_dir() -> &'static Path {
     })
 }
 
+/// The driver script beside the clients, named by its content so a changed driver is a new
+/// file (written through a temp name: test processes race for it).
+pub fn driver() -> &'static Path {
+    static FILE: OnceLock<PathBuf> = OnceLock::new();
+    FILE.get_or_init(|| {
+        use sha2::Digest as _;
+        let hash = hex::encode(sha2::Sha256::digest(DRIVER.as_bytes()));
+        let file = clients_dir().join(format!("driver-{}.js", &hash[..16]));
+        if !file.is_file() {
+            let tmp = tempfile::NamedTempFile::new_in(clients_dir()).unwrap();
+            std::fs::write(tmp.path(), DRIVER).unwrap();
+            tmp.persist(&file).unwrap();
+        }
+        file
+    })
+}
+
 /// Calls the real clients' public API; prints `RESULT:<json>` or `ERROR:<message>`.
 const DRIVER: &str = r#"
 const [, , op, ...args] = process.argv;
 const out = v => console.log('RESULT:' + JSON.stringify(v === undefined ? null : v));
+// FIND_RUN, FIND_REPO, FIND_TOKEN: another run's artifacts through the REST API, as
+// download-artifact's `run-id` with `github-token` reads them.
+const [owner, repo] = (process.env.FIND_REPO || '/').split('/');
+const findBy = process.env.FIND_RUN ? { token: process.env.FIND_TOKEN,
+  workflowRunId: Number(process.env.FIND_RUN), repositoryOwner: owner, repositoryName: repo } : undefined;
 (async () => {
   if (['upload', 'list', 'download', 'delete'].includes(op)) {
     const { DefaultArtifactClient } = require('@actions/artifact');
@@ -133,12 +154,12 @@ const out = v => console.log('RESULT:' + JSON.stringify(v === undefined ? null :
       const r = await client.uploadArtifact(name, files, root, { retentionDays: 1 });
       out(r);
     } else if (op === 'list') {
-      const r = await client.listArtifacts({ latest: true });
+      const r = await client.listArtifacts({ latest: true, findBy });
       out(r.artifacts.map(a => ({ name: a.name, id: a.id, size: a.size, digest: a.digest })));
     } else if (op === 'download') {
       const [name, dir] = args;
-      const { artifact } = await client.getArtifact(name);
-      out(await client.downloadArtifact(artifact.id, { path: dir, expectedHash: artifact.digest }));
+      const { artifact } = await client.getArtifact(name, { findBy });
+      out(await client.downloadArtifact(artifact.id, { path: dir, expectedHash: artifact.digest, findBy }));
     } else {
       out(await client.deleteArtifact(args[0]));
     }
@@ -170,9 +191,22 @@ pub async fn node(
     op: &str,
     args: &[&str],
 ) -> Node {
+    node_with(server, token, v2, cwd, op, args, &[]).await
+}
+
+/// [`node`] with more environment variables.
+pub async fn node_with(
+    server: &Server,
+    token: &str,
+    v2: bool,
+    cwd: &Path,
+    op: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Node {
     let dir = clients_dir().to_path_buf();
     let mut cmd = tokio::process::Command::new("node");
-    cmd.arg(dir.join("driver.js"))
+    cmd.arg(driver())
         .arg(op)
         .args(args)
         .current_dir(cwd)
@@ -184,6 +218,8 @@ pub async fn node(
         .env("GITHUB_WORKSPACE", cwd)
         .env("RUNNER_TEMP", cwd.join(".runner-temp"))
         .env("GITHUB_REF", "refs/heads/main")
+        .env("GITHUB_API_URL", server.url().trim_end_matches('/'))
+        .envs(env.iter().copied())
         .env_remove("ACTIONS_CACHE_SERVICE_V2")
         .env_remove("GITHUB_SERVER_URL")
         .kill_on_drop(true);
