@@ -875,6 +875,13 @@ fn run_options(
         .as_ref()
         .map_or_else(|| p.path.clone(), |n| n.value.clone());
     github.workflow_path = p.path.clone();
+    let crons = p.workflow.on.events.get("schedule");
+    let crons = crons.iter().flat_map(|c| c.value.crons.iter());
+    payload::name_schedule(
+        &github.event_name,
+        &mut github.event,
+        crons.map(|c| c.value.as_str()),
+    );
     // A given GITHUB_TOKEN secret is the token; otherwise every run gets a fresh random one.
     github.token = context
         .settings
