@@ -261,3 +261,133 @@ fn default_variables_are_githubs_on_the_host() {
     let stdout = default_variables("ubuntu-latest=host", "push");
     assert!(stdout.contains("[vars]   schedule=\n"), "{stdout}");
 }
+
+/// The runner image's additions (`scripts/build-images.sh`): yarn, Node 16 in the tool cache
+/// (setup-node finds it offline), and gantry's node copied into a `container:` job whose image
+/// has none (busybox: no node, not even a libc), as GitHub's runner mounts its externals.
+#[test]
+fn the_runner_image_has_yarn_node16_and_lends_node_to_job_containers() {
+    docker_ready();
+    let out = Test::new()
+        .file(
+            ".github/workflows/ci.yml",
+            "
+            on: push
+            jobs:
+              image:
+                runs-on: ubuntu-20.04
+                steps:
+                  - run: echo \"yarn $(yarn --version)\"
+                  - uses: actions/setup-node@v4
+                    with:
+                      node-version: 16
+                  - run: echo \"node $(node --version)\"
+              bare:
+                runs-on: ubuntu-latest
+                container: gantry/busybox:latest
+                steps:
+                  - uses: ./.github/actions/greet
+                    with:
+                      who: busybox
+                  - uses: ./.github/actions/greet
+                    with:
+                      who: again
+            ",
+        )
+        .file(".github/actions/greet/action.yml", GREET_ACTION)
+        .file_verbatim(
+            ".github/actions/greet/main.js",
+            "console.log(`node ${process.version.split('.')[0]} who=${process.env.INPUT_WHO}`);\n",
+        )
+        .args(["run"])
+        .output();
+    let stdout = normalize(&out.stdout);
+    for line in [
+        "[image]   yarn 1.22.",
+        "[image]   node v16.20.",
+        "[bare]   node v20 who=busybox",
+        "[bare]   node v20 who=again",
+        "[bare] job bare succeeded",
+    ] {
+        assert!(stdout.contains(line), "{line} missing:\n{stdout}");
+    }
+    assert!(
+        out.stderr.contains(
+            "notice: .github/workflows/ci.yml: job `image`: runs-on ubuntu-20.04 is retired on GitHub; gantry runs it on gantry/runner:bookworm"
+        ),
+        "no notice for the legacy label:\n{}",
+        out.stderr
+    );
+    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+}
+
+const NOT_OFFLINE_READY: &str = "
+    on: push
+    jobs:
+      build:
+        runs-on: ubuntu-latest
+        container: gantry-test/never-built:1
+        steps:
+          - uses: actions/checkout@v4
+          - uses: actions/checkout@v4
+            with:
+              repository: octo/elsewhere
+          - uses: octo/not-stored@v1
+          - uses: docker://gantry/busybox:latest
+      mac:
+        runs-on: macos-latest
+        steps:
+          - run: echo hi
+";
+
+/// `gantry validate` and `gantry run --dry-run` say before running what will not work offline:
+/// an action the store does not have (the built-in checkout is fine), a label without a platform,
+/// another repository to fetch and (dry-run, which asks the engine) an image gantry would have to
+/// pull (a present one is fine).
+#[test]
+fn validate_and_dry_run_warn_about_what_needs_the_network() {
+    docker_ready();
+    let validate = Test::new()
+        .file(".github/workflows/ci.yml", NOT_OFFLINE_READY)
+        .args(["validate"])
+        .env("GANTRY_DATA_DIR", "data")
+        .output();
+    let text = &validate.stdout;
+    for expected in [
+        ".github/workflows/ci.yml:11:15: warning: `octo/not-stored@v1` is not in gantry's action store",
+        "[offline-action]",
+        ".github/workflows/ci.yml:10:23: warning: `actions/checkout` of `octo/elsewhere` fetches another repository, which needs the network",
+        ".github/workflows/ci.yml:14:14: warning: job `mac`: no platform for runs-on [macos-latest]",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    assert_eq!(text.matches("[offline-action]").count(), 1, "{text}");
+    assert!(
+        !text.contains("never-built"),
+        "validate asks no engine:\n{text}"
+    );
+
+    let dry = Test::new()
+        .file(".github/workflows/ci.yml", NOT_OFFLINE_READY)
+        .args(["run", "--dry-run"])
+        .env("GANTRY_DATA_DIR", "data")
+        .output();
+    let warnings = &dry.stderr;
+    for expected in [
+        "warning: .github/workflows/ci.yml:5:16: image `gantry-test/never-built:1` (the job container) is not in the Docker engine, and gantry never pulls",
+        "warning: .github/workflows/ci.yml:11:15: `octo/not-stored@v1` is not in gantry's action store",
+        "warning: .github/workflows/ci.yml:14:14: job `mac`: no platform for runs-on [macos-latest]",
+        "[offline-network]",
+    ] {
+        assert!(
+            warnings.contains(expected),
+            "{expected} missing:\n{warnings}"
+        );
+    }
+    assert!(!warnings.contains("gantry/busybox"), "{warnings}");
+    assert!(dry.stdout.contains("build"), "{}", dry.stdout);
+    assert!(
+        !dry.dir.path().join("data").exists(),
+        "the dry run created a store"
+    );
+}
