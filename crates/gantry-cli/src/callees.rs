@@ -47,6 +47,29 @@ impl Store {
         }
     }
 
+    /// Whether the store holds the action `uses` names (`OWNER/REPO[/PATH]@REF`); `false` when
+    /// there is no store or the reference is not one.
+    pub fn has_action(&self, uses: &str) -> bool {
+        let Ok(reference) = gantry_actions::ActionRef::parse(uses) else {
+            return false;
+        };
+        let store = match self {
+            Store::Open(store) => store.clone(),
+            // Asking must not create a store.
+            Store::OnDemand(dir) => match crate::registry::data_dir(dir.as_deref()) {
+                Ok(dir) if dir.join("actions").is_dir() => {
+                    match crate::commands::actions::open_store(Some(&dir)) {
+                        Ok(store) => store,
+                        Err(_) => return false,
+                    }
+                }
+                _ => return false,
+            },
+            Store::Unavailable(_) => return false,
+        };
+        store.resolve(&reference).is_ok()
+    }
+
     /// The store in `data_dir` when it exists; `validate` creates nothing.
     pub fn existing(data_dir: Option<&Path>) -> Store {
         match crate::registry::data_dir(data_dir) {

@@ -17,12 +17,14 @@ pub use gantry_lint::{Linter, Script};
 /// The reader's diagnostics of one file, whatever its kind, and the linter's for workflows,
 /// with the scripts it leaves for the external tools ([`lint_scripts`]). `index` tags the
 /// scripts with the file they came from.
-/// A workflow's calls of reusable workflows are checked against the files `callees` reads.
+/// A workflow's calls of reusable workflows are checked against the files `callees` reads, and
+/// what will not work offline against `readiness` ([`crate::preflight`]).
 pub fn check(
     file: &SourceFile,
     linter: &Linter,
     index: usize,
     callees: &crate::callees::Callees,
+    readiness: &crate::preflight::Readiness<'_>,
 ) -> (Vec<Diagnostic>, Vec<Script>) {
     let name = file.display_path();
     match file.kind {
@@ -32,6 +34,7 @@ pub fn check(
             let mut scripts = Vec::new();
             if let Some(workflow) = &parsed.value {
                 diagnostics.extend(check_calls(workflow, callees));
+                diagnostics.extend(crate::preflight::check(workflow, readiness));
                 let input = gantry_lint::Input {
                     path: &name,
                     source: &file.text,
@@ -446,6 +449,27 @@ pub fn actions_for(root: Option<&std::path::Path>) -> gantry_runner::ActionRegis
         );
     }
     registry
+}
+
+/// Which of `images` the Docker engine has (nothing is pulled); `None` when no engine answers.
+pub fn images_present(images: &[String]) -> Option<std::collections::HashSet<String>> {
+    if images.is_empty() {
+        return Some(Default::default());
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    runtime.block_on(async {
+        let docker = DockerExecutor::connect().await.ok()?;
+        let mut present = std::collections::HashSet::new();
+        for image in images {
+            if docker.ensure_image(image).await.is_ok() {
+                present.insert(image.clone());
+            }
+        }
+        Some(present)
+    })
 }
 
 /// Connects to the Docker engine, if one answers.

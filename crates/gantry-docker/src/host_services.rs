@@ -137,6 +137,10 @@ impl JobEnvironment for WithServices {
         self.job.host_directory(path).await
     }
 
+    async fn external_node(&self, major: &str) -> Result<Option<String>, ExecutorError> {
+        self.job.external_node(major).await
+    }
+
     fn containers(&self) -> JobContainers {
         self.services.containers.clone()
     }

@@ -132,6 +132,10 @@ impl DockerJob {
         }
     }
 
+    pub(crate) fn container_id(&self) -> &str {
+        &self.container
+    }
+
     /// The host path behind a step path inside the bind-mounted `RUNNER_TEMP`, if it is one.
     fn temp_path(&self, path: &str) -> Option<PathBuf> {
         under(path, &self.paths.temp, &self.host_dir.temp())
@@ -525,6 +529,10 @@ impl JobEnvironment for DockerJob {
 
     async fn build_image(&self, context: &str, dockerfile: &str) -> Result<String, ExecutorError> {
         crate::step_container::build(self, context, dockerfile).await
+    }
+
+    async fn external_node(&self, major: &str) -> Result<Option<String>, ExecutorError> {
+        DockerJob::external_node(self, major).await
     }
 
     fn containers(&self) -> JobContainers {

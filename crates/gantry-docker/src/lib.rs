@@ -8,6 +8,7 @@
 
 mod agent;
 mod docker;
+mod externals;
 mod host;
 mod host_services;
 mod interactive;

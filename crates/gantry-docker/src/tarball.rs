@@ -143,6 +143,14 @@ fn append_dir<W: Write>(
     builder.append_data(&mut header, dir.trim_start_matches('/'), std::io::empty())
 }
 
+/// An archive holding one empty directory at `path` (absolute, root-owned), to extract at `/`.
+pub(crate) fn single_dir(path: &str) -> Result<Vec<u8>, ExecutorError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let ctx = |e| io_error(format!("archiving {path}"), e);
+    append_dir(&mut builder, path, (0, 0)).map_err(ctx)?;
+    builder.into_inner().map_err(ctx)
+}
+
 /// An archive holding one file at `path` (absolute, as steps see it), to extract at `/`.
 pub(crate) fn single_file(path: &str, contents: &[u8]) -> Result<Vec<u8>, ExecutorError> {
     let mut builder = tar::Builder::new(Vec::new());

@@ -47,6 +47,11 @@ const READER_RULES: &[&str] = &[
     "permissions",
 ];
 
+/// The rules `gantry-cli` adds (its checks of what will not work offline: actions missing from
+/// the store, labels without a platform, what needs the network), which the configuration may
+/// also turn off.
+const CLI_RULES: &[&str] = &["offline-action", "offline-platform", "offline-network"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
@@ -147,11 +152,15 @@ impl Config {
 
 fn check_names(names: &[String]) -> Result<(), ConfigError> {
     for name in names {
-        if rules::find(name).is_none() && !READER_RULES.contains(&name.as_str()) {
+        if rules::find(name).is_none()
+            && !READER_RULES.contains(&name.as_str())
+            && !CLI_RULES.contains(&name.as_str())
+        {
             let known = rules::RULES
                 .iter()
                 .map(|r| r.name)
                 .chain(READER_RULES.iter().copied())
+                .chain(CLI_RULES.iter().copied())
                 .collect::<Vec<_>>()
                 .join(", ");
             return Err(ConfigError::UnknownRule {

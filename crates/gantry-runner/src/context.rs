@@ -87,6 +87,36 @@ impl GithubInfo {
             .to_owned()
     }
 
+    /// `owner/repo/.github/workflows/ci.yml@refs/heads/main`.
+    pub fn workflow_ref(&self) -> String {
+        format!(
+            "{}/{}@{}",
+            self.repository, self.workflow_path, self.git_ref
+        )
+    }
+
+    /// A numeric id from the payload (`sender.id`, `repository.id`, `repository.owner.id`), as
+    /// GitHub fills `GITHUB_ACTOR_ID` and friends; empty when the payload has none.
+    fn payload_id(&self, path: &[&str]) -> String {
+        match path.iter().try_fold(&self.event, |v, k| v.get(k)) {
+            Some(Json::Number(n)) => n.to_string(),
+            Some(Json::String(s)) => s.clone(),
+            _ => String::new(),
+        }
+    }
+
+    pub fn actor_id(&self) -> String {
+        self.payload_id(&["sender", "id"])
+    }
+
+    pub fn repository_id(&self) -> String {
+        self.payload_id(&["repository", "id"])
+    }
+
+    pub fn repository_owner_id(&self) -> String {
+        self.payload_id(&["repository", "owner", "id"])
+    }
+
     /// The `github` context for a step (`job`, `action`, paths filled from `step`).
     pub fn context(&self, step: &StepVars) -> Json {
         let mut m = Map::new();
@@ -105,6 +135,9 @@ impl GithubInfo {
         put("base_ref", json!(self.base_ref));
         put("repository", json!(self.repository));
         put("repository_owner", json!(self.owner()));
+        put("repository_id", json!(self.repository_id()));
+        put("repository_owner_id", json!(self.repository_owner_id()));
+        put("actor_id", json!(self.actor_id()));
         put(
             "repositoryUrl",
             json!(format!("git://github.com/{}.git", self.repository)),
@@ -112,13 +145,7 @@ impl GithubInfo {
         put("actor", json!(self.actor));
         put("triggering_actor", json!(self.triggering_actor));
         put("workflow", json!(self.workflow));
-        put(
-            "workflow_ref",
-            json!(format!(
-                "{}/{}@{}",
-                self.repository, self.workflow_path, self.git_ref
-            )),
-        );
+        put("workflow_ref", json!(self.workflow_ref()));
         put("workflow_sha", json!(self.sha));
         put("run_id", json!(self.run_id));
         put("run_number", json!(self.run_number.to_string()));
@@ -150,11 +177,11 @@ impl GithubInfo {
         put("GITHUB_ACTIONS", "true");
         put("GITHUB_ACTION", &step.action);
         put("GITHUB_ACTION_PATH", &step.action_path);
-        if !step.action_repository.is_empty() {
-            put("GITHUB_ACTION_REPOSITORY", &step.action_repository);
-            put("GITHUB_ACTION_REF", &step.action_ref);
-        }
+        // Empty for a script step, as the runner sets them.
+        put("GITHUB_ACTION_REPOSITORY", &step.action_repository);
+        put("GITHUB_ACTION_REF", &step.action_ref);
         put("GITHUB_ACTOR", &self.actor);
+        put("GITHUB_ACTOR_ID", &self.actor_id());
         put("GITHUB_TRIGGERING_ACTOR", &self.triggering_actor);
         put("GITHUB_API_URL", &self.api_url);
         put("GITHUB_BASE_REF", &self.base_ref);
@@ -168,7 +195,9 @@ impl GithubInfo {
         put("GITHUB_REF_TYPE", self.ref_type());
         put("GITHUB_REF_PROTECTED", "false");
         put("GITHUB_REPOSITORY", &self.repository);
+        put("GITHUB_REPOSITORY_ID", &self.repository_id());
         put("GITHUB_REPOSITORY_OWNER", &self.owner());
+        put("GITHUB_REPOSITORY_OWNER_ID", &self.repository_owner_id());
         put("GITHUB_RETENTION_DAYS", "90");
         put("GITHUB_RUN_ID", &self.run_id);
         put("GITHUB_RUN_NUMBER", &self.run_number.to_string());
@@ -176,6 +205,8 @@ impl GithubInfo {
         put("GITHUB_SERVER_URL", &self.server_url);
         put("GITHUB_SHA", &self.sha);
         put("GITHUB_WORKFLOW", &self.workflow);
+        put("GITHUB_WORKFLOW_REF", &self.workflow_ref());
+        put("GITHUB_WORKFLOW_SHA", &self.sha);
         put("GITHUB_WORKSPACE", &step.workspace);
         put("RUNNER_OS", &runner.os);
         put("RUNNER_ARCH", &runner.arch);

@@ -234,6 +234,14 @@ pub trait JobEnvironment: Send + Sync {
         None
     }
 
+    /// A `node` of `major` (`20`) for a JavaScript action when the job's image has none, as
+    /// GitHub's runner mounts its own node (`/__e`) into job containers: its path as steps see
+    /// it, or `None` when this environment has none to offer.
+    async fn external_node(&self, major: &str) -> Result<Option<String>, ExecutorError> {
+        let _ = major;
+        Ok(None)
+    }
+
     /// The `job.container` / `job.services` contexts; empty for a job without containers.
     fn containers(&self) -> JobContainers {
         JobContainers::default()

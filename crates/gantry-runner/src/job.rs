@@ -124,6 +124,9 @@ pub(crate) struct JobRunner<'a> {
     pub prepend_path: PrependPath,
     pub state: IndexMap<String, String>,
     pub step_counter: usize,
+    /// `GITHUB_ACTION` names handed out in this job, and the running step's.
+    pub action_names: crate::step_names::ActionNames,
+    pub step_action: Option<String>,
     pub event_path: String,
     pub hash: Option<LocalHashFiles>,
     /// Node actions' `post` scripts, run at the end of the job in reverse order.
@@ -213,7 +216,12 @@ impl JobRunner<'_> {
     pub fn step_vars(&self, frame: &Frame, action: &str) -> crate::context::StepVars {
         crate::context::StepVars {
             job: self.inst.id.clone(),
-            action: action.to_owned(),
+            // The running step's name (its id, `__run`, ...); `action` names what runs for
+            // steps outside one (post scripts).
+            action: self
+                .step_action
+                .clone()
+                .unwrap_or_else(|| action.to_owned()),
             action_path: frame.action_path.clone(),
             action_repository: frame.action_repository.clone(),
             action_ref: frame.action_ref.clone(),
@@ -632,6 +640,8 @@ async fn run_in_environment(
         prepend_path: PrependPath::default(),
         state: IndexMap::new(),
         step_counter: 0,
+        action_names: Default::default(),
+        step_action: None,
         event_path: event_path.clone(),
         hash: hash_root(shared, environment, on_host, &paths.workspace)
             .map(|root| LocalHashFiles { root }),

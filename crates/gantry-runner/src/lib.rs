@@ -29,6 +29,7 @@ pub mod logs;
 pub mod mask;
 pub mod shell;
 mod step;
+mod step_names;
 
 pub use action_source::{ActionSource, StoreSource};
 pub use actions::{ActionCall, ActionError, ActionRegistry, BuiltinAction};

@@ -106,7 +106,10 @@ impl<'a> JobRunner<'a> {
             job: self.inst.key.clone(),
             step: sref.clone(),
         });
+        let name = self.action_names.name(step);
+        let outer = self.step_action.replace(name);
         let ran = self.debugged_body(step, &sref, frame, env).await;
+        self.step_action = outer;
         let env = self.env_context(frame);
         let scope = self.scope(frame, &env);
         let continue_on_error = match step.continue_on_error.as_ref().map(|c| &c.value) {
@@ -695,12 +698,16 @@ impl<'a> JobRunner<'a> {
             .keys()
             .filter(|k| !action.inputs.keys().any(|n| n.eq_ignore_ascii_case(k)))
             .collect();
+        // Warned about, and still passed (`INPUT_*`), as GitHub's runner does.
+        for name in &unexpected {
+            inputs.insert((*name).clone(), Json::String(provided[*name].clone()));
+        }
         if !unexpected.is_empty() {
             let valid: Vec<&String> = action.inputs.keys().collect();
             self.warning(
                 Some(sref),
                 format!(
-                    "Unexpected input(s) '{}', valid inputs are [{}]",
+                    "Unexpected input(s) '{}', valid inputs are ['{}']",
                     join(&unexpected),
                     join(&valid)
                 ),
@@ -994,12 +1001,13 @@ pub(crate) type BodyFuture<'j> = Pin<
     >,
 >;
 
+/// The runner's list inside quotes: `a', 'b` (the caller adds the outer quotes).
 fn join(items: &[&String]) -> String {
     items
         .iter()
         .map(|s| s.as_str())
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("', '")
 }
 
 /// A `with:` value as the string an action sees (`true`, `3`, templates evaluated).

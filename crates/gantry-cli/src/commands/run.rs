@@ -11,6 +11,7 @@ mod debug;
 mod from;
 mod payload;
 mod settings;
+pub use settings::{DEFAULT_IMAGE, default_platforms};
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -169,6 +170,15 @@ fn run_attempt(
     if planned.is_empty() {
         output::note(&format!("no workflow is triggered by `{}`\n", args.event));
         return Ok(outcome);
+    }
+    for p in &planned {
+        let explicit = settings::explicit_labels(&args.platform);
+        for notice in crate::preflight::legacy_label_notices(&p.workflow, &explicit) {
+            output::note(&format!("notice: {}: {notice}\n", p.path));
+        }
+    }
+    if args.dry_run {
+        warn_before_running(args, &planned, &settings, stderr);
     }
     if args.dry_run && args.debug.explain {
         print_explanation(&planned, &settings, &github, stdout)?;
@@ -568,6 +578,42 @@ fn filter_rows(planned: &mut [Planned], filters: &[(String, String)], paint: Pai
     }
 }
 
+/// `--dry-run`: what will not work offline, on stderr before the plan (see `preflight`).
+fn warn_before_running(
+    args: &RunArgs,
+    planned: &[Planned],
+    settings: &settings::Settings,
+    paint: Paint,
+) {
+    let images: Vec<String> = planned
+        .iter()
+        .flat_map(|p| crate::preflight::image_names(&p.workflow))
+        .collect();
+    let present = engine::images_present(&images);
+    let image_present = |image: &str| present.as_ref().map(|set| set.contains(image));
+    let store = Store::existing(args.data_dir.as_deref());
+    let builtins = engine::actions_for(None);
+    let readiness = crate::preflight::Readiness {
+        builtins: &builtins,
+        store: &store,
+        platforms: &settings.platforms,
+        image_present: &image_present,
+    };
+    for p in planned {
+        for d in crate::preflight::check(&p.workflow, &readiness) {
+            output::note(&format!(
+                "{}: {}:{}:{}: {} [{}]\n",
+                paint.warning("warning"),
+                p.path,
+                d.span.start.line,
+                d.span.start.col,
+                d.message,
+                d.rule
+            ));
+        }
+    }
+}
+
 fn print_plan(
     args: &RunArgs,
     planned: &[Planned],
@@ -875,6 +921,13 @@ fn run_options(
         .as_ref()
         .map_or_else(|| p.path.clone(), |n| n.value.clone());
     github.workflow_path = p.path.clone();
+    let crons = p.workflow.on.events.get("schedule");
+    let crons = crons.iter().flat_map(|c| c.value.crons.iter());
+    payload::name_schedule(
+        &github.event_name,
+        &mut github.event,
+        crons.map(|c| c.value.as_str()),
+    );
     // A given GITHUB_TOKEN secret is the token; otherwise every run gets a fresh random one.
     github.token = context
         .settings

@@ -10,6 +10,7 @@ use crate::engine::{self, Diagnostic, Linter, Script};
 use crate::error::CliError;
 use crate::exit::Outcome;
 use crate::output;
+use crate::preflight::Readiness;
 use crate::render::{Checked, Summary, json, sarif, text};
 
 pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
@@ -21,7 +22,18 @@ pub fn run(args: &ValidateArgs, colors: Colors) -> Result<Outcome, CliError> {
     tracing::debug!(files = files.len(), "validating");
     let linter = engine::linter(args.config.as_deref(), args.data_dir.as_deref())?;
     let store = Store::existing(args.data_dir.as_deref());
-    let checked = check_all(files, jobs(args.jobs), &linter, &store);
+    // No `-P` here: `runs-on` is checked against the default platforms; images are not asked
+    // about (validating needs no Docker engine).
+    let builtins = engine::actions_for(None);
+    let platforms = crate::commands::run::default_platforms();
+    let no_engine = |_: &str| None;
+    let readiness = crate::preflight::Readiness {
+        builtins: &builtins,
+        store: &store,
+        platforms: &platforms,
+        image_present: &no_engine,
+    };
+    let checked = check_all(files, jobs(args.jobs), &linter, &readiness);
     let rendered = match args.format {
         ValidateFormat::Text => text::render(&checked, colors.stdout),
         ValidateFormat::Json => json::render(&checked),
@@ -50,8 +62,13 @@ fn jobs(requested: Option<u16>) -> usize {
 /// Checks the files on up to `jobs` threads; thread `t` takes every `jobs`-th file from `t`, and
 /// the results are put back in the order read, so the report does not depend on scheduling.
 /// The scripts of all files then go to the external tools at once.
-fn check_all(files: Vec<SourceFile>, jobs: usize, linter: &Linter, store: &Store) -> Vec<Checked> {
-    let mut diagnostics = check_files(&files, jobs, linter, store);
+fn check_all(
+    files: Vec<SourceFile>,
+    jobs: usize,
+    linter: &Linter,
+    readiness: &Readiness<'_>,
+) -> Vec<Checked> {
+    let mut diagnostics = check_files(&files, jobs, linter, readiness);
     let scripts: Vec<Script> = diagnostics
         .iter_mut()
         .flat_map(|(_, scripts)| std::mem::take(scripts))
@@ -86,7 +103,7 @@ fn check_files(
     files: &[SourceFile],
     jobs: usize,
     linter: &Linter,
-    store: &Store,
+    readiness: &Readiness<'_>,
 ) -> Vec<FileResult> {
     let jobs = jobs.clamp(1, files.len().max(1));
     let mut diagnostics: Vec<FileResult> = vec![(Vec::new(), Vec::new()); files.len()];
@@ -97,8 +114,8 @@ fn check_files(
                     (t..files.len())
                         .step_by(jobs)
                         .map(|i| {
-                            let callees = callees(&files[i], store);
-                            (i, engine::check(&files[i], linter, i, &callees))
+                            let callees = callees(&files[i], readiness.store);
+                            (i, engine::check(&files[i], linter, i, &callees, readiness))
                         })
                         .collect::<Vec<_>>()
                 })

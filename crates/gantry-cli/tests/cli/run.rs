@@ -454,6 +454,11 @@ fn dry_run_prints_the_plan_and_creates_nothing() {
                 runs-on: self-hosted -> no platform (map a label with -P LABEL=IMAGE|host)
             ",
         )
+        .stderr(
+            "
+            warning: .github/workflows/ci.yml:17:14: job `other`: no platform for runs-on [self-hosted]; gantry skips it unless a label is mapped (-P self-hosted=IMAGE or -P self-hosted=host) [offline-platform]
+            ",
+        )
         .run();
     assert!(!out.dir.path().join(".gantry").exists());
 }

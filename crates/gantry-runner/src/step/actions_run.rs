@@ -376,13 +376,16 @@ impl JobRunner<'_> {
         self.warn_local_pre(sref, site, pre.is_some());
         let uses = site.uses.as_str();
         let node = self.node_for(sref, &using.value, uses, &cancel).await;
-        if node == "node" && !self.env.has_program("node").await.unwrap_or(true) {
-            self.error(
-                Some(sref),
-                format!("'{uses}' is a node action, but the job environment has no `node` on its PATH (gantry/runner:bookworm has one)"),
-            );
-            return Ran::failed();
-        }
+        let node = match self.node_or_external(sref, node, &using.value).await {
+            Ok(node) => node,
+            Err(message) => {
+                self.error(
+                    Some(sref),
+                    format!("'{uses}' is a node action, but {message}"),
+                );
+                return Ran::failed();
+            }
+        };
         env.extend(input_env(inner));
         // What `pre` saved is `STATE_*` for main, and main's saves add to it for `post`.
         let pre_state = self.remote.take_pre_state(&sref.path);
@@ -441,6 +444,37 @@ impl JobRunner<'_> {
         match crate::executor::capture_stdout(self.env, request).await {
             Ok((_, out)) if !out.trim().is_empty() => out.trim().to_owned(),
             _ => "node".to_owned(),
+        }
+    }
+
+    /// `node` from `PATH` when there is one; else gantry's own node of that major, copied in as
+    /// GitHub's runner mounts its externals into job containers.
+    async fn node_or_external(
+        &self,
+        sref: &StepRef,
+        node: String,
+        using: &str,
+    ) -> Result<String, String> {
+        if node != "node" || self.env.has_program("node").await.unwrap_or(true) {
+            return Ok(node);
+        }
+        let major = match using {
+            "node12" | "node16" => "20",
+            other => other.strip_prefix("node").unwrap_or_default(),
+        };
+        match self.env.external_node(major).await {
+            Ok(Some(external)) => {
+                self.log(
+                    Some(sref),
+                    crate::event::LogStream::Runner,
+                    &format!("the job environment has no node; running with gantry's node{major} ({external})"),
+                );
+                Ok(external)
+            }
+            Ok(None) => Err(format!(
+                "the job environment has no `node` on its PATH and gantry has no node{major} to copy in (build the runner image with `scripts/build-images.sh`)"
+            )),
+            Err(e) => Err(format!("copying gantry's node{major} in failed: {e}")),
         }
     }
 

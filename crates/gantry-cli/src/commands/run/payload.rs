@@ -63,6 +63,21 @@ pub fn synthesize(facts: &Facts<'_>) -> Json {
     Json::Object(payload)
 }
 
+/// A `schedule` run's payload names the cron that fired (`github.event.schedule`): without one
+/// (no `-e`, or a payload lacking it) the workflow's first schedule.
+pub fn name_schedule<'c>(
+    event: &str,
+    payload: &mut Json,
+    mut crons: impl Iterator<Item = &'c str>,
+) {
+    if event != "schedule" || payload.get("schedule").is_some() {
+        return;
+    }
+    if let (Some(object), Some(cron)) = (payload.as_object_mut(), crons.next()) {
+        object.insert("schedule".into(), json!(cron));
+    }
+}
+
 /// The refs the run reports for an event: (`GITHUB_REF`, `GITHUB_HEAD_REF`, `GITHUB_BASE_REF`),
 /// from GitHub's table in `gantry-plan` (the daemon reads the same one). A `-e` payload may be
 /// partial; what it lacks falls back to the checked-out ref, as act does.

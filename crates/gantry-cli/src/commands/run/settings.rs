@@ -124,6 +124,21 @@ fn assignments(
     out
 }
 
+/// The platforms without any `-P`: what `gantry validate` checks `runs-on` against.
+pub fn default_platforms() -> IndexMap<String, Platform> {
+    platforms(&[], &mut Vec::new())
+}
+
+/// The labels `-P` maps (lower-case), which override the defaults.
+pub fn explicit_labels(items: &[String]) -> Vec<String> {
+    items
+        .iter()
+        .flat_map(|item| item.split(','))
+        .filter_map(|item| item.split_once('='))
+        .map(|(label, _)| label.trim().to_ascii_lowercase())
+        .collect()
+}
+
 fn platforms(items: &[String], problems: &mut Vec<String>) -> IndexMap<String, Platform> {
     let mut map: IndexMap<String, Platform> = DEFAULT_LABELS
         .iter()
