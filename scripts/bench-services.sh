@@ -57,26 +57,9 @@ else
 fi
 GANTRY="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/gantry"
 
-CACHE_HOME="${XDG_CACHE_HOME:-$HOME/.cache}/gantry-tests/actions-dist"
-# The same cache the end-to-end tests fill (crates/gantry-cli/tests/cli/services.rs).
-built_action() { # name entry outdir
-  local name="$1" entry="$2" out="$3" commit dest tmp
-  commit="$(tr -d '[:space:]' < "$SHARED/$name.commit")"
-  dest="$CACHE_HOME/$name-$commit"
-  if [ ! -f "$dest/action.yml" ]; then
-    log "building $name's dist (npm registry, once)"
-    tmp="$(mktemp -d)"
-    cp -a "$SHARED/$name" "$tmp/src"
-    (cd "$tmp/src" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npx ncc build "$entry" -o "$out" >/dev/null)
-    mkdir -p "$tmp/built" "$CACHE_HOME"
-    cp "$tmp/src/action.yml" "$tmp/built/" && cp -a "$tmp/src/dist" "$tmp/built/dist"
-    mv "$tmp/built" "$dest" 2>/dev/null || true
-    rm -rf "$tmp"
-  fi
-  echo "$dest"
-}
-UPLOAD="$(built_action upload-artifact@v4 src/upload/index.ts dist/upload)"
-DOWNLOAD="$(built_action download-artifact@v4 src/download-artifact.ts dist)"
+# Built once and cached, shared with the end-to-end tests.
+UPLOAD="$("$ROOT/scripts/built-action.sh" upload-artifact@v4)"
+DOWNLOAD="$("$ROOT/scripts/built-action.sh" download-artifact@v4)"
 
 WORK="$(mktemp -d)"
 CONTAINER=""

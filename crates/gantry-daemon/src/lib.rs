@@ -35,7 +35,13 @@
 //! `GET /api/runs/{id}/jobs/{job}/logs/stream` (SSE, follows), `POST /api/runs/{id}/cancel`,
 //! `POST /api/runs/{id}/rerun` (`{"failed_only": true}`),
 //! `POST /api/repos/{owner}/{repo}/dispatch` (`{"workflow", "ref", "inputs"}`),
-//! `GET /api/deliveries`, `/healthz`, `/metrics`, and the page at `/`. Every other path
+//! `GET /api/deliveries`, `GET /api/runs/{id}/artifacts`,
+//! `GET /api/runs/{id}/artifacts/{artifact}/zip`, `/healthz`, `/metrics`, and the page at `/`.
+//! The runner services (`gantry_services`: `/twirp/...`, `/_apis/artifactcache/...`,
+//! `/_blob/...`) are served too unless `[services] enabled = false`; each run gets an
+//! `ACTIONS_RUNTIME_TOKEN` for its artifacts and its repository's caches, refused once the run
+//! ended. Remote actions and reusable workflows come from the `[actions]` store
+//! ([`actions::action_source`]). Every other path
 //! belongs to the embedded package registry (`gantry_packages::Registry::router()`: npm at
 //! the root, OCI under `/v2/`) unless `[packages] enabled = false`; each run gets a
 //! `GITHUB_TOKEN` minted by that registry for its repository owner's packages.

@@ -294,7 +294,17 @@ impl Client {
 
     /// Waits (bounded) until the run's status is `status`.
     pub async fn wait_status(&self, id: i64, status: &str) -> Value {
-        for _ in 0..1200 {
+        self.wait_status_polls(id, status, 1200).await
+    }
+
+    /// Waits until the run completed, polling every 25 ms at most `polls` times (runs that move
+    /// hundreds of megabytes need more than the default).
+    pub async fn wait_completed_polls(&self, id: i64, polls: usize) -> Value {
+        self.wait_status_polls(id, "completed", polls).await
+    }
+
+    async fn wait_status_polls(&self, id: i64, status: &str, polls: usize) -> Value {
+        for _ in 0..polls {
             let run = self.run(id).await;
             if run["status"] == status {
                 return run;
@@ -342,6 +352,20 @@ pub async fn log_text(client: &Client, id: i64, job: &str) -> String {
         .filter_map(|c| c["text"].as_str())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Docker with `image` present; missing either fails the test (`scripts/ensure-docker.sh` and
+/// `scripts/build-images.sh` provide both).
+pub async fn docker_with_image(image: &str) -> gantry_docker::DockerExecutor {
+    let docker = gantry_docker::DockerExecutor::connect()
+        .await
+        .expect("docker is required: scripts/ensure-docker.sh starts it");
+    docker
+        .client()
+        .inspect_image(image)
+        .await
+        .unwrap_or_else(|e| panic!("{image} is required: scripts/build-images.sh builds it ({e})"));
+    docker
 }
 
 pub fn run_ids(reply: &Reply) -> Vec<i64> {

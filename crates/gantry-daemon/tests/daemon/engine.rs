@@ -250,15 +250,7 @@ async fn a_webhook_runs_a_job_in_a_busybox_container() {
 
 /// Docker with the busybox image; missing either fails the test (the scripts provide both).
 async fn docker_executor() -> gantry_docker::DockerExecutor {
-    let docker = gantry_docker::DockerExecutor::connect()
-        .await
-        .expect("docker is required: scripts/ensure-docker.sh starts it");
-    docker
-        .client()
-        .inspect_image("gantry/busybox:latest")
-        .await
-        .expect("gantry/busybox:latest is required: scripts/build-images.sh builds it");
-    docker
+    docker_with_image("gantry/busybox:latest").await
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

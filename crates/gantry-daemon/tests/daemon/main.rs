@@ -18,5 +18,6 @@ mod pg_shared;
 mod render;
 mod schedule;
 mod services;
+mod services_docker;
 mod store_contract;
 mod webhook;

@@ -177,3 +177,43 @@ async fn without_services_runs_get_no_token_and_the_api_says_why() {
     );
     server.stop().await;
 }
+
+/// The run page in Chromium lists the run's artifact with its size and a link that downloads
+/// the zip.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_page_lists_artifacts_with_their_download_links() {
+    use crate::browser::{Browser, artifacts, chromium};
+    let binary = chromium();
+    let env = services_env();
+    let launcher = EngineLauncher::host_only(env.path("host"));
+    let mut server = env.start_with(Arc::new(launcher)).await;
+    let client = server.client.clone();
+    let id = release(&client, "services-page").await;
+    let run = client.wait_completed(id).await;
+    assert_eq!(run["conclusion"], "success", "{run}");
+
+    let profile = tempfile::tempdir().unwrap();
+    let browser = Browser::launch(&binary, profile.path()).await;
+    let mut page = browser.page().await;
+    let url = client.url(&format!("/#run={id}"));
+    page.call("Page.navigate", json!({ "url": url })).await;
+    let listed = page.wait_for_text("#artifacts", "report").await;
+    page.screenshot(&artifacts().join("daemon-run-artifacts.png"))
+        .await;
+    assert!(listed, "the page never listed the artifact");
+    let bytes = format!("PK-zip-of-run-{id}").into_bytes();
+    let text = page.text_of("#artifacts").await;
+    assert!(text.contains(&format!("{} B", bytes.len())), "{text}");
+    let href = page
+        .call(
+            "Runtime.evaluate",
+            json!({ "expression": "document.querySelector('#artifacts a').href" }),
+        )
+        .await["result"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let got = reqwest::get(&href).await.unwrap().bytes().await.unwrap();
+    assert_eq!(got.as_ref(), bytes.as_slice(), "{href}");
+    server.stop().await;
+}
