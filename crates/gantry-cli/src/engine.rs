@@ -483,13 +483,15 @@ pub async fn clean_run(
     gantry_docker::clean_run(docker.client(), run_id).await
 }
 
-/// Everything gantry created in the engine, then removes it.
-pub async fn clean_all(
+/// Lists the selected objects, removes them, and counts gantry's objects left afterwards.
+pub async fn clean(
     docker: &DockerExecutor,
-) -> Result<(ManagedObjects, CleanReport), ExecutorError> {
-    let found = gantry_docker::list_managed(docker.client(), None).await?;
-    let report = gantry_docker::clean_all(docker.client()).await?;
-    Ok((found, report))
+    selection: &gantry_docker::Selection,
+) -> Result<(ManagedObjects, CleanReport, ManagedObjects), ExecutorError> {
+    let found = gantry_docker::list(docker.client(), selection).await?;
+    let report = gantry_docker::clean(docker.client(), selection).await?;
+    let kept = gantry_docker::list_managed(docker.client(), None).await?;
+    Ok((found, report, kept))
 }
 
 /// `--explain`: what each planned job and step would do (nothing is created).

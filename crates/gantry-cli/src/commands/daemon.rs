@@ -47,7 +47,8 @@ pub fn run(args: &DaemonArgs, _colors: Colors) -> Result<Outcome, CliError> {
 }
 
 async fn serve(config: Config) -> Result<(), DaemonCommandError> {
-    let mut launcher = EngineLauncher::connect(config.data_dir.join("host")).await;
+    let mut launcher =
+        EngineLauncher::connect(config.data_dir.join("host"), &config.instance_id()).await;
     let settings = &config.actions;
     let store_dir = settings.data_dir.as_ref().unwrap_or(&config.data_dir);
     match gantry_actions::ActionStore::open(store_dir) {

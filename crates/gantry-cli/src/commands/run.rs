@@ -559,7 +559,9 @@ async fn run_all(
         docker.clone(),
         run_ids.clone(),
     ));
-    let host_dir = std::env::temp_dir().join("gantry-host");
+    // One base per user: the host executor refuses a base another user owns.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let host_dir = std::env::temp_dir().join(format!("gantry-host-{}", unsafe { libc::geteuid() }));
     let executor = engine::executor(docker, &host_dir);
     let debug = debug_options(context, &cancel);
     let mut outcome = Outcome::Clean;
