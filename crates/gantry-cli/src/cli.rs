@@ -363,9 +363,10 @@ pub struct DebugArgs {
     pub explain: bool,
 }
 
-/// Remove the containers, networks and volumes that ended `gantry run`s of this machine left
-/// (`--keep-containers`, a crash or a forced exit); never those of a run still going or a
-/// daemon's. `--all` removes everything gantry created (labelled `io.gantry.managed`).
+/// Remove the containers, networks and volumes that ended `gantry run`s in this repository
+/// left (`--keep-containers`, a crash or a forced exit); never those of a run still going, of
+/// another repository or a daemon's. `--all` removes everything gantry created (labelled
+/// `io.gantry.managed`).
 #[derive(Debug, Args)]
 pub struct CleanArgs {
     /// Everything gantry created, whoever created it (running jobs and daemons' jobs fail).

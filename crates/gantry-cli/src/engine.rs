@@ -448,6 +448,13 @@ pub fn actions_for(root: Option<&std::path::Path>) -> gantry_runner::ActionRegis
     registry
 }
 
+/// What a `gantry run` in `root` labels its engine objects with (`io.gantry.scope`) and
+/// `gantry clean` there selects by: the canonical path, without git's trailing `/`.
+pub fn job_scope(root: &std::path::Path) -> String {
+    let path = std::fs::canonicalize(root).unwrap_or_else(|_| root.components().collect());
+    path.display().to_string()
+}
+
 /// Connects to the Docker engine, if one answers.
 pub async fn connect_docker() -> Result<DockerExecutor, ExecutorError> {
     DockerExecutor::connect().await

@@ -40,6 +40,8 @@ pub struct DockerExecutor {
     docker: Docker,
     /// Labelled on everything a job creates, so cleanups remove only their own.
     owner: Owner,
+    /// Where the jobs come from (`gantry run`'s repository), labelled too.
+    scope: Option<String>,
 }
 
 impl DockerExecutor {
@@ -59,7 +61,14 @@ impl DockerExecutor {
         Self {
             docker,
             owner: Owner::this_process(),
+            scope: None,
         }
+    }
+
+    /// Labels what jobs create with `scope` ([`crate::LABEL_SCOPE`]) as well.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
     }
 
     /// Labels what jobs create with `owner` instead (a daemon's instance).
@@ -163,6 +172,7 @@ impl Executor for DockerExecutor {
         let setup = Setup {
             docker: &self.docker,
             owner: &self.owner,
+            scope: self.scope.as_deref(),
             spec: &spec,
             guard: ResourceGuard::new(self.docker.clone(), spec.keep),
         };
@@ -189,6 +199,7 @@ impl Executor for DockerExecutor {
 struct Setup<'a> {
     docker: &'a Docker,
     owner: &'a Owner,
+    scope: Option<&'a str>,
     spec: &'a JobSpec,
     guard: ResourceGuard,
 }
@@ -254,7 +265,12 @@ impl Setup<'_> {
     }
 
     fn labels(&self) -> HashMap<String, String> {
-        labels(&self.spec.run_id, &self.spec.job_key, self.owner)
+        labels(
+            &self.spec.run_id,
+            &self.spec.job_key,
+            self.owner,
+            self.scope,
+        )
     }
 
     async fn create_network(&self) -> Result<String, ExecutorError> {

@@ -24,7 +24,7 @@ mod tarball;
 
 pub use docker::DockerExecutor;
 pub use host::{HostExecutor, ReapReport};
-pub use owner::{LABEL_OWNER, Owner, ProcessId};
+pub use owner::{LABEL_OWNER, LABEL_SCOPE, Owner, ProcessId};
 pub use resources::{
     CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, Selection, clean,
     clean_all, clean_run, list, list_managed,

@@ -8,6 +8,10 @@ use crate::procs;
 /// The label naming an object's [`Owner`].
 pub const LABEL_OWNER: &str = "io.gantry.owner";
 
+/// The label naming where a `gantry run` ran (its repository), so `gantry clean` there
+/// removes that repository's leftovers only.
+pub const LABEL_SCOPE: &str = "io.gantry.scope";
+
 /// The creator of a job's containers, networks, volumes and images.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Owner {

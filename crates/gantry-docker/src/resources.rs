@@ -13,20 +13,29 @@ use bollard::query_parameters::{
 use gantry_runner::executor::ExecutorError;
 
 use crate::engine_error;
-use crate::owner::{LABEL_OWNER, Owner};
+use crate::owner::{LABEL_OWNER, LABEL_SCOPE, Owner};
 
 pub const LABEL_MANAGED: &str = "io.gantry.managed";
 pub const LABEL_RUN_ID: &str = "io.gantry.run-id";
 pub const LABEL_JOB: &str = "io.gantry.job";
 
 /// The labels put on every container, network and volume a job creates.
-pub(crate) fn labels(run_id: &str, job: &str, owner: &Owner) -> HashMap<String, String> {
-    HashMap::from([
+pub(crate) fn labels(
+    run_id: &str,
+    job: &str,
+    owner: &Owner,
+    scope: Option<&str>,
+) -> HashMap<String, String> {
+    let mut labels = HashMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_RUN_ID.to_string(), run_id.to_string()),
         (LABEL_JOB.to_string(), job.to_string()),
         (LABEL_OWNER.to_string(), owner.label()),
-    ])
+    ]);
+    if let Some(scope) = scope {
+        labels.insert(LABEL_SCOPE.to_string(), scope.to_string());
+    }
+    labels
 }
 
 /// Which of gantry's engine objects a cleanup removes.
@@ -38,9 +47,10 @@ pub enum Selection {
     Run(String),
     /// One owner's objects (a daemon's crash recovery).
     Owner(Owner),
-    /// What processes of this machine that have ended left (`gantry clean`): never a running
-    /// `gantry run`'s, a daemon's, or another machine's.
-    Ended,
+    /// What processes of this machine that have ended left (`gantry clean`), in one scope
+    /// (`io.gantry.scope`: a repository) or any: never a running `gantry run`'s, a daemon's,
+    /// or another machine's.
+    Ended { scope: Option<String> },
 }
 
 impl Selection {
@@ -50,16 +60,20 @@ impl Selection {
             Selection::All => format!("{LABEL_MANAGED}=true"),
             Selection::Run(id) => format!("{LABEL_RUN_ID}={id}"),
             Selection::Owner(owner) => format!("{LABEL_OWNER}={}", owner.label()),
-            Selection::Ended => LABEL_OWNER.to_string(),
+            Selection::Ended { .. } => LABEL_OWNER.to_string(),
         }
     }
 
     fn keeps(&self, labels: Option<&HashMap<String, String>>) -> bool {
         match self {
-            Selection::Ended => labels
-                .and_then(|l| l.get(LABEL_OWNER))
-                .and_then(|o| Owner::parse(o))
-                .is_some_and(|o| o.has_ended()),
+            Selection::Ended { scope } => {
+                let label = |key| labels.and_then(|l| l.get(key));
+                let in_scope = scope.is_none() || label(LABEL_SCOPE) == scope.as_ref();
+                in_scope
+                    && label(LABEL_OWNER)
+                        .and_then(|o| Owner::parse(o))
+                        .is_some_and(|o| o.has_ended())
+            }
             _ => true,
         }
     }

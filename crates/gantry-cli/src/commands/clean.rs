@@ -1,5 +1,5 @@
-//! `gantry clean`: removes the containers, networks and volumes that ended `gantry run`s of
-//! this machine left (`--keep-containers`, a crash or a forced exit), or with `--all` every
+//! `gantry clean`: removes the containers, networks and volumes that ended `gantry run`s in
+//! this repository left (`--keep-containers`, a crash or a forced exit), or with `--all` every
 //! one labelled `io.gantry.managed=true`, and says what it removed and what it kept.
 
 use crate::cli::CleanArgs;
@@ -15,7 +15,15 @@ pub fn run(args: &CleanArgs, _colors: Colors) -> Result<Outcome, CliError> {
     let selection = if args.all {
         gantry_docker::Selection::All
     } else {
-        gantry_docker::Selection::Ended
+        // The same root `gantry run` labels its jobs with.
+        let cwd = std::env::current_dir().map_err(|source| CliError::Read {
+            path: ".".into(),
+            source,
+        })?;
+        let root = engine::repo_info(&cwd, false).map_or(cwd, |r| r.root);
+        gantry_docker::Selection::Ended {
+            scope: Some(engine::job_scope(&root)),
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -45,7 +53,7 @@ pub fn run(args: &CleanArgs, _colors: Colors) -> Result<Outcome, CliError> {
     ));
     if !kept.is_empty() {
         out.push_str(&format!(
-            "kept {}, {}, {} of running gantry runs, daemons and other machines (`gantry clean --all` removes them)\n",
+            "kept {}, {}, {} of running gantry runs, other repositories, daemons and other machines (`gantry clean --all` removes them)\n",
             plural(kept.containers.len(), "container"),
             plural(kept.networks.len(), "network"),
             plural(kept.volumes.len(), "volume"),

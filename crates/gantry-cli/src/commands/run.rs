@@ -551,7 +551,12 @@ async fn run_all(
     services: Option<&RunServices>,
 ) -> Result<Outcome, CliError> {
     // Without an engine, host jobs still run; container jobs fail with the reason.
-    let docker = engine::connect_docker().await.ok();
+    // Labelled with the repository, so `gantry clean` there removes what this run leaves.
+    let scope = engine::job_scope(&context.root);
+    let docker = engine::connect_docker()
+        .await
+        .ok()
+        .map(|d| d.with_scope(scope));
     let cancel = context.attempt.child_token();
     let run_ids = Arc::new(Mutex::new(Vec::new()));
     let watcher = tokio::spawn(watch_signals(

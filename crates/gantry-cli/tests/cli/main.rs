@@ -8,6 +8,7 @@ mod expr;
 mod fixtures;
 mod fixtures_dir;
 mod graph;
+mod isolation;
 mod list;
 mod options;
 mod packages;
