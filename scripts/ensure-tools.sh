@@ -30,6 +30,7 @@ need jq jq
 need xz xz-utils
 need shellcheck shellcheck
 need tmux tmux
+need setpriv util-linux # the isolation tests run a probe as user nobody
 need python3 python3
 # PostgreSQL's server binaries live under /usr/lib/postgresql/<major>/bin, not on PATH.
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)

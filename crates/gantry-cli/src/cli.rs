@@ -363,9 +363,16 @@ pub struct DebugArgs {
     pub explain: bool,
 }
 
-/// Remove every container, network and volume gantry created (labelled `io.gantry.managed`).
+/// Remove the containers, networks and volumes that ended `gantry run`s in this repository
+/// left (`--keep-containers`, a crash or a forced exit); never those of a run still going, of
+/// another repository or a daemon's. `--all` removes everything gantry created (labelled
+/// `io.gantry.managed`).
 #[derive(Debug, Args)]
-pub struct CleanArgs {}
+pub struct CleanArgs {
+    /// Everything gantry created, whoever created it (running jobs and daemons' jobs fail).
+    #[arg(long, env = "GANTRY_CLEAN_ALL")]
+    pub all: bool,
+}
 
 /// Serve webhooks, run workflows with the engine, and host the package registry and web page.
 ///

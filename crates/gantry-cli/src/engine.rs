@@ -472,6 +472,13 @@ pub fn images_present(images: &[String]) -> Option<std::collections::HashSet<Str
     })
 }
 
+/// What a `gantry run` in `root` labels its engine objects with (`io.gantry.scope`) and
+/// `gantry clean` there selects by: the canonical path, without git's trailing `/`.
+pub fn job_scope(root: &std::path::Path) -> String {
+    let path = std::fs::canonicalize(root).unwrap_or_else(|_| root.components().collect());
+    path.display().to_string()
+}
+
 /// Connects to the Docker engine, if one answers.
 pub async fn connect_docker() -> Result<DockerExecutor, ExecutorError> {
     DockerExecutor::connect().await
@@ -507,13 +514,15 @@ pub async fn clean_run(
     gantry_docker::clean_run(docker.client(), run_id).await
 }
 
-/// Everything gantry created in the engine, then removes it.
-pub async fn clean_all(
+/// Lists the selected objects, removes them, and counts gantry's objects left afterwards.
+pub async fn clean(
     docker: &DockerExecutor,
-) -> Result<(ManagedObjects, CleanReport), ExecutorError> {
-    let found = gantry_docker::list_managed(docker.client(), None).await?;
-    let report = gantry_docker::clean_all(docker.client()).await?;
-    Ok((found, report))
+    selection: &gantry_docker::Selection,
+) -> Result<(ManagedObjects, CleanReport, ManagedObjects), ExecutorError> {
+    let found = gantry_docker::list(docker.client(), selection).await?;
+    let report = gantry_docker::clean(docker.client(), selection).await?;
+    let kept = gantry_docker::list_managed(docker.client(), None).await?;
+    Ok((found, report, kept))
 }
 
 /// `--explain`: what each planned job and step would do (nothing is created).

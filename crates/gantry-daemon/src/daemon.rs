@@ -254,8 +254,11 @@ impl Daemon {
             .map_err(|e| StoreError::Task(e.to_string()))??;
         if !recovered.is_empty() {
             tracing::warn!(runs = ?recovered, "runs interrupted by a daemon stop were recovered");
-            launcher.reap().await;
         }
+        // Before any run starts (a re-queued run's old attempt must be gone before its new one
+        // runs), and whether or not the store knew of interrupted runs: a run that ended while
+        // its cleanup did not can have left things too. Only this daemon's own.
+        launcher.reap().await;
         let registry_url_hint = config.packages.public_url.clone();
         let listener = tokio::net::TcpListener::bind(addr)
             .await

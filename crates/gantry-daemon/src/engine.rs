@@ -30,7 +30,10 @@ pub struct EngineLauncher {
     executor: Arc<dyn Executor>,
     /// Job-level `concurrency:` groups, shared by every run.
     groups: Arc<JobGroups>,
-    docker: Option<gantry_docker::Docker>,
+    /// The Docker executor (its owner labels what runs create), for reaping at start.
+    docker: Option<DockerExecutor>,
+    /// Host jobs' directories, reaped at start.
+    host: HostExecutor,
     /// Jobs running at once within one run.
     max_jobs: usize,
     /// The action store remote actions resolve through (none: they fail their job).
@@ -39,10 +42,12 @@ pub struct EngineLauncher {
 
 impl EngineLauncher {
     /// Connects to Docker when it is reachable; without it only `host` labels run. Host jobs
-    /// get their directories under `host_dir`.
-    pub async fn connect(host_dir: impl Into<PathBuf>) -> EngineLauncher {
+    /// get their directories under `host_dir`. What runs create in Docker is labelled with
+    /// the daemon's `instance_id`, so that recovery removes only this daemon's objects.
+    pub async fn connect(host_dir: impl Into<PathBuf>, instance_id: &str) -> EngineLauncher {
+        let owner = gantry_docker::Owner::Daemon(instance_id.to_owned());
         let docker = match DockerExecutor::connect().await {
-            Ok(docker) => Some(docker),
+            Ok(docker) => Some(docker.with_owner(owner)),
             Err(e) => {
                 tracing::warn!(error = %e, "docker is unavailable: only `host` labels can run");
                 None
@@ -56,14 +61,15 @@ impl EngineLauncher {
         EngineLauncher::with_docker(None, host_dir)
     }
 
-    /// With a given Docker executor (or none).
+    /// With a given Docker executor (or none), which keeps its owner.
     pub fn with_docker(docker: Option<DockerExecutor>, host_dir: impl Into<PathBuf>) -> Self {
-        let client = docker.as_ref().map(|d| d.client().clone());
-        let executor = RoutingExecutor::new(docker, HostExecutor::new(host_dir));
+        let host = HostExecutor::new(host_dir);
+        let executor = RoutingExecutor::new(docker.clone(), host.clone());
         EngineLauncher {
             executor: Arc::new(executor),
             groups: Arc::default(),
-            docker: client,
+            docker,
+            host,
             max_jobs: 4,
             action_source: None,
         }
@@ -129,11 +135,23 @@ impl RunLauncher for EngineLauncher {
         RunOutcome::new(result.conclusion)
     }
 
+    /// Host steps first (their processes, then their directories), then this daemon's own
+    /// engine objects: never another daemon's or a `gantry run`'s.
     async fn reap(&self) {
-        if let Some(docker) = &self.docker
-            && let Err(e) = gantry_docker::clean_all(docker).await
-        {
-            tracing::error!(error = %e, "cannot remove what interrupted runs left in docker");
+        match self.host.reap().await {
+            Ok(report) if report.directories > 0 => tracing::warn!(
+                processes = report.processes,
+                directories = report.directories,
+                "removed what interrupted host jobs left"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot remove what interrupted host jobs left"),
+        }
+        if let Some(docker) = &self.docker {
+            let mine = gantry_docker::Selection::Owner(docker.owner().clone());
+            if let Err(e) = gantry_docker::clean(docker.client(), &mine).await {
+                tracing::error!(error = %e, "cannot remove what interrupted runs left in docker");
+            }
         }
     }
 }

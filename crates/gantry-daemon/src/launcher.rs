@@ -260,9 +260,10 @@ pub trait RunLauncher: Send + Sync + 'static {
         cancel: CancellationToken,
     ) -> RunOutcome;
 
-    /// Removes whatever runs in flight at a crash left behind (containers, networks). Called
-    /// once at start-up, before queued runs start. The Docker engine calls
-    /// `gantry_docker::clean_all` here.
+    /// Removes whatever runs in flight at a crash left behind (processes, directories,
+    /// containers, networks), and only this daemon's. Called once at start-up, before queued
+    /// runs start. The engine kills host steps' sessions and removes this daemon's owner's
+    /// objects (`gantry_docker::Selection::Owner`).
     async fn reap(&self) {}
 }
 

@@ -8,7 +8,7 @@
 //!
 //! let config = Config::load(std::path::Path::new("gantry.toml")).expect("valid config");
 //! // The real engine: Docker for labels mapped to images, host processes for `host`.
-//! let launcher = EngineLauncher::connect(config.data_dir.join("host")).await;
+//! let launcher = EngineLauncher::connect(config.data_dir.join("host"), &config.instance_id()).await;
 //! let handle = Daemon::start(config, Arc::new(launcher)).await?;
 //! println!("listening on {}", handle.local_addr());
 //! handle.run_until_signal().await; // SIGTERM drains

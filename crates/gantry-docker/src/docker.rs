@@ -17,9 +17,11 @@ use gantry_runner::executor::{
 };
 use indexmap::IndexMap;
 
+use crate::access::Access;
 use crate::agent::AGENT_SCRIPT;
 use crate::job::{AGENT_DIR, Agent, DockerJob, Started};
 use crate::options::ContainerOptions;
+use crate::owner::Owner;
 use crate::resources::{ResourceGuard, labels};
 use crate::{engine_error, io_error, tarball};
 
@@ -32,6 +34,10 @@ pub(crate) const WORK_ROOT: &str = "/__w";
 #[derive(Debug, Clone)]
 pub struct DockerExecutor {
     docker: Docker,
+    /// Labelled on everything a job creates, so cleanups remove only their own.
+    pub(crate) owner: Owner,
+    /// Where the jobs come from (`gantry run`'s repository), labelled too.
+    pub(crate) scope: Option<String>,
 }
 
 impl DockerExecutor {
@@ -46,9 +52,30 @@ impl DockerExecutor {
         Ok(Self::with_client(docker))
     }
 
-    /// Uses an already connected client.
+    /// Uses an already connected client; what it creates is owned by this process.
     pub fn with_client(docker: Docker) -> Self {
-        Self { docker }
+        Self {
+            docker,
+            owner: Owner::this_process(),
+            scope: None,
+        }
+    }
+
+    /// Labels what jobs create with `scope` ([`crate::LABEL_SCOPE`]) as well.
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// Labels what jobs create with `owner` instead (a daemon's instance).
+    pub fn with_owner(mut self, owner: Owner) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Whose objects this executor creates.
+    pub fn owner(&self) -> &Owner {
+        &self.owner
     }
 
     /// The engine client, for [`crate::clean_all`].
@@ -140,6 +167,8 @@ impl Executor for DockerExecutor {
             .collect::<Result<Vec<_>, _>>()?;
         let setup = Setup {
             docker: &self.docker,
+            owner: &self.owner,
+            scope: self.scope.as_deref(),
             spec: &spec,
             guard: ResourceGuard::new(self.docker.clone(), spec.keep),
         };
@@ -165,6 +194,8 @@ impl Executor for DockerExecutor {
 /// the future half-way still removes it.
 pub(crate) struct Setup<'a> {
     pub(crate) docker: &'a Docker,
+    pub(crate) owner: &'a Owner,
+    pub(crate) scope: Option<&'a str>,
     pub(crate) spec: &'a JobSpec,
     pub(crate) guard: ResourceGuard,
 }
@@ -198,6 +229,7 @@ impl Setup<'_> {
         }
         let id = self.create(&self.spec.job_key, body).await?;
         let owner = self.owner(&id, &user).await?;
+        host_dir.grant(Access::for_user(owner))?;
         // No step can arrive before this returns, so copying the workspace may overlap the
         // container's start (the slowest part of a job's setup).
         let ((), agent) = tokio::try_join!(
@@ -232,7 +264,12 @@ impl Setup<'_> {
     }
 
     pub(crate) fn labels(&self) -> HashMap<String, String> {
-        labels(&self.spec.run_id, &self.spec.job_key)
+        labels(
+            &self.spec.run_id,
+            &self.spec.job_key,
+            self.owner,
+            self.scope,
+        )
     }
 
     pub(crate) async fn create(
@@ -482,25 +519,28 @@ pub(crate) struct HostDir {
 
 impl HostDir {
     fn create() -> Result<Self, ExecutorError> {
+        use std::os::unix::fs::PermissionsExt;
+        // Private to gantry's user: nothing below it is reachable by other host users, whatever
+        // the modes of the entries the container user needs.
         let dir = tempfile::Builder::new()
             .prefix("gantry-job-")
+            .permissions(std::fs::Permissions::from_mode(crate::access::PRIVATE_DIR))
             .tempdir()
             .map_err(|e| io_error("creating the job directory", e))?;
         let this = Self { dir };
-        // The container's user may be anyone (`--user 1001`): it must be able to write
-        // RUNNER_TEMP and read step requests (which it can, but not change). Other host users
-        // cannot reach either: the job directory itself is private (0700).
-        for (d, mode) in [
-            (this.work(), 0o755),
-            (this.temp(), 0o777),
-            (this.home(), 0o777),
-            (this.agent(), 0o755),
-        ] {
-            std::fs::create_dir(&d)
-                .map_err(|e| io_error(format!("creating {}", d.display()), e))?;
-            crate::job::set_mode(&d, mode)?;
+        for d in [this.work(), this.temp(), this.home(), this.agent()] {
+            crate::access::create_private_dirs(&d)?;
         }
         Ok(this)
+    }
+
+    /// Hands the directories the container's user writes (RUNNER_TEMP, HOME) and reads (step
+    /// requests; mounted read-only, so it cannot change them) to that user.
+    fn grant(&self, access: Access) -> Result<(), ExecutorError> {
+        for d in [self.temp(), self.home(), self.agent()] {
+            access.dir(&d)?;
+        }
+        Ok(())
     }
 
     fn keep(&mut self) {

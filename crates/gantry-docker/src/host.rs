@@ -33,7 +33,19 @@ impl HostExecutor {
             base_dir: base_dir.into(),
         }
     }
+
+    /// Kills what the steps of an earlier process's jobs left running and removes their
+    /// directories. Only for a base directory no running process uses (a daemon's, at start:
+    /// its data directory is locked).
+    pub async fn reap(&self) -> Result<ReapReport, ExecutorError> {
+        let base = self.base_dir.clone();
+        tokio::task::spawn_blocking(move || crate::sessions::reap(&base))
+            .await
+            .map_err(|e| ExecutorError::Other(format!("reaping host jobs: {e}")))?
+    }
 }
+
+pub use crate::sessions::ReapReport;
 
 #[async_trait]
 impl Executor for HostExecutor {
@@ -71,20 +83,42 @@ impl Executor for HostExecutor {
             home: root.join("home").display().to_string(),
         };
         let job = HostJob {
+            sessions: crate::sessions::Record::new(&root),
             root: root.clone(),
             paths: paths.clone(),
             keep: spec.keep,
             cleaned: false.into(),
         };
         let source = spec.workspace_source.clone();
-        tokio::task::spawn_blocking(move || prepare(&paths, source.as_deref()))
+        let (base, dir) = (self.base_dir.clone(), root.clone());
+        tokio::task::spawn_blocking(move || prepare(&base, &dir, &paths, source.as_deref()))
             .await
             .map_err(|e| ExecutorError::Other(format!("preparing {}: {e}", root.display())))??;
         Ok(Box::new(job))
     }
 }
 
-fn prepare(paths: &JobPaths, source: Option<&Path>) -> Result<(), ExecutorError> {
+/// Creates the job's private root (0700: other host users reach nothing below it) inside a base
+/// directory nobody else controls, then its directories and the workspace copy.
+fn prepare(
+    base: &Path,
+    root: &Path,
+    paths: &JobPaths,
+    source: Option<&Path>,
+) -> Result<(), ExecutorError> {
+    std::fs::create_dir_all(base)
+        .map_err(|e| io_error(format!("creating {}", base.display()), e))?;
+    check_base(base)?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // Not `create_dir_all`: the root must be new, never a directory someone prepared.
+        std::fs::DirBuilder::new()
+            .mode(crate::access::PRIVATE_DIR)
+            .create(root)
+            .map_err(|e| io_error(format!("creating {}", root.display()), e))?;
+        crate::access::set_mode(root, crate::access::PRIVATE_DIR)?;
+    }
+    crate::sessions::Record::new(root).create()?;
     for dir in [
         &paths.workspace,
         &paths.temp,
@@ -95,6 +129,28 @@ fn prepare(paths: &JobPaths, source: Option<&Path>) -> Result<(), ExecutorError>
     }
     if let Some(src) = source {
         copy_tree(src, Path::new(&paths.workspace))?;
+    }
+    Ok(())
+}
+
+/// Another user who owns the base directory (or may write into it) could swap a job's root
+/// for one they can read: refuse such a base.
+fn check_base(base: &Path) -> Result<(), ExecutorError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(base)
+        .map_err(|e| io_error(format!("inspecting {}", base.display()), e))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let foreign_owner = meta.uid() != me && meta.uid() != 0;
+    let others_write = meta.mode() & 0o022 != 0 && meta.mode() & 0o1000 == 0;
+    if !meta.is_dir() || foreign_owner || others_write {
+        return Err(ExecutorError::Other(format!(
+            "the host jobs' directory {} is not private to this user (uid {}, mode {:o}, owned by uid {}): choose another",
+            base.display(),
+            me,
+            meta.mode() & 0o7777,
+            meta.uid()
+        )));
     }
     Ok(())
 }
@@ -125,6 +181,8 @@ fn copy_tree(src: &Path, dst: &Path) -> Result<(), ExecutorError> {
 }
 
 struct HostJob {
+    /// Every step's session, so a later start can kill what a crash left running.
+    sessions: crate::sessions::Record,
     root: PathBuf,
     paths: JobPaths,
     keep: bool,
@@ -210,9 +268,15 @@ impl HostJob {
         if !request.env.contains_key("PATH") {
             cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
         }
-        // Its own process group, so cancellation reaches the step's children too.
-        cmd.process_group(0)
-            .stdin(Stdio::null())
+        // Its own session (and process group), so cancellation reaches the step's children
+        // too, and a restart finds them by session; killed at once if gantry dies.
+        let parent = std::process::id();
+        // SAFETY: between fork and exec only async-signal-safe calls (setsid, prctl, getppid,
+        // _exit), no allocation.
+        unsafe {
+            cmd.pre_exec(move || crate::sessions::detach_tied_to(parent));
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         Ok(cmd)
@@ -254,6 +318,13 @@ impl JobEnvironment for HostJob {
         let mut group = GroupGuard {
             pgid: child.id().and_then(|p| i32::try_from(p).ok()),
         };
+        if let Some(pid) = child.id() {
+            let record = self.sessions.clone();
+            // Losing the record only means a crash right now would leave this step to reap.
+            if let Err(e) = tokio::task::spawn_blocking(move || record.add(pid)).await {
+                tracing::warn!("recording a step's session: {e}");
+            }
+        }
         let readers = [
             child
                 .stdout
@@ -296,15 +367,17 @@ impl JobEnvironment for HostJob {
         ))
     }
 
+    /// Step scripts and file-command files (secrets in them) are private to gantry's user.
     async fn write_file(&self, path: &str, contents: &[u8]) -> Result<(), ExecutorError> {
-        if let Some(parent) = Path::new(path).parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
-        }
-        tokio::fs::write(path, contents)
-            .await
-            .map_err(|e| io_error(format!("writing {path}"), e))
+        let (path, data) = (PathBuf::from(path), contents.to_vec());
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = path.parent() {
+                crate::access::create_private_dirs(parent)?;
+            }
+            crate::access::Access::own().write_new(&path, &data)
+        })
+        .await
+        .map_err(|e| ExecutorError::Other(format!("writing a file: {e}")))?
     }
 
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {

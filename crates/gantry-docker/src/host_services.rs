@@ -41,6 +41,8 @@ impl DockerExecutor {
             .collect::<Result<Vec<_>, _>>()?;
         let setup = Setup {
             docker: self.client(),
+            owner: &self.owner,
+            scope: self.scope.as_deref(),
             spec,
             guard: ResourceGuard::new(self.client().clone(), spec.keep),
         };

@@ -22,6 +22,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::access::Access;
 use crate::agent::{MarkerScanner, request_script};
 use crate::docker::{HostDir, WORK_ROOT};
 use crate::resources::{ResourceGuard, remove_container};
@@ -66,6 +67,8 @@ pub(crate) struct DockerJob {
     seq: AtomicU64,
     /// Who owns the workspace (the container's user): `copy_in` archives with it.
     owner: tarball::Owner,
+    /// How files gantry writes for the container's user are handed to it.
+    access: Access,
     /// The job container's network mode; step containers join it.
     pub(crate) network: String,
     containers: JobContainers,
@@ -124,6 +127,7 @@ impl DockerJob {
             host_dir: started.host_dir,
             guard,
             seq: AtomicU64::new(0),
+            access: Access::for_user(started.owner),
             owner: started.owner,
             network: started.network,
             containers: started.containers,
@@ -182,9 +186,11 @@ impl DockerJob {
             .collect();
         let script = request_script(&request.argv, &env, &request.workdir);
         let host_file = self.host_dir.agent().join(&file);
-        tokio::fs::write(&host_file, script)
+        // The request carries the step's environment (secrets too): the container user's alone.
+        let (path, access) = (host_file.clone(), self.access);
+        tokio::task::spawn_blocking(move || access.write_new(&path, script.as_bytes()))
             .await
-            .map_err(|e| io_error("writing the step request", e))?;
+            .map_err(|e| ExecutorError::Other(format!("writing the step request: {e}")))??;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         let line = format!("{nonce} {AGENT_DIR}/{file}\n");
         agent.in_flight = Some(InFlight::new(&nonce));
@@ -315,10 +321,13 @@ impl DockerJob {
 /// Writes a file under RUNNER_TEMP's host directory without following links a step planted
 /// there (they could point at any file of this machine); `false` when the parent directory
 /// leads out of `root`.
-fn write_confined(root: &Path, host: &Path, data: &[u8]) -> Result<bool, ExecutorError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    create_parents(root, host)?;
+fn write_confined(
+    root: &Path,
+    host: &Path,
+    data: &[u8],
+    access: Access,
+) -> Result<bool, ExecutorError> {
+    create_parents(root, host, access)?;
     let ctx = |e| io_error(format!("writing {}", host.display()), e);
     let (Some(parent), Some(name)) = (host.parent(), host.file_name()) else {
         return Ok(false);
@@ -332,16 +341,8 @@ fn write_confined(root: &Path, host: &Path, data: &[u8]) -> Result<bool, Executo
     if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink()) {
         std::fs::remove_file(&target).map_err(ctx)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&target)
-        .map_err(ctx)?;
-    file.write_all(data).map_err(ctx)?;
-    // Steps append to file-command files; the container user may not be us.
-    set_mode(&target, 0o666)?;
+    // Steps append to file-command files: they belong to the container user, and only to it.
+    access.write_new(&target, data)?;
     Ok(true)
 }
 
@@ -406,14 +407,8 @@ fn running_as_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), ExecutorError> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| io_error(format!("setting permissions of {}", path.display()), e))
-}
-
-/// Creates missing parents of a temp file, writable by any container user.
-fn create_parents(root: &Path, file: &Path) -> Result<(), ExecutorError> {
+/// Creates missing parents of a temp file, for the container user.
+fn create_parents(root: &Path, file: &Path, access: Access) -> Result<(), ExecutorError> {
     let Some(parent) = file.parent() else {
         return Ok(());
     };
@@ -424,7 +419,7 @@ fn create_parents(root: &Path, file: &Path) -> Result<(), ExecutorError> {
         .map_err(|e| io_error(format!("creating {}", parent.display()), e))?;
     let mut dir = parent;
     while dir != root {
-        set_mode(dir, 0o777)?;
+        access.dir(dir)?;
         dir = match dir.parent() {
             Some(d) => d,
             None => break,
@@ -456,10 +451,11 @@ impl JobEnvironment for DockerJob {
             return self.upload_file(path, contents).await;
         };
         let root = self.host_dir.temp();
-        let data = contents.to_vec();
-        let written = tokio::task::spawn_blocking(move || write_confined(&root, &host, &data))
-            .await
-            .map_err(|e| ExecutorError::Other(format!("writing {path}: {e}")))??;
+        let (data, access) = (contents.to_vec(), self.access);
+        let written =
+            tokio::task::spawn_blocking(move || write_confined(&root, &host, &data, access))
+                .await
+                .map_err(|e| ExecutorError::Other(format!("writing {path}: {e}")))??;
         if written {
             return Ok(());
         }

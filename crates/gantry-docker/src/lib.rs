@@ -4,8 +4,10 @@
 //!   shell agent over the attached stdin, so a step costs a pipe write instead of a `docker exec`.
 //! * [`HostExecutor`]: steps as processes on this machine, in a per-job work directory.
 //! * [`RoutingExecutor`]: host-platform jobs to the host, the rest to Docker.
-//! * [`clean_all`]: removes everything gantry left in the engine (`gantry clean`).
+//! * [`clean`]: removes what gantry left in the engine, by [`Selection`]: one run's, one
+//!   [`Owner`]'s (a daemon's crash recovery), ended processes' (`gantry clean`), or all.
 
+mod access;
 mod agent;
 mod docker;
 mod externals;
@@ -14,17 +16,21 @@ mod host_services;
 mod interactive;
 mod job;
 mod options;
+mod owner;
+mod procs;
 mod resources;
 mod routing;
 mod services;
+mod sessions;
 mod step_container;
 mod tarball;
 
 pub use docker::DockerExecutor;
-pub use host::HostExecutor;
+pub use host::{HostExecutor, ReapReport};
+pub use owner::{LABEL_OWNER, LABEL_SCOPE, Owner, ProcessId};
 pub use resources::{
-    CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, clean_all, clean_run,
-    list_managed,
+    CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, Selection, clean,
+    clean_all, clean_run, list, list_managed,
 };
 pub use routing::RoutingExecutor;
 

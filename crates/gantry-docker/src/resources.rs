@@ -13,18 +13,70 @@ use bollard::query_parameters::{
 use gantry_runner::executor::ExecutorError;
 
 use crate::engine_error;
+use crate::owner::{LABEL_OWNER, LABEL_SCOPE, Owner};
 
 pub const LABEL_MANAGED: &str = "io.gantry.managed";
 pub const LABEL_RUN_ID: &str = "io.gantry.run-id";
 pub const LABEL_JOB: &str = "io.gantry.job";
 
 /// The labels put on every container, network and volume a job creates.
-pub(crate) fn labels(run_id: &str, job: &str) -> HashMap<String, String> {
-    HashMap::from([
+pub(crate) fn labels(
+    run_id: &str,
+    job: &str,
+    owner: &Owner,
+    scope: Option<&str>,
+) -> HashMap<String, String> {
+    let mut labels = HashMap::from([
         (LABEL_MANAGED.to_string(), "true".to_string()),
         (LABEL_RUN_ID.to_string(), run_id.to_string()),
         (LABEL_JOB.to_string(), job.to_string()),
-    ])
+        (LABEL_OWNER.to_string(), owner.label()),
+    ]);
+    if let Some(scope) = scope {
+        labels.insert(LABEL_SCOPE.to_string(), scope.to_string());
+    }
+    labels
+}
+
+/// Which of gantry's engine objects a cleanup removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Everything gantry created (`gantry clean --all`).
+    All,
+    /// One run's objects (`io.gantry.run-id`).
+    Run(String),
+    /// One owner's objects (a daemon's crash recovery).
+    Owner(Owner),
+    /// What processes of this machine that have ended left (`gantry clean`), in one scope
+    /// (`io.gantry.scope`: a repository) or any: never a running `gantry run`'s, a daemon's,
+    /// or another machine's.
+    Ended { scope: Option<String> },
+}
+
+impl Selection {
+    /// The engine's label filter; [`Selection::keeps`] decides the rest.
+    fn filter(&self) -> String {
+        match self {
+            Selection::All => format!("{LABEL_MANAGED}=true"),
+            Selection::Run(id) => format!("{LABEL_RUN_ID}={id}"),
+            Selection::Owner(owner) => format!("{LABEL_OWNER}={}", owner.label()),
+            Selection::Ended { .. } => LABEL_OWNER.to_string(),
+        }
+    }
+
+    fn keeps(&self, labels: Option<&HashMap<String, String>>) -> bool {
+        match self {
+            Selection::Ended { scope } => {
+                let label = |key| labels.and_then(|l| l.get(key));
+                let in_scope = scope.is_none() || label(LABEL_SCOPE) == scope.as_ref();
+                in_scope
+                    && label(LABEL_OWNER)
+                        .and_then(|o| Owner::parse(o))
+                        .is_some_and(|o| o.has_ended())
+            }
+            _ => true,
+        }
+    }
 }
 
 /// Engine objects owned by one job, in creation order.
@@ -177,19 +229,21 @@ pub struct CleanReport {
 }
 
 /// Removes every container, network and volume labelled `io.gantry.managed=true`, whatever run
-/// created it (`gantry clean`, crash recovery).
+/// or owner created it (`gantry clean --all`).
 pub async fn clean_all(docker: &Docker) -> Result<CleanReport, ExecutorError> {
-    clean(docker, None).await
+    clean(docker, &Selection::All).await
 }
 
 /// Removes what one run left (its containers, networks and volumes), e.g. after
 /// `--keep-containers` once the user is done looking.
 pub async fn clean_run(docker: &Docker, run_id: &str) -> Result<CleanReport, ExecutorError> {
-    clean(docker, Some(run_id)).await
+    clean(docker, &Selection::Run(run_id.to_string())).await
 }
 
-async fn clean(docker: &Docker, run_id: Option<&str>) -> Result<CleanReport, ExecutorError> {
-    let found = list_managed(docker, run_id).await?;
+/// Removes the selected objects, the images of docker actions among them, and the host job
+/// directories of removed job containers.
+pub async fn clean(docker: &Docker, selection: &Selection) -> Result<CleanReport, ExecutorError> {
+    let found = list(docker, selection).await?;
     let report = CleanReport {
         containers: found.containers.len(),
         networks: found.networks.len(),
@@ -198,7 +252,7 @@ async fn clean(docker: &Docker, run_id: Option<&str>) -> Result<CleanReport, Exe
     let mut resources: Resources = found.into();
     // Docker actions' images (`image: Dockerfile`) carry the labels too; not in the report,
     // whose shape callers already match.
-    resources.images = managed_images(docker, run_id).await?;
+    resources.images = managed_images(docker, selection).await?;
     let job_dirs = job_dirs(docker, &resources.containers).await;
     remove_all(docker, resources).await?;
     for dir in job_dirs {
@@ -243,12 +297,9 @@ async fn job_dirs(docker: &Docker, containers: &[String]) -> Vec<std::path::Path
 
 async fn managed_images(
     docker: &Docker,
-    run_id: Option<&str>,
+    selection: &Selection,
 ) -> Result<Vec<String>, ExecutorError> {
-    let label = match run_id {
-        Some(id) => format!("{LABEL_RUN_ID}={id}"),
-        None => format!("{LABEL_MANAGED}=true"),
-    };
+    let label = selection.filter();
     let filters = HashMap::from([("label", vec![label.as_str()])]);
     let images = docker
         .list_images(Some(
@@ -258,7 +309,11 @@ async fn managed_images(
         ))
         .await
         .map_err(|e| engine_error("listing images", e))?;
-    Ok(images.into_iter().map(|i| i.id).collect())
+    Ok(images
+        .into_iter()
+        .filter(|i| selection.keeps(Some(&i.labels)))
+        .map(|i| i.id)
+        .collect())
 }
 
 /// Lists managed objects, optionally only those of one run (tests use this to prove nothing
@@ -267,10 +322,16 @@ pub async fn list_managed(
     docker: &Docker,
     run_id: Option<&str>,
 ) -> Result<ManagedObjects, ExecutorError> {
-    let label = match run_id {
-        Some(id) => format!("{LABEL_RUN_ID}={id}"),
-        None => format!("{LABEL_MANAGED}=true"),
+    let selection = match run_id {
+        Some(id) => Selection::Run(id.to_string()),
+        None => Selection::All,
     };
+    list(docker, &selection).await
+}
+
+/// The selected containers, networks and volumes.
+pub async fn list(docker: &Docker, selection: &Selection) -> Result<ManagedObjects, ExecutorError> {
+    let label = selection.filter();
     let filters = HashMap::from([("label", vec![label.as_str()])]);
     let containers = docker
         .list_containers(Some(
@@ -298,12 +359,21 @@ pub async fn list_managed(
         .await
         .map_err(|e| engine_error("listing volumes", e))?;
     Ok(Resources {
-        containers: containers.into_iter().filter_map(|c| c.id).collect(),
-        networks: networks.into_iter().filter_map(|n| n.id).collect(),
+        containers: containers
+            .into_iter()
+            .filter(|c| selection.keeps(c.labels.as_ref()))
+            .filter_map(|c| c.id)
+            .collect(),
+        networks: networks
+            .into_iter()
+            .filter(|n| selection.keeps(n.labels.as_ref()))
+            .filter_map(|n| n.id)
+            .collect(),
         volumes: volumes
             .volumes
             .unwrap_or_default()
             .into_iter()
+            .filter(|v| selection.keeps(Some(&v.labels)))
             .map(|v| v.name)
             .collect(),
         images: Vec::new(),

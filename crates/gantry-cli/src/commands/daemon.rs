@@ -47,7 +47,8 @@ pub fn run(args: &DaemonArgs, _colors: Colors) -> Result<Outcome, CliError> {
 }
 
 async fn serve(config: Config) -> Result<(), DaemonCommandError> {
-    let mut launcher = EngineLauncher::connect(config.data_dir.join("host")).await;
+    let mut launcher =
+        EngineLauncher::connect(config.data_dir.join("host"), &config.instance_id()).await;
     match gantry_daemon::actions::action_source(&config) {
         Ok(source) => launcher = launcher.with_action_source(source),
         Err(e) => tracing::warn!(error = %e, "no action store: remote actions will fail"),

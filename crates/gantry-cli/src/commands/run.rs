@@ -671,7 +671,12 @@ async fn run_all(
     services: Option<&RunServices>,
 ) -> Result<Outcome, CliError> {
     // Without an engine, host jobs still run; container jobs fail with the reason.
-    let docker = engine::connect_docker().await.ok();
+    // Labelled with the repository, so `gantry clean` there removes what this run leaves.
+    let scope = engine::job_scope(&context.root);
+    let docker = engine::connect_docker()
+        .await
+        .ok()
+        .map(|d| d.with_scope(scope));
     let cancel = context.attempt.child_token();
     let run_ids = Arc::new(Mutex::new(Vec::new()));
     let watcher = tokio::spawn(watch_signals(
@@ -679,7 +684,9 @@ async fn run_all(
         docker.clone(),
         run_ids.clone(),
     ));
-    let host_dir = std::env::temp_dir().join("gantry-host");
+    // One base per user: the host executor refuses a base another user owns.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let host_dir = std::env::temp_dir().join(format!("gantry-host-{}", unsafe { libc::geteuid() }));
     let executor = engine::executor(docker, &host_dir);
     let debug = debug_options(context, &cancel);
     let mut outcome = Outcome::Clean;

@@ -10,6 +10,7 @@ mod fixtures;
 mod fixtures_dir;
 mod github_parity;
 mod graph;
+mod isolation;
 mod list;
 mod matrix_templates;
 mod options;

@@ -6,4 +6,5 @@ mod behaviour;
 mod common;
 mod docker;
 mod host;
+mod isolation;
 mod routing;
