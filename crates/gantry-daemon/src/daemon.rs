@@ -438,12 +438,15 @@ fn base_url(public_url: Option<&str>, addr: SocketAddr) -> String {
 }
 
 /// A `GITHUB_TOKEN` for one run: the repository owner's packages, read and write.
-fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAccess> {
+async fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAccess> {
     use gantry_packages::Scope;
     let registry = shared.registry.as_ref()?;
     let owner = repo.split('/').next().unwrap_or(repo);
     let ttl = Duration::from_secs(shared.config.packages.token_ttl_hours.max(1) * 3600);
-    match registry.mint_run_token(owner, &[Scope::ReadPackages, Scope::WritePackages], ttl) {
+    match registry
+        .mint_run_token(owner, &[Scope::ReadPackages, Scope::WritePackages], ttl)
+        .await
+    {
         Ok(token) => Some(crate::launcher::PackagesAccess {
             url: shared.base_url.clone(),
             token,
@@ -540,15 +543,16 @@ fn start_run(shared: &Arc<Shared>, claimed: ClaimedRun) {
     }
     shared.changed(id);
     tracing::info!(run = id, attempt = claimed.attempt, "run started");
-    let queued = queued_run(shared, claimed);
     let shared = shared.clone();
     shared.tasks.clone().spawn(async move {
+        // The run's package token is minted here: with PostgreSQL metadata it is a round trip.
+        let queued = queued_run(&shared, claimed).await;
         let outcome = execute(&shared, queued, token).await;
         finish(&shared, id, outcome).await;
     });
 }
 
-fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
+async fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
     let spec = claimed.spec;
     let repo = shared.config.repositories.get(&spec.repo);
     let workspace = shared
@@ -556,7 +560,7 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
         .data_dir
         .join("work")
         .join(format!("run-{}-{}", claimed.id, claimed.attempt));
-    let packages = run_token(shared, &spec.repo);
+    let packages = run_token(shared, &spec.repo).await;
     QueuedRun {
         packages,
         run_id: claimed.id,

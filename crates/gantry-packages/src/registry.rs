@@ -5,6 +5,7 @@ use crate::config::{Config, Visibility};
 use crate::db::{Db, TokenRow, now};
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::metadata::{Metadata, MetadataBackend, PgMeta};
 use crate::names;
 use crate::storage::{BlobStore, FsBlobStore};
 use std::sync::Arc;
@@ -41,7 +42,7 @@ pub struct GcReport {
 
 pub(crate) struct Inner {
     pub config: Config,
-    pub db: Db,
+    pub db: Box<dyn Metadata>,
     pub store: Arc<dyn BlobStore>,
 }
 
@@ -64,14 +65,21 @@ impl Registry {
         Registry::with_store(config, Arc::new(store)).await
     }
 
-    /// Opens the registry with another blob store (metadata stays in `data_dir/registry.db`).
+    /// Opens the registry with another blob store; metadata goes where `config.metadata` says.
     pub async fn with_store(config: Config, store: Arc<dyn BlobStore>) -> Result<Registry, Error> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
             path: dir.clone(),
             source,
         })?;
-        let db = Db::open(&dir.join("registry.db"))?;
+        let db: Box<dyn Metadata> = match &config.metadata {
+            MetadataBackend::Sqlite => Box::new(
+                Db::open(&dir.join("registry.db")).map_err(crate::metadata::MetadataError::from)?,
+            ),
+            MetadataBackend::Postgres { url, pool_size } => {
+                Box::new(PgMeta::connect(url, *pool_size).await?)
+            }
+        };
         let registry = Registry {
             inner: Arc::new(Inner { config, db, store }),
         };
@@ -87,7 +95,7 @@ impl Registry {
 
     /// Mints a run's `GITHUB_TOKEN`: it may touch only `owner`'s packages, with `scopes`, until
     /// `ttl` passes.
-    pub fn mint_run_token(
+    pub async fn mint_run_token(
         &self,
         owner: &str,
         scopes: &[Scope],
@@ -97,11 +105,12 @@ impl Registry {
             return Err(Error::InvalidOwner(owner.to_owned()));
         }
         self.create_token("github-actions[bot]", Some(owner), scopes, Some(ttl))
+            .await
     }
 
     /// Creates a token for `subject` (what `npm whoami` answers). `owner: None` grants every
     /// namespace, like an administrator's personal access token.
-    pub fn create_token(
+    pub async fn create_token(
         &self,
         subject: &str,
         owner: Option<&str>,
@@ -118,17 +127,20 @@ impl Registry {
             scopes: scopes_to_string(scopes),
             expires_at: ttl.map(|t| now().saturating_add(t.as_secs() as i64)),
         };
-        self.inner.db.insert_token(&hash_token(&secret), &row)?;
+        self.inner
+            .db
+            .insert_token(&hash_token(&secret), &row)
+            .await?;
         Ok(secret)
     }
 
     /// Revokes a token; `false` when it was unknown.
-    pub fn revoke_token(&self, token: &str) -> Result<bool, Error> {
-        Ok(self.inner.db.delete_token(&hash_token(token))?)
+    pub async fn revoke_token(&self, token: &str) -> Result<bool, Error> {
+        Ok(self.inner.db.delete_token(&hash_token(token)).await?)
     }
 
     /// Makes a package public or private. The package must exist.
-    pub fn set_visibility(
+    pub async fn set_visibility(
         &self,
         kind: PackageKind,
         name: &str,
@@ -137,7 +149,8 @@ impl Registry {
         if self
             .inner
             .db
-            .set_visibility(kind.as_str(), name, visibility)?
+            .set_visibility(kind.as_str(), name, visibility)
+            .await?
         {
             Ok(())
         } else {
@@ -154,7 +167,7 @@ impl Registry {
     /// their layers), stale uploads and expired tokens.
     pub async fn gc(&self) -> Result<GcReport, Error> {
         let inner = &self.inner;
-        let referenced = inner.db.referenced_digests()?;
+        let referenced = inner.db.referenced_digests().await?;
         let mut report = GcReport::default();
         for (digest, age) in inner.store.list().await? {
             if age < inner.config.gc_grace || referenced.contains(&digest.to_string()) {
@@ -162,13 +175,13 @@ impl Registry {
             }
             let size = inner.store.size(&digest).await?.unwrap_or(0);
             if inner.store.delete(&digest).await? {
-                inner.db.drop_blob_links(&digest.to_string())?;
+                inner.db.drop_blob_links(&digest.to_string()).await?;
                 report.blobs_removed += 1;
                 report.bytes_freed += size;
             }
         }
         report.uploads_removed = self.cleanup_uploads().await?;
-        inner.db.delete_expired_tokens()?;
+        inner.db.delete_expired_tokens().await?;
         Ok(report)
     }
 
@@ -179,9 +192,9 @@ impl Registry {
             .cleanup_uploads(inner.config.stale_upload_age)
             .await?;
         // Sessions whose file is gone are unknown uploads now.
-        for id in inner.db.upload_ids()? {
+        for id in inner.db.upload_ids().await? {
             if inner.store.upload_size(&id).await.is_err() {
-                inner.db.delete_upload(&id)?;
+                inner.db.delete_upload(&id).await?;
             }
         }
         Ok(removed)
