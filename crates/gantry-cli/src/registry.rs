@@ -100,7 +100,15 @@ impl RunRegistry {
         let handle = serve(data_dir, loopback).await?;
         let owner = repository.split_once('/').map(|(owner, _)| owner);
         let scopes = [Scope::ReadPackages, Scope::WritePackages];
-        let minted = owner.map(|o| handle.registry().mint_run_token(o, &scopes, RUN_TOKEN_TTL));
+        let minted = match owner {
+            Some(o) => Some(
+                handle
+                    .registry()
+                    .mint_run_token(o, &scopes, RUN_TOKEN_TTL)
+                    .await,
+            ),
+            None => None,
+        };
         let token = match minted {
             Some(Ok(token)) => Some(token),
             // Not a GitHub login (a local placeholder): the run keeps a token packages refuse.
@@ -173,7 +181,7 @@ impl RunRegistry {
         };
         if let Some(token) = &self.token {
             // Best effort: the token expires on its own anyway.
-            let _ = handle.registry().revoke_token(token);
+            let _ = handle.registry().revoke_token(token).await;
         }
         handle.shutdown().await;
     }

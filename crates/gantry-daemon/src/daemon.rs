@@ -241,8 +241,8 @@ impl Daemon {
         let registry = open_registry(&config).await?;
         // No run of this daemon runs yet: the tokens of runs a crash interrupted go (a
         // requeued run gets a new one when it starts again).
-        if let Some(registry) = &registry {
-            let revoked = registry.revoke_run_tokens()?;
+        if let Some(registry) = registry.as_ref().filter(|r| !r.is_shared()) {
+            let revoked = registry.revoke_run_tokens().await?;
             if revoked > 0 {
                 tracing::info!(revoked, "revoked the package tokens of earlier runs");
             }
@@ -462,12 +462,15 @@ fn base_url(public_url: Option<&str>, addr: SocketAddr) -> String {
 }
 
 /// A `GITHUB_TOKEN` for one run: the repository owner's packages, read and write.
-fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAccess> {
+async fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAccess> {
     use gantry_packages::Scope;
     let registry = shared.registry.as_ref()?;
     let owner = repo.split('/').next().unwrap_or(repo);
     let ttl = Duration::from_secs(shared.config.packages.token_ttl_hours.max(1) * 3600);
-    match registry.mint_run_token(owner, &[Scope::ReadPackages, Scope::WritePackages], ttl) {
+    match registry
+        .mint_run_token(owner, &[Scope::ReadPackages, Scope::WritePackages], ttl)
+        .await
+    {
         Ok(token) => Some(crate::launcher::PackagesAccess {
             url: shared.base_url.clone(),
             token,
@@ -481,11 +484,11 @@ fn run_token(shared: &Shared, repo: &str) -> Option<crate::launcher::PackagesAcc
 
 /// The run is over: its `GITHUB_TOKEN` stops working before the run is reported finished, so
 /// nothing that saw the run end can still use it.
-fn revoke_run_token(shared: &Shared, run: i64, token: Option<String>) {
+async fn revoke_run_token(shared: &Shared, run: i64, token: Option<String>) {
     let (Some(registry), Some(token)) = (&shared.registry, token) else {
         return;
     };
-    if let Err(e) = registry.revoke_token(&token) {
+    if let Err(e) = registry.revoke_token(&token).await {
         tracing::error!(run, error = %e, "cannot revoke the run's package token");
     }
 }
@@ -575,17 +578,19 @@ fn start_run(shared: &Arc<Shared>, claimed: ClaimedRun) {
     }
     shared.changed(id);
     tracing::info!(run = id, attempt = claimed.attempt, "run started");
-    let queued = queued_run(shared, claimed);
-    let run_token = queued.packages.as_ref().map(|p| p.token.clone());
+    let run_token_of = |queued: &QueuedRun| queued.packages.as_ref().map(|p| p.token.clone());
     let shared = shared.clone();
     shared.tasks.clone().spawn(async move {
+        // The run's package token is minted here: with PostgreSQL metadata it is a round trip.
+        let queued = queued_run(&shared, claimed).await;
+        let run_token = run_token_of(&queued);
         let outcome = execute(&shared, queued, token).await;
-        revoke_run_token(&shared, id, run_token);
+        revoke_run_token(&shared, id, run_token).await;
         finish(&shared, id, outcome).await;
     });
 }
 
-fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
+async fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
     let spec = claimed.spec;
     let repo = shared.config.repositories.get(&spec.repo);
     let workspace = shared
@@ -593,7 +598,7 @@ fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
         .data_dir
         .join("work")
         .join(format!("run-{}-{}", claimed.id, claimed.attempt));
-    let packages = run_token(shared, &spec.repo);
+    let packages = run_token(shared, &spec.repo).await;
     let services = shared.services.as_ref().map(|services| {
         let branch = repo.map_or("main", |r| r.default_branch.as_str());
         let scope = crate::services::run_scope(claimed.id, &spec.repo, &spec.git_ref, branch);

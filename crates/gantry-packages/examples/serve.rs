@@ -21,7 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let token = handle
         .registry()
-        .create_token("bench", None, &scopes, None)?;
+        .create_token("bench", None, &scopes, None)
+        .await?;
     std::fs::write(token_file, token)?;
     println!("listening on {}", handle.addr());
     tokio::signal::ctrl_c().await?;

@@ -46,20 +46,24 @@ fn kind_of(name: &str) -> PackageKind {
 
 impl Registry {
     /// Every package, npm first, then containers, each by name.
-    pub fn packages(&self) -> Result<Vec<PackageSummary>, Error> {
-        let rows = self.inner.db.admin_packages()?;
-        rows.into_iter().map(|row| self.summary(row)).collect()
+    pub async fn packages(&self) -> Result<Vec<PackageSummary>, Error> {
+        let rows = self.inner.db.admin_packages().await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.summary(row).await?);
+        }
+        Ok(out)
     }
 
-    fn summary(&self, row: AdminPackageRow) -> Result<PackageSummary, Error> {
+    async fn summary(&self, row: AdminPackageRow) -> Result<PackageSummary, Error> {
         let kind = if row.kind == PackageKind::Npm.as_str() {
             PackageKind::Npm
         } else {
             PackageKind::Container
         };
         let versions = match kind {
-            PackageKind::Npm => self.inner.db.npm_versions(&row.name)?.len(),
-            PackageKind::Container => self.inner.db.oci_manifest_digests(&row.name)?.len(),
+            PackageKind::Npm => self.inner.db.npm_versions(&row.name).await?.len(),
+            PackageKind::Container => self.inner.db.oci_manifest_digests(&row.name).await?.len(),
         };
         Ok(PackageSummary {
             kind,
@@ -71,25 +75,26 @@ impl Registry {
     }
 
     /// The package named `name` with its versions; `None` when there is none.
-    pub fn package(&self, name: &str) -> Result<Option<PackageDetail>, Error> {
+    pub async fn package(&self, name: &str) -> Result<Option<PackageDetail>, Error> {
         let kind = kind_of(name);
-        let Some(row) = self.inner.db.admin_package(kind.as_str(), name)? else {
+        let Some(row) = self.inner.db.admin_package(kind.as_str(), name).await? else {
             return Ok(None);
         };
-        let summary = self.summary(row)?;
+        let summary = self.summary(row).await?;
         let versions = match kind {
-            PackageKind::Npm => self.npm_versions(name)?,
-            PackageKind::Container => self.container_versions(name)?,
+            PackageKind::Npm => self.npm_versions(name).await?,
+            PackageKind::Container => self.container_versions(name).await?,
         };
         Ok(Some(PackageDetail { summary, versions }))
     }
 
-    fn npm_versions(&self, name: &str) -> Result<Vec<PackageVersion>, Error> {
-        let tags = self.inner.db.npm_tags(name)?;
+    async fn npm_versions(&self, name: &str) -> Result<Vec<PackageVersion>, Error> {
+        let tags = self.inner.db.npm_tags(name).await?;
         let mut versions: Vec<PackageVersion> = self
             .inner
             .db
-            .npm_versions(name)?
+            .npm_versions(name)
+            .await?
             .into_iter()
             .map(|row| PackageVersion {
                 tags: tags_for(&tags, &row.version),
@@ -101,12 +106,13 @@ impl Registry {
         Ok(versions)
     }
 
-    fn container_versions(&self, name: &str) -> Result<Vec<PackageVersion>, Error> {
-        let tags = self.inner.db.oci_tag_digests(name)?;
+    async fn container_versions(&self, name: &str) -> Result<Vec<PackageVersion>, Error> {
+        let tags = self.inner.db.oci_tag_digests(name).await?;
         let versions = self
             .inner
             .db
-            .oci_manifest_digests(name)?
+            .oci_manifest_digests(name)
+            .await?
             .into_iter()
             .map(|digest| PackageVersion {
                 tags: tags_for(&tags, &digest),
@@ -119,14 +125,20 @@ impl Registry {
 
     /// Deletes a package and all its versions; `false` when there was none. The bytes go with
     /// the next [`Registry::gc`].
-    pub fn delete_package(&self, name: &str) -> Result<bool, Error> {
+    pub async fn delete_package(&self, name: &str) -> Result<bool, Error> {
         let kind = kind_of(name);
-        if self.inner.db.admin_package(kind.as_str(), name)?.is_none() {
+        if self
+            .inner
+            .db
+            .admin_package(kind.as_str(), name)
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
         match kind {
-            PackageKind::Npm => self.inner.db.npm_delete(name)?,
-            PackageKind::Container => self.inner.db.oci_delete_repository(name)?,
+            PackageKind::Npm => self.inner.db.npm_delete(name).await?,
+            PackageKind::Container => self.inner.db.oci_delete_repository(name).await?,
         }
         Ok(true)
     }
@@ -134,25 +146,25 @@ impl Registry {
     /// Deletes one version: an npm version, or a container manifest named by digest or by one
     /// of its tags (with every tag naming it, as GitHub deletes a container version). Deleting
     /// the last npm version deletes the package, as npm does. `false` when there was none.
-    pub fn delete_version(&self, name: &str, version: &str) -> Result<bool, Error> {
+    pub async fn delete_version(&self, name: &str, version: &str) -> Result<bool, Error> {
         match kind_of(name) {
-            PackageKind::Npm => self.delete_npm_version(name, version),
+            PackageKind::Npm => self.delete_npm_version(name, version).await,
             PackageKind::Container => {
                 let digest = if version.contains(':') {
                     Some(version.to_owned())
                 } else {
-                    self.inner.db.tag(name, version)?
+                    self.inner.db.tag(name, version).await?
                 };
                 match digest {
-                    Some(digest) => Ok(self.inner.db.delete_manifest(name, &digest)?),
+                    Some(digest) => Ok(self.inner.db.delete_manifest(name, &digest).await?),
                     None => Ok(false),
                 }
             }
         }
     }
 
-    fn delete_npm_version(&self, name: &str, version: &str) -> Result<bool, Error> {
-        let rows = self.inner.db.npm_versions(name)?;
+    async fn delete_npm_version(&self, name: &str, version: &str) -> Result<bool, Error> {
+        let rows = self.inner.db.npm_versions(name).await?;
         if !rows.iter().any(|r| r.version == version) {
             return Ok(false);
         }
@@ -162,14 +174,14 @@ impl Registry {
             .filter(|v| *v != version)
             .collect();
         if remaining.is_empty() {
-            self.inner.db.npm_delete(name)?;
+            self.inner.db.npm_delete(name).await?;
             return Ok(true);
         }
         let mut changes = vec![NpmChange::RemoveVersion {
             version: version.to_owned(),
         }];
         // `latest` must keep naming a version: npm moves it to the highest one left.
-        let latest = self.inner.db.npm_tags(name)?;
+        let latest = self.inner.db.npm_tags(name).await?;
         let latest_gone = latest.iter().any(|(t, v)| t == "latest" && v == version);
         if latest_gone && let Some(highest) = highest_version(&remaining) {
             changes.push(NpmChange::SetTag {
@@ -177,7 +189,7 @@ impl Registry {
                 version: highest,
             });
         }
-        self.inner.db.npm_apply(name, &changes)?;
+        self.inner.db.npm_apply(name, &changes).await?;
         Ok(true)
     }
 }

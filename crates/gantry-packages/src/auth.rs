@@ -2,7 +2,8 @@
 //! per-package visibility.
 
 use crate::config::Visibility;
-use crate::db::{Db, TokenRow, now};
+use crate::db::{TokenRow, now};
+use crate::metadata::Metadata;
 use axum::http;
 use base64::Engine as _;
 use http::HeaderMap;
@@ -134,13 +135,14 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Option<Result<String, Deni
 
 /// Resolves the request's credentials to a principal. Wrong or expired credentials are an error
 /// even where anonymous access would do: a client should learn its token is bad.
-pub(crate) fn principal(db: &Db, headers: &HeaderMap) -> Result<Principal, Denied> {
+pub(crate) async fn principal(db: &dyn Metadata, headers: &HeaderMap) -> Result<Principal, Denied> {
     let Some(token) = presented_token(headers) else {
         return Ok(Principal::Anonymous);
     };
     let token = token?;
     let row = db
         .token(&hash_token(&token))
+        .await
         .ok()
         .flatten()
         .ok_or(Denied::BadCredentials)?;

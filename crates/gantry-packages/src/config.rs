@@ -34,8 +34,10 @@ impl Visibility {
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Blobs live under `data_dir/blobs`, upload temp files under `data_dir/uploads`, metadata
-    /// in `data_dir/registry.db`.
+    /// in `data_dir/registry.db` (unless `metadata` names PostgreSQL).
     pub data_dir: PathBuf,
+    /// Where packages, versions, tags, tokens and upload sessions are recorded.
+    pub metadata: crate::metadata::MetadataBackend,
     /// Largest single OCI blob accepted (413 beyond).
     pub max_blob_size: u64,
     /// Largest manifest accepted (413 beyond). The distribution registry uses 4 MiB.
@@ -64,6 +66,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Config {
         Config {
             data_dir: data_dir.into(),
+            metadata: crate::metadata::MetadataBackend::Sqlite,
             max_blob_size: 10 * 1024 * 1024 * 1024,
             max_manifest_size: 4 * 1024 * 1024,
             max_npm_publish_size: 256 * 1024 * 1024,

@@ -11,7 +11,7 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error("metadata database: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[from] crate::metadata::MetadataError),
     #[error("blob storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
     #[error("cannot bind {addr}: {source}")]

@@ -5,6 +5,7 @@ use crate::config::{Config, Visibility};
 use crate::db::{Db, TokenRow, now};
 use crate::digest::Digest;
 use crate::error::Error;
+use crate::metadata::{Metadata, MetadataBackend, PgMeta};
 use crate::names;
 use crate::storage::{BlobStore, FsBlobStore};
 use std::sync::Arc;
@@ -44,7 +45,7 @@ pub struct GcReport {
 
 pub(crate) struct Inner {
     pub config: Config,
-    pub db: Db,
+    pub db: Box<dyn Metadata>,
     pub store: Arc<dyn BlobStore>,
 }
 
@@ -67,19 +68,32 @@ impl Registry {
         Registry::with_store(config, Arc::new(store)).await
     }
 
-    /// Opens the registry with another blob store (metadata stays in `data_dir/registry.db`).
+    /// Opens the registry with another blob store; metadata goes where `config.metadata` says.
     pub async fn with_store(config: Config, store: Arc<dyn BlobStore>) -> Result<Registry, Error> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir {
             path: dir.clone(),
             source,
         })?;
-        let db = Db::open(&dir.join("registry.db"))?;
+        let db: Box<dyn Metadata> = match &config.metadata {
+            MetadataBackend::Sqlite => Box::new(
+                Db::open(&dir.join("registry.db")).map_err(crate::metadata::MetadataError::from)?,
+            ),
+            MetadataBackend::Postgres { url, pool_size } => {
+                Box::new(PgMeta::connect(url, *pool_size).await?)
+            }
+        };
         let registry = Registry {
             inner: Arc::new(Inner { config, db, store }),
         };
         registry.cleanup_uploads().await?;
         Ok(registry)
+    }
+
+    /// Whether other processes may serve the same metadata (PostgreSQL): then nothing may
+    /// assume that tokens or uploads it does not know of are leftovers of its own.
+    pub fn is_shared(&self) -> bool {
+        !matches!(self.inner.config.metadata, MetadataBackend::Sqlite)
     }
 
     /// The HTTP routes of both registries, rooted at `/` (`/v2/...` for OCI, everything else for
@@ -90,7 +104,7 @@ impl Registry {
 
     /// Mints a run's `GITHUB_TOKEN`: it may touch only `owner`'s packages, with `scopes`, until
     /// `ttl` passes.
-    pub fn mint_run_token(
+    pub async fn mint_run_token(
         &self,
         owner: &str,
         scopes: &[Scope],
@@ -100,19 +114,21 @@ impl Registry {
             return Err(Error::InvalidOwner(owner.to_owned()));
         }
         self.create_token(RUN_SUBJECT, Some(owner), scopes, Some(ttl))
+            .await
     }
 
     /// Revokes every run token ([`Registry::mint_run_token`]) at once, expired or not, and
-    /// returns how many there were. For a process that owns the registry alone (the daemon
-    /// holds its data directory's lock): at its start no run of it is running, so the tokens
-    /// of runs a crash interrupted must stop working.
-    pub fn revoke_run_tokens(&self) -> Result<usize, Error> {
-        Ok(self.inner.db.delete_tokens_of(RUN_SUBJECT)?)
+    /// returns how many there were. Only for a process that owns the registry alone (the daemon
+    /// holds its data directory's lock, and the metadata is its own SQLite): at its start no
+    /// run of it is running, so the tokens of runs a crash interrupted must stop working. With
+    /// metadata shared by several daemons ([`Registry::is_shared`]) it would revoke the others'.
+    pub async fn revoke_run_tokens(&self) -> Result<usize, Error> {
+        Ok(self.inner.db.delete_tokens_of(RUN_SUBJECT).await?)
     }
 
     /// Creates a token for `subject` (what `npm whoami` answers). `owner: None` grants every
     /// namespace, like an administrator's personal access token.
-    pub fn create_token(
+    pub async fn create_token(
         &self,
         subject: &str,
         owner: Option<&str>,
@@ -129,17 +145,20 @@ impl Registry {
             scopes: scopes_to_string(scopes),
             expires_at: ttl.map(|t| now().saturating_add(t.as_secs() as i64)),
         };
-        self.inner.db.insert_token(&hash_token(&secret), &row)?;
+        self.inner
+            .db
+            .insert_token(&hash_token(&secret), &row)
+            .await?;
         Ok(secret)
     }
 
     /// Revokes a token; `false` when it was unknown.
-    pub fn revoke_token(&self, token: &str) -> Result<bool, Error> {
-        Ok(self.inner.db.delete_token(&hash_token(token))?)
+    pub async fn revoke_token(&self, token: &str) -> Result<bool, Error> {
+        Ok(self.inner.db.delete_token(&hash_token(token)).await?)
     }
 
     /// Makes a package public or private. The package must exist.
-    pub fn set_visibility(
+    pub async fn set_visibility(
         &self,
         kind: PackageKind,
         name: &str,
@@ -148,7 +167,8 @@ impl Registry {
         if self
             .inner
             .db
-            .set_visibility(kind.as_str(), name, visibility)?
+            .set_visibility(kind.as_str(), name, visibility)
+            .await?
         {
             Ok(())
         } else {
@@ -165,7 +185,7 @@ impl Registry {
     /// their layers), stale uploads and expired tokens.
     pub async fn gc(&self) -> Result<GcReport, Error> {
         let inner = &self.inner;
-        let referenced = inner.db.referenced_digests()?;
+        let referenced = inner.db.referenced_digests().await?;
         let mut report = GcReport::default();
         for (digest, age) in inner.store.list().await? {
             if age < inner.config.gc_grace || referenced.contains(&digest.to_string()) {
@@ -173,13 +193,13 @@ impl Registry {
             }
             let size = inner.store.size(&digest).await?.unwrap_or(0);
             if inner.store.delete(&digest).await? {
-                inner.db.drop_blob_links(&digest.to_string())?;
+                inner.db.drop_blob_links(&digest.to_string()).await?;
                 report.blobs_removed += 1;
                 report.bytes_freed += size;
             }
         }
         report.uploads_removed = self.cleanup_uploads().await?;
-        inner.db.delete_expired_tokens()?;
+        inner.db.delete_expired_tokens().await?;
         Ok(report)
     }
 
@@ -190,9 +210,9 @@ impl Registry {
             .cleanup_uploads(inner.config.stale_upload_age)
             .await?;
         // Sessions whose file is gone are unknown uploads now.
-        for id in inner.db.upload_ids()? {
+        for id in inner.db.upload_ids().await? {
             if inner.store.upload_size(&id).await.is_err() {
-                inner.db.delete_upload(&id)?;
+                inner.db.delete_upload(&id).await?;
             }
         }
         Ok(removed)

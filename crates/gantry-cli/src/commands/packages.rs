@@ -51,6 +51,7 @@ async fn serve_until_interrupted(
     let token = handle
         .registry()
         .create_token(ADMIN_SUBJECT, None, &all, None)
+        .await
         .map_err(RegistryError::from)?;
     let addr = handle.addr();
     output::print(&format!(
@@ -59,7 +60,7 @@ async fn serve_until_interrupted(
     output::note("gantry packages: serving until Ctrl-C\n");
     stop.recv().await;
     // The administrator token lives only as long as this server.
-    let _ = handle.registry().revoke_token(&token);
+    let _ = handle.registry().revoke_token(&token).await;
     handle.shutdown().await;
     Ok(Outcome::Clean)
 }
@@ -90,7 +91,7 @@ impl StopSignals {
 
 async fn list(data_dir: Option<&Path>) -> Result<Outcome, CliError> {
     let registry = registry::open(data_dir).await?;
-    let packages = registry.packages().map_err(RegistryError::from)?;
+    let packages = registry.packages().await.map_err(RegistryError::from)?;
     if packages.is_empty() {
         output::note("no packages\n");
         return Ok(Outcome::Clean);
@@ -114,6 +115,7 @@ async fn show(data_dir: Option<&Path>, name: &str) -> Result<Outcome, CliError> 
     let registry = registry::open(data_dir).await?;
     let detail = registry
         .package(name)
+        .await
         .map_err(RegistryError::from)?
         .ok_or_else(|| RegistryError::NoSuchPackage(name.to_owned()))?;
     output::print(&render_detail(&detail))?;
@@ -144,24 +146,29 @@ async fn delete(data_dir: Option<&Path>, spec: &str) -> Result<Outcome, CliError
     let registry = registry::open(data_dir).await?;
     match split_spec(spec) {
         (name, None) => {
-            if !registry.delete_package(name).map_err(RegistryError::from)? {
+            if !registry
+                .delete_package(name)
+                .await
+                .map_err(RegistryError::from)?
+            {
                 return Err(RegistryError::NoSuchPackage(name.to_owned()).into());
             }
         }
-        (name, Some(version)) => delete_version(&registry, name, version)?,
+        (name, Some(version)) => delete_version(&registry, name, version).await?,
     }
     output::print(&format!("deleted {spec}\n"))?;
     Ok(Outcome::Clean)
 }
 
-fn delete_version(registry: &Registry, name: &str, version: &str) -> Result<(), CliError> {
+async fn delete_version(registry: &Registry, name: &str, version: &str) -> Result<(), CliError> {
     if registry
         .delete_version(name, version)
+        .await
         .map_err(RegistryError::from)?
     {
         return Ok(());
     }
-    let known = registry.package(name).map_err(RegistryError::from)?;
+    let known = registry.package(name).await.map_err(RegistryError::from)?;
     Err(match known {
         None => RegistryError::NoSuchPackage(name.to_owned()),
         Some(_) => RegistryError::NoSuchVersion {
@@ -203,6 +210,7 @@ async fn create_token(
     let subject = owner.unwrap_or(ADMIN_SUBJECT);
     let token = registry
         .create_token(subject, owner, &scopes, None)
+        .await
         .map_err(RegistryError::from)?;
     output::print(&format!("{token}\n"))?;
     Ok(Outcome::Clean)

@@ -49,8 +49,8 @@ impl NpmError {
     }
 }
 
-impl From<rusqlite::Error> for NpmError {
-    fn from(e: rusqlite::Error) -> NpmError {
+impl From<crate::metadata::MetadataError> for NpmError {
+    fn from(e: crate::metadata::MetadataError) -> NpmError {
         tracing::error!("metadata database: {e}");
         NpmError::new(StatusCode::INTERNAL_SERVER_ERROR, "metadata database error")
     }
@@ -187,12 +187,12 @@ async fn handle(app: App, route: Route, req: Request) -> Result<Response, NpmErr
         headers: parts.headers,
     };
     match (route, parts.method) {
-        (Route::Whoami, Method::GET) => whoami(&ctx),
+        (Route::Whoami, Method::GET) => whoami(&ctx).await,
         (Route::AuditBulk, Method::POST) => Ok(json(StatusCode::OK, serde_json::json!({}))),
         (Route::DistTags(name, tag), m) => {
             packument::dist_tags_handler(&ctx, &name, tag.as_deref(), m, body).await
         }
-        (Route::Package(name, _), Method::GET) => packument::get(&ctx, &name),
+        (Route::Package(name, _), Method::GET) => packument::get(&ctx, &name).await,
         (Route::Package(name, rev), Method::PUT) => {
             publish::put(&ctx, &name, rev.as_deref(), body).await
         }
@@ -202,7 +202,9 @@ async fn handle(app: App, route: Route, req: Request) -> Result<Response, NpmErr
         (Route::Tarball(name, file), Method::GET | Method::HEAD) => {
             packument::tarball(&ctx, &name, &file).await
         }
-        (Route::Tarball(name, file), Method::DELETE) => publish::delete_tarball(&ctx, &name, &file),
+        (Route::Tarball(name, file), Method::DELETE) => {
+            publish::delete_tarball(&ctx, &name, &file).await
+        }
         _ => Err(NpmError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed here",
@@ -219,8 +221,9 @@ struct Ctx {
 
 impl Ctx {
     /// Checks `access` to package `name` (owner = its scope).
-    fn check(&self, name: &str, access: Access) -> Result<Principal, NpmError> {
-        let who = auth::principal(&self.app.db, &self.headers)
+    async fn check(&self, name: &str, access: Access) -> Result<Principal, NpmError> {
+        let who = auth::principal(&*self.app.db, &self.headers)
+            .await
             .map_err(|d| NpmError::denied(&self.app, d))?;
         let Some(owner) = names::npm_scope(name) else {
             // No upstream proxy: unscoped packages do not exist here, and cannot be published.
@@ -232,7 +235,7 @@ impl Ctx {
                 ))
             });
         };
-        let visibility = self.app.db.package(NPM, name)?;
+        let visibility = self.app.db.package(NPM, name).await?;
         auth::authorize(&who, owner, visibility, access)
             .map_err(|d| NpmError::denied(&self.app, d))?;
         Ok(who)
@@ -262,8 +265,11 @@ fn json(status: StatusCode, value: serde_json::Value) -> Response {
         .into_response()
 }
 
-fn whoami(ctx: &Ctx) -> Result<Response, NpmError> {
-    match auth::principal(&ctx.app.db, &ctx.headers).map_err(|d| NpmError::denied(&ctx.app, d))? {
+async fn whoami(ctx: &Ctx) -> Result<Response, NpmError> {
+    match auth::principal(&*ctx.app.db, &ctx.headers)
+        .await
+        .map_err(|d| NpmError::denied(&ctx.app, d))?
+    {
         Principal::Token(t) => Ok(json(
             StatusCode::OK,
             serde_json::json!({ "username": t.subject }),

@@ -49,11 +49,11 @@ pub(super) struct Package {
     pub tags: Vec<(String, String)>,
 }
 
-pub(super) fn load(ctx: &Ctx, name: &str) -> Result<Option<Package>, NpmError> {
-    let Some((rev, created, modified)) = ctx.app.db.npm_package(name)? else {
+pub(super) async fn load(ctx: &Ctx, name: &str) -> Result<Option<Package>, NpmError> {
+    let Some((rev, created, modified)) = ctx.app.db.npm_package(name).await? else {
         return Ok(None);
     };
-    let mut versions = ctx.app.db.npm_versions(name)?;
+    let mut versions = ctx.app.db.npm_versions(name).await?;
     versions.sort_by(|a, b| {
         match (
             semver::Version::parse(&a.version),
@@ -63,7 +63,7 @@ pub(super) fn load(ctx: &Ctx, name: &str) -> Result<Option<Package>, NpmError> {
             _ => a.version.cmp(&b.version),
         }
     });
-    let tags = ctx.app.db.npm_tags(name)?;
+    let tags = ctx.app.db.npm_tags(name).await?;
     Ok(Some(Package {
         rev,
         created,
@@ -160,9 +160,11 @@ fn abbreviated(ctx: &Ctx, name: &str, pkg: &Package) -> Value {
 
 /// `GET /<name>`: the abbreviated form when the client asks for it (npm install), the full
 /// packument otherwise and always for `?write=true` (deprecate, unpublish).
-pub(super) fn get(ctx: &Ctx, name: &str) -> Result<Response, NpmError> {
-    ctx.check(name, Access::Read)?;
-    let pkg = load(ctx, name)?.ok_or_else(|| NpmError::not_found(name))?;
+pub(super) async fn get(ctx: &Ctx, name: &str) -> Result<Response, NpmError> {
+    ctx.check(name, Access::Read).await?;
+    let pkg = load(ctx, name)
+        .await?
+        .ok_or_else(|| NpmError::not_found(name))?;
     let wants_abbreviated =
         header_str(&ctx.headers, "accept").is_some_and(|a| a.contains(ABBREVIATED));
     if wants_abbreviated && ctx.param("write").as_deref() != Some("true") {
@@ -178,11 +180,12 @@ pub(super) fn get(ctx: &Ctx, name: &str) -> Result<Response, NpmError> {
 
 /// `GET /<name>/-/<file>.tgz`.
 pub(super) async fn tarball(ctx: &Ctx, name: &str, file: &str) -> Result<Response, NpmError> {
-    ctx.check(name, Access::Read)?;
+    ctx.check(name, Access::Read).await?;
     let digest = ctx
         .app
         .db
-        .npm_tarball(name, file)?
+        .npm_tarball(name, file)
+        .await?
         .ok_or_else(|| NpmError::not_found(format!("{name}/-/{file}")))?;
     let digest = Digest::parse(&digest)
         .map_err(|e| NpmError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -213,8 +216,10 @@ pub(super) async fn dist_tags_handler(
     } else {
         Access::Write
     };
-    ctx.check(name, access)?;
-    let pkg = load(ctx, name)?.ok_or_else(|| NpmError::not_found(name))?;
+    ctx.check(name, access).await?;
+    let pkg = load(ctx, name)
+        .await?
+        .ok_or_else(|| NpmError::not_found(name))?;
     let change = match (method, tag) {
         (Method::GET, None) => return Ok(json(StatusCode::OK, dist_tags(&pkg.tags))),
         (Method::GET, Some(tag)) => {
@@ -234,8 +239,8 @@ pub(super) async fn dist_tags_handler(
             ));
         }
     };
-    ctx.app.db.npm_apply(name, &[change])?;
-    let tags = ctx.app.db.npm_tags(name)?;
+    ctx.app.db.npm_apply(name, &[change]).await?;
+    let tags = ctx.app.db.npm_tags(name).await?;
     Ok(json(StatusCode::OK, dist_tags(&tags)))
 }
 
@@ -273,10 +278,11 @@ fn remove_tag(pkg: &Package, tag: &str) -> Result<NpmChange, NpmError> {
 }
 
 /// Records the package on first publish so visibility and owner apply.
-pub(super) fn ensure_package(ctx: &Ctx, name: &str) -> Result<(), NpmError> {
+pub(super) async fn ensure_package(ctx: &Ctx, name: &str) -> Result<(), NpmError> {
     let owner = names::npm_scope(name).unwrap_or(name).to_ascii_lowercase();
     ctx.app
         .db
-        .ensure_package(NPM, name, &owner, ctx.app.config.default_visibility)?;
+        .ensure_package(NPM, name, &owner, ctx.app.config.default_visibility)
+        .await?;
     Ok(())
 }

@@ -22,7 +22,7 @@ pub(super) async fn put(
     rev: Option<&str>,
     body: Body,
 ) -> Result<Response, NpmError> {
-    ctx.check(name, Access::Write)?;
+    ctx.check(name, Access::Write).await?;
     let bytes = read_body(&ctx.headers, body, ctx.app.config.max_npm_publish_size).await?;
     let doc: Value = serde_json::from_slice(&bytes)
         .map_err(|e| NpmError::bad_request(format!("body is not a JSON packument: {e}")))?;
@@ -35,7 +35,7 @@ pub(super) async fn put(
             "packument name does not match the URL's {name}"
         )));
     }
-    let pkg = load(ctx, name)?;
+    let pkg = load(ctx, name).await?;
     if let (Some(rev), Some(pkg)) = (rev, &pkg)
         && rev != rev_string(name, pkg.rev)
     {
@@ -52,13 +52,18 @@ pub(super) async fn put(
         publish_changes(ctx, name, &doc, pkg.as_ref()).await?
     } else {
         let pkg = pkg.ok_or_else(|| NpmError::not_found(name))?;
-        update_changes(ctx, name, &doc, &pkg, rev.is_some())?
+        update_changes(ctx, name, &doc, &pkg, rev.is_some()).await?
     };
     if !changes.is_empty() {
-        ctx.app.db.npm_apply(name, &changes)?;
-        ensure_package(ctx, name)?;
+        ctx.app.db.npm_apply(name, &changes).await?;
+        ensure_package(ctx, name).await?;
     }
-    let current = ctx.app.db.npm_package(name)?.map_or(0, |(rev, _, _)| rev);
+    let current = ctx
+        .app
+        .db
+        .npm_package(name)
+        .await?
+        .map_or(0, |(rev, _, _)| rev);
     Ok(json(
         StatusCode::OK,
         serde_json::json!({ "ok": true, "id": name, "rev": rev_string(name, current) }),
@@ -230,7 +235,7 @@ fn verify_dist(manifest: &mut Value, data: &[u8]) -> Result<(), NpmError> {
 
 /// A packument without attachments: `npm deprecate` (changed `deprecated` fields) or, on the
 /// `-rev` path, `npm unpublish <name>@<version>` (versions and dist-tags removed).
-fn update_changes(
+async fn update_changes(
     ctx: &Ctx,
     name: &str,
     doc: &Value,
@@ -279,7 +284,7 @@ fn update_changes(
             })
             .collect();
         if !removed.is_empty() {
-            ctx.check(name, Access::Delete)?;
+            ctx.check(name, Access::Delete).await?;
         }
         changes.extend(removed);
         changes.extend(retag(doc, pkg, versions));
@@ -313,8 +318,10 @@ fn retag(doc: &Value, pkg: &Package, remaining: &Map<String, Value>) -> Vec<NpmC
 
 /// `DELETE /<name>/-rev/<rev>`: the whole package (`npm unpublish --force`, or its last version).
 pub(super) async fn delete_package(ctx: &Ctx, name: &str, rev: &str) -> Result<Response, NpmError> {
-    ctx.check(name, Access::Delete)?;
-    let pkg = load(ctx, name)?.ok_or_else(|| NpmError::not_found(name))?;
+    ctx.check(name, Access::Delete).await?;
+    let pkg = load(ctx, name)
+        .await?
+        .ok_or_else(|| NpmError::not_found(name))?;
     if rev != rev_string(name, pkg.rev) {
         return Err(NpmError::new(
             StatusCode::CONFLICT,
@@ -322,15 +329,19 @@ pub(super) async fn delete_package(ctx: &Ctx, name: &str, rev: &str) -> Result<R
         ));
     }
     // Tarballs become unreferenced and go with the next gc.
-    ctx.app.db.npm_delete(name)?;
+    ctx.app.db.npm_delete(name).await?;
     Ok(json(StatusCode::OK, serde_json::json!({ "ok": true })))
 }
 
 /// `DELETE /<name>/-/<file>/-rev/<rev>`: the last step of unpublishing a version. The version
 /// is already gone from the packument; the bytes go with the next gc.
-pub(super) fn delete_tarball(ctx: &Ctx, name: &str, file: &str) -> Result<Response, NpmError> {
-    ctx.check(name, Access::Delete)?;
-    if ctx.app.db.npm_tarball(name, file)?.is_some() {
+pub(super) async fn delete_tarball(
+    ctx: &Ctx,
+    name: &str,
+    file: &str,
+) -> Result<Response, NpmError> {
+    ctx.check(name, Access::Delete).await?;
+    if ctx.app.db.npm_tarball(name, file).await?.is_some() {
         return Err(NpmError::new(
             StatusCode::CONFLICT,
             format!("{file} still belongs to a published version; unpublish the version first"),

@@ -89,7 +89,7 @@ pub(super) async fn blob(
     } else {
         Access::Read
     };
-    ctx.check(name, access)?;
+    ctx.check(name, access).await?;
     let digest = parse_digest(digest)?;
     let unknown = || {
         OciError::new(
@@ -99,7 +99,7 @@ pub(super) async fn blob(
         )
     };
     if method == Method::DELETE {
-        let unlinked = ctx.app.db.unlink_blob(name, &digest.to_string())?;
+        let unlinked = ctx.app.db.unlink_blob(name, &digest.to_string()).await?;
         // The bytes stay until gc: another repository or manifest may still use them.
         return if unlinked {
             Ok(StatusCode::ACCEPTED.into_response())
@@ -114,7 +114,7 @@ pub(super) async fn blob(
             "method not allowed on blobs",
         ));
     }
-    let size = match ctx.app.db.blob_linked(name, &digest.to_string())? {
+    let size = match ctx.app.db.blob_linked(name, &digest.to_string()).await? {
         true => ctx.app.store.size(&digest).await?,
         false => None,
     };
@@ -188,7 +188,7 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
 
 /// `POST /v2/<name>/blobs/uploads/`: mount, monolithic upload, or a new session.
 pub(super) async fn start_upload(ctx: &Ctx, name: &str, body: Body) -> Result<Response, OciError> {
-    ctx.check(name, Access::Write)?;
+    ctx.check(name, Access::Write).await?;
     if let Some(mount) = ctx.param("mount")
         && let Some(response) = try_mount(ctx, name, &mount).await?
     {
@@ -207,7 +207,7 @@ pub(super) async fn start_upload(ctx: &Ctx, name: &str, body: Body) -> Result<Re
         };
         return finish(ctx, name, &id, &digest, body_stream(body)).await;
     }
-    ctx.app.db.insert_upload(&id, name)?;
+    ctx.app.db.insert_upload(&id, name).await?;
     Ok(upload_status(StatusCode::ACCEPTED, name, &id, 0))
 }
 
@@ -221,16 +221,16 @@ async fn try_mount(ctx: &Ctx, name: &str, mount: &str) -> Result<Option<Response
     else {
         return Ok(None);
     };
-    if ctx.check(&from, Access::Read).is_err()
-        || !ctx.app.db.blob_linked(&from, &digest.to_string())?
+    if ctx.check(&from, Access::Read).await.is_err()
+        || !ctx.app.db.blob_linked(&from, &digest.to_string()).await?
     {
         return Ok(None);
     }
     if ctx.app.store.size(&digest).await?.is_none() {
         return Ok(None);
     }
-    ctx.app.db.link_blob(name, &digest.to_string())?;
-    ctx.ensure_package(name)?;
+    ctx.app.db.link_blob(name, &digest.to_string()).await?;
+    ctx.ensure_package(name).await?;
     Ok(Some(created(name, &digest)))
 }
 
@@ -249,13 +249,13 @@ async fn finish(
         store.commit(id, digest).await
     }
     .await;
-    ctx.app.db.delete_upload(id)?;
+    ctx.app.db.delete_upload(id).await?;
     if let Err(e) = result {
         let _ = store.abort(id).await;
         return Err(e.into());
     }
-    ctx.app.db.link_blob(name, &digest.to_string())?;
-    ctx.ensure_package(name)?;
+    ctx.app.db.link_blob(name, &digest.to_string()).await?;
+    ctx.ensure_package(name).await?;
     Ok(created(name, digest))
 }
 
@@ -267,8 +267,8 @@ pub(super) async fn upload(
     method: Method,
     body: Body,
 ) -> Result<Response, OciError> {
-    ctx.check(name, Access::Write)?;
-    if ctx.app.db.upload_repo(id)?.as_deref() != Some(name) {
+    ctx.check(name, Access::Write).await?;
+    if ctx.app.db.upload_repo(id).await?.as_deref() != Some(name) {
         return Err(OciError::upload_unknown(id));
     }
     let store = &ctx.app.store;
@@ -287,7 +287,7 @@ pub(super) async fn upload(
             finish(ctx, name, id, &parse_digest(&digest)?, body_stream(body)).await
         }
         Method::DELETE => {
-            ctx.app.db.delete_upload(id)?;
+            ctx.app.db.delete_upload(id).await?;
             store.abort(id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
@@ -332,7 +332,7 @@ async fn patch(ctx: &Ctx, name: &str, id: &str, body: Body) -> Result<Response, 
     match store.append(id, data, ctx.app.config.max_blob_size).await {
         Ok(size) => Ok(upload_status(StatusCode::ACCEPTED, name, id, size)),
         Err(e @ crate::storage::StorageError::TooLarge { .. }) => {
-            ctx.app.db.delete_upload(id)?;
+            ctx.app.db.delete_upload(id).await?;
             let _ = store.abort(id).await;
             Err(e.into())
         }

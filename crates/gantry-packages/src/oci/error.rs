@@ -64,8 +64,8 @@ impl OciError {
     }
 }
 
-impl From<rusqlite::Error> for OciError {
-    fn from(e: rusqlite::Error) -> OciError {
+impl From<crate::metadata::MetadataError> for OciError {
+    fn from(e: crate::metadata::MetadataError) -> OciError {
         tracing::error!("metadata database: {e}");
         OciError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -36,7 +36,7 @@ pub(super) async fn handle(
     match method {
         Method::GET | Method::HEAD => get(ctx, name, reference, method == Method::HEAD).await,
         Method::PUT => put(ctx, name, reference, body).await,
-        Method::DELETE => delete(ctx, name, reference),
+        Method::DELETE => delete(ctx, name, reference).await,
         _ => Err(OciError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
@@ -76,19 +76,21 @@ fn unknown(name: &str, reference: &str) -> OciError {
 }
 
 async fn get(ctx: &Ctx, name: &str, reference: &str, head: bool) -> Result<Response, OciError> {
-    ctx.check(name, Access::Read)?;
+    ctx.check(name, Access::Read).await?;
     let digest = match parse_reference(reference)? {
         Reference::Digest(d) => d.to_string(),
         Reference::Tag(tag) => ctx
             .app
             .db
-            .tag(name, &tag)?
+            .tag(name, &tag)
+            .await?
             .ok_or_else(|| unknown(name, reference))?,
     };
     let row = ctx
         .app
         .db
-        .manifest(name, &digest)?
+        .manifest(name, &digest)
+        .await?
         .ok_or_else(|| unknown(name, reference))?;
     let digest = Digest::parse(&row.digest).map_err(|e| OciError::digest_invalid(e.to_string()))?;
     let body = if head {
@@ -106,7 +108,7 @@ async fn get(ctx: &Ctx, name: &str, reference: &str, head: bool) -> Result<Respo
 }
 
 async fn put(ctx: &Ctx, name: &str, reference: &str, body: Body) -> Result<Response, OciError> {
-    ctx.check(name, Access::Write)?;
+    ctx.check(name, Access::Write).await?;
     let reference = parse_reference(reference)?;
     let bytes = read_body(&ctx.headers, body, ctx.app.config.max_manifest_size).await?;
     let content_type = header_str(&ctx.headers, "content-type")
@@ -141,8 +143,9 @@ async fn put(ctx: &Ctx, name: &str, reference: &str, body: Body) -> Result<Respo
     let subject = parsed.subject.as_ref().map(ToString::to_string);
     ctx.app
         .db
-        .put_manifest(name, &row, subject.as_deref(), &children, tag)?;
-    ctx.ensure_package(name)?;
+        .put_manifest(name, &row, subject.as_deref(), &children, tag)
+        .await?;
+    ctx.ensure_package(name).await?;
     let mut response = (
         StatusCode::CREATED,
         [
@@ -171,13 +174,19 @@ async fn check_references(ctx: &Ctx, name: &str, parsed: &Parsed) -> Result<(), 
         )
     };
     for blob in &parsed.blobs {
-        let linked = ctx.app.db.blob_linked(name, &blob.to_string())?;
+        let linked = ctx.app.db.blob_linked(name, &blob.to_string()).await?;
         if !linked || ctx.app.store.size(blob).await?.is_none() {
             return Err(missing(blob));
         }
     }
     for child in &parsed.manifests {
-        if ctx.app.db.manifest(name, &child.to_string())?.is_none() {
+        if ctx
+            .app
+            .db
+            .manifest(name, &child.to_string())
+            .await?
+            .is_none()
+        {
             return Err(missing(child));
         }
     }
@@ -286,11 +295,11 @@ fn descriptor(value: &Value) -> Result<(Digest, bool), OciError> {
     Ok((digest, foreign))
 }
 
-fn delete(ctx: &Ctx, name: &str, reference: &str) -> Result<Response, OciError> {
-    ctx.check(name, Access::Delete)?;
+async fn delete(ctx: &Ctx, name: &str, reference: &str) -> Result<Response, OciError> {
+    ctx.check(name, Access::Delete).await?;
     let deleted = match parse_reference(reference)? {
-        Reference::Digest(d) => ctx.app.db.delete_manifest(name, &d.to_string())?,
-        Reference::Tag(tag) => ctx.app.db.delete_tag(name, &tag)?,
+        Reference::Digest(d) => ctx.app.db.delete_manifest(name, &d.to_string()).await?,
+        Reference::Tag(tag) => ctx.app.db.delete_tag(name, &tag).await?,
     };
     if deleted {
         Ok(StatusCode::ACCEPTED.into_response())
@@ -300,11 +309,11 @@ fn delete(ctx: &Ctx, name: &str, reference: &str) -> Result<Response, OciError> 
 }
 
 /// `GET /v2/<name>/referrers/<digest>`: an index of the manifests whose subject is `digest`.
-pub(super) fn referrers(ctx: &Ctx, name: &str, digest: &str) -> Result<Response, OciError> {
-    ctx.check(name, Access::Read)?;
+pub(super) async fn referrers(ctx: &Ctx, name: &str, digest: &str) -> Result<Response, OciError> {
+    ctx.check(name, Access::Read).await?;
     let digest = Digest::parse(digest).map_err(|e| OciError::digest_invalid(e.to_string()))?;
     let filter = ctx.param("artifactType");
-    let rows = ctx.app.db.referrers(name, &digest.to_string())?;
+    let rows = ctx.app.db.referrers(name, &digest.to_string()).await?;
     let manifests: Vec<Value> = rows
         .into_iter()
         .filter(|r| filter.is_none() || r.artifact_type == filter)

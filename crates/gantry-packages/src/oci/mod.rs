@@ -18,7 +18,7 @@ const CONTAINER: &str = "container";
 /// `GET /v2/`: 200 with valid credentials, 401 with a Basic challenge otherwise, which is what
 /// makes `docker login` and skopeo send the token as a password.
 pub(crate) async fn base(State(app): State<App>, headers: HeaderMap) -> Response {
-    match auth::principal(&app.db, &headers) {
+    match auth::principal(&*app.db, &headers).await {
         Ok(Principal::Token(_)) => json_response(StatusCode::OK, "{}"),
         Ok(Principal::Anonymous) => OciError::denied(&app, Denied::Unauthenticated).into_response(),
         Err(denied) => OciError::denied(&app, denied).into_response(),
@@ -112,13 +112,13 @@ async fn handle(app: App, route: Route, req: Request) -> Result<Response, OciErr
         params: query(&parts.uri),
     };
     match (route, method) {
-        (Route::Catalog, Method::GET) => catalog(&ctx),
-        (Route::Tags(name), Method::GET) => tags_list(&ctx, &name),
+        (Route::Catalog, Method::GET) => catalog(&ctx).await,
+        (Route::Tags(name), Method::GET) => tags_list(&ctx, &name).await,
         (Route::Manifest(name, r), m) => manifests::handle(&ctx, &name, &r, m, body).await,
         (Route::Blob(name, d), m) => blobs::blob(&ctx, &name, &d, m).await,
         (Route::StartUpload(name), Method::POST) => blobs::start_upload(&ctx, &name, body).await,
         (Route::Upload(name, id), m) => blobs::upload(&ctx, &name, &id, m, body).await,
-        (Route::Referrers(name, d), Method::GET) => manifests::referrers(&ctx, &name, &d),
+        (Route::Referrers(name, d), Method::GET) => manifests::referrers(&ctx, &name, &d).await,
         _ => Err(OciError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "UNSUPPORTED",
@@ -136,8 +136,9 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// Checks `access` to repository `name`, returning who asked.
-    pub fn check(&self, name: &str, access: Access) -> Result<Principal, OciError> {
-        let who = auth::principal(&self.app.db, &self.headers)
+    pub async fn check(&self, name: &str, access: Access) -> Result<Principal, OciError> {
+        let who = auth::principal(&*self.app.db, &self.headers)
+            .await
             .map_err(|d| OciError::denied(&self.app, d))?;
         let owner = match names::repository_owner(name) {
             Some(owner) => owner,
@@ -148,7 +149,7 @@ impl Ctx {
                 )));
             }
         };
-        let visibility = self.app.db.package(CONTAINER, name)?;
+        let visibility = self.app.db.package(CONTAINER, name).await?;
         auth::authorize(&who, owner, visibility, access)
             .map_err(|d| OciError::denied(&self.app, d))?;
         Ok(who)
@@ -159,13 +160,14 @@ impl Ctx {
     }
 
     /// Registers the repository as a package on first write.
-    pub fn ensure_package(&self, name: &str) -> Result<(), OciError> {
+    pub async fn ensure_package(&self, name: &str) -> Result<(), OciError> {
         let owner = names::repository_owner(name)
             .unwrap_or(name)
             .to_ascii_lowercase();
         self.app
             .db
-            .ensure_package(CONTAINER, name, &owner, self.app.config.default_visibility)?;
+            .ensure_package(CONTAINER, name, &owner, self.app.config.default_visibility)
+            .await?;
         Ok(())
     }
 
@@ -216,14 +218,14 @@ fn with_link(mut response: Response, link: Option<String>) -> Response {
     response
 }
 
-fn tags_list(ctx: &Ctx, name: &str) -> Result<Response, OciError> {
-    ctx.check(name, Access::Read)?;
-    if !ctx.app.db.repo_exists(name)? {
+async fn tags_list(ctx: &Ctx, name: &str) -> Result<Response, OciError> {
+    ctx.check(name, Access::Read).await?;
+    if !ctx.app.db.repo_exists(name).await? {
         return Err(OciError::name_unknown(name));
     }
     let (n, last) = ctx.page()?;
     let fetch = n.map_or(i64::MAX, |n| n.saturating_add(1));
-    let (tags, more) = paged(ctx.app.db.tags(name, &last, fetch)?, n);
+    let (tags, more) = paged(ctx.app.db.tags(name, &last, fetch).await?, n);
     let body = serde_json::json!({ "name": name, "tags": tags });
     let link = next_link(&format!("/v2/{name}/tags/list"), n, &tags, more);
     Ok(with_link(
@@ -233,14 +235,16 @@ fn tags_list(ctx: &Ctx, name: &str) -> Result<Response, OciError> {
 }
 
 /// `_catalog` lists the repositories the caller could pull.
-fn catalog(ctx: &Ctx) -> Result<Response, OciError> {
-    let who =
-        auth::principal(&ctx.app.db, &ctx.headers).map_err(|d| OciError::denied(&ctx.app, d))?;
+async fn catalog(ctx: &Ctx) -> Result<Response, OciError> {
+    let who = auth::principal(&*ctx.app.db, &ctx.headers)
+        .await
+        .map_err(|d| OciError::denied(&ctx.app, d))?;
     let (n, last) = ctx.page()?;
     let readable = ctx
         .app
         .db
-        .package_names(CONTAINER)?
+        .package_names(CONTAINER)
+        .await?
         .into_iter()
         .filter(|(name, vis)| {
             let owner = names::repository_owner(name).unwrap_or(name);

@@ -1,6 +1,6 @@
 //! Administration without HTTP: listing, showing and deleting packages and versions.
 
-use crate::common::Server;
+use crate::common::{Meta, Server, on_both};
 use crate::npm_raw::{publish, publish_doc};
 use crate::oci_raw::push_image;
 use gantry_packages::{PackageKind, Visibility};
@@ -15,9 +15,8 @@ async fn publish_npm(s: &Server, name: &str, version: &str) {
     assert_eq!(publish(s, &s.admin, &doc).await.status(), 200);
 }
 
-#[tokio::test]
-async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
-    let s = Server::start().await;
+async fn packages_are_listed_shown_and_deleted_by_version_and_whole(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let registry = s.handle.registry();
     publish_npm(&s, "@octo/lib", "1.0.0").await;
     publish_npm(&s, "@octo/lib", "1.1.0").await;
@@ -27,6 +26,7 @@ async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
 
     let listed: Vec<_> = registry
         .packages()
+        .await
         .unwrap()
         .into_iter()
         .map(|p| (p.kind, p.name, p.owner, p.visibility, p.versions))
@@ -51,7 +51,7 @@ async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
         ]
     );
 
-    let lib = registry.package("@octo/lib").unwrap().unwrap();
+    let lib = registry.package("@octo/lib").await.unwrap().unwrap();
     let tags: Vec<_> = lib
         .versions
         .iter()
@@ -65,7 +65,7 @@ async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
         tags.contains(&("0.9.0", vec!["old".to_owned()])),
         "{tags:?}"
     );
-    let app = registry.package("octo/app").unwrap().unwrap();
+    let app = registry.package("octo/app").await.unwrap().unwrap();
     let mut expected = vec![
         (first.clone(), vec!["v1".to_owned()]),
         (second.clone(), vec!["latest".to_owned()]),
@@ -77,12 +77,12 @@ async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
         .map(|v| (v.version.clone(), v.tags.clone()))
         .collect();
     assert_eq!(got, expected);
-    assert!(registry.package("@octo/none").unwrap().is_none());
+    assert!(registry.package("@octo/none").await.unwrap().is_none());
 
     // Deleting `latest`'s version moves the tag to the highest version left.
-    assert!(registry.delete_version("@octo/lib", "1.1.0").unwrap());
-    assert!(!registry.delete_version("@octo/lib", "1.1.0").unwrap());
-    let lib = registry.package("@octo/lib").unwrap().unwrap();
+    assert!(registry.delete_version("@octo/lib", "1.1.0").await.unwrap());
+    assert!(!registry.delete_version("@octo/lib", "1.1.0").await.unwrap());
+    let lib = registry.package("@octo/lib").await.unwrap().unwrap();
     let latest: Vec<_> = lib
         .versions
         .iter()
@@ -94,15 +94,17 @@ async fn packages_are_listed_shown_and_deleted_by_version_and_whole() {
     assert_eq!(packument.status(), 401, "private packages stay private");
 
     // A container version by tag removes the manifest with it.
-    assert!(registry.delete_version("octo/app", "v1").unwrap());
-    let app = registry.package("octo/app").unwrap().unwrap();
+    assert!(registry.delete_version("octo/app", "v1").await.unwrap());
+    let app = registry.package("octo/app").await.unwrap().unwrap();
     assert_eq!(app.versions.len(), 1);
     assert_eq!(app.versions[0].version, second);
 
-    assert!(registry.delete_package("octo/app").unwrap());
-    assert!(!registry.delete_package("octo/app").unwrap());
+    assert!(registry.delete_package("octo/app").await.unwrap());
+    assert!(!registry.delete_package("octo/app").await.unwrap());
     // The last npm version takes the package with it.
-    assert!(registry.delete_version("@octo/lib", "1.0.0").unwrap());
-    assert!(registry.delete_version("@octo/lib", "0.9.0").unwrap());
-    assert!(registry.packages().unwrap().is_empty());
+    assert!(registry.delete_version("@octo/lib", "1.0.0").await.unwrap());
+    assert!(registry.delete_version("@octo/lib", "0.9.0").await.unwrap());
+    assert!(registry.packages().await.unwrap().is_empty());
 }
+
+on_both!(packages_are_listed_shown_and_deleted_by_version_and_whole);

@@ -1,6 +1,6 @@
 //! Starting a registry and talking to it.
 
-use gantry_packages::{Config, Scope, ServeHandle, serve};
+use gantry_packages::{Config, MetadataBackend, Scope, ServeHandle, serve};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use tempfile::TempDir;
@@ -18,19 +18,80 @@ pub struct Server {
     pub admin: String,
 }
 
+/// Where a test's registry keeps its metadata: each contract test runs once on each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Meta {
+    Sqlite,
+    Postgres,
+}
+
+impl Meta {
+    /// A registry configuration with data in `dir` and metadata on this backend (a new
+    /// database for PostgreSQL).
+    pub fn config(self, dir: impl Into<PathBuf>) -> Config {
+        let mut config = Config::new(dir);
+        if self == Meta::Postgres {
+            config.metadata = MetadataBackend::Postgres {
+                url: crate::pg::database(),
+                pool_size: 4,
+            };
+        }
+        config
+    }
+}
+
+/// Generates `name::sqlite` and `name::postgres` tests from `async fn name(meta: Meta)`.
+/// `multi_thread:` first runs them on the multi-threaded runtime (tests that drive a CLI).
+macro_rules! on_both {
+    (multi_thread: $($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                super::$name(crate::common::Meta::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                super::$name(crate::common::Meta::Postgres).await
+            }
+        })*
+    };
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(crate::common::Meta::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(crate::common::Meta::Postgres).await
+            }
+        })*
+    };
+}
+pub(crate) use on_both;
+
 impl Server {
     pub async fn start() -> Server {
         Server::start_with(|_| {}).await
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Server {
+        Server::start_with_on(Meta::Sqlite, adjust).await
+    }
+
+    pub async fn start_on(meta: Meta) -> Server {
+        Server::start_with_on(meta, |_| {}).await
+    }
+
+    pub async fn start_with_on(meta: Meta, adjust: impl FnOnce(&mut Config)) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::new(dir.path().join("data"));
+        let mut config = meta.config(dir.path().join("data"));
         adjust(&mut config);
         let handle = serve("127.0.0.1:0".parse().unwrap(), config).await.unwrap();
         let admin = handle
             .registry()
             .create_token("octo", None, ALL, None)
+            .await
             .unwrap();
         Server { handle, dir, admin }
     }

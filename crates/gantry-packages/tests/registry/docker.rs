@@ -1,7 +1,7 @@
 //! The docker CLI against the registry: login, tag, push, remove, pull. Every image reference
 //! the test creates is removed again, also when it fails.
 
-use crate::common::{Server, require_tool, run, text};
+use crate::common::{Meta, Server, on_both, require_tool, run, text};
 use tokio::process::Command;
 
 /// Removes the image references and the login config it created, on drop.
@@ -77,13 +77,12 @@ async fn source_image(c: &mut Cleanup) -> String {
     name
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn docker_login_push_pull() {
+async fn docker_login_push_pull(meta: Meta) {
     require_tool(
         "docker",
         "a Docker engine is needed (scripts/ensure-docker.sh)",
     );
-    let s = Server::start().await;
+    let s = Server::start_on(meta).await;
     let mut c = Cleanup {
         refs: Vec::new(),
         config: tempfile::tempdir().unwrap(),
@@ -134,3 +133,5 @@ async fn docker_login_push_pull() {
     }
     assert!(!bad.wait().await.unwrap().success());
 }
+
+on_both!(multi_thread: docker_login_push_pull);

@@ -10,5 +10,6 @@ mod names;
 mod npm;
 mod npm_raw;
 mod oci_raw;
+mod pg;
 mod skopeo;
 mod storage;

@@ -49,6 +49,7 @@ async fn router_merges_with_the_daemons_own_routes() {
             &[Scope::ReadPackages],
             std::time::Duration::from_secs(60),
         )
+        .await
         .unwrap();
     assert_eq!(
         client()

@@ -1,7 +1,7 @@
 //! The real npm CLI against the registry: publish, install, view, dist-tags, deprecate,
 //! unpublish, immutability, and a package with 50 versions.
 
-use crate::common::{Server, client, require_tool, run, text};
+use crate::common::{Meta, Server, client, on_both, require_tool, run, text};
 use crate::npm_raw::publish_doc;
 use std::path::{Path, PathBuf};
 use tokio::process::Command;
@@ -62,9 +62,8 @@ impl Npm {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn npm_cli_publish_install_view_tags_deprecate_unpublish() {
-    let s = Server::start().await;
+async fn npm_cli_publish_install_view_tags_deprecate_unpublish(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let npm = Npm::new(&s, &s.admin);
     let v1 = npm.package("v1", "@octo/hello", "1.0.0");
     npm.ok(&v1, &["publish"]).await;
@@ -203,9 +202,8 @@ pub async fn npm_tarball(dir: &Path, name: &str, version: &str) -> Vec<u8> {
     out.stdout
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn npm_cli_installs_from_a_package_with_50_versions() {
-    let s = Server::start().await;
+async fn npm_cli_installs_from_a_package_with_50_versions(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let npm = Npm::new(&s, &s.admin);
     for minor in 0..50 {
         let version = format!("1.{minor}.0");
@@ -247,3 +245,5 @@ async fn npm_cli_installs_from_a_package_with_50_versions() {
         text(&out)
     );
 }
+
+on_both!(multi_thread: npm_cli_publish_install_view_tags_deprecate_unpublish, npm_cli_installs_from_a_package_with_50_versions);

@@ -1,6 +1,6 @@
 //! The npm protocol over raw HTTP: bad publishes and authorization.
 
-use crate::common::{Server, client};
+use crate::common::{Meta, Server, client, on_both};
 use base64::Engine as _;
 use gantry_packages::{PackageKind, Scope, Visibility};
 use serde_json::{Value, json};
@@ -43,9 +43,8 @@ async fn error(resp: reqwest::Response) -> (u16, String) {
     )
 }
 
-#[tokio::test]
-async fn republishing_a_version_is_409_and_keeps_the_original() {
-    let s = Server::start().await;
+async fn republishing_a_version_is_409_and_keeps_the_original(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let base = s.url("");
     assert_eq!(
         publish(
@@ -80,9 +79,8 @@ async fn republishing_a_version_is_409_and_keeps_the_original() {
     assert_eq!(tarball.bytes().await.unwrap().as_ref(), b"first");
 }
 
-#[tokio::test]
-async fn integrity_mismatches_and_malformed_publishes_are_refused() {
-    let s = Server::start().await;
+async fn integrity_mismatches_and_malformed_publishes_are_refused(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let base = s.url("");
     let mut doc = publish_doc("@octo/pkg", "1.0.0", b"bytes", &base);
     doc["_attachments"]["pkg-1.0.0.tgz"]["data"] =
@@ -135,16 +133,17 @@ async fn integrity_mismatches_and_malformed_publishes_are_refused() {
     assert!(s.stored_files().0.is_empty());
 }
 
-#[tokio::test]
-async fn npm_auth_owner_scope_and_visibility() {
-    let s = Server::start().await;
+async fn npm_auth_owner_scope_and_visibility(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let base = s.url("");
     let reg = s.handle.registry();
     let run = reg
         .mint_run_token("octo", &[Scope::WritePackages], Duration::from_secs(600))
+        .await
         .unwrap();
     let reader = reg
         .create_token("reader", None, &[Scope::ReadPackages], None)
+        .await
         .unwrap();
     let doc = publish_doc("@octo/pkg", "1.0.0", b"bytes", &base);
     let anon = client()
@@ -202,6 +201,7 @@ async fn npm_auth_owner_scope_and_visibility() {
         format!("{base}/@octo/pkg/-/pkg-1.0.0.tgz")
     );
     reg.set_visibility(PackageKind::Npm, "@octo/pkg", Visibility::Public)
+        .await
         .unwrap();
     let abbreviated = client()
         .get(s.url("/@octo%2fpkg"))
@@ -241,10 +241,16 @@ async fn npm_auth_owner_scope_and_visibility() {
     );
 }
 
-#[tokio::test]
-async fn oversized_publish_is_413() {
-    let s = Server::start_with(|c| c.max_npm_publish_size = 10_000).await;
+async fn oversized_publish_is_413(meta: Meta) {
+    let s = Server::start_with_on(meta, |c| c.max_npm_publish_size = 10_000).await;
     let doc = publish_doc("@octo/big", "1.0.0", &vec![0u8; 20_000], &s.url(""));
     assert_eq!(publish(&s, &s.admin, &doc).await.status(), 413);
     assert!(s.stored_files().0.is_empty());
 }
+
+on_both!(
+    republishing_a_version_is_409_and_keeps_the_original,
+    integrity_mismatches_and_malformed_publishes_are_refused,
+    npm_auth_owner_scope_and_visibility,
+    oversized_publish_is_413
+);

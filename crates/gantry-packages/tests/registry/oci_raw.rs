@@ -1,6 +1,6 @@
 //! The OCI API over raw HTTP: the inputs real clients never send, and the bookkeeping they rely on.
 
-use crate::common::{Server, client, oci_code, sha256};
+use crate::common::{Meta, Server, client, oci_code, on_both, sha256};
 use gantry_packages::{PackageKind, Scope, Visibility};
 use serde_json::json;
 use std::time::Duration;
@@ -62,9 +62,8 @@ pub async fn push_image(s: &Server, repo: &str, tag: &str, layer: &[u8]) -> Stri
     sha256(&m)
 }
 
-#[tokio::test]
-async fn base_endpoint_challenges_and_reports_api_version() {
-    let s = Server::start().await;
+async fn base_endpoint_challenges_and_reports_api_version(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let resp = client().get(s.url("/v2/")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(
@@ -88,9 +87,8 @@ async fn base_endpoint_challenges_and_reports_api_version() {
     assert_eq!(bad.status(), 401);
 }
 
-#[tokio::test]
-async fn wrong_digest_is_refused_and_nothing_is_stored() {
-    let s = Server::start().await;
+async fn wrong_digest_is_refused_and_nothing_is_stored(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let url = s.url(&format!(
         "/v2/octo/img/blobs/uploads/?digest={}",
         sha256(b"other")
@@ -148,9 +146,8 @@ async fn wrong_digest_is_refused_and_nothing_is_stored() {
     assert_eq!(head.status(), 404);
 }
 
-#[tokio::test]
-async fn chunked_upload_resumes_after_truncated_and_out_of_order_chunks() {
-    let s = Server::start().await;
+async fn chunked_upload_resumes_after_truncated_and_out_of_order_chunks(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let data: Vec<u8> = (0..3000u32).map(|i| (i % 251) as u8).collect();
     let start = client()
         .post(s.url("/v2/octo/img/blobs/uploads/"))
@@ -232,9 +229,8 @@ async fn chunked_upload_resumes_after_truncated_and_out_of_order_chunks() {
     );
 }
 
-#[tokio::test]
-async fn connection_dropped_mid_upload_leaves_nothing_visible() {
-    let s = Server::start().await;
+async fn connection_dropped_mid_upload_leaves_nothing_visible(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let data = vec![7u8; 100_000];
     let mut stream = tokio::net::TcpStream::connect(s.handle.addr())
         .await
@@ -258,9 +254,8 @@ async fn connection_dropped_mid_upload_leaves_nothing_visible() {
     assert_eq!(s.stored_files(), (vec![], vec![]));
 }
 
-#[tokio::test]
-async fn oversized_blobs_manifests_are_refused_with_413() {
-    let s = Server::start_with(|c| {
+async fn oversized_blobs_manifests_are_refused_with_413(meta: Meta) {
+    let s = Server::start_with_on(meta, |c| {
         c.max_blob_size = 1024;
         c.max_manifest_size = 512;
     })
@@ -289,9 +284,8 @@ async fn oversized_blobs_manifests_are_refused_with_413() {
     assert_eq!(s.stored_files(), (vec![], vec![]));
 }
 
-#[tokio::test]
-async fn traversal_and_invalid_names_are_400() {
-    let s = Server::start().await;
+async fn traversal_and_invalid_names_are_400(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let digest = sha256(b"x");
     for path in [
         "/v2/Octo/Img/manifests/latest".to_owned(),
@@ -332,15 +326,16 @@ async fn traversal_and_invalid_names_are_400() {
     assert_eq!(oci_code(single).await, (400, "NAME_INVALID".to_owned()));
 }
 
-#[tokio::test]
-async fn auth_scopes_owners_and_visibility() {
-    let s = Server::start().await;
+async fn auth_scopes_owners_and_visibility(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let reg = s.handle.registry();
     let run = reg
         .mint_run_token("octo", &[Scope::WritePackages], Duration::from_secs(600))
+        .await
         .unwrap();
     let reader = reg
         .create_token("reader", None, &[Scope::ReadPackages], None)
+        .await
         .unwrap();
     let anon = client()
         .post(s.url(&format!(
@@ -397,6 +392,7 @@ async fn auth_scopes_owners_and_visibility() {
         .unwrap();
     assert_eq!(read.status(), 200);
     reg.set_visibility(PackageKind::Container, "octo/img", Visibility::Public)
+        .await
         .unwrap();
     let public = client()
         .get(s.url("/v2/octo/img/manifests/v1"))
@@ -408,6 +404,7 @@ async fn auth_scopes_owners_and_visibility() {
     // An expired run token is refused like a wrong one.
     let expired = reg
         .mint_run_token("octo", &[Scope::WritePackages], Duration::ZERO)
+        .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(
@@ -416,13 +413,13 @@ async fn auth_scopes_owners_and_visibility() {
     );
     assert!(
         reg.mint_run_token("bad owner", &[Scope::ReadPackages], Duration::from_secs(1))
+            .await
             .is_err()
     );
 }
 
-#[tokio::test]
-async fn manifests_must_reference_existing_blobs_and_digests_must_match() {
-    let s = Server::start().await;
+async fn manifests_must_reference_existing_blobs_and_digests_must_match(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let m = manifest(b"{}", &[b"missing layer"]);
     assert_eq!(
         push_blob(&s, "octo/img", &s.admin, b"{}").await.status(),
@@ -501,9 +498,8 @@ async fn manifests_must_reference_existing_blobs_and_digests_must_match() {
     );
 }
 
-#[tokio::test]
-async fn indexes_tags_pagination_catalog_referrers_and_deletion() {
-    let s = Server::start().await;
+async fn indexes_tags_pagination_catalog_referrers_and_deletion(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let mut digests = Vec::new();
     for tag in ["a", "b", "c", "d", "e"] {
         digests.push(push_image(&s, "octo/img", tag, format!("layer {tag}").as_bytes()).await);
@@ -629,9 +625,8 @@ async fn indexes_tags_pagination_catalog_referrers_and_deletion() {
     assert_eq!(head.status(), 404);
 }
 
-#[tokio::test]
-async fn concurrent_pushes_of_the_same_blob_are_safe() {
-    let s = Server::start().await;
+async fn concurrent_pushes_of_the_same_blob_are_safe(meta: Meta) {
+    let s = Server::start_on(meta).await;
     let data: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let digest = sha256(&data);
     let mut tasks = Vec::new();
@@ -691,3 +686,16 @@ async fn concurrent_pushes_of_the_same_blob_are_safe() {
     assert_eq!(blobs.len(), 1);
     assert!(uploads.is_empty(), "{uploads:?}");
 }
+
+on_both!(
+    base_endpoint_challenges_and_reports_api_version,
+    wrong_digest_is_refused_and_nothing_is_stored,
+    chunked_upload_resumes_after_truncated_and_out_of_order_chunks,
+    connection_dropped_mid_upload_leaves_nothing_visible,
+    oversized_blobs_manifests_are_refused_with_413,
+    traversal_and_invalid_names_are_400,
+    auth_scopes_owners_and_visibility,
+    manifests_must_reference_existing_blobs_and_digests_must_match,
+    indexes_tags_pagination_catalog_referrers_and_deletion,
+    concurrent_pushes_of_the_same_blob_are_safe
+);

@@ -1,7 +1,7 @@
 //! skopeo against the registry: an OCI layout built here, copied in, inspected, listed,
 //! copied back out, deleted.
 
-use crate::common::{Server, require_tool, run, sha256, text};
+use crate::common::{Meta, Server, on_both, require_tool, run, sha256, text};
 use serde_json::json;
 use std::path::Path;
 use tokio::process::Command;
@@ -51,10 +51,9 @@ async fn skopeo(args: &[&str]) -> std::process::Output {
     run(Command::new("skopeo").arg("--insecure-policy").args(args)).await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn skopeo_copy_inspect_list_copy_back_delete() {
+async fn skopeo_copy_inspect_list_copy_back_delete(meta: Meta) {
     require_tool("skopeo", "apt-get install skopeo");
-    let s = Server::start().await;
+    let s = Server::start_on(meta).await;
     let work = tempfile::tempdir().unwrap();
     let layout = work.path().join("layout");
     let (manifest_digest, layer_digest) = build_layout(&layout);
@@ -165,3 +164,5 @@ async fn skopeo_copy_inspect_list_copy_back_delete() {
         text(&out)
     );
 }
+
+on_both!(multi_thread: skopeo_copy_inspect_list_copy_back_delete);

@@ -1,12 +1,11 @@
 //! Garbage collection and startup cleanup, checked on disk.
 
-use crate::common::{Server, client, sha256};
-use gantry_packages::{Config, Registry};
+use crate::common::{Meta, Server, client, on_both, sha256};
+use gantry_packages::Registry;
 use std::time::Duration;
 
-#[tokio::test]
-async fn gc_removes_only_unreferenced_blobs() {
-    let s = Server::start_with(|c| c.gc_grace = Duration::ZERO).await;
+async fn gc_removes_only_unreferenced_blobs(meta: Meta) {
+    let s = Server::start_with_on(meta, |c| c.gc_grace = Duration::ZERO).await;
     let push = |data: &'static [u8]| {
         client()
             .post(s.url(&format!(
@@ -57,10 +56,9 @@ async fn gc_removes_only_unreferenced_blobs() {
     assert!(s.stored_files().0.is_empty());
 }
 
-#[tokio::test]
-async fn startup_removes_stale_upload_files() {
+async fn startup_removes_stale_upload_files(meta: Meta) {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(dir.path());
+    let mut config = meta.config(dir.path());
     drop(Registry::open(config.clone()).await.unwrap());
     // What a killed upload leaves behind.
     std::fs::write(dir.path().join("uploads/0123456789abcdef"), b"half a layer").unwrap();
@@ -74,3 +72,8 @@ async fn startup_removes_stale_upload_files() {
             .unwrap()
     );
 }
+
+on_both!(
+    gc_removes_only_unreferenced_blobs,
+    startup_removes_stale_upload_files
+);
