@@ -3,8 +3,13 @@
 //! One `docker exec` costs ~100 ms (a new process via containerd, a new HTTP hijack); the agent
 //! turns a step into one line on the already-attached stdin instead. Protocol:
 //!
-//! * host → agent (stdin): `<nonce> <request-file>\n`. The request file (written by the host into
-//!   a bind-mounted directory) is a small sh script: `export`s, `cd`, `exec argv...`.
+//! * host → agent (stdin): `<nonce> <bytes> <lines>\n`, then the request itself: that many bytes
+//!   (and lines) of sh: `export`s, `cd`, `exec argv...`. The request carries the step's
+//!   environment, secrets included, so it never touches a file on this machine; the agent pipes
+//!   it into the step's shell with the `printf` builtin (never argv, which any local user could
+//!   read in `ps`, and never a here-document, which bash as `/bin/sh` may spill into a temporary
+//!   file). `head -c` takes it in one read where the image has `head` (it may read ahead:
+//!   nothing more arrives before the step's end markers), else a line at a time.
 //! * agent → host: the step inherits the container's stdout/stderr, which Docker keeps apart in
 //!   its multiplexed attach stream. When the step ends the agent prints
 //!   `::gantry-end-<nonce>::<code>\n` on *both* streams; the host waits for both, so late stderr
@@ -23,8 +28,13 @@ trap 'stop TERM' USR1
 trap 'stop KILL' USR2
 s=sh
 command -v setsid >/dev/null 2>&1 && s="setsid sh"
-while read -r n f; do
-  $s "$f" </dev/null &
+if command -v head >/dev/null 2>&1; then take() { head -c "$1"; }
+else take() { i=0; while [ "$i" -lt "$2" ]; do IFS= read -r l; printf '%s\n' "$l"; i=$((i+1)); done; }
+fi
+while read -r n b l; do
+  r=$(take "$b" "$l"; echo .)
+  r=${r%.}
+  printf '%s' "$r" | $s -s &
   p=$!
   while :; do wait "$p"; c=$?; kill -0 "$p" 2>/dev/null || break; done
   p=
@@ -73,8 +83,15 @@ pub(crate) fn request_script(argv: &[String], env: &[(String, String)], workdir:
     ));
     let args: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
     script.push_str(&args.join(" "));
-    script.push('\n');
+    // The shell reads this script from its stdin; the step reads nothing.
+    script.push_str(" </dev/null\n");
     script
+}
+
+/// What the host sends the agent for one step: the request line and the request.
+pub(crate) fn request_message(nonce: &str, script: &str) -> String {
+    let lines = script.matches('\n').count();
+    format!("{nonce} {} {lines}\n{script}", script.len())
 }
 
 /// Finds the end marker in one output stream, passing through every byte before it. A marker
@@ -192,7 +209,16 @@ mod tests {
         );
         assert_eq!(
             s,
-            "export A='1'\ncd -- '/w' || exit 1\nexec env 'B-C=2' 'echo' 'a b'\n"
+            "export A='1'\ncd -- '/w' || exit 1\nexec env 'B-C=2' 'echo' 'a b' </dev/null\n"
+        );
+    }
+
+    #[test]
+    fn messages_count_bytes_and_lines() {
+        let script = "export A='é\nb'\nexec 'x'\n";
+        assert_eq!(
+            request_message("n1", script),
+            format!("n1 {} 3\n{script}", script.len())
         );
     }
 }

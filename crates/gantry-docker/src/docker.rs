@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 
 use crate::access::Access;
 use crate::agent::AGENT_SCRIPT;
-use crate::job::{AGENT_DIR, Agent, DockerJob, Started};
+use crate::job::{Agent, DockerJob, Started};
 use crate::options::ContainerOptions;
 use crate::owner::Owner;
 use crate::resources::{ResourceGuard, labels};
@@ -305,7 +305,6 @@ impl Setup<'_> {
         let mut binds = vec![
             format!("{}:{}", host_dir.work().display(), WORK_ROOT),
             format!("{}:{}", host_dir.home().display(), paths.home),
-            format!("{}:{AGENT_DIR}:ro", host_dir.agent().display()),
         ];
         binds.extend(self.volume_binds(&spec.volumes).await?.unwrap_or_default());
         if self.spec.docker_socket {
@@ -512,7 +511,7 @@ pub(crate) fn env_list(env: &indexmap::IndexMap<String, String>, extra: &[String
 }
 
 /// The per-job host directory: `temp/` is bind-mounted at `RUNNER_TEMP` (scripts and file
-/// commands cost a local file write), `agent/` holds step requests (read-only inside).
+/// commands cost a local file write). Step requests never land here: they travel over stdin.
 pub(crate) struct HostDir {
     dir: tempfile::TempDir,
 }
@@ -528,16 +527,15 @@ impl HostDir {
             .tempdir()
             .map_err(|e| io_error("creating the job directory", e))?;
         let this = Self { dir };
-        for d in [this.work(), this.temp(), this.home(), this.agent()] {
+        for d in [this.work(), this.temp(), this.home()] {
             crate::access::create_private_dirs(&d)?;
         }
         Ok(this)
     }
 
-    /// Hands the directories the container's user writes (RUNNER_TEMP, HOME) and reads (step
-    /// requests; mounted read-only, so it cannot change them) to that user.
+    /// Hands the directories the container's user writes (RUNNER_TEMP, HOME) to that user.
     fn grant(&self, access: Access) -> Result<(), ExecutorError> {
-        for d in [self.temp(), self.home(), self.agent()] {
+        for d in [self.temp(), self.home()] {
             access.dir(&d)?;
         }
         Ok(())
@@ -560,10 +558,6 @@ impl HostDir {
     /// Bind-mounted at `/github/home` (GitHub keeps it at `RUNNER_TEMP/_github_home` too).
     pub(crate) fn home(&self) -> std::path::PathBuf {
         self.temp().join("_github_home")
-    }
-
-    pub(crate) fn agent(&self) -> std::path::PathBuf {
-        self.dir.path().join("agent")
     }
 }
 

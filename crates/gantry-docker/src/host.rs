@@ -255,7 +255,10 @@ fn find_program(program: &str, path_var: &str) -> bool {
 }
 
 impl HostJob {
-    fn command(request: &ExecRequest) -> Result<Command, ExecutorError> {
+    /// The step's command; `record` is the open session record the child appends its own
+    /// pid to before exec (so no `kill -9` of gantry can fall between the step's start and its
+    /// record).
+    fn command(request: &ExecRequest, record: &std::fs::File) -> Result<Command, ExecutorError> {
         let (program, args) = request
             .argv
             .split_first()
@@ -271,10 +274,11 @@ impl HostJob {
         // Its own session (and process group), so cancellation reaches the step's children
         // too, and a restart finds them by session; killed at once if gantry dies.
         let parent = std::process::id();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(record);
         // SAFETY: between fork and exec only async-signal-safe calls (setsid, prctl, getppid,
-        // _exit), no allocation.
+        // getpid, write), no allocation; `fd` stays open until `spawn` returns.
         unsafe {
-            cmd.pre_exec(move || crate::sessions::detach_tied_to(parent));
+            cmd.pre_exec(move || crate::sessions::detach_tied_to(parent, fd));
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -297,7 +301,10 @@ impl JobEnvironment for HostJob {
         if request.cancel.is_cancelled() {
             return Ok(ExitStatus::Cancelled);
         }
-        let mut child = match Self::command(&request)?.spawn() {
+        let record = self.sessions.open()?;
+        let spawned = Self::command(&request, &record)?.spawn();
+        drop(record);
+        let mut child = match spawned {
             Ok(c) => c,
             // Like a shell: a missing program or working directory is a failed step (127).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -318,13 +325,6 @@ impl JobEnvironment for HostJob {
         let mut group = GroupGuard {
             pgid: child.id().and_then(|p| i32::try_from(p).ok()),
         };
-        if let Some(pid) = child.id() {
-            let record = self.sessions.clone();
-            // Losing the record only means a crash right now would leave this step to reap.
-            if let Err(e) = tokio::task::spawn_blocking(move || record.add(pid)).await {
-                tracing::warn!("recording a step's session: {e}");
-            }
-        }
         let readers = [
             child
                 .stdout

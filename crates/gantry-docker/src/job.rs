@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -23,13 +22,10 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::access::Access;
-use crate::agent::{MarkerScanner, request_script};
+use crate::agent::{MarkerScanner, request_message, request_script};
 use crate::docker::{HostDir, WORK_ROOT};
 use crate::resources::{ResourceGuard, remove_container};
 use crate::{engine_error, io_error, tarball};
-
-/// Where the host's `agent/` directory appears inside the job container.
-pub(crate) const AGENT_DIR: &str = "/__gantry";
 
 /// How long a killed step may take to report its end before the agent is presumed dead.
 const KILL_WAIT: Duration = Duration::from_secs(10);
@@ -64,7 +60,6 @@ pub(crate) struct DockerJob {
     agent: Mutex<Agent>,
     pub(crate) host_dir: HostDir,
     pub(crate) guard: ResourceGuard,
-    seq: AtomicU64,
     /// Who owns the workspace (the container's user): `copy_in` archives with it.
     owner: tarball::Owner,
     /// How files gantry writes for the container's user are handed to it.
@@ -126,7 +121,6 @@ impl DockerJob {
             agent: Mutex::new(started.agent),
             host_dir: started.host_dir,
             guard,
-            seq: AtomicU64::new(0),
             access: Access::for_user(started.owner),
             owner: started.owner,
             network: started.network,
@@ -177,22 +171,15 @@ impl DockerJob {
             };
             self.pump(&mut agent, &wait).await?;
         }
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let file = format!("{seq}.sh");
         let env: Vec<(String, String)> = request
             .env
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
+        // The step's environment (secrets too) travels over stdin only, never through a file.
         let script = request_script(&request.argv, &env, &request.workdir);
-        let host_file = self.host_dir.agent().join(&file);
-        // The request carries the step's environment (secrets too): the container user's alone.
-        let (path, access) = (host_file.clone(), self.access);
-        tokio::task::spawn_blocking(move || access.write_new(&path, script.as_bytes()))
-            .await
-            .map_err(|e| ExecutorError::Other(format!("writing the step request: {e}")))??;
         let nonce = uuid::Uuid::new_v4().simple().to_string();
-        let line = format!("{nonce} {AGENT_DIR}/{file}\n");
+        let line = request_message(&nonce, &script);
         agent.in_flight = Some(InFlight::new(&nonce));
         let sent = async {
             agent.input.write_all(line.as_bytes()).await?;
@@ -205,9 +192,7 @@ impl DockerJob {
             cancel: request.cancel.clone(),
             killed: false,
         };
-        let status = self.pump(&mut agent, &wait).await;
-        let _ = tokio::fs::remove_file(&host_file).await;
-        status
+        self.pump(&mut agent, &wait).await
     }
 
     /// Reads the attach stream for one step: forwards output, handles cancellation (TERM, then

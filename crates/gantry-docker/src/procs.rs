@@ -56,6 +56,30 @@ pub(crate) fn boot_id() -> String {
         .unwrap_or_default()
 }
 
+/// Clock ticks since boot now, exactly as the kernel counts [`Stat::start`]: a process's start
+/// time is its fork's `CLOCK_BOOTTIME` cut down to whole ticks, so every process forked before
+/// this call started at or before the value returned, and every one forked after at or after
+/// it. (`/proc/uptime` is no substitute: it is rounded to centiseconds and parsing it as a float
+/// can land a tick short.)
+pub(crate) fn now_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let per_second = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|&hz| hz > 0)
+        .unwrap_or(100);
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid timespec to write to; CLOCK_BOOTTIME exists since Linux 2.6.39.
+    if unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) } != 0 {
+        return 0;
+    }
+    let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(now.tv_nsec).unwrap_or(0);
+    seconds * per_second + nanos / (1_000_000_000 / per_second)
+}
+
 /// This machine's name.
 pub(crate) fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -89,5 +113,30 @@ mod tests {
         let me = std::process::id();
         let own = stat(me).unwrap();
         assert!(all().contains(&own));
+        assert!(own.start <= now_ticks());
+    }
+
+    /// The session record relies on this order: a job's recorded start is never later than
+    /// any step it forks afterwards, and never earlier than what was forked before. Fresh
+    /// children start in the same tick as the reading often, which is where an off-by-one
+    /// shows.
+    #[test]
+    fn start_times_and_now_agree_in_both_directions() {
+        for _ in 0..200 {
+            let before = now_ticks();
+            let mut child = std::process::Command::new("cat")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let start = stat(child.id()).unwrap().start;
+            let after = now_ticks();
+            drop(child.stdin.take());
+            child.wait().unwrap();
+            assert!(
+                before <= start && start <= after,
+                "{before} <= {start} <= {after}"
+            );
+        }
     }
 }

@@ -13,7 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::common::*;
 
+/// Written into the step script, as `${{ secrets.X }}` in `run:` is.
 const SECRET: &str = "s3cr3t-b4nana-7781";
+/// Only in the step's environment: it must reach the step without touching a file.
+const ENV_SECRET: &str = "env-0nly-s3cr3t-9912";
 const NOBODY: &str = "65534";
 
 #[tokio::test]
@@ -59,11 +62,11 @@ async fn private_while_running(h: &Harness, spec: JobSpec) {
     job.write_file(&env_file, b"").await.unwrap();
     let mut req = request(
         &*job,
-        r#"sh "$1" && echo started; while [ ! -e "$2" ]; do sleep 0.1; done; echo MINE=1 >> "$3" && echo wrote"#,
+        r#"[ "$SECRET_VALUE" = env-0nly-s3cr3t-9912 ] && sh "$1" && echo started; while [ ! -e "$2" ]; do sleep 0.1; done; echo MINE=1 >> "$3" && echo wrote"#,
     );
     req.argv
         .extend(["sh".into(), script.clone(), go.clone(), env_file.clone()]);
-    req.env = IndexMap::from([("SECRET_VALUE".to_string(), SECRET.to_string())]);
+    req.env = IndexMap::from([("SECRET_VALUE".to_string(), ENV_SECRET.to_string())]);
     let (tx, mut rx) = mpsc::channel::<OutputChunk>(16);
     let probe = async {
         let mut out = String::new();
@@ -85,7 +88,7 @@ async fn private_while_running(h: &Harness, spec: JobSpec) {
             "another user reached the job's files under {}",
             root.display()
         );
-        assert_secret_on_disk(h, &entries);
+        assert_secret_on_disk(&entries);
         job.write_file(&go, b"").await.unwrap();
         while let Some(chunk) = rx.recv().await {
             out.push_str(&String::from_utf8_lossy(&chunk.bytes));
@@ -152,22 +155,23 @@ fn walk(root: &Path) -> Vec<PathBuf> {
 }
 
 /// The probe is only worth something if the secret really is on disk below the root (in the
-/// step script, and for docker in the step request), in files private to their owner.
-fn assert_secret_on_disk(h: &Harness, entries: &[PathBuf]) {
-    let holding: Vec<&PathBuf> = entries
-        .iter()
-        .filter(|p| p.is_file())
-        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(SECRET)))
-        .collect();
-    let expected = match h.kind {
-        Kind::Docker(_) => 2,
-        Kind::Host(_) => 1,
+/// step script), in a file private to its owner; the secret that only the environment carries
+/// is in no file at all.
+fn assert_secret_on_disk(entries: &[PathBuf]) {
+    let holding = |secret: &str| -> Vec<&PathBuf> {
+        entries
+            .iter()
+            .filter(|p| p.is_file())
+            .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(secret)))
+            .collect()
     };
-    assert_eq!(
-        holding.len(),
-        expected,
-        "files holding the secret: {holding:?}"
+    let on_disk = holding(ENV_SECRET);
+    assert!(
+        on_disk.is_empty(),
+        "the environment's secret is in {on_disk:?}"
     );
+    let holding = holding(SECRET);
+    assert_eq!(holding.len(), 1, "files holding the secret: {holding:?}");
     for path in holding {
         let mode = std::fs::metadata(path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", path.display());
