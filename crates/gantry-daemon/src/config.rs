@@ -22,6 +22,8 @@
 //! enabled = true
 //! public_url = "https://gantry.example.com"   # how runs reach it, when not `listen`
 //! token_ttl_hours = 6
+//! storage_dir = "/mnt/shared/packages"       # blobs and uploads; shared by every daemon of one registry
+//! pool_size = 4                 # metadata connections when [store] is PostgreSQL
 //!
 //! [services]                    # artifacts and caches for actions/upload-artifact, actions/cache
 //! enabled = true
@@ -232,6 +234,14 @@ pub struct PackagesConfig {
     /// Hours a run's `GITHUB_TOKEN` stays valid.
     #[serde(default = "default_token_hours")]
     pub token_ttl_hours: u64,
+    /// Where blobs and upload sessions live; `data_dir/packages` by default. Several daemons
+    /// serving one registry (`[store]` on PostgreSQL) point this at one shared directory.
+    #[serde(default)]
+    pub storage_dir: Option<PathBuf>,
+    /// Connections of the registry's own pool when its metadata is in PostgreSQL (it is
+    /// whenever `[store] url` is set: the same database, `pkg_` tables).
+    #[serde(default = "default_packages_pool")]
+    pub pool_size: usize,
 }
 
 impl Default for PackagesConfig {
@@ -240,6 +250,8 @@ impl Default for PackagesConfig {
             enabled: true,
             public_url: None,
             token_ttl_hours: default_token_hours(),
+            storage_dir: None,
+            pool_size: default_packages_pool(),
         }
     }
 }
@@ -249,6 +261,9 @@ fn default_true() -> bool {
 }
 fn default_token_hours() -> u64 {
     6
+}
+fn default_packages_pool() -> usize {
+    4
 }
 
 /// One repository the daemon runs workflows for.
@@ -332,6 +347,8 @@ pub enum ConfigProblem {
     LeaseSecs,
     #[error("store.pool_size must be at least 1")]
     PoolSize,
+    #[error("packages.pool_size must be at least 1")]
+    PackagesPoolSize,
     #[error("store.instance_id must not be empty")]
     InstanceId,
     #[error("{0} must not be empty")]
@@ -474,6 +491,9 @@ pub fn check_config(config: &Config) -> Result<(), Vec<ConfigProblem>> {
     problems.extend(check_store(&config.store));
     problems.extend(check_api(config));
     problems.extend(check_services(&config.services));
+    if config.packages.pool_size == 0 {
+        problems.push(ConfigProblem::PackagesPoolSize);
+    }
     if problems.is_empty() {
         Ok(())
     } else {
@@ -693,6 +713,21 @@ mod tests {
                 ConfigProblem::InstanceId,
             ]
         );
+        let shared = Config::from_toml(&format!(
+            "{base}[packages]\nstorage_dir = \"/mnt/blobs\"\npool_size = 2\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            shared.packages.storage_dir.as_deref(),
+            Some(Path::new("/mnt/blobs"))
+        );
+        assert_eq!(shared.packages.pool_size, 2);
+        let Err(ConfigError::Invalid(problems)) =
+            Config::from_toml(&format!("{base}[packages]\npool_size = 0\n"))
+        else {
+            panic!("accepted packages.pool_size = 0");
+        };
+        assert_eq!(problems, vec![ConfigProblem::PackagesPoolSize]);
     }
 
     #[test]

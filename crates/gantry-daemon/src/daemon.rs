@@ -442,13 +442,32 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>, DaemonError> {
     Ok(Arc::new(store))
 }
 
-/// Opens the registry in `data_dir/packages` unless `[packages] enabled = false`.
+/// Opens the registry unless `[packages] enabled = false`: blobs in `storage_dir` (by default
+/// `data_dir/packages`), metadata beside the store (SQLite there, or the store's PostgreSQL
+/// database, so that every daemon on that database serves the same packages).
 async fn open_registry(config: &Config) -> Result<Option<gantry_packages::Registry>, DaemonError> {
     if !config.packages.enabled {
         return Ok(None);
     }
-    let mut registry_config = gantry_packages::Config::new(config.data_dir.join("packages"));
+    let storage = config
+        .packages
+        .storage_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("packages"));
+    let mut registry_config = gantry_packages::Config::new(storage);
     registry_config.public_url = config.packages.public_url.clone();
+    if let Some(url) = &config.store.url {
+        if config.packages.storage_dir.is_none() {
+            tracing::warn!(
+                "packages metadata is shared through [store] but blobs stay in this daemon's \
+                 data_dir: other daemons cannot serve them; set [packages] storage_dir"
+            );
+        }
+        registry_config.metadata = gantry_packages::MetadataBackend::Postgres {
+            url: url.clone(),
+            pool_size: config.packages.pool_size,
+        };
+    }
     Ok(Some(
         gantry_packages::Registry::open(registry_config).await?,
     ))

@@ -3,6 +3,11 @@
 //! Invariant: a blob is visible under its digest only after its bytes were written to a temp
 //! file in the same filesystem, fsynced, hashed and found equal to the digest, then renamed.
 //! A killed upload therefore leaves at most a temp file, removed by the next startup.
+//!
+//! [`FsBlobStore`] is also the shared-directory backend of several daemons (NFS or any POSIX
+//! filesystem mounted by all): blobs are content-addressed and installed by `rename`, so two
+//! writers of one blob write the same bytes and either rename wins; upload sessions live in
+//! files, not in one process's memory, so each chunk of an upload may reach another daemon.
 
 use crate::digest::Digest;
 use async_trait::async_trait;
@@ -136,14 +141,19 @@ impl FsBlobStore {
             .remove(id);
     }
 
+    /// The upload's length as the file has it. Several daemons may share this directory and
+    /// a client may send each chunk to another one: when the file is not the length this
+    /// process last left it at, someone else appended, and the running hash here is stale
+    /// (commit then hashes the file instead).
     async fn current_len(&self, id: &str, state: &mut UploadState) -> Result<u64, StorageError> {
-        if state.len == u64::MAX {
-            let path = self.upload_path(id);
-            let Ok(meta) = tokio::fs::metadata(&path).await else {
-                // Not on disk either: drop the placeholder `session` created for it.
-                self.forget(id);
-                return Err(StorageError::UploadUnknown(id.to_owned()));
-            };
+        let path = self.upload_path(id);
+        let Ok(meta) = tokio::fs::metadata(&path).await else {
+            // Not on disk: drop the placeholder `session` created for it.
+            self.forget(id);
+            return Err(StorageError::UploadUnknown(id.to_owned()));
+        };
+        if state.len != meta.len() {
+            state.hasher = None;
             state.len = meta.len();
         }
         Ok(state.len)
@@ -573,5 +583,38 @@ mod tests {
         assert_eq!(reopened.upload_size("u").await.unwrap(), 3);
         reopened.commit("u", &Digest::of(b"abc")).await.unwrap();
         assert_eq!(store.cleanup_uploads(Duration::ZERO).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn chunks_of_one_upload_may_reach_two_stores_on_one_directory() {
+        // Two daemons over one shared directory: the session starts on `a`, a chunk goes to
+        // `b`, and `a` commits. `a`'s running hash saw only its own chunk and must not be used.
+        let dir = tempfile::tempdir().unwrap();
+        let a = FsBlobStore::open(dir.path()).unwrap();
+        let b = FsBlobStore::open(dir.path()).unwrap();
+        a.create_upload("u").await.unwrap();
+        a.append("u", stream(vec![Ok(Bytes::from_static(b"hello "))]), 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.append("u", stream(vec![Ok(Bytes::from_static(b"world"))]), 100)
+                .await
+                .unwrap(),
+            11
+        );
+        assert_eq!(a.upload_size("u").await.unwrap(), 11);
+        let digest = Digest::of(b"hello world");
+        assert_eq!(a.commit("u", &digest).await.unwrap(), 11);
+        assert_eq!(
+            b.read_all(&digest).await.unwrap(),
+            Bytes::from_static(b"hello world")
+        );
+        // The same blob put by both at once: one copy, readable by either.
+        let (x, y) = tokio::join!(
+            a.put(Bytes::from_static(b"same")),
+            b.put(Bytes::from_static(b"same"))
+        );
+        assert_eq!(x.unwrap(), y.unwrap());
+        assert_eq!(a.list().await.unwrap().len(), 2);
     }
 }

@@ -6,6 +6,7 @@ mod api;
 mod auth;
 mod browser;
 mod cluster;
+mod cluster_packages;
 mod common;
 mod concurrency;
 mod crash;
