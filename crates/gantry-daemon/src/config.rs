@@ -45,6 +45,7 @@
 //! pool_size = 16
 //! lease_secs = 60               # a dead daemon's runs are reaped this long after its last renewal
 //! instance_id = "gantry-1"      # unique per daemon; defaults to hostname + data_dir
+//! queue_poll_secs = 2           # look at the queue unprompted (LISTEN/NOTIFY wakes it sooner)
 //!
 //! [repositories."octo/hello"]
 //! url = "/srv/git/hello.git"    # a local path or a file:// URL
@@ -197,6 +198,12 @@ pub struct StoreConfig {
     /// its restarts (a restart then recovers its own runs at once instead of after the lease).
     #[serde(default)]
     pub instance_id: Option<String>,
+    /// How often the scheduler looks at the queue without being woken. A run queued or a
+    /// slot freed by this daemon wakes it at once, and on PostgreSQL so does another daemon's
+    /// (`NOTIFY gantry_queue`); the poll only covers notifications lost while the `LISTEN`
+    /// connection was down, so a larger value costs latency only in that case.
+    #[serde(default = "default_queue_poll")]
+    pub queue_poll_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -206,6 +213,7 @@ impl Default for StoreConfig {
             pool_size: default_pool_size(),
             lease_secs: default_lease(),
             instance_id: None,
+            queue_poll_secs: default_queue_poll(),
         }
     }
 }
@@ -215,6 +223,9 @@ fn default_pool_size() -> usize {
 }
 fn default_lease() -> u64 {
     60
+}
+fn default_queue_poll() -> u64 {
+    2
 }
 
 /// The shortest lease: renewals run every third of it, at least once a second.
@@ -349,6 +360,8 @@ pub enum ConfigProblem {
     PoolSize,
     #[error("packages.pool_size must be at least 1")]
     PackagesPoolSize,
+    #[error("store.queue_poll_secs must be at least 1")]
+    QueuePoll,
     #[error("store.instance_id must not be empty")]
     InstanceId,
     #[error("{0} must not be empty")]
@@ -513,6 +526,9 @@ fn check_store(store: &StoreConfig) -> Vec<ConfigProblem> {
     }
     if store.pool_size == 0 {
         problems.push(ConfigProblem::PoolSize);
+    }
+    if store.queue_poll_secs == 0 {
+        problems.push(ConfigProblem::QueuePoll);
     }
     if store
         .instance_id
@@ -700,7 +716,7 @@ mod tests {
         assert_eq!(config.instance_id(), "a");
         assert_eq!(Config::from_toml(base).unwrap().store.url, None);
         let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
-            "{base}[store]\nurl = \"mysql://x\"\nlease_secs = 1\npool_size = 0\ninstance_id = \" \"\n"
+            "{base}[store]\nurl = \"mysql://x\"\nlease_secs = 1\npool_size = 0\ninstance_id = \" \"\nqueue_poll_secs = 0\n"
         )) else {
             panic!("accepted an invalid [store]");
         };
@@ -710,6 +726,7 @@ mod tests {
                 ConfigProblem::StoreUrl("mysql://x".into()),
                 ConfigProblem::LeaseSecs,
                 ConfigProblem::PoolSize,
+                ConfigProblem::QueuePoll,
                 ConfigProblem::InstanceId,
             ]
         );

@@ -558,11 +558,12 @@ async fn wait_for_signal() {
 
 /// The worker pool: claims queued runs while there is capacity.
 async fn schedule(shared: Arc<Shared>) {
+    let poll = Duration::from_secs(shared.config.store.queue_poll_secs);
     loop {
         fill(&shared).await;
         tokio::select! {
             () = shared.wake.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            () = tokio::time::sleep(poll) => {}
             () = shared.stopping.cancelled() => return,
         }
     }
