@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 pub use gantry_plan::{CallTarget, Origin, Unresolved, anchor_calls, call_target};
 pub use gantry_workflow::{Action, Diagnostic, Job, Parsed, Severity, Span, Workflow};
 
-use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};
+use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Reason, Value};
 use gantry_plan::{MatrixPlan, PlanError};
 
 use crate::discover::{FileKind, SourceFile};
@@ -187,8 +187,7 @@ pub fn evaluate(src: &str, contexts: &IndexMap<String, Json>) -> Result<Json, Ex
         options.named_value(name)
     });
     let failure = |err: ExprError| ExprFailure {
-        unknown_named_value: err.kind == ErrorKind::Parsing
-            && err.message.starts_with("Unrecognized named-value"),
+        unknown_named_value: err.reason == Reason::UnrecognizedNamedValue,
         // Upstream says 0 for an evaluation error about the whole expression.
         offset: (err.kind != ErrorKind::Evaluation || err.offset > 0).then_some(err.offset),
         message: err.message,

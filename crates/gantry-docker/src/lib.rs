@@ -61,6 +61,6 @@ pub(crate) fn engine_error(context: &str, e: bollard::errors::Error) -> Executor
         | E::HyperResponseError { .. }
         | E::SocketNotFoundError(_)
         | E::RequestTimeoutError => ExecutorError::EngineUnavailable(format!("{context}: {e}")),
-        other => ExecutorError::Other(format!("{context}: {other}")),
+        other => ExecutorError::failed(context, other),
     }
 }

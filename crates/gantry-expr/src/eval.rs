@@ -8,7 +8,7 @@
 
 use crate::ast::{Accessor, LogicalOp, Node, NodeKind};
 use crate::compare::compare;
-use crate::error::{ErrorKind, ExprError};
+use crate::error::{ErrorKind, ExprError, Reason};
 use crate::functions::{self, FuncError};
 use crate::memory::{Memory, max_string_len};
 use crate::parser::{Expr, is_builtin};
@@ -231,6 +231,7 @@ impl Evaluator<'_> {
                 let source = self.source;
                 Err(ExprError::located(
                     ErrorKind::Evaluation,
+                    Reason::UnrecognizedFunction,
                     "Unrecognized function",
                     name,
                     source,
@@ -262,14 +263,24 @@ impl Evaluator<'_> {
             FuncError::MemoryExceeded,
             self.source
         );
-        ExprError::new(ErrorKind::Evaluation, message, node.span.start)
+        ExprError::new(
+            ErrorKind::Evaluation,
+            Reason::MemoryExceeded,
+            message,
+            node.span.start,
+        )
     }
 
     fn func_error(&self, node: &Node, error: FuncError) -> ExprError {
         if error == FuncError::MemoryExceeded {
             return self.memory_error(node);
         }
-        ExprError::new(ErrorKind::Evaluation, error.to_string(), node.span.start)
+        ExprError::new(
+            ErrorKind::Evaluation,
+            Reason::FunctionFailed,
+            error.to_string(),
+            node.span.start,
+        )
     }
 }
 
@@ -419,7 +430,9 @@ mod tests {
     fn errors_carry_the_offset_of_the_failing_call() {
         let err = eval("1 && case(1, 2, 3)").unwrap_err();
         assert_eq!((err.kind, err.offset), (ErrorKind::Evaluation, 5));
+        assert_eq!(err.reason, Reason::FunctionFailed);
         let err = eval("fromJSON('{')").unwrap_err();
+        assert_eq!(err.reason, Reason::FunctionFailed);
         assert!(
             err.message
                 .starts_with("Error parsing JSON when evaluating fromJson"),
@@ -433,6 +446,7 @@ mod tests {
         let expr = parse("hashFiles('**/x')", &ParseOptions::permissive()).unwrap();
         let err = evaluate(&expr, &Ctx(Value::Null)).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Evaluation);
+        assert_eq!(err.reason, Reason::UnrecognizedFunction);
         assert!(
             err.message
                 .starts_with("Unrecognized function: 'hashFiles'"),

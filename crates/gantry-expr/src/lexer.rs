@@ -5,7 +5,7 @@
 //! number; a lone `=`, `&` or `|` swallows the following characters up to a boundary and is
 //! reported as one unexpected symbol; keywords are not keywords right after a `.`.
 
-use crate::error::{ErrorKind, ExprError, MAX_LENGTH};
+use crate::error::{ErrorKind, ExprError, MAX_LENGTH, Reason};
 use crate::number::{is_js_space, parse_number};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,7 +63,12 @@ impl Token {
 pub(crate) fn lex(source: &str) -> Result<Vec<Token>, ExprError> {
     if source.len() > MAX_LENGTH && source.encode_utf16().count() > MAX_LENGTH {
         let message = format!("Exceeded max expression length {MAX_LENGTH}");
-        return Err(ExprError::new(ErrorKind::Lexing, message, 0));
+        return Err(ExprError::new(
+            ErrorKind::Lexing,
+            Reason::TooLong,
+            message,
+            0,
+        ));
     }
     let mut lexer = Lexer {
         source,
@@ -197,6 +202,7 @@ impl Lexer<'_> {
     fn unexpected(&self, symbol: &str) -> ExprError {
         ExprError::located(
             ErrorKind::Lexing,
+            Reason::UnexpectedSymbol,
             "Unexpected symbol",
             symbol,
             self.source,

@@ -43,7 +43,7 @@ mod value;
 pub use ast::{Accessor, CompareOp, LogicalOp, Node, NodeKind, Span};
 pub use compare::loose_equal;
 pub use condition::{condition_uses_status_function, parse_condition};
-pub use error::{ErrorKind, ExprError, MAX_DEPTH, MAX_LENGTH, MAX_MEMORY};
+pub use error::{ErrorKind, ExprError, MAX_DEPTH, MAX_LENGTH, MAX_MEMORY, Reason};
 pub use eval::{EvalContext, evaluate};
 pub use number::{format_number, parse_number};
 pub use parser::{Expr, FunctionCallRef, ParseOptions, STATUS_FUNCTIONS, parse};

@@ -6,7 +6,7 @@
 //! recursion, so no input can overflow the stack.
 
 use crate::ast::{Accessor, CompareOp, LogicalOp, Node, NodeKind, Span};
-use crate::error::{ErrorKind, ExprError, MAX_DEPTH};
+use crate::error::{ErrorKind, ExprError, MAX_DEPTH, Reason};
 use crate::lexer::{Token, TokenKind, lex};
 use crate::value::Value;
 
@@ -241,7 +241,7 @@ impl Parser<'_> {
         }
         let root = self.expression()?;
         if !self.at_end() {
-            return Err(self.error("Unexpected symbol", self.peek()));
+            return Err(self.error(Reason::UnexpectedSymbol, "Unexpected symbol", self.peek()));
         }
         Ok(root)
     }
@@ -387,7 +387,7 @@ impl Parser<'_> {
         if self.eat(&TokenKind::Star) {
             return Ok(Accessor::Star);
         }
-        Err(self.error("Unexpected symbol", self.peek()))
+        Err(self.error(Reason::UnexpectedSymbol, "Unexpected symbol", self.peek()))
     }
 
     fn call(&mut self) -> Parsed {
@@ -399,7 +399,11 @@ impl Parser<'_> {
         let name_span = Span::new(ident.start, ident.end);
         if !self.eat(&TokenKind::LeftParen) {
             if !self.options.allows_named_value(&name) {
-                return Err(self.error("Unrecognized named-value", &ident));
+                return Err(self.error(
+                    Reason::UnrecognizedNamedValue,
+                    "Unrecognized named-value",
+                    &ident,
+                ));
             }
             return Ok(Node {
                 kind: NodeKind::NamedValue(name),
@@ -431,18 +435,22 @@ impl Parser<'_> {
             if self.options.is_permissive() {
                 return Ok(());
             }
-            return Err(self.error("Unrecognized function", ident));
+            return Err(self.error(Reason::UnrecognizedFunction, "Unrecognized function", ident));
         };
         if arg_count < min {
-            return Err(self.error("Too few parameters supplied", ident));
+            return Err(self.error(Reason::ParameterCount, "Too few parameters supplied", ident));
         }
         if arg_count > max {
-            return Err(self.error("Too many parameters supplied", ident));
+            return Err(self.error(
+                Reason::ParameterCount,
+                "Too many parameters supplied",
+                ident,
+            ));
         }
         if name.eq_ignore_ascii_case("case") && arg_count.is_multiple_of(2) {
             let description =
                 "Even number of parameters supplied, requires an odd number of parameters";
-            return Err(self.error(description, ident));
+            return Err(self.error(Reason::ParameterCount, description, ident));
         }
         Ok(())
     }
@@ -469,15 +477,23 @@ impl Parser<'_> {
             return self.group(token.start);
         }
         if self.at_end() {
-            return Err(self.error("Unexpected end of expression", self.previous()));
+            return Err(self.error(
+                Reason::UnexpectedEnd,
+                "Unexpected end of expression",
+                self.previous(),
+            ));
         }
-        Err(self.error("Unexpected symbol", self.peek()))
+        Err(self.error(Reason::UnexpectedSymbol, "Unexpected symbol", self.peek()))
     }
 
     fn group(&mut self, start: usize) -> Parsed {
         let inner = self.expression()?;
         if self.at_end() {
-            return Err(self.error("Unexpected end of expression", self.previous()));
+            return Err(self.error(
+                Reason::UnexpectedEnd,
+                "Unexpected end of expression",
+                self.previous(),
+            ));
         }
         self.expect(&TokenKind::RightParen)?;
         let span = Span::new(start, self.previous().end);
@@ -491,7 +507,7 @@ impl Parser<'_> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             let description = format!("Exceeded max expression depth {MAX_DEPTH}");
-            return Err(self.error(&description, self.peek()));
+            return Err(self.error(Reason::TooDeep, &description, self.peek()));
         }
         Ok(())
     }
@@ -533,13 +549,14 @@ impl Parser<'_> {
         if self.eat(kind) {
             return Ok(());
         }
-        Err(self.error("Unexpected symbol", self.peek()))
+        Err(self.error(Reason::UnexpectedSymbol, "Unexpected symbol", self.peek()))
     }
 
-    fn error(&self, description: &str, token: &Token) -> ExprError {
+    fn error(&self, reason: Reason, description: &str, token: &Token) -> ExprError {
         let shown = token.describe(self.source);
         ExprError::located(
             ErrorKind::Parsing,
+            reason,
             description,
             &shown,
             self.source,
@@ -574,6 +591,23 @@ mod tests {
         assert!(
             parse_err("nope()").starts_with("Unrecognized function: 'nope'. Located at position 1")
         );
+    }
+
+    #[test]
+    fn classifies_errors_by_reason() {
+        let reason = |source: &str| {
+            parse(source, &ParseOptions::new().named_value("foo"))
+                .unwrap_err()
+                .reason
+        };
+        assert_eq!(reason("1 <"), Reason::UnexpectedEnd);
+        assert_eq!(reason("foo.1"), Reason::UnexpectedSymbol);
+        assert_eq!(reason("bar"), Reason::UnrecognizedNamedValue);
+        assert_eq!(reason("nope()"), Reason::UnrecognizedFunction);
+        assert_eq!(reason("contains(foo)"), Reason::ParameterCount);
+        assert_eq!(reason("case(true, 1)"), Reason::ParameterCount);
+        assert_eq!(reason(&"(".repeat(60)), Reason::TooDeep);
+        assert_eq!(reason("1 ~ 2"), Reason::UnexpectedSymbol);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! text and each expression's string form.
 
 use crate::ast::Span;
-use crate::error::{ErrorKind, ExprError};
+use crate::error::{ErrorKind, ExprError, Reason};
 use crate::eval::EvalContext;
 use crate::number::is_js_space;
 use crate::parser::{Expr, ParseOptions, parse};
@@ -68,7 +68,18 @@ impl From<TemplateError> for ExprError {
         let offset = error.offset();
         match error {
             TemplateError::Expression { error, .. } => ExprError { offset, ..error },
-            other => ExprError::new(ErrorKind::Parsing, other.to_string(), offset),
+            TemplateError::NotClosed { .. } => ExprError::new(
+                ErrorKind::Parsing,
+                Reason::TemplateNotClosed,
+                error.to_string(),
+                offset,
+            ),
+            TemplateError::ExpressionExpected { .. } => ExprError::new(
+                ErrorKind::Parsing,
+                Reason::ExpressionExpected,
+                error.to_string(),
+                offset,
+            ),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use gantry_expr::{ErrorKind, EvalContext, ExprError, ParseOptions, Value};
+use gantry_expr::{EvalContext, ExprError, ParseOptions, Value};
+
+pub use crate::hashfiles::HashFilesError;
 use indexmap::IndexMap;
 use serde_json::{Map, Value as Json, json};
 
@@ -361,7 +363,7 @@ impl Status {
 /// can run a helper process ahead of time.
 pub trait HashFiles: Send + Sync {
     /// The hex SHA-256 over the matched files, or `""` when none match.
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String>;
+    fn hash_files(&self, patterns: &[String]) -> Result<String, HashFilesError>;
 }
 
 /// `hashFiles` over a directory on this machine (the host executor's workspace, or the source
@@ -372,7 +374,7 @@ pub struct LocalHashFiles {
 }
 
 impl HashFiles for LocalHashFiles {
-    fn hash_files(&self, patterns: &[String]) -> Result<String, String> {
+    fn hash_files(&self, patterns: &[String]) -> Result<String, HashFilesError> {
         crate::hashfiles::hash_files(&self.root, patterns)
     }
 }
@@ -451,12 +453,13 @@ impl EvalContext for Scope<'_> {
         let patterns: Vec<String> = args.iter().map(Value::to_display_string).collect();
         let result = match self.hash {
             Some(hash) => hash.hash_files(&patterns),
-            None => Err("hashFiles is not available here".to_owned()),
+            None => Err(HashFilesError::Unavailable),
         };
-        Some(result.map(Value::String).map_err(|message| ExprError {
-            kind: ErrorKind::Evaluation,
-            message: format!("hashFiles('{}') failed. {message}", patterns.join(", ")),
-            offset: 0,
+        Some(result.map(Value::String).map_err(|message| {
+            ExprError::evaluation(format!(
+                "hashFiles('{}') failed. {message}",
+                patterns.join(", ")
+            ))
         }))
     }
 }

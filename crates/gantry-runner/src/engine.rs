@@ -611,7 +611,7 @@ impl Dispatcher {
             Ok(rows) => rows,
             Err(message) => {
                 drop(scope);
-                self.done_without_running(i, Conclusion::Failure, Some(message));
+                self.done_without_running(i, Conclusion::Failure, Some(message.to_string()));
                 return;
             }
         };
@@ -625,7 +625,7 @@ impl Dispatcher {
         i: usize,
         job: &Job,
         scope: &crate::context::Scope<'_>,
-    ) -> Result<Vec<Option<Map<String, Json>>>, String> {
+    ) -> Result<Vec<Option<Map<String, Json>>>, MatrixError> {
         Ok(match &self.nodes[i].matrix {
             MatrixPlan::None => vec![None],
             MatrixPlan::Rows(rows) => rows.iter().cloned().map(Some).collect(),
@@ -643,7 +643,7 @@ impl Dispatcher {
                             error,
                         })
                 })
-                .map_err(|e| format!("strategy.matrix: {e}"))?;
+                .map_err(MatrixError)?;
                 rows.into_iter().map(Some).collect()
             }
         })
@@ -942,3 +942,8 @@ fn display_json(value: &Json) -> String {
         other => gantry_expr::Value::from(other.clone()).to_display_string(),
     }
 }
+
+/// A deferred matrix (one that reads `needs` outputs) that could not be expanded at run time.
+#[derive(Debug, thiserror::Error)]
+#[error("strategy.matrix: {0}")]
+pub(crate) struct MatrixError(#[source] gantry_plan::JobMatrixError);

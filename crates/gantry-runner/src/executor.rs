@@ -323,8 +323,32 @@ pub enum ExecutorError {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// What the executor was doing when a library call failed, with that failure as its source
+    /// (so a reporter can walk the chain instead of a flattened string).
+    #[error("{context}: {source}")]
+    Failed {
+        context: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Another crate's error passed through as it is (a built-in action's failure).
+    #[error(transparent)]
+    Passed(Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Other(String),
+}
+
+impl ExecutorError {
+    /// `source` while doing `context` (`"creating the job container"`).
+    pub fn failed(
+        context: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        ExecutorError::Failed {
+            context: context.into(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// Every regular file below `root`: its `/`-separated relative path, contents, and whether it is

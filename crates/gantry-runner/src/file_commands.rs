@@ -187,22 +187,26 @@ impl PrependPath {
 /// GitHub's limit for one step's summary.
 pub const STEP_SUMMARY_LIMIT: usize = 1024 * 1024;
 
-/// The error the runner reports when a step summary is too large (the summary is dropped).
-pub fn summary_too_large(size: usize) -> String {
-    format!(
-        "$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of {}k, got {}k. For more information see: https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-markdown-summary",
-        STEP_SUMMARY_LIMIT / 1024,
-        size / 1024
-    )
+/// A step summary over [`STEP_SUMMARY_LIMIT`]: the runner reports it and drops the summary.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "$GITHUB_STEP_SUMMARY upload aborted, supports content up to a size of {}k, got {}k. For more information see: https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-markdown-summary",
+    STEP_SUMMARY_LIMIT / 1024,
+    .size / 1024
+)]
+pub struct SummaryTooLarge {
+    pub size: usize,
 }
 
-/// Checks a step summary: `Ok(None)` when empty, `Err(message)` when over the limit.
-pub fn check_step_summary(contents: &[u8]) -> Result<Option<String>, String> {
+/// Checks a step summary: `Ok(None)` when empty, an error when over the limit.
+pub fn check_step_summary(contents: &[u8]) -> Result<Option<String>, SummaryTooLarge> {
     if contents.is_empty() {
         return Ok(None);
     }
     if contents.len() > STEP_SUMMARY_LIMIT {
-        return Err(summary_too_large(contents.len()));
+        return Err(SummaryTooLarge {
+            size: contents.len(),
+        });
     }
     Ok(Some(String::from_utf8_lossy(contents).into_owned()))
 }
@@ -299,6 +303,11 @@ mod tests {
         assert_eq!(check_step_summary(b""), Ok(None));
         assert_eq!(check_step_summary(b"# hi"), Ok(Some("# hi".into())));
         let big = vec![b'x'; STEP_SUMMARY_LIMIT + 2048];
-        assert!(check_step_summary(&big).unwrap_err().contains("got 1026k"));
+        assert!(
+            check_step_summary(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("got 1026k")
+        );
     }
 }

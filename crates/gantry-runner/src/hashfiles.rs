@@ -7,10 +7,35 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use sha2::{Digest, Sha256};
 
-pub fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
+/// Why `hashFiles` could not hash (the runner fails the expression with this text).
+#[derive(Debug, thiserror::Error)]
+pub enum HashFilesError {
+    #[error("cannot read {path}: {source}", path = .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid pattern '{pattern}': {source}")]
+    Pattern {
+        pattern: String,
+        #[source]
+        source: globset::Error,
+    },
+    #[error("{0}")]
+    Patterns(#[source] globset::Error),
+    /// The job's files are not on this machine (no directory to hash).
+    #[error("hashFiles is not available here")]
+    Unavailable,
+}
+
+pub fn hash_files(root: &Path, patterns: &[String]) -> Result<String, HashFilesError> {
     let (include, exclude) = compile(patterns)?;
     let mut files = Vec::new();
-    walk(root, root, &mut files).map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    walk(root, root, &mut files).map_err(|source| HashFilesError::Read {
+        path: root.to_owned(),
+        source,
+    })?;
     files.sort();
     let mut total = Sha256::new();
     let mut any = false;
@@ -18,8 +43,10 @@ pub fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
         if !include.is_match(&relative) || exclude.is_match(&relative) {
             continue;
         }
-        let bytes =
-            std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(|source| HashFilesError::Read {
+            path: path.clone(),
+            source,
+        })?;
         total.update(Sha256::digest(&bytes));
         any = true;
     }
@@ -30,7 +57,7 @@ pub fn hash_files(root: &Path, patterns: &[String]) -> Result<String, String> {
     })
 }
 
-fn compile(patterns: &[String]) -> Result<(GlobSet, GlobSet), String> {
+fn compile(patterns: &[String]) -> Result<(GlobSet, GlobSet), HashFilesError> {
     let mut include = GlobSetBuilder::new();
     let mut exclude = GlobSetBuilder::new();
     for pattern in patterns
@@ -44,14 +71,17 @@ fn compile(patterns: &[String]) -> Result<(GlobSet, GlobSet), String> {
             None => (&mut include, pattern),
         };
         let text = text.trim_start_matches("./");
-        let glob = Glob::new(text).map_err(|e| format!("invalid pattern '{pattern}': {e}"))?;
+        let glob = Glob::new(text).map_err(|source| HashFilesError::Pattern {
+            pattern: pattern.to_owned(),
+            source,
+        })?;
         target.add(glob);
         // `dir` also matches everything below it, as a directory pattern does on GitHub.
         if let Ok(below) = Glob::new(&format!("{}/**", text.trim_end_matches('/'))) {
             target.add(below);
         }
     }
-    let build = |b: GlobSetBuilder| b.build().map_err(|e| e.to_string());
+    let build = |b: GlobSetBuilder| b.build().map_err(HashFilesError::Patterns);
     Ok((build(include)?, build(exclude)?))
 }
 

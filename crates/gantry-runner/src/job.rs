@@ -21,6 +21,7 @@ use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ContainerSpec, Executor, JobEnvironment, JobSpec, Platform};
 use crate::file_commands::PrependPath;
 use crate::mask::{Masker, SharedMasker};
+use crate::step::StepError;
 
 /// What every job of a run shares.
 pub(crate) struct RunShared {
@@ -375,7 +376,7 @@ async fn run_job_inner(shared: &RunShared, inst: &JobInstance, events: &EventSin
         Err(SpecError::NoPlatform(labels)) => {
             return early_failure(events, inst, no_platform_message(&labels));
         }
-        Err(SpecError::Invalid(message)) => return early_failure(events, inst, message),
+        Err(SpecError::Invalid(e)) => return early_failure(events, inst, e.to_string()),
     };
     let spec_on_host = spec.platform == Platform::Host && spec.container.is_none();
     let environment = match shared.executor.start_job(spec).await {
@@ -454,7 +455,7 @@ fn job_timer(
 pub(crate) enum SpecError {
     /// No `-P` mapping (and no default) for any of these `runs-on` labels.
     NoPlatform(Vec<String>),
-    Invalid(String),
+    Invalid(StepError),
 }
 
 impl SpecError {
@@ -466,14 +467,14 @@ impl SpecError {
                 "no platform for runs-on [{}]: it is skipped (map a label with -P LABEL=IMAGE|host)",
                 labels.join(", ")
             ),
-            SpecError::Invalid(message) => message.clone(),
+            SpecError::Invalid(e) => e.to_string(),
         }
     }
 }
 
-impl From<String> for SpecError {
-    fn from(message: String) -> Self {
-        SpecError::Invalid(message)
+impl From<StepError> for SpecError {
+    fn from(error: StepError) -> Self {
+        SpecError::Invalid(error)
     }
 }
 
@@ -548,11 +549,11 @@ pub(crate) fn platform(
             .iter()
             .map(|l| scope.eval_string(&l.value))
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("runs-on: {e}"))?,
+            .map_err(|e| StepError::at("runs-on", e))?,
         Some(RunsOn::Expr(source)) => {
             let value = scope
                 .eval_value(source)
-                .map_err(|e| format!("runs-on: {e}"))?;
+                .map_err(|e| StepError::at("runs-on", e))?;
             match value {
                 gantry_expr::Value::Array(items) => {
                     items.iter().map(|v| v.to_display_string()).collect()
@@ -572,8 +573,12 @@ pub(crate) fn platform(
 fn container_spec(
     c: &gantry_workflow::Container,
     scope: &Scope<'_>,
-) -> Result<ContainerSpec, String> {
-    let eval = |s: &str| scope.eval_string(s).map_err(|e| format!("container: {e}"));
+) -> Result<ContainerSpec, StepError> {
+    let eval = |s: &str| {
+        scope
+            .eval_string(s)
+            .map_err(|e| StepError::at("container", e))
+    };
     let mut env = IndexMap::new();
     for (k, v) in &c.env {
         env.insert(k.clone(), eval(&v.value)?);
@@ -656,12 +661,12 @@ async fn run_in_environment(
     }
     let mut frame = match job_frame(&runner, job) {
         Ok(frame) => frame,
-        Err(message) => return early_failure(events, inst, message),
+        Err(e) => return early_failure(events, inst, e.to_string()),
     };
     // GitHub's "Set up job": every remote action is resolved and downloaded first (a missing
     // one fails the job before any step), then the `pre` steps run.
-    if let Err(message) = runner.prepare_actions(&job.steps, 0).await {
-        return early_failure(events, inst, message);
+    if let Err(e) = runner.prepare_actions(&job.steps, 0).await {
+        return early_failure(events, inst, e.to_string());
     }
     runner.run_pre_steps(&job.steps, &mut frame).await;
     runner.run_steps(&job.steps, &mut frame, "").await;
@@ -732,7 +737,7 @@ fn containers_context(containers: &crate::executor::JobContainers) -> Json {
 }
 
 /// The job's starting frame: workflow `env` < job `env`, evaluated in order.
-fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, String> {
+fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, StepError> {
     let mut frame = Frame {
         inputs: runner.inst.scope.inputs.clone().map(Json::Object),
         cancel: runner.inst.cancel.clone(),
@@ -743,7 +748,7 @@ fn job_frame(runner: &JobRunner<'_>, job: &Job) -> Result<Frame, String> {
             let scope = runner.scope(&frame, &frame.env);
             let value = scope
                 .eval_string(&value.value)
-                .map_err(|e| format!("env.{name}: {e}"))?;
+                .map_err(|e| StepError::at(format!("env.{name}"), e))?;
             frame.env.insert(name.clone(), value);
         }
     }

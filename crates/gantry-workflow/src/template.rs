@@ -444,8 +444,8 @@ impl<'s> Walker<'s> {
         }
         match match_insert(trimmed) {
             Some(Ok(())) => return Parsed::Insert,
-            Some(Err(message)) => {
-                self.error(span, "expression", message);
+            Some(Err(arity)) => {
+                self.error(span, "expression", arity.to_string());
                 return Parsed::Error;
             }
             None => {}
@@ -547,8 +547,15 @@ fn find_close(bytes: &[u8], from: usize) -> Option<usize> {
     None
 }
 
+/// `insert` followed by parameters: GitHub's words for the directive's wrong arity.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Exactly 0 parameter(s) were expected following the directive 'insert'. Actual parameter count: {0}"
+)]
+struct InsertArity(usize);
+
 /// `insert` alone is the insert directive; `insert x` is a directive with a wrong arity.
-fn match_insert(trimmed: &str) -> Option<Result<(), String>> {
+fn match_insert(trimmed: &str) -> Option<Result<(), InsertArity>> {
     let rest = trimmed.strip_prefix("insert")?;
     if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
         return None;
@@ -557,9 +564,7 @@ fn match_insert(trimmed: &str) -> Option<Result<(), String>> {
     if params == 0 {
         return Some(Ok(()));
     }
-    Some(Err(format!(
-        "Exactly 0 parameter(s) were expected following the directive 'insert'. Actual parameter count: {params}"
-    )))
+    Some(Err(InsertArity(params)))
 }
 
 fn directive_message(directive: &str) -> String {
@@ -680,7 +685,7 @@ mod tests {
     #[test]
     fn insert_directive_takes_no_parameters() {
         assert_eq!(match_insert("insert"), Some(Ok(())));
-        assert!(matches!(match_insert("insert x"), Some(Err(_))));
+        assert_eq!(match_insert("insert x y"), Some(Err(InsertArity(2))));
         assert_eq!(match_insert("inserted"), None);
     }
 

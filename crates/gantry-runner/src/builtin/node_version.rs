@@ -27,12 +27,25 @@ const LTS_CODENAMES: [(&str, u64); 11] = [
     ("krypton", 24),
 ];
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("node-version '{spec}' is not a version, range or alias: {reason}")]
-    Invalid { spec: String, reason: String },
+    Invalid {
+        spec: String,
+        #[source]
+        reason: RangeError,
+    },
     #[error("node-version '{0}' names an LTS line gantry does not know")]
     UnknownLts(String),
+}
+
+/// Why one `||` alternative of a node-semver range is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum RangeError {
+    #[error("'{0}' is not a number")]
+    NotANumber(String),
+    #[error("{0}")]
+    Semver(semver::Error),
 }
 
 /// A parsed `node-version`.
@@ -62,7 +75,7 @@ impl Spec {
         if let Some(alias) = lower.strip_prefix("lts/") {
             return parse_lts(spec, alias);
         }
-        let invalid = |reason: String| SpecError::Invalid {
+        let invalid = |reason: RangeError| SpecError::Invalid {
             spec: spec.to_owned(),
             reason,
         };
@@ -113,7 +126,7 @@ fn parse_lts(spec: &str, alias: &str) -> Result<Spec, SpecError> {
 
 /// One node-semver alternative (space-separated comparators, or a hyphen range) as a
 /// `semver::VersionReq`.
-fn to_requirement(alternative: &str) -> Result<VersionReq, String> {
+fn to_requirement(alternative: &str) -> Result<VersionReq, RangeError> {
     let tokens = join_operators(alternative.split_whitespace());
     let comparators: Vec<String> = match tokens.as_slice() {
         [] => vec!["*".to_owned()],
@@ -126,7 +139,7 @@ fn to_requirement(alternative: &str) -> Result<VersionReq, String> {
             })
             .collect::<Result<_, _>>()?,
     };
-    VersionReq::parse(&comparators.join(", ")).map_err(|e| e.to_string())
+    VersionReq::parse(&comparators.join(", ")).map_err(RangeError::Semver)
 }
 
 /// Glues a lone operator to the version after it (`>= 18` is `>=18` in node-semver).
@@ -157,7 +170,7 @@ fn split_operator(token: &str) -> (&str, &str) {
 /// One comparator in the `semver` crate's syntax. Wildcard parts are dropped (`20.x` is
 /// `=20`), and a bare version is exact in node-semver, which `=` says for the crate (`=20`
 /// allows any 20.x, `=20.1.0` only that version).
-fn comparator(op: &str, version: &str) -> Result<String, String> {
+fn comparator(op: &str, version: &str) -> Result<String, RangeError> {
     let version = version
         .trim_start_matches(['v', 'V'])
         .trim_start_matches('=');
@@ -169,7 +182,7 @@ fn comparator(op: &str, version: &str) -> Result<String, String> {
         .take_while(|p| !matches!(*p, "x" | "X" | "*" | ""))
         .collect();
     if let Some(bad) = parts.iter().find(|p| p.parse::<u64>().is_err()) {
-        return Err(format!("'{bad}' is not a number"));
+        return Err(RangeError::NotANumber((*bad).to_owned()));
     }
     if parts.is_empty() {
         return Ok("*".to_owned());

@@ -6,7 +6,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
-use super::{ActionSite, Ran};
+use super::{ActionSite, Ran, StepError};
 use crate::event::{Conclusion, RunEvent, StepRef};
 use crate::executor::{ContainerStepRequest, ExecutorError, step_container};
 use crate::job::{Frame, JobRunner, millis};
@@ -212,10 +212,7 @@ impl JobRunner<'_> {
     ) -> Ran {
         let mut inputs = match self.with_inputs(frame, &env, with) {
             Ok(i) => i,
-            Err(message) => {
-                self.error(Some(sref), message);
-                return Ran::failed();
-            }
+            Err(e) => return self.fail(sref, e),
         };
         let args = inputs
             .shift_remove("args")
@@ -260,20 +257,14 @@ impl JobRunner<'_> {
         self.warn_local_pre(sref, site, pre_entrypoint.is_some());
         let image = match self.action_image(inner, &image.value).await {
             Ok(image) => image,
-            Err(e) => {
-                self.error(Some(sref), format!("cannot build the action's image: {e}"));
-                return Ran::failed();
-            }
+            Err(e) => return self.fail(sref, StepError::ActionImage(e)),
         };
         let DockerArgs {
             args,
             env: mut extra,
         } = match self.docker_args_env(inner, &env, args, action_env) {
             Ok(evaluated) => evaluated,
-            Err(errors) => {
-                self.error(Some(sref), errors.join("\n"));
-                return Ran::failed();
-            }
+            Err(e) => return self.fail(sref, e),
         };
         extra.extend(input_env(inner));
         if let Some(post) = post_entrypoint {
@@ -322,14 +313,14 @@ impl JobRunner<'_> {
         env: &IndexMap<String, String>,
         args: &[gantry_workflow::Spanned<String>],
         action_env: &gantry_workflow::Env,
-    ) -> Result<DockerArgs, Vec<String>> {
+    ) -> Result<DockerArgs, StepError> {
         let scope = self.scope(inner, env);
         let mut errors = Vec::new();
         let mut values = Vec::new();
         for arg in args {
             match scope.eval_string(&arg.value) {
                 Ok(v) => values.push(v),
-                Err(e) => errors.push(format!("args: {e}")),
+                Err(e) => errors.push(StepError::at("args", e)),
             }
         }
         let mut vars = IndexMap::new();
@@ -338,7 +329,7 @@ impl JobRunner<'_> {
                 Ok(v) => {
                     vars.insert(name.clone(), v);
                 }
-                Err(e) => errors.push(format!("env.{name}: {e}")),
+                Err(e) => errors.push(StepError::at(format!("env.{name}"), e)),
             }
         }
         if errors.is_empty() {
@@ -347,7 +338,7 @@ impl JobRunner<'_> {
                 env: vars,
             })
         } else {
-            Err(errors)
+            Err(StepError::Several(errors))
         }
     }
 
@@ -376,15 +367,9 @@ impl JobRunner<'_> {
         self.warn_local_pre(sref, site, pre.is_some());
         let uses = site.uses.as_str();
         let node = self.node_for(sref, &using.value, uses, &cancel).await;
-        let node = match self.node_or_external(sref, node, &using.value).await {
+        let node = match self.node_or_external(sref, node, &using.value, uses).await {
             Ok(node) => node,
-            Err(message) => {
-                self.error(
-                    Some(sref),
-                    format!("'{uses}' is a node action, but {message}"),
-                );
-                return Ran::failed();
-            }
+            Err(e) => return self.fail(sref, e),
         };
         env.extend(input_env(inner));
         // What `pre` saved is `STATE_*` for main, and main's saves add to it for `post`.
@@ -454,7 +439,8 @@ impl JobRunner<'_> {
         sref: &StepRef,
         node: String,
         using: &str,
-    ) -> Result<String, String> {
+        uses: &str,
+    ) -> Result<String, StepError> {
         if node != "node" || self.env.has_program("node").await.unwrap_or(true) {
             return Ok(node);
         }
@@ -471,10 +457,15 @@ impl JobRunner<'_> {
                 );
                 Ok(external)
             }
-            Ok(None) => Err(format!(
-                "the job environment has no `node` on its PATH and gantry has no node{major} to copy in (build the runner image with `scripts/build-images.sh`)"
-            )),
-            Err(e) => Err(format!("copying gantry's node{major} in failed: {e}")),
+            Ok(None) => Err(StepError::NoNode {
+                uses: uses.to_owned(),
+                major: major.to_owned(),
+            }),
+            Err(source) => Err(StepError::ExternalNode {
+                uses: uses.to_owned(),
+                major: major.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -542,7 +533,7 @@ impl JobRunner<'_> {
             Ok(true) => {}
             Ok(false) => return Conclusion::Skipped,
             Err(e) => {
-                self.error(Some(&post.sref), format!("post-if: {e}"));
+                self.report(&post.sref, &StepError::PostCondition(e));
                 return Conclusion::Failure;
             }
         }

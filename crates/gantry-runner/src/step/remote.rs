@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
 use super::actions_run::{ContainerCall, DockerArgs, input_env};
-use super::{MAX_DEPTH, Ran};
+use super::{MAX_DEPTH, Ran, StepError};
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::job::{Frame, JobRunner, millis};
 
@@ -52,7 +52,7 @@ impl RemoteActions {
     }
 }
 
-type PrepareFuture<'s> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 's>>;
+type PrepareFuture<'s> = Pin<Box<dyn Future<Output = Result<(), StepError>> + Send + 's>>;
 
 impl JobRunner<'_> {
     /// The reference of a step's `uses:` when it names a remote action that is not run built
@@ -98,11 +98,11 @@ impl JobRunner<'_> {
     }
 
     /// The downloaded action for `uses`, downloading it (once per `owner/repo@ref`) if needed.
-    async fn download(&mut self, uses: &str) -> Result<Arc<Downloaded>, String> {
+    async fn download(&mut self, uses: &str) -> Result<Arc<Downloaded>, StepError> {
         if let Some(done) = self.remote.by_uses.get(uses) {
             return Ok(done.clone());
         }
-        let reference = ActionRef::parse(uses).map_err(|e| e.to_string())?;
+        let reference = ActionRef::parse(uses)?;
         let key = format!(
             "{}/{}@{}",
             reference.owner.to_ascii_lowercase(),
@@ -124,7 +124,10 @@ impl JobRunner<'_> {
         let action = self
             .read_action(&dir)
             .await
-            .map_err(|e| format!("{uses}: {e}"))?;
+            .map_err(|e| StepError::InAction {
+                uses: uses.to_owned(),
+                source: Box::new(e),
+            })?;
         let downloaded = Arc::new(Downloaded {
             site: ActionSite {
                 dir,
@@ -140,18 +143,18 @@ impl JobRunner<'_> {
     }
 
     /// Resolves `reference` through the run's action source and copies its tree into the job.
-    async fn fetch_into_job(&self, reference: &ActionRef) -> Result<String, String> {
+    async fn fetch_into_job(&self, reference: &ActionRef) -> Result<String, StepError> {
         let Some(source) = self.shared.options.actions.source().cloned() else {
-            return Err(format!(
-                "action '{reference}' is not available: this run has no action store (gantry runs local actions, built-in actions and actions from its store)"
-            ));
+            return Err(StepError::NoActionStore(reference.to_string()));
         };
         let wanted = reference.clone();
         // The store reads (and may fetch) from disk: off the async workers.
         let resolved = tokio::task::spawn_blocking(move || source.resolve(&wanted))
             .await
-            .map_err(|e| format!("resolving '{reference}': {e}"))?
-            .map_err(|e| e.to_string())?;
+            .map_err(|source| StepError::ResolveTask {
+                reference: reference.to_string(),
+                source,
+            })??;
         let paths = self.env.paths();
         let temp = paths.temp.trim_end_matches('/');
         let work = temp.rsplit_once('/').map_or(temp, |(parent, _)| parent);
@@ -162,7 +165,10 @@ impl JobRunner<'_> {
         self.env
             .copy_in(&resolved.root, &root)
             .await
-            .map_err(|e| format!("cannot copy '{reference}' into the job: {e}"))?;
+            .map_err(|source| StepError::CopyAction {
+                reference: reference.to_string(),
+                source,
+            })?;
         self.log(
             None,
             LogStream::Runner,
@@ -189,10 +195,7 @@ impl JobRunner<'_> {
         // Actions nested in local composite actions are only known when they run.
         let downloaded = match self.download(uses).await {
             Ok(d) => d,
-            Err(message) => {
-                self.error(Some(sref), message);
-                return Ran::failed();
-            }
+            Err(e) => return self.fail(sref, e),
         };
         self.run_action(
             sref,
@@ -273,7 +276,7 @@ impl JobRunner<'_> {
             Ok(true) => {}
             Ok(false) => return Conclusion::Skipped,
             Err(e) => {
-                self.error(Some(sref), format!("pre-if: {e}"));
+                self.report(sref, &StepError::PreCondition(e));
                 return Conclusion::Failure;
             }
         }
@@ -283,7 +286,7 @@ impl JobRunner<'_> {
                     env.insert(name.clone(), v);
                 }
                 Err(e) => {
-                    self.error(Some(sref), format!("env.{name}: {e}"));
+                    self.report(sref, &StepError::at(format!("env.{name}"), e));
                     return Conclusion::Failure;
                 }
             }
@@ -291,8 +294,8 @@ impl JobRunner<'_> {
         let action = &downloaded.action;
         let inputs = match self.action_inputs(sref, frame, &env, action, call.with) {
             Ok(i) => i,
-            Err(message) => {
-                self.error(Some(sref), message);
+            Err(e) => {
+                self.report(sref, &e);
                 return Conclusion::Failure;
             }
         };
@@ -335,7 +338,7 @@ impl JobRunner<'_> {
                 let image = match self.action_image(&inner, &image.value).await {
                     Ok(image) => image,
                     Err(e) => {
-                        self.error(Some(sref), format!("cannot build the action's image: {e}"));
+                        self.report(sref, &StepError::ActionImage(e));
                         self.state = saved;
                         return Conclusion::Failure;
                     }
@@ -345,8 +348,8 @@ impl JobRunner<'_> {
                     env: mut extra,
                 } = match self.docker_args_env(&inner, &env, args, action_env) {
                     Ok(evaluated) => evaluated,
-                    Err(errors) => {
-                        self.error(Some(sref), errors.join("\n"));
+                    Err(e) => {
+                        self.report(sref, &e);
                         self.state = saved;
                         return Conclusion::Failure;
                     }
