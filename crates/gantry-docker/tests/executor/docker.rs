@@ -590,3 +590,55 @@ async fn planted_symlinks_do_not_reach_host_files() {
     env.cleanup().await.unwrap();
     h.assert_clean().await;
 }
+
+/// A test that fails half-way (here: panics with a job and a service running) still leaves
+/// nothing on the engine: the harness removes what carries its run id when it drops, even
+/// though the panic tears down the runtime before the executor's own cleanup can run.
+#[test]
+fn a_test_failing_mid_job_leaves_nothing_on_the_engine() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let failed = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            httpd_image().await;
+            let h = Harness::docker().await;
+            let mut spec = h.spec();
+            spec.services.insert(
+                "web".into(),
+                ContainerSpec {
+                    image: HTTPD.into(),
+                    ..Default::default()
+                },
+            );
+            let env = h.executor.start_job(spec).await.unwrap();
+            let (status, _) = sh(&*env, "true").await;
+            tx.send((h.run_id.clone(), h.leftovers().await)).unwrap();
+            assert_eq!(status, ExitStatus::Code(0));
+            panic!("a failed assertion while the job runs");
+        })
+    })
+    .join();
+    assert!(failed.is_err(), "the inner test was meant to fail");
+    let (run_id, running) = rx.recv().unwrap();
+    assert!(
+        running.len() >= 3,
+        "the job, its service and its network should have existed: {running:?}"
+    );
+    let filter = format!("label={}={run_id}", gantry_docker::LABEL_RUN_ID);
+    for list in [
+        &["ps", "-aq"][..],
+        &["network", "ls", "-q"],
+        &["volume", "ls", "-q"],
+    ] {
+        let out = std::process::Command::new("docker")
+            .args(list)
+            .args(["--filter", &filter])
+            .output()
+            .unwrap();
+        let left = String::from_utf8_lossy(&out.stdout);
+        assert!(left.trim().is_empty(), "docker {list:?} left: {left}");
+    }
+}
