@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::run::json_lines;
 use crate::run_docker::{docker_ready, leftovers};
-use crate::test::{Test, unindent};
+use crate::test::{ScopedDir, Test, unindent};
 
 /// Generous: a Docker job on a loaded 2-core machine takes seconds to start.
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -136,8 +136,8 @@ impl Drop for Tty {
     }
 }
 
-fn checkout() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+fn checkout() -> ScopedDir {
+    let dir = ScopedDir::new();
     let path = dir.path().join(".github/workflows/ci.yml");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, unindent(WORKFLOW)).unwrap();
@@ -146,7 +146,7 @@ fn checkout() -> tempfile::TempDir {
 
 /// Pause on the failure, look at the environment in the shell, fix what the step needs, retry:
 /// the run succeeds.
-fn fix_and_retry(platform: &str) -> (String, tempfile::TempDir) {
+fn fix_and_retry(platform: &str) -> (String, ScopedDir) {
     let dir = checkout();
     let tty = Tty::start(
         dir.path(),

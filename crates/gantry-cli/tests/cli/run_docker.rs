@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::run::{json_lines, normalize, read_tree};
-use crate::test::{Test, unindent};
+use crate::test::{ScopedDir, Test, unindent};
 
 pub(crate) const BUSYBOX: &str = "ubuntu-latest=gantry/busybox:latest";
 
@@ -214,41 +214,43 @@ fn keep_containers_leaves_the_job_container_for_inspection() {
         .args(["run", "-P", BUSYBOX, "--keep-containers"])
         .output();
     let kept = leftovers(out.dir.path());
-    // Removed by run id rather than with `gantry clean`, which would also remove what other
-    // tests running now are using.
-    for id in run_ids(out.dir.path()) {
+    let ids = run_ids(out.dir.path());
+    // What the run kept goes with the test's directory (by its scope label), never with
+    // `gantry clean`, which would also remove what other tests running now are using.
+    drop(out);
+    let mut left = Vec::new();
+    for id in ids {
         let filter = format!("label=io.gantry.run-id={id}");
-        let ids = Command::new("docker")
-            .args(["ps", "-aq", "--filter", &filter])
-            .output()
-            .unwrap();
-        for container in String::from_utf8(ids.stdout).unwrap().lines() {
-            Command::new("docker")
-                .args(["rm", "-f", container])
+        for kind in [
+            &["ps", "-aq"][..],
+            &["network", "ls", "-q"][..],
+            &["volume", "ls", "-q"][..],
+        ] {
+            let out = Command::new("docker")
+                .args(kind)
+                .args(["--filter", &filter])
                 .output()
                 .unwrap();
-        }
-        for kind in ["network", "volume"] {
-            let ids = Command::new("docker")
-                .args([kind, "ls", "-q", "--filter", &filter])
-                .output()
-                .unwrap();
-            for object in String::from_utf8(ids.stdout).unwrap().lines() {
-                Command::new("docker")
-                    .args([kind, "rm", "-f", object])
-                    .output()
-                    .unwrap();
-            }
+            left.extend(
+                String::from_utf8(out.stdout)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned),
+            );
         }
     }
-    assert!(!kept.is_empty(), "{}", out.stdout);
-    assert_eq!(leftovers(out.dir.path()), Vec::<String>::new());
+    assert!(!kept.is_empty(), "--keep-containers kept nothing");
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "the test directory's drop left these"
+    );
 }
 
 /// Runs `gantry run --json ARGS` on a workflow whose step prints `started` then sleeps,
 /// sends SIGINT once that line is out, and returns the exit code and every event.
-fn interrupt(platform: &str) -> (Option<i32>, Vec<Json>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
+fn interrupt(platform: &str) -> (Option<i32>, Vec<Json>, ScopedDir) {
+    let dir = ScopedDir::new();
     let workflows = dir.path().join(".github/workflows");
     std::fs::create_dir_all(&workflows).unwrap();
     std::fs::write(

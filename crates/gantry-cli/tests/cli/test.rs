@@ -5,6 +5,57 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
+/// A test's temporary directory that, when dropped, also removes what gantry runs in it left on
+/// the Docker engine: every container, network and volume labelled with the directory as its
+/// scope (`io.gantry.scope`, what `gantry run` labels with). So a test that fails half-way
+/// (a run that leaked, a failed status assertion) still leaves nothing behind; a passing test
+/// asserts separately that gantry itself removed everything.
+pub struct ScopedDir(TempDir);
+
+impl ScopedDir {
+    pub fn new() -> Self {
+        ScopedDir(tempfile::tempdir().unwrap())
+    }
+}
+
+impl std::ops::Deref for ScopedDir {
+    type Target = TempDir;
+    fn deref(&self) -> &TempDir {
+        &self.0
+    }
+}
+
+impl Drop for ScopedDir {
+    fn drop(&mut self) {
+        let Ok(scope) = std::fs::canonicalize(self.0.path()) else {
+            return;
+        };
+        let filter = format!("label=io.gantry.scope={}", scope.display());
+        let kinds: [(&[&str], &[&str]); 3] = [
+            (&["ps", "-aq"], &["rm", "-f", "-v"]),
+            (&["network", "ls", "-q"], &["network", "rm"]),
+            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
+        ];
+        for (list, remove) in kinds {
+            // No engine (or no docker CLI): nothing can have been left on it.
+            let Ok(out) = Command::new("docker")
+                .args(list)
+                .args(["--filter", &filter])
+                .output()
+            else {
+                return;
+            };
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker").args(remove).args(&ids).output();
+            }
+        }
+    }
+}
+
 /// Environment variables that would change gantry's behaviour if inherited from the caller.
 const CLEARED_ENV: &[&str] = &[
     "NO_COLOR",
@@ -22,7 +73,7 @@ const CLEARED_ENV: &[&str] = &[
 /// Unless told otherwise, stdout and stderr must be empty and the status 0.
 #[must_use]
 pub struct Test {
-    dir: TempDir,
+    dir: ScopedDir,
     args: Vec<String>,
     env: Vec<(String, String)>,
     color_never: bool,
@@ -36,13 +87,13 @@ pub struct Output {
     pub stdout: String,
     pub stderr: String,
     #[allow(dead_code)]
-    pub dir: TempDir,
+    pub dir: ScopedDir,
 }
 
 impl Test {
     pub fn new() -> Self {
         Test {
-            dir: tempfile::tempdir().unwrap(),
+            dir: ScopedDir::new(),
             args: Vec::new(),
             env: Vec::new(),
             color_never: true,
