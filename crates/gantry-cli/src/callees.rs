@@ -142,7 +142,7 @@ impl Callees {
                 (root.join(&target.path), target.to_string())
             }
         };
-        let text = std::fs::read_to_string(&path)
+        let text = gantry_files::read_workflow(&path)
             .map_err(|e| Unresolved(format!("cannot read `{shown}`: {e}")))?;
         let mut workflow = parse(&shown, &text)?;
         crate::engine::anchor_calls(Arc::make_mut(&mut workflow), &target.origin);

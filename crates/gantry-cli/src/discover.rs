@@ -116,11 +116,9 @@ pub fn workflow_files(path: &Path) -> Result<Vec<PathBuf>, CliError> {
     }
 }
 
+/// Reads a workflow or action file, refusing one over 1 MiB before reading it.
 pub fn read(path: &Path) -> Result<SourceFile, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text = gantry_files::read_workflow(path)?;
     Ok(SourceFile {
         path: path.to_path_buf(),
         kind: FileKind::of(path),

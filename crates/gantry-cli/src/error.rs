@@ -11,6 +11,8 @@ pub enum CliError {
     Missing { path: PathBuf },
     #[error("cannot read `{}`: {source}", path.display())]
     Read { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    File(#[from] gantry_files::ReadError),
     #[error(
         "no workflows directory at `{}` (pass the files or directories to read)",
         path.display()

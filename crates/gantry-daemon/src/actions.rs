@@ -54,7 +54,7 @@ pub(crate) fn read_callee(
             (resolved.root.join(&target.path), target.to_string())
         }
     };
-    let text = std::fs::read_to_string(&path)
+    let text = gantry_files::read_workflow(&path)
         .map_err(|e| Unresolved(format!("cannot read `{shown}`: {e}")))?;
     let parsed = gantry_workflow::parse_workflow(&shown, &text);
     match parsed.value {

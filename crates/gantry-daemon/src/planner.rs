@@ -26,6 +26,10 @@ pub enum PlanFailure {
     NoTarget(&'static str),
     #[error("'{0}' is not in the repository")]
     RefNotFound(String),
+    #[error(
+        "the pushed commit {0} is not in the mirror after a fetch (the branch head is not run instead)"
+    )]
+    PushedCommitMissing(String),
     #[error("the event deleted '{0}': nothing to run")]
     Deleted(String),
     #[error("repository '{0}' is not configured")]
@@ -44,6 +48,9 @@ impl PlanFailure {
             self,
             PlanFailure::Git(_)
                 | PlanFailure::Mirror(_)
+                // The repository gantry fetches from may lag behind GitHub: a redelivery
+                // once it caught up runs the pushed commit.
+                | PlanFailure::PushedCommitMissing(_)
                 | PlanFailure::TimedOut(_)
                 | PlanFailure::Task(_)
         )
@@ -79,10 +86,17 @@ pub fn target(event: &str, payload: &Value) -> Result<Target, PlanFailure> {
         gantry_plan::EventRefError::Missing { field, .. } => PlanFailure::NoTarget(field),
         gantry_plan::EventRefError::Deleted(git_ref) => PlanFailure::Deleted(git_ref),
     })?;
+    // A push that names its commit runs that commit or nothing: the branch head may be a later
+    // push's commit (or anything, when `after` names a commit the mirror never got).
+    let fallback = if event == "push" && r.sha.is_some() {
+        None
+    } else {
+        r.fallback
+    };
     Ok(Target {
         rev: r.sha.unwrap_or_else(|| r.git_ref.clone()),
         git_ref: r.git_ref,
-        fallback: r.fallback,
+        fallback,
     })
 }
 
@@ -149,11 +163,26 @@ fn resolve<'r>(
     Err(PlanFailure::RefNotFound(target.rev.clone()))
 }
 
-/// `.github/workflows/*.yml|yaml` at `commit`, as (path, text), sorted by path.
+/// A workflow file too large to read: its size was read from the object header only.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "the workflow file is {size} bytes, more than the {}-byte limit",
+    gantry_files::MAX_WORKFLOW_BYTES
+)]
+pub struct Oversized {
+    pub size: u64,
+}
+
+/// One workflow file of a commit: its path and its text, unless it is too large to read.
+pub type WorkflowFile = (String, Result<String, Oversized>);
+
+/// `.github/workflows/*.yml|yaml` at `commit`, as (path, text), sorted by path. A file over
+/// 1 MiB is never loaded (its size comes from the object header): a push cannot make the
+/// daemon allocate a huge blob, on this delivery or its redeliveries.
 pub fn workflow_files(
     repo: &git2::Repository,
     commit: &git2::Commit<'_>,
-) -> Result<Vec<(String, String)>, PlanFailure> {
+) -> Result<Vec<WorkflowFile>, PlanFailure> {
     let tree = commit.tree()?;
     let Ok(entry) = tree.get_path(Path::new(".github/workflows")) else {
         return Ok(Vec::new());
@@ -166,11 +195,18 @@ pub fn workflow_files(
         if !is_yaml || entry.kind() != Some(git2::ObjectType::Blob) {
             continue;
         }
+        let path = format!(".github/workflows/{name}");
+        let (size, _) = repo.odb()?.read_header(entry.id())?;
+        let size = size as u64;
+        if size > gantry_files::MAX_WORKFLOW_BYTES {
+            files.push((path, Err(Oversized { size })));
+            continue;
+        }
         let blob = repo.find_blob(entry.id())?;
         let text = String::from_utf8_lossy(blob.content()).into_owned();
-        files.push((format!(".github/workflows/{name}"), text));
+        files.push((path, Ok(text)));
     }
-    files.sort();
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }
 
@@ -219,12 +255,24 @@ pub fn plan_event_with(
     } else {
         git2::Repository::open_bare(mirror_dir(data_dir, input.repo_name))?
     };
-    let commit = resolve(&repo, &target)?;
+    let commit = match resolve(&repo, &target) {
+        Err(PlanFailure::RefNotFound(rev)) if input.event == "push" && rev != target.git_ref => {
+            return Err(PlanFailure::PushedCommitMissing(rev));
+        }
+        resolved => resolved?,
+    };
     let sha = commit.id().to_string();
     let files = workflow_files(&repo, &commit)?;
     let changed = changed_files(&repo, input, &commit);
     let mut planned = Planned::default();
     for (path, source) in files {
+        let source = match source {
+            Ok(source) => source,
+            Err(oversized) => {
+                planned.skipped.push((path, oversized.to_string()));
+                continue;
+            }
+        };
         let at = At {
             git_ref: &target.git_ref,
             sha: &sha,
@@ -491,6 +539,7 @@ mod tests {
         );
         let push = json!({"ref": "refs/heads/dev", "after": "abc"});
         assert_eq!(target("push", &push).unwrap().rev, "abc");
+        assert_eq!(target("push", &push).unwrap().fallback, None);
         let dispatch = json!({"ref": "main"});
         assert_eq!(
             target("workflow_dispatch", &dispatch).unwrap().git_ref,

@@ -77,6 +77,7 @@ async fn due_crons(
         let files = workflow_files(&mirror, &commit)?;
         Ok(files
             .iter()
+            .filter_map(|(path, text)| Some((path, text.as_ref().ok()?)))
             .flat_map(|(path, text)| crons_due(path, text, minute))
             .collect())
     });

@@ -63,7 +63,7 @@ pub struct Catalog {
     table: HashMap<String, TableEntry>,
     source: Option<Box<dyn ActionSource>>,
     /// Local actions already read, by directory (several workflows use the same ones).
-    local: Mutex<HashMap<PathBuf, Option<Arc<ActionMeta>>>>,
+    local: Mutex<HashMap<PathBuf, Lookup>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,19 +161,15 @@ impl Catalog {
             .lock()
             .ok()
             .and_then(|cache| cache.get(&dir).cloned());
-        let meta = match cached {
-            Some(meta) => meta,
+        match cached {
+            Some(lookup) => lookup,
             None => {
-                let meta = read_local(&dir, shown).map(Arc::new);
+                let lookup = read_local(&dir, shown);
                 if let Ok(mut cache) = self.local.lock() {
-                    cache.insert(dir.clone(), meta.clone());
+                    cache.insert(dir.clone(), lookup.clone());
                 }
-                meta
+                lookup
             }
-        };
-        match meta {
-            Some(meta) => Lookup::Found(meta),
-            None => Lookup::MissingLocal,
         }
     }
 }
@@ -193,11 +189,31 @@ fn major_version(git_ref: &str) -> Option<u32> {
     digits.split('.').next()?.parse().ok()
 }
 
-fn read_local(dir: &Path, shown: &str) -> Option<ActionMeta> {
-    let text = ["action.yml", "action.yaml"]
-        .iter()
-        .find_map(|name| std::fs::read_to_string(dir.join(name)).ok())?;
-    let action = gantry_workflow::parse_action(shown, &text).value?;
+/// The metadata of the action in `dir`. A file over the 1 MiB limit (or unreadable) is not
+/// read at all: nothing is known about that action (the runner reports it at run time).
+fn read_local(dir: &Path, shown: &str) -> Lookup {
+    let mut text = None;
+    for name in ["action.yml", "action.yaml"] {
+        match gantry_files::read_workflow(&dir.join(name)) {
+            Ok(found) => {
+                text = Some(found);
+                break;
+            }
+            Err(e) if e.is_not_found() => {}
+            Err(_) => return Lookup::Unknown,
+        }
+    }
+    let Some(text) = text else {
+        return Lookup::MissingLocal;
+    };
+    match parse_local(&text, shown) {
+        Some(meta) => Lookup::Found(Arc::new(meta)),
+        None => Lookup::MissingLocal,
+    }
+}
+
+fn parse_local(text: &str, shown: &str) -> Option<ActionMeta> {
+    let action = gantry_workflow::parse_action(shown, text).value?;
     let runtime = match &action.runs.value {
         ActionRuns::Node { using, .. } => using.value.clone(),
         ActionRuns::Docker { .. } => "docker".to_owned(),

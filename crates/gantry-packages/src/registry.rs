@@ -215,7 +215,10 @@ impl Registry {
                 inner.db.delete_upload(&id).await?;
             }
         }
-        Ok(removed)
+        // Partial uploads no session names and no process writes: a crash's leftovers.
+        let sessions = inner.db.upload_ids()?.into_iter().collect();
+        let orphans = inner.store.cleanup_orphans(&sessions).await?;
+        Ok(removed + orphans)
     }
 
     /// Whether a blob with this digest is stored (any repository).

@@ -83,6 +83,29 @@ pub trait BlobStore: Send + Sync + 'static {
     async fn list(&self) -> Result<Vec<(Digest, Duration)>, StorageError>;
     /// Removes upload sessions and temp files untouched for `older_than`; returns how many.
     async fn cleanup_uploads(&self, older_than: Duration) -> Result<usize, StorageError>;
+    /// Removes partial uploads no process is writing that are not the resumable `sessions`
+    /// (what a `kill -9` in the middle of an upload leaves); returns how many.
+    async fn cleanup_orphans(
+        &self,
+        _sessions: &std::collections::HashSet<String>,
+    ) -> Result<usize, StorageError> {
+        Ok(0)
+    }
+}
+
+/// Marks `file` as being written by this process: an advisory lock the kernel drops when the
+/// process dies, however it dies, so [`BlobStore::cleanup_orphans`] in any process can tell a
+/// live upload from a crashed one. The returned handle holds the lock.
+async fn writing(file: &tokio::fs::File, path: &Path) -> Result<std::fs::File, StorageError> {
+    let handle = file
+        .try_clone()
+        .await
+        .map_err(io_err("open", path))?
+        .into_std()
+        .await;
+    // Another process writing the same upload is not expected; it keeps its lock then.
+    let _ = handle.try_lock();
+    Ok(handle)
 }
 
 /// Running state of one upload: the hash so far, so committing a 200 MB layer does not read
@@ -285,6 +308,7 @@ impl BlobStore for FsBlobStore {
             .open(&path)
             .await
             .map_err(io_err("open", &path))?;
+        let _writing = writing(&file, &path).await?;
         file.seek(io::SeekFrom::Start(start))
             .await
             .map_err(io_err("seek", &path))?;
@@ -353,12 +377,14 @@ impl BlobStore for FsBlobStore {
         let mut file = tokio::fs::File::create(&tmp)
             .await
             .map_err(io_err("create", &tmp))?;
+        let writing = writing(&file, &tmp).await?;
         let written = async {
             file.write_all(&data).await?;
             file.sync_all().await
         }
         .await;
         drop(file);
+        drop(writing);
         if let Err(source) = written {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(StorageError::Io {
@@ -461,6 +487,38 @@ impl BlobStore for FsBlobStore {
         }
         Ok(removed)
     }
+
+    async fn cleanup_orphans(
+        &self,
+        sessions: &std::collections::HashSet<String>,
+    ) -> Result<usize, StorageError> {
+        let dir = self.root.join("uploads");
+        let files = tokio::task::spawn_blocking(move || stale_files(&dir, Duration::ZERO))
+            .await
+            .unwrap_or_else(|join| {
+                Err(StorageError::Io {
+                    op: "list",
+                    path: PathBuf::new(),
+                    source: io::Error::other(join),
+                })
+            })?;
+        let mut removed = 0;
+        for (id, path) in files {
+            if sessions.contains(&id) || !unlocked(&path) {
+                continue;
+            }
+            if tokio::fs::remove_file(&path).await.is_ok() {
+                self.forget(&id);
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Whether no process holds `path`'s writer lock (see [`writing`]).
+fn unlocked(path: &Path) -> bool {
+    std::fs::File::open(path).is_ok_and(|file| file.try_lock().is_ok())
 }
 
 fn age(meta: &std::fs::Metadata) -> Duration {

@@ -2,6 +2,7 @@
 //! checks its whole stdout, stderr and exit status (in the style of `just`'s test builder).
 
 mod actions;
+mod bounded;
 mod concurrency;
 mod daemon;
 mod debug;

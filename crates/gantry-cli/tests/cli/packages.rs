@@ -249,3 +249,88 @@ fn jobs_get_the_registry_as_env_and_vars() {
         .status(2)
         .run();
 }
+
+/// The files in the registry's `uploads/` directory under `data_dir`.
+fn upload_files(data_dir: &Path) -> Vec<(std::path::PathBuf, u64)> {
+    fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, u64)>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.parent().is_some_and(|p| p.ends_with("uploads")) {
+                out.push((path.clone(), entry.metadata().map_or(0, |m| m.len())));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(data_dir, &mut out);
+    out
+}
+
+fn gc(data_dir: &Path) {
+    let status = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["packages", "--data-dir"])
+        .arg(data_dir)
+        .arg("gc")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// A blob upload in flight when the server is killed leaves its partial file; `packages gc`
+/// and the next start remove it, while an upload a live server is writing survives a gc.
+#[test]
+fn partial_uploads_left_by_kill_9_are_removed_by_gc_and_at_start() {
+    use std::io::Write;
+    for cleanup in ["gc", "restart"] {
+        let data = tempfile::tempdir().unwrap();
+        let served = Served::start(data.path());
+        let mut stream = std::net::TcpStream::connect(&served.addr).unwrap();
+        let digest = format!("sha256:{}", "0".repeat(64));
+        let head = format!(
+            "POST /v2/octo/partial/blobs/uploads/?digest={digest} HTTP/1.1\r\nHost: {}\r\n\
+             Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\n\
+             Content-Length: 1000000\r\n\r\n",
+            served.addr, served.token
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&vec![7u8; 65536]).unwrap();
+        let mut partial = Vec::new();
+        for _ in 0..400 {
+            partial = upload_files(data.path());
+            if partial.iter().any(|(_, len)| *len >= 65536) {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        assert!(
+            partial.iter().any(|(_, len)| *len >= 65536),
+            "no partial upload on disk: {partial:?}"
+        );
+        gc(data.path());
+        assert_eq!(
+            upload_files(data.path()).len(),
+            partial.len(),
+            "gc removed a live upload"
+        );
+        assert!(!served.signal(libc::SIGKILL).success());
+        drop(stream);
+        assert!(
+            !upload_files(data.path()).is_empty(),
+            "{cleanup}: nothing was left to clean"
+        );
+        match cleanup {
+            "gc" => gc(data.path()),
+            _ => {
+                let again = Served::start(data.path());
+                assert!(again.stop().success());
+            }
+        }
+        assert_eq!(
+            upload_files(data.path()),
+            Vec::new(),
+            "{cleanup} kept a partial upload"
+        );
+    }
+}

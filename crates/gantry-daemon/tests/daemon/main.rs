@@ -4,6 +4,7 @@ mod abuse;
 mod actions;
 mod api;
 mod auth;
+mod bounds;
 mod browser;
 mod cluster;
 mod cluster_packages;
