@@ -216,7 +216,7 @@ impl Registry {
             }
         }
         // Partial uploads no session names and no process writes: a crash's leftovers.
-        let sessions = inner.db.upload_ids()?.into_iter().collect();
+        let sessions = inner.db.upload_ids().await?.into_iter().collect();
         let orphans = inner.store.cleanup_orphans(&sessions).await?;
         Ok(removed + orphans)
     }
