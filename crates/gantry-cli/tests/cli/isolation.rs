@@ -3,6 +3,7 @@
 //! * a daemon's start removes only the engine objects labelled with its own instance id
 //!   (never another daemon's or a running `gantry run`'s), and `gantry clean` only what ended
 //!   `gantry run`s of its repository left;
+//! * a secret a step gets through `env:` is in no file on disk while the step runs;
 //! * `kill -9` of a real `gantry daemon` in the middle of a host step: the step's session
 //!   leader dies with it, what the step started is killed at the restart before the re-queued
 //!   attempt runs, and the killed attempt's job directory (its step script held a secret) is
@@ -372,6 +373,137 @@ fn walk_files(root: &Path) -> Vec<PathBuf> {
             if path.is_dir() && !path.is_symlink() {
                 dirs.push(path);
             } else if path.is_file() {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// A secret a step gets through `env:` (not written into its `run:`) is in no file on this
+/// machine while the step runs: not in the step's script, the job's files (RUNNER_TEMP, file
+/// commands, the docker executor's step requests, which travel over the agent's stdin) nor in
+/// what gantry stores of the run. On the host and in a container.
+#[test]
+fn a_secret_in_a_steps_env_is_in_no_file_while_a_host_step_runs() {
+    env_secret_stays_off_disk("ubuntu-latest=host");
+}
+
+#[test]
+fn a_secret_in_a_steps_env_is_in_no_file_while_a_container_step_runs() {
+    crate::run_docker::docker_ready();
+    env_secret_stays_off_disk(&format!("ubuntu-latest={IMAGE}"));
+}
+
+fn env_secret_stays_off_disk(platform: &str) {
+    let secret = format!("env-secret-{}", uuid::Uuid::new_v4().simple());
+    let mark = format!("started-{}", uuid::Uuid::new_v4().simple());
+    let dir = crate::test::ScopedDir::new();
+    let workflow = dir.path().join(".github/workflows/ci.yml");
+    std::fs::create_dir_all(workflow.parent().unwrap()).unwrap();
+    std::fs::write(
+        &workflow,
+        format!(
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - env:\n          \
+             S: ${{{{ secrets.TOKEN }}}}\n        run: |\n          \
+             touch \"$RUNNER_TEMP/{mark}\"\n          \
+             while [ ! -e \"$RUNNER_TEMP/{mark}.go\" ]; do sleep 0.1; done\n          \
+             echo \"secret length ${{#S}}\"\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(["--color", "never", "run", "-P", platform, "-s", "TOKEN"])
+        .env("TOKEN", &secret)
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = Running(Some(child));
+    let mut marker = None;
+    wait_for("the step to start", || {
+        marker = job_files().into_iter().find(|f| f.ends_with(&mark));
+        marker.is_some()
+    });
+    let mut files = job_files();
+    files.extend(walk_tolerant(dir.path()));
+    let holding: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| std::fs::read(f).is_ok_and(|b| contains(&b, secret.as_bytes())))
+        .collect();
+    assert!(
+        holding.is_empty(),
+        "files holding the step's secret: {holding:?}"
+    );
+    let marker = marker.unwrap();
+    std::fs::write(marker.with_file_name(format!("{mark}.go")), b"").unwrap();
+    let output = run.0.take().unwrap().wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("secret length {}", secret.len())),
+        "the step did not get the secret: {stdout}"
+    );
+}
+
+/// A `gantry run` interrupted on drop, should the test fail while its step waits: Ctrl-C
+/// makes it cancel the step and remove its job (container and directory), which a SIGKILL
+/// would leave.
+struct Running(Option<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            // SAFETY: signalling the child this test spawned (not yet waited for), by its pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            let _ = child.wait();
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file below the job directories of both executors (`gantry-job-*` for Docker jobs,
+/// the per-user `gantry-host-*` base for host jobs); other runs' too, whose files cannot hold
+/// this test's random secret.
+fn job_files() -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("gantry-job-") || name.starts_with("gantry-host-")
+        })
+        .flat_map(|e| walk_tolerant(&e.path()))
+        .collect()
+}
+
+/// Like [`walk_files`], but other tests' directories may vanish while it walks.
+fn walk_tolerant(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if kind.is_file() {
                 files.push(path);
             }
         }

@@ -76,6 +76,41 @@ pub(crate) async fn engine() -> Docker {
     docker
 }
 
+/// Removes every container, network and volume labelled with a run id when dropped, so a test
+/// that fails half-way (a panicking fixture, a leak it reports) leaves nothing on the engine.
+/// Synchronous (the docker CLI): a panic tears the test's runtime down first.
+pub(crate) struct RunObjects(pub String);
+
+impl Drop for RunObjects {
+    fn drop(&mut self) {
+        let filter = format!("label={}={}", gantry_docker::LABEL_RUN_ID, self.0);
+        let kinds: [(&[&str], &[&str]); 3] = [
+            (&["ps", "-aq"], &["rm", "-f", "-v"]),
+            (&["network", "ls", "-q"], &["network", "rm"]),
+            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
+        ];
+        for (list, remove) in kinds {
+            let Ok(out) = std::process::Command::new("docker")
+                .args(list)
+                .args(["--filter", &filter])
+                .output()
+            else {
+                return;
+            };
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .args(remove)
+                    .args(&ids)
+                    .output();
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixtures_run_on_docker() {
     let docker = engine().await;
@@ -84,6 +119,7 @@ async fn fixtures_run_on_docker() {
         .unwrap()
         .as_nanos();
     let run_id = format!("e2e-{}-{nanos}", std::process::id());
+    let _objects = RunObjects(run_id.clone());
     let backend = Backend::Docker {
         executor: Arc::new(DockerExecutor::with_client(docker.clone())),
         image: RUNNER_IMAGE.into(),

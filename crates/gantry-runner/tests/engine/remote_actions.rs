@@ -12,7 +12,7 @@ use gantry_docker::{DockerExecutor, list_managed};
 use gantry_runner::executor::Platform;
 use gantry_runner::{ActionRegistry, Conclusion, RunEvent, StoreSource};
 
-use crate::docker::{RUNNER_IMAGE, engine};
+use crate::docker::{RUNNER_IMAGE, RunObjects, engine};
 use crate::harness::{options, run_source_on};
 
 const WORKFLOW: &str = r#"
@@ -102,6 +102,7 @@ async fn remote_actions_run_from_the_store() {
         .unwrap()
         .as_nanos();
     let run_id = format!("e2e-actions-{}-{nanos}", std::process::id());
+    let _objects = RunObjects(run_id.clone());
     let mut opts = options();
     opts.run_id = run_id.clone();
     opts.default_platform = Some(Platform::Image(RUNNER_IMAGE.into()));
@@ -305,6 +306,7 @@ async fn setup_java_and_setup_go_find_the_image_tool_cache() {
         .unwrap()
         .as_nanos();
     let run_id = format!("e2e-toolcache-{}-{nanos}", std::process::id());
+    let _objects = RunObjects(run_id.clone());
     let mut opts = options();
     opts.run_id = run_id.clone();
     opts.default_platform = Some(Platform::Image(RUNNER_IMAGE.into()));
