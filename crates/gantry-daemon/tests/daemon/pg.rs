@@ -101,6 +101,17 @@ pub fn store(url: &str, instance: &str, lease: Duration) -> PgStore {
     .unwrap()
 }
 
+/// A store with one pooled connection, so every call reuses the connection the last one left.
+pub fn pool_of_one(url: &str) -> PgStore {
+    PgStore::connect(PgSettings {
+        url: url.to_owned(),
+        pool_size: 1,
+        lease: Duration::from_secs(60),
+        instance: "one".to_owned(),
+    })
+    .unwrap()
+}
+
 /// Runs SQL on `url` (psql), for checks straight in the database.
 pub fn psql(url: &str, sql: &str) -> String {
     let out = Command::new(server().bin.join("psql"))

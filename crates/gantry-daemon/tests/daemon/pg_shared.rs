@@ -251,3 +251,41 @@ fn a_newer_schema_is_refused() {
         "{refused:?}"
     );
 }
+
+/// The group commit is pipelined outside a `Transaction` object: a failing batch must be rolled
+/// back on its connection (PostgreSQL refuses NUL in text), its good items committed one by
+/// one, and every pooled connection left usable.
+#[test]
+fn a_bad_item_in_a_group_commit_fails_alone() {
+    use gantry_daemon::store::PendingCommit;
+    let url = pg::database();
+    let store = pg::pool_of_one(&url);
+    let item = |id: &str| PendingCommit {
+        delivery: Some(delivery(id)),
+        runs: vec![run("o/r")],
+    };
+    for round in 0..3 {
+        let results = store
+            .commit_batch(&[
+                item(&format!("good-{round}")),
+                item(&format!("bad\0{round}")),
+                item(&format!("fine-{round}")),
+            ])
+            .unwrap();
+        assert!(
+            matches!(&results[0], Ok(Committed::New { .. })),
+            "{results:?}"
+        );
+        assert!(results[1].is_err(), "{results:?}");
+        assert!(
+            matches!(&results[2], Ok(Committed::New { .. })),
+            "{results:?}"
+        );
+    }
+    assert_eq!(pg::psql(&url, "SELECT count(*) FROM deliveries"), "6");
+    assert_eq!(pg::psql(&url, "SELECT count(*) FROM runs"), "6");
+    // Nothing is left idle in a transaction.
+    let open = "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND datname = current_database()";
+    assert_eq!(pg::psql(&url, open), "0");
+    assert!(store.claim_next().unwrap().is_some());
+}

@@ -15,6 +15,8 @@
 //! run has an owner (the daemon's instance id) and a lease in the database's clock; progress
 //! and the end of a run are written only by its owner; expired leases are reaped by any daemon.
 
+mod bulk;
+mod hints;
 mod listen;
 mod reads;
 pub mod schema;
@@ -126,22 +128,91 @@ impl PgStore {
 
     /// Commits `items` in one transaction: one WAL flush for the whole burst.
     async fn commit_all(&self, items: &[PendingCommit]) -> Result<Vec<Committed>, StoreError> {
+        if bulk::bulk_ok(items) {
+            return self.commit_pipelined(items).await;
+        }
         self.in_tx(async |tx| {
-            let done = if writes::bulk_ok(items) {
-                writes::commit_bulk(tx, items).await?
-            } else {
-                let mut done = Vec::with_capacity(items.len());
-                for item in items {
-                    done.push(writes::commit_in(tx, item.delivery.as_ref(), &item.runs).await?);
-                }
-                done
-            };
+            let mut done = Vec::with_capacity(items.len());
+            for item in items {
+                done.push(writes::commit_in(tx, item.delivery.as_ref(), &item.runs).await?);
+            }
             if done.iter().any(queued_runs) {
                 notify(tx, QUEUE, "").await?;
             }
             Ok(done)
         })
         .await
+    }
+
+    /// [`bulk::commit`] on a pooled connection. Its transaction is not a `Transaction` (whose
+    /// `commit` cannot be pipelined with the statements before it), so a failure ends it here:
+    /// a connection that cannot even roll back leaves the pool instead of going back to it.
+    async fn commit_pipelined(
+        &self,
+        items: &[PendingCommit],
+    ) -> Result<Vec<Committed>, StoreError> {
+        let client = self.pool.get().await?;
+        let result = bulk::commit(&client, items).await;
+        match &result {
+            Ok(done) if done.iter().any(queued_runs) => {
+                hint_on(&client, &[(QUEUE, String::new())]).await;
+            }
+            Ok(_) => {}
+            Err(_) => discard_failed(client).await,
+        }
+        result
+    }
+
+    /// Tells the other daemons about data this daemon just committed (see `hints`).
+    async fn hint(&self, notes: &[(&str, String)]) {
+        match self.pool.get().await {
+            Ok(client) => hint_on(&client, notes).await,
+            Err(e) => tracing::warn!(error = %e, "cannot notify the other daemons; they will poll"),
+        }
+    }
+
+    /// Records progress (only while this daemon holds the run), then tells the other daemons'
+    /// live views.
+    async fn apply_now(&self, run_id: i64, events: &[RunEvent]) -> Result<(), StoreError> {
+        self.in_tx(async |tx| {
+            // FOR SHARE: a reaper cannot take the run back while this batch is written.
+            let held = opt(
+                tx,
+                "SELECT 1 FROM runs WHERE id = $1 AND owner = $2 AND status = 'running'
+                 FOR SHARE",
+                &[&run_id, &self.instance],
+            )
+            .await?;
+            if held.is_none() {
+                return Err(StoreError::LeaseLost(run_id));
+            }
+            for event in events {
+                writes::apply_event(tx, run_id, event).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        self.hint(&[(RUN, run_payload(run_id, &self.instance))])
+            .await;
+        Ok(())
+    }
+
+    /// Ends the run (only its owner), then tells the other daemons: its slot and its
+    /// concurrency group are free, any daemon may claim next.
+    async fn finish_now(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        self.in_tx(async |tx| {
+            let conclusion = outcome.conclusion;
+            let reason = outcome.reason.as_deref();
+            let owner = Some(self.instance.as_str());
+            if !writes::complete_run(tx, run_id, "running", conclusion, reason, owner).await? {
+                return Err(StoreError::LeaseLost(run_id));
+            }
+            Ok(())
+        })
+        .await?;
+        let run = run_payload(run_id, &self.instance);
+        self.hint(&[(QUEUE, String::new()), (RUN, run)]).await;
+        Ok(())
     }
 
     /// Running runs this daemon may take back: expired leases, runs without an owner, and
@@ -169,6 +240,25 @@ impl PgStore {
             Ok(taken)
         })
         .await
+    }
+}
+
+/// [`PgStore::hint`] on a connection at hand. A failure costs the listeners only their next
+/// poll; the connection is rolled back like after a failed commit.
+async fn hint_on(client: &deadpool_postgres::Object, notes: &[(&str, String)]) {
+    if let Err(e) = hints::send(client, notes).await {
+        tracing::warn!(error = %e, "cannot notify the other daemons; they will poll");
+        if client.batch_execute("ROLLBACK").await.is_err() {
+            tracing::debug!("the connection did not roll back after a failed notification");
+        }
+    }
+}
+
+/// After a pipelined transaction failed it may still be open (aborted) on the connection:
+/// roll it back, or take the connection out of the pool when even that fails.
+async fn discard_failed(client: deadpool_postgres::Object) {
+    if client.batch_execute("ROLLBACK").await.is_err() {
+        drop(deadpool_postgres::Object::take(client));
     }
 }
 
@@ -287,37 +377,11 @@ impl Store for PgStore {
     }
 
     fn apply(&self, run_id: i64, events: &[RunEvent]) -> Result<(), StoreError> {
-        self.block(self.in_tx(async |tx| {
-            // FOR SHARE: a reaper cannot take the run back while this batch is written.
-            let held = opt(
-                tx,
-                "SELECT 1 FROM runs WHERE id = $1 AND owner = $2 AND status = 'running'
-                 FOR SHARE",
-                &[&run_id, &self.instance],
-            )
-            .await?;
-            if held.is_none() {
-                return Err(StoreError::LeaseLost(run_id));
-            }
-            for event in events {
-                writes::apply_event(tx, run_id, event).await?;
-            }
-            notify(tx, RUN, &run_payload(run_id, &self.instance)).await
-        }))
+        self.block(self.apply_now(run_id, events))
     }
 
     fn finish_run(&self, run_id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
-        self.block(self.in_tx(async |tx| {
-            let conclusion = outcome.conclusion;
-            let reason = outcome.reason.as_deref();
-            let owner = Some(self.instance.as_str());
-            if !writes::complete_run(tx, run_id, "running", conclusion, reason, owner).await? {
-                return Err(StoreError::LeaseLost(run_id));
-            }
-            // Its slot and its concurrency group are free: any daemon may claim next.
-            notify(tx, QUEUE, "").await?;
-            notify(tx, RUN, &run_payload(run_id, &self.instance)).await
-        }))
+        self.block(self.finish_now(run_id, outcome))
     }
 
     fn request_cancel(&self, run_id: i64, reason: &str) -> Result<CancelState, StoreError> {

@@ -10,8 +10,8 @@ use crate::config::RestartPolicy;
 use crate::launcher::PlannedJobInfo;
 use crate::launcher::{Conclusion, RunEvent};
 use crate::store::{
-    ClaimedRun, Committed, ConcurrencySpec, NewDelivery, NewRun, PendingCommit, RunSpec,
-    StoreError, group_key, json, level_str, now_ms,
+    ClaimedRun, Committed, ConcurrencySpec, NewDelivery, NewRun, RunSpec, StoreError, group_key,
+    json, level_str, now_ms,
 };
 
 /// Channels other daemons `LISTEN` on.
@@ -105,14 +105,14 @@ pub(super) async fn transition(
 }
 
 /// The columns of a new run that depend on how it starts.
-struct RunRow {
-    status: &'static str,
-    conclusion: Option<&'static str>,
-    finished: Option<i64>,
-    run_jobs: String,
+pub(super) struct RunRow {
+    pub status: &'static str,
+    pub conclusion: Option<&'static str>,
+    pub finished: Option<i64>,
+    pub run_jobs: String,
 }
 
-fn run_row(run: &NewRun) -> RunRow {
+pub(super) fn run_row(run: &NewRun) -> RunRow {
     let carried: Vec<&str> = run.carried.iter().map(|(k, _)| k.as_str()).collect();
     let run_jobs: Vec<&str> = run
         .spec
@@ -134,7 +134,9 @@ fn run_row(run: &NewRun) -> RunRow {
 }
 
 /// Each job's (status, conclusion) as the run is queued: carried jobs keep theirs.
-fn job_states(run: &NewRun) -> impl Iterator<Item = (&PlannedJobInfo, &'static str, Option<&str>)> {
+pub(super) fn job_states(
+    run: &NewRun,
+) -> impl Iterator<Item = (&PlannedJobInfo, &'static str, Option<&str>)> {
     run.spec.jobs.iter().map(move |job| {
         let carried = run.carried.iter().find(|(k, _)| *k == job.key);
         let (status, conclusion) = match carried {
@@ -203,182 +205,6 @@ async fn insert_run(
     }
     transition(tx, id, None, None, row.status, run.failed.as_deref()).await?;
     Ok(id)
-}
-
-/// Whether [`commit_bulk`] can take the batch: no run joins a concurrency group (applying a
-/// group depends on the runs before it, so those batches go one item after the other).
-pub(super) fn bulk_ok(items: &[PendingCommit]) -> bool {
-    items
-        .iter()
-        .flat_map(|item| &item.runs)
-        .all(|run| run.concurrency.is_none())
-}
-
-/// A whole group commit in a fixed number of statements, whatever its size: every delivery in
-/// one `INSERT ... SELECT FROM unnest(...)`, the runs, their jobs and their transitions likewise.
-/// A round trip per row made a batch cost milliseconds per delivery on a busy machine.
-pub(super) async fn commit_bulk(
-    tx: &Transaction<'_>,
-    items: &[PendingCommit],
-) -> Result<Vec<Committed>, StoreError> {
-    let now = now_ms();
-    // Within the batch the first occurrence of an id is the delivery, later ones duplicates.
-    let mut first = std::collections::HashSet::new();
-    let fresh: Vec<&NewDelivery> = items
-        .iter()
-        .filter_map(|item| item.delivery.as_ref())
-        .filter(|d| first.insert(d.id.as_str()))
-        .collect();
-    let column = |f: fn(&NewDelivery) -> Option<String>| -> Vec<Option<String>> {
-        fresh.iter().map(|d| f(d)).collect()
-    };
-    let inserted: std::collections::HashSet<String> = rows(
-        tx,
-        "INSERT INTO deliveries (id, event, repo, status, reason, received_at)
-         SELECT u.id, u.event, u.repo, u.status, u.reason, $6::bigint
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-             AS u(id, event, repo, status, reason)
-         ON CONFLICT (id) DO NOTHING RETURNING id",
-        &[
-            &column(|d| Some(d.id.clone())),
-            &column(|d| Some(d.event.clone())),
-            &column(|d| d.repo.clone()),
-            &column(|d| Some(d.status.as_str().to_owned())),
-            &column(|d| d.reason.clone()),
-            &now,
-        ],
-    )
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()?;
-    // Which items are new: no delivery, or the first of its id and inserted just now.
-    let mut claimed_ids = std::collections::HashSet::new();
-    let new: Vec<bool> = items
-        .iter()
-        .map(|item| match &item.delivery {
-            None => true,
-            Some(d) => inserted.contains(&d.id) && claimed_ids.insert(d.id.as_str()),
-        })
-        .collect();
-    let runs: Vec<(Option<&str>, &NewRun)> = items
-        .iter()
-        .zip(&new)
-        .filter(|(_, new)| **new)
-        .flat_map(|(item, _)| {
-            let delivery = item.delivery.as_ref().map(|d| d.id.as_str());
-            item.runs.iter().map(move |run| (delivery, run))
-        })
-        .collect();
-    let ids = insert_runs(tx, &runs, now).await?;
-    let mut ids = ids.into_iter();
-    Ok(items
-        .iter()
-        .zip(new)
-        .map(|(item, new)| match new {
-            false => Committed::Duplicate,
-            true => Committed::New {
-                run_ids: ids.by_ref().take(item.runs.len()).collect(),
-                superseded: Vec::new(),
-                cancel_running: Vec::new(),
-            },
-        })
-        .collect())
-}
-
-/// Inserts `runs` (none in a concurrency group) with their jobs and first transitions in
-/// four statements; returns their ids in order.
-async fn insert_runs(
-    tx: &Transaction<'_>,
-    runs: &[(Option<&str>, &NewRun)],
-    now: i64,
-) -> Result<Vec<i64>, StoreError> {
-    if runs.is_empty() {
-        return Ok(Vec::new());
-    }
-    // Ids first, so rows of the three tables can refer to them without a RETURNING whose
-    // order PostgreSQL does not promise.
-    let count = i64::try_from(runs.len()).unwrap_or(i64::MAX);
-    let ids: Vec<i64> = rows(
-        tx,
-        "SELECT nextval(pg_get_serial_sequence('runs', 'id')) FROM generate_series(1, $1::bigint)",
-        &[&count],
-    )
-    .await?
-    .iter()
-    .map(|r| r.try_get(0))
-    .collect::<Result<_, _>>()?;
-    let rows_of: Vec<RunRow> = runs.iter().map(|(_, run)| run_row(run)).collect();
-    let text = |f: &dyn Fn(&NewRun) -> String| -> Vec<String> {
-        runs.iter().map(|(_, run)| f(run)).collect()
-    };
-    let delivery: Vec<Option<&str>> = runs.iter().map(|(d, _)| *d).collect();
-    let status: Vec<&str> = rows_of.iter().map(|r| r.status).collect();
-    let conclusion: Vec<Option<&str>> = rows_of.iter().map(|r| r.conclusion).collect();
-    let finished: Vec<Option<i64>> = rows_of.iter().map(|r| r.finished).collect();
-    let run_jobs: Vec<&str> = rows_of.iter().map(|r| r.run_jobs.as_str()).collect();
-    let reason: Vec<Option<&str>> = runs.iter().map(|(_, r)| r.failed.as_deref()).collect();
-    let attempt: Vec<i32> = runs.iter().map(|(_, r)| to_i32(r.attempt)).collect();
-    let rerun_of: Vec<Option<i64>> = runs.iter().map(|(_, r)| r.rerun_of).collect();
-    exec(
-        tx,
-        "INSERT INTO runs (id, delivery_id, repo, event, workflow_path, workflow_name, git_ref,
-            sha, status, conclusion, reason, attempt, rerun_of, spec, run_jobs, finished_at,
-            created_at)
-         OVERRIDING SYSTEM VALUE
-         SELECT u.*, $17::bigint FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],
-             $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-             $11::text[], $12::int[], $13::bigint[], $14::text[], $15::text[], $16::bigint[]) AS u",
-        &[
-            &ids,
-            &delivery,
-            &text(&|r| r.spec.repo.clone()),
-            &text(&|r| r.spec.event.clone()),
-            &text(&|r| r.spec.workflow_path.clone()),
-            &text(&|r| r.spec.workflow_name.clone()),
-            &text(&|r| r.spec.git_ref.clone()),
-            &text(&|r| r.spec.sha.clone()),
-            &status,
-            &conclusion,
-            &reason,
-            &attempt,
-            &rerun_of,
-            &text(&|r| json(&r.spec)),
-            &run_jobs,
-            &finished,
-            &now,
-        ],
-    )
-    .await?;
-    let (mut job_run, mut key, mut name, mut needs, mut job_status, mut job_conclusion) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for (&id, (_, run)) in ids.iter().zip(runs) {
-        for (job, status, conclusion) in job_states(run) {
-            job_run.push(id);
-            key.push(job.key.as_str());
-            name.push(job.name.as_str());
-            needs.push(json(&job.needs));
-            job_status.push(status);
-            job_conclusion.push(conclusion);
-        }
-    }
-    exec(
-        tx,
-        "INSERT INTO jobs (run_id, key, name, needs, status, conclusion)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
-             $6::text[])",
-        &[&job_run, &key, &name, &needs, &job_status, &job_conclusion],
-    )
-    .await?;
-    exec(
-        tx,
-        "INSERT INTO transitions (run_id, to_status, reason, at)
-         SELECT u.run_id, u.to_status, u.reason, $4::bigint
-         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(run_id, to_status, reason)",
-        &[&ids, &status, &reason, &now],
-    )
-    .await?;
-    Ok(ids)
 }
 
 struct Group<'a> {
