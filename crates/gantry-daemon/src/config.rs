@@ -29,6 +29,8 @@
 //! enabled = true
 //! max_retention_days = 90       # the longest `retention-days` an artifact is kept for
 //! cache_limit_mb = 10240        # per repository; least recently used entries go first
+//! storage_dir = "/mnt/shared/services"       # blobs, staging, signing key; shared by every daemon
+//! pool_size = 4                 # metadata connections when [store] is PostgreSQL
 //!
 //! [actions]                     # where `uses: OWNER/REPO@REF` and remote reusable workflows come from
 //! data_dir = "/var/lib/gantry"  # whose actions/ store (default: data_dir)
@@ -142,6 +144,14 @@ pub struct ServicesConfig {
     /// One repository's caches, in MiB, before the least recently used are evicted.
     #[serde(default = "default_cache_limit")]
     pub cache_limit_mb: u64,
+    /// Where content, staged uploads and the token signing key live; `data_dir/services` by
+    /// default. Several daemons on one PostgreSQL store point this at one shared directory.
+    #[serde(default)]
+    pub storage_dir: Option<PathBuf>,
+    /// Connections of the services' own pool when their metadata is in PostgreSQL (it is
+    /// whenever `[store] url` is set: the same database, `svc_` tables).
+    #[serde(default = "default_packages_pool")]
+    pub pool_size: usize,
 }
 
 impl Default for ServicesConfig {
@@ -150,6 +160,8 @@ impl Default for ServicesConfig {
             enabled: true,
             max_retention_days: default_retention_cap(),
             cache_limit_mb: default_cache_limit(),
+            storage_dir: None,
+            pool_size: default_packages_pool(),
         }
     }
 }
@@ -378,6 +390,8 @@ pub enum ConfigProblem {
     RetentionCap,
     #[error("services.cache_limit_mb must be at least 1")]
     CacheLimit,
+    #[error("services.pool_size must be at least 1")]
+    ServicesPoolSize,
 }
 
 #[derive(Debug, Error)]
@@ -576,6 +590,9 @@ fn check_services(services: &ServicesConfig) -> Vec<ConfigProblem> {
     }
     if services.cache_limit_mb == 0 {
         problems.push(ConfigProblem::CacheLimit);
+    }
+    if services.pool_size == 0 {
+        problems.push(ConfigProblem::ServicesPoolSize);
     }
     problems
 }
@@ -790,14 +807,27 @@ mod tests {
         assert!(!config.services.enabled);
         assert_eq!(config.services.cache_limit_mb, 64);
         let Err(ConfigError::Invalid(problems)) = Config::from_toml(&format!(
-            "{base}[services]\nmax_retention_days = 0\ncache_limit_mb = 0\n"
+            "{base}[services]\nmax_retention_days = 0\ncache_limit_mb = 0\npool_size = 0\n"
         )) else {
             panic!("accepted an invalid [services]");
         };
         assert_eq!(
             problems,
-            vec![ConfigProblem::RetentionCap, ConfigProblem::CacheLimit]
+            vec![
+                ConfigProblem::RetentionCap,
+                ConfigProblem::CacheLimit,
+                ConfigProblem::ServicesPoolSize
+            ]
         );
+        let shared = Config::from_toml(&format!(
+            "{base}[services]\nstorage_dir = \"/mnt/services\"\npool_size = 3\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            shared.services.storage_dir.as_deref(),
+            Some(Path::new("/mnt/services"))
+        );
+        assert_eq!(shared.services.pool_size, 3);
     }
 
     #[test]

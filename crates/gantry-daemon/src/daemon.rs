@@ -268,7 +268,7 @@ impl Daemon {
             .map_err(|source| DaemonError::Bind { addr, source })?;
         let (committer, pending) = Committer::new();
         let base_url = base_url(registry_url_hint.as_deref(), local_addr);
-        let services = crate::services::RunServices::open(&config, &base_url)?;
+        let services = crate::services::RunServices::open(&config, &base_url).await?;
         let shared = Arc::new(Shared {
             config,
             store,

@@ -42,15 +42,30 @@ pub(crate) struct RunServices {
 }
 
 impl RunServices {
-    /// Opens `<data_dir>/services` unless `[services] enabled = false`.
-    pub fn open(
+    /// Opens the services unless `[services] enabled = false`: content in `storage_dir` (by
+    /// default `<data_dir>/services`), metadata beside the store (SQLite there, or the store's
+    /// PostgreSQL database, so that every daemon on it serves the same caches and artifacts).
+    pub async fn open(
         config: &Config,
         base_url: &str,
     ) -> Result<Option<Arc<RunServices>>, gantry_services::ServiceError> {
         if !config.services.enabled {
             return Ok(None);
         }
-        let services = Services::open(services_config(config, &config.services))?;
+        let settings = services_config(config, &config.services);
+        let services = match &config.store.url {
+            None => Services::open(settings)?,
+            Some(url) => {
+                if config.services.storage_dir.is_none() {
+                    tracing::warn!(
+                        "services metadata is shared through [store] but their content stays in \
+                         this daemon's data_dir: other daemons cannot serve it; set [services] \
+                         storage_dir"
+                    );
+                }
+                Services::open_on_postgres(settings, url, config.services.pool_size).await?
+            }
+        };
         Ok(Some(Arc::new(RunServices {
             services,
             live: Mutex::new(HashMap::new()),
@@ -112,7 +127,15 @@ impl RunServices {
 
 /// `[services]` as the services crate's settings, rooted in the daemon's data directory.
 fn services_config(config: &Config, settings: &ServicesConfig) -> gantry_services::Config {
-    let mut services = gantry_services::Config::new(config.data_dir.join("services"));
+    let root = settings
+        .storage_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("services"));
+    let mut services = gantry_services::Config::new(root);
+    if config.store.url.is_some() {
+        // Other daemons stage in the same directory: each keeps to its own part of it.
+        services.instance = Some(config.instance_id());
+    }
     services.max_retention_days = settings.max_retention_days;
     services.cache_limit_bytes = settings.cache_limit_mb.saturating_mul(1024 * 1024);
     services

@@ -28,6 +28,6 @@ pub use auth::{Scope, TokenInfo};
 pub use config::{Config, Visibility};
 pub use digest::Digest;
 pub use error::Error;
-pub use metadata::{MetadataBackend, MetadataError};
+pub use metadata::{MetadataBackend, MetadataError, pg_migrate, pg_pool};
 pub use registry::{GcReport, PackageKind, Registry};
 pub use server::{ServeHandle, serve};

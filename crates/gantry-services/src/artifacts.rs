@@ -141,8 +141,8 @@ async fn dispatch(
     match method {
         "CreateArtifact" => create(svc, scope, headers, parse(body)?).await,
         "FinalizeArtifact" => finalize(svc, scope, parse(body)?).await,
-        "ListArtifacts" => list(svc, scope, parse(body)?),
-        "GetSignedArtifactURL" => signed_url(svc, scope, headers, parse(body)?),
+        "ListArtifacts" => list(svc, scope, parse(body)?).await,
+        "GetSignedArtifactURL" => signed_url(svc, scope, headers, parse(body)?).await,
         "DeleteArtifact" => delete(svc, scope, parse(body)?).await,
         other => Err(ServiceError::NotFound(format!(
             "no method ArtifactService/{other}"
@@ -178,14 +178,18 @@ async fn create(
     // Expired artifacts go before new ones arrive, so retention needs no timer.
     svc.purge_expired().await?;
     let upload = uuid::Uuid::new_v4().simple().to_string();
-    let (_, replaced) = svc.inner.db.create_artifact(
-        &scope.run_id,
-        &scope.repository,
-        &req.name,
-        &upload,
-        now,
-        expires,
-    )?;
+    let (_, replaced) = svc
+        .inner
+        .db
+        .create_artifact(
+            &scope.run_id,
+            &scope.repository,
+            &req.name,
+            &upload,
+            now,
+            expires,
+        )
+        .await?;
     if let Some(old) = replaced {
         svc.inner.blobs.discard(&old).await;
     }
@@ -200,7 +204,8 @@ async fn finalize(svc: &Services, scope: &RunScope, req: FinalizeArtifact) -> Re
     let pending = svc
         .inner
         .db
-        .pending_artifact(&scope.run_id, &req.name)?
+        .pending_artifact(&scope.run_id, &req.name)
+        .await?
         .ok_or_else(|| {
             ServiceError::NotFound(format!(
                 "no upload of artifact `{}` in progress in run {}",
@@ -220,7 +225,8 @@ async fn finalize(svc: &Services, scope: &RunScope, req: FinalizeArtifact) -> Re
         .await?;
     svc.inner
         .db
-        .finalize_artifact(pending.id, req.size, &digest.to_string(), now_secs())?;
+        .finalize_artifact(pending.id, req.size, &digest.to_string(), now_secs())
+        .await?;
     Ok(json!({"ok": true, "artifact_id": pending.id.to_string()}))
 }
 
@@ -237,10 +243,11 @@ fn monolith(info: &ArtifactInfo) -> Value {
     })
 }
 
-fn list(svc: &Services, scope: &RunScope, req: ListArtifacts) -> Result<Value> {
+async fn list(svc: &Services, scope: &RunScope, req: ListArtifacts) -> Result<Value> {
     same_run(scope, &req.workflow_run_backend_id)?;
     let artifacts: Vec<Value> = svc
-        .artifacts(Some(&scope.run_id))?
+        .artifacts(Some(&scope.run_id))
+        .await?
         .iter()
         .filter(|a| req.name_filter.as_ref().is_none_or(|n| &a.name == n))
         .filter(|a| req.id_filter.is_none_or(|id| a.id as u64 == id))
@@ -249,8 +256,9 @@ fn list(svc: &Services, scope: &RunScope, req: ListArtifacts) -> Result<Value> {
     Ok(json!({ "artifacts": artifacts }))
 }
 
-fn find(svc: &Services, scope: &RunScope, name: &str) -> Result<ArtifactInfo> {
-    svc.artifacts(Some(&scope.run_id))?
+async fn find(svc: &Services, scope: &RunScope, name: &str) -> Result<ArtifactInfo> {
+    svc.artifacts(Some(&scope.run_id))
+        .await?
         .into_iter()
         .find(|a| a.name == name)
         .ok_or_else(|| {
@@ -261,15 +269,20 @@ fn find(svc: &Services, scope: &RunScope, name: &str) -> Result<ArtifactInfo> {
         })
 }
 
-fn signed_url(svc: &Services, scope: &RunScope, headers: &HeaderMap, req: ByName) -> Result<Value> {
+async fn signed_url(
+    svc: &Services,
+    scope: &RunScope,
+    headers: &HeaderMap,
+    req: ByName,
+) -> Result<Value> {
     same_run(scope, &req.workflow_run_backend_id)?;
-    let info = find(svc, scope, &req.name)?;
+    let info = find(svc, scope, &req.name).await?;
     Ok(json!({"signed_url": svc.signed_url(headers, "artifact", &info.id.to_string())}))
 }
 
 async fn delete(svc: &Services, scope: &RunScope, req: ByName) -> Result<Value> {
     same_run(scope, &req.workflow_run_backend_id)?;
-    let info = find(svc, scope, &req.name)?;
+    let info = find(svc, scope, &req.name).await?;
     svc.delete_artifact(info.id).await?;
     Ok(json!({"ok": true, "artifact_id": info.id.to_string()}))
 }

@@ -78,8 +78,8 @@ async fn put_inner(
         .signer
         .check_url(container, upload, q.se, &q.sig, now_secs())?;
     let live = match container {
-        "artifact-upload" => svc.inner.db.pending_artifact_by_upload(upload)?,
-        "cache-upload" => svc.inner.db.pending_cache_by_upload(upload)?,
+        "artifact-upload" => svc.inner.db.pending_artifact_by_upload(upload).await?,
+        "cache-upload" => svc.inner.db.pending_cache_by_upload(upload).await?,
         _ => {
             return Err(ServiceError::NotFound(format!(
                 "no blob container `{container}`"
@@ -200,18 +200,18 @@ async fn get_inner(
         .map_err(|_| ServiceError::NotFound(format!("no blob `{id}`")))?;
     let (digest, content_type) = match container {
         "artifact" => {
-            let info = svc.inner.db.artifact_by_id(row, now_secs())?;
+            let info = svc.inner.db.artifact_by_id(row, now_secs()).await?;
             let info = info.ok_or_else(|| {
                 ServiceError::NotFound("the artifact was deleted or has expired".into())
             })?;
             (info.digest, "application/zip")
         }
         "cache" => {
-            let info = svc.inner.db.cache_by_id(row)?;
+            let info = svc.inner.db.cache_by_id(row).await?;
             let info = info.ok_or_else(|| {
                 ServiceError::NotFound("the cache entry was deleted or evicted".into())
             })?;
-            svc.inner.db.touch_cache(row, now_ms())?;
+            svc.inner.db.touch_cache(row, now_ms()).await?;
             (info.digest, "application/octet-stream")
         }
         _ => {

@@ -31,8 +31,14 @@ pub(crate) struct Blobs {
 }
 
 impl Blobs {
-    pub(crate) fn open(root: &Path, max_entry_bytes: u64) -> Result<Blobs> {
-        let staging = root.join("staging");
+    pub(crate) fn open(root: &Path, instance: Option<&str>, max_entry_bytes: u64) -> Result<Blobs> {
+        let staging = match instance {
+            // Hashed: an instance name (a hostname and a path) is not a safe file name.
+            Some(name) => root
+                .join("staging")
+                .join(&Digest::of(name.as_bytes()).hex()[..16]),
+            None => root.join("staging"),
+        };
         let content = root.join("blobs/blobs/sha256");
         for dir in [&staging, &content] {
             std::fs::create_dir_all(dir).map_err(ServiceError::io("create", dir))?;

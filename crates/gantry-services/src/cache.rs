@@ -85,7 +85,7 @@ pub(crate) fn find_entry<'a>(
     None
 }
 
-fn lookup(
+async fn lookup(
     svc: &Services,
     scope: &RunScope,
     primary: &str,
@@ -97,10 +97,14 @@ fn lookup(
         validate_key(key)?;
     }
     validate_version(version)?;
-    let candidates = svc.inner.db.cache_candidates(&scope.repository, version)?;
+    let candidates = svc
+        .inner
+        .db
+        .cache_candidates(&scope.repository, version)
+        .await?;
     let hit = find_entry(&candidates, primary, restore, &read_scopes(scope)).cloned();
     if let Some(hit) = &hit {
-        svc.inner.db.touch_cache(hit.id, now_ms())?;
+        svc.inner.db.touch_cache(hit.id, now_ms()).await?;
     }
     Ok(hit)
 }
@@ -126,14 +130,18 @@ async fn reserve(
         )));
     }
     let upload = uuid::Uuid::new_v4().simple().to_string();
-    let (id, stale) = svc.inner.db.reserve_cache(
-        &scope.repository,
-        &scope.git_ref,
-        key,
-        version,
-        &upload,
-        now_ms(),
-    )?;
+    let (id, stale) = svc
+        .inner
+        .db
+        .reserve_cache(
+            &scope.repository,
+            &scope.git_ref,
+            key,
+            version,
+            &upload,
+            now_ms(),
+        )
+        .await?;
     if let Some(stale) = stale {
         svc.inner.blobs.discard(&stale).await;
     }
@@ -142,11 +150,15 @@ async fn reserve(
 
 /// Makes a finished upload an entry, then evicts past the repository's limit.
 async fn commit(svc: &Services, scope: &RunScope, id: i64, digest: &str, size: u64) -> Result<()> {
-    svc.inner.db.commit_cache(id, size, digest, now_ms())?;
-    let victims =
-        svc.inner
-            .db
-            .lru_victims(&scope.repository, svc.inner.config.cache_limit_bytes, id)?;
+    svc.inner
+        .db
+        .commit_cache(id, size, digest, now_ms())
+        .await?;
+    let victims = svc
+        .inner
+        .db
+        .lru_victims(&scope.repository, svc.inner.config.cache_limit_bytes, id)
+        .await?;
     for victim in victims {
         tracing::debug!(
             "services: evicting cache entry {victim} of {}",
@@ -200,7 +212,7 @@ pub(crate) async fn legacy_lookup(
     if restore.len() > 9 {
         return Err(ServiceError::InvalidArgument("at most 10 keys".into()));
     }
-    match lookup(&svc, &scope, &primary, &restore, &q.version)? {
+    match lookup(&svc, &scope, &primary, &restore, &q.version).await? {
         Some(hit) => Ok(Json(legacy_entry(&svc, &headers, &hit)).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),
     }
@@ -219,7 +231,8 @@ pub(crate) async fn legacy_list(
 ) -> Result<Response> {
     let scope = svc.authorize(&headers)?;
     let entries: Vec<Value> = svc
-        .caches(Some(&scope.repository))?
+        .caches(Some(&scope.repository))
+        .await?
         .iter()
         .filter(|c| q.key.as_ref().is_none_or(|k| &c.key == k))
         .map(|c| json!({"cacheKey": c.key, "cacheVersion": c.version, "scope": c.scope,
@@ -248,7 +261,7 @@ pub(crate) async fn legacy_reserve(
 }
 
 /// The legacy reservation `id` names, if it is one of the token's repository in progress.
-fn reservation(svc: &Services, scope: &RunScope, id: &str) -> Result<crate::db::Pending> {
+async fn reservation(svc: &Services, scope: &RunScope, id: &str) -> Result<crate::db::Pending> {
     let missing = || {
         ServiceError::NotFound(format!(
             "no cache reservation `{id}` in progress for {}",
@@ -258,7 +271,8 @@ fn reservation(svc: &Services, scope: &RunScope, id: &str) -> Result<crate::db::
     let id: i64 = id.parse().map_err(|_| missing())?;
     svc.inner
         .db
-        .pending_cache(&scope.repository, id)?
+        .pending_cache(&scope.repository, id)
+        .await?
         .ok_or_else(missing)
 }
 
@@ -289,7 +303,7 @@ pub(crate) async fn legacy_upload(
     body: Body,
 ) -> Result<Response> {
     let scope = svc.authorize(&headers)?;
-    let pending = reservation(&svc, &scope, &id)?;
+    let pending = reservation(&svc, &scope, &id).await?;
     let (start, len) = content_range(&headers)?;
     let limit = svc.inner.config.max_request_bytes;
     if len > limit {
@@ -316,7 +330,7 @@ pub(crate) async fn legacy_commit(
 ) -> Result<Response> {
     let scope = svc.authorize(&headers)?;
     let req: CommitBody = parse(&body)?;
-    let pending = reservation(&svc, &scope, &id)?;
+    let pending = reservation(&svc, &scope, &id).await?;
     check_size(&svc, req.size)?;
     let digest = svc
         .inner
@@ -391,7 +405,8 @@ async fn dispatch(
             let pending = svc
                 .inner
                 .db
-                .pending_cache_by_key(&scope.repository, &scope.git_ref, &req.key, &req.version)?
+                .pending_cache_by_key(&scope.repository, &scope.git_ref, &req.key, &req.version)
+                .await?
                 .ok_or_else(|| {
                     ServiceError::NotFound(format!("no cache entry `{}` is being saved", req.key))
                 })?;
@@ -410,7 +425,7 @@ async fn dispatch(
                 return Err(ServiceError::InvalidArgument("at most 10 keys".into()));
             }
             Ok(
-                match lookup(svc, scope, &req.key, &req.restore_keys, &req.version)? {
+                match lookup(svc, scope, &req.key, &req.restore_keys, &req.version).await? {
                     Some(hit) => json!({
                         "ok": true,
                         "signed_download_url": svc.signed_url(headers, "cache", &hit.id.to_string()),

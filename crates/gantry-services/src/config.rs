@@ -21,6 +21,10 @@ pub struct Config {
     pub max_request_bytes: u64,
     /// The largest JSON (Twirp, REST) or XML (block list) body.
     pub max_json_bytes: usize,
+    /// This instance's name when several share `root` (daemons on one PostgreSQL database
+    /// and one shared directory): its uploads are staged in `staging/<hash of the name>`, so
+    /// that one instance's startup cleanup never removes another's uploads in progress.
+    pub instance: Option<String>,
 }
 
 impl Config {
@@ -33,6 +37,7 @@ impl Config {
             max_entry_bytes: 10 * 1024 * 1024 * 1024,
             max_request_bytes: 256 * 1024 * 1024,
             max_json_bytes: 1024 * 1024,
+            instance: None,
         }
     }
 }

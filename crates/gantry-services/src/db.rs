@@ -83,7 +83,7 @@ CREATE TABLE IF NOT EXISTS caches (
 ";
 
 /// A reservation nobody finished in this long (a killed job) no longer blocks its key.
-const STALE_RESERVATION_MS: i64 = 3600 * 1000;
+pub(crate) const STALE_RESERVATION_MS: i64 = 3600 * 1000;
 
 const ARTIFACT_COLS: &str = "id, run_id, repository, name, size, digest, created_at, expires_at";
 const CACHE_COLS: &str = "id, repository, scope, key, version, size, digest, created_at, last_used";
@@ -113,6 +113,24 @@ fn cache_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CacheInfo> {
         created_at: r.get(7)?,
         last_used: r.get(8)?,
     })
+}
+
+/// Of `(id, size)` entries, least recently used first, the ones to evict so that the rest fit
+/// in `limit` bytes; `keep` is never among them.
+pub(crate) fn lru_victims_of(entries: Vec<(i64, i64)>, limit: u64, keep: i64) -> Vec<i64> {
+    let mut total: u64 = entries.iter().map(|(_, s)| (*s).max(0) as u64).sum();
+    let mut victims = Vec::new();
+    for (id, size) in entries {
+        if total <= limit {
+            break;
+        }
+        if id == keep {
+            continue;
+        }
+        total = total.saturating_sub(size.max(0) as u64);
+        victims.push(id);
+    }
+    victims
 }
 
 impl Db {
@@ -441,19 +459,7 @@ impl Db {
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })?;
-        let mut total: u64 = entries.iter().map(|(_, s)| (*s).max(0) as u64).sum();
-        let mut victims = Vec::new();
-        for (id, size) in entries {
-            if total <= limit {
-                break;
-            }
-            if id == keep {
-                continue;
-            }
-            total = total.saturating_sub(size.max(0) as u64);
-            victims.push(id);
-        }
-        Ok(victims)
+        Ok(lru_victims_of(entries, limit, keep))
     }
 
     /// Upload ids of pending rows untouched for `older_ms` (stale reservations).

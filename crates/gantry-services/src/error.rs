@@ -35,6 +35,8 @@ pub enum ServiceError {
     Storage(#[from] StorageError),
     #[error("metadata database: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("metadata database: {0}")]
+    Metadata(#[from] gantry_packages::MetadataError),
     #[error("{op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -68,7 +70,9 @@ impl ServiceError {
             Storage(StorageError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             Storage(StorageError::DigestMismatch { .. }) => StatusCode::BAD_REQUEST,
             Storage(StorageError::Body(_)) => StatusCode::BAD_REQUEST,
-            Storage(_) | Db(_) | Io { .. } | Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Storage(_) | Db(_) | Metadata(_) | Io { .. } | Task(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

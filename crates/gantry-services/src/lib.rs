@@ -23,6 +23,7 @@ mod cache;
 mod config;
 mod db;
 mod error;
+mod metadata;
 mod rest;
 mod server;
 mod staging;

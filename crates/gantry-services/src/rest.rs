@@ -85,7 +85,8 @@ pub(crate) async fn list_run_artifacts(
     let scope = svc.authorize(&headers)?;
     same_repository(&scope, &owner, &repo)?;
     let all: Vec<ArtifactInfo> = svc
-        .artifacts(Some(&run))?
+        .artifacts(Some(&run))
+        .await?
         .into_iter()
         .filter(|a| a.repository == scope.repository)
         .filter(|a| q.name.as_ref().is_none_or(|n| &a.name == n))
@@ -114,7 +115,8 @@ pub(crate) async fn download_zip(
     let info = svc
         .inner
         .db
-        .artifact_by_id(row, now_secs())?
+        .artifact_by_id(row, now_secs())
+        .await?
         .filter(|a| a.repository == scope.repository)
         .ok_or_else(missing)?;
     let location = svc.signed_url(&headers, "artifact", &info.id.to_string());

@@ -16,6 +16,7 @@ use crate::blobs::Blobs;
 use crate::config::Config;
 use crate::db::{ArtifactInfo, CacheInfo, Db};
 use crate::error::{Result, ServiceError};
+use crate::metadata::{Metadata, PgMetadata};
 use crate::token::{RunScope, Signer};
 use crate::{artifacts, blob_http, cache, rest};
 
@@ -25,7 +26,7 @@ pub(crate) const URL_TTL_SECS: i64 = 6 * 3600;
 
 pub(crate) struct Inner {
     pub config: Config,
-    pub db: Db,
+    pub db: Box<dyn Metadata>,
     pub blobs: Blobs,
     pub signer: Signer,
 }
@@ -45,12 +46,34 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl Services {
-    /// Opens (creating) the services' directory. Leftovers of killed uploads are removed.
+    /// Opens (creating) the services' directory, metadata in its SQLite `services.db`.
+    /// Leftovers of killed uploads are removed.
     pub fn open(config: Config) -> Result<Services> {
         std::fs::create_dir_all(&config.root).map_err(ServiceError::io("create", &config.root))?;
         let db = Db::open(&config.root.join("services.db"))?;
-        let blobs = Blobs::open(&config.root, config.max_entry_bytes)?;
-        blobs.discard_orphans(&db.live_uploads()?);
+        let live = db.live_uploads()?;
+        Services::assemble(config, Box::new(db), &live)
+    }
+
+    /// Opens the services with their metadata in PostgreSQL (`svc_` tables, migrated here) and
+    /// their content under `config.root`: every instance given the same database and the same
+    /// (shared) root serves the same artifacts and caches, and accepts the others' tokens
+    /// (the signing key is `root/token.key`). Each instance stages its uploads in its own
+    /// `staging/<instance>` ([`Config::instance`]).
+    pub async fn open_on_postgres(config: Config, url: &str, pool_size: usize) -> Result<Services> {
+        std::fs::create_dir_all(&config.root).map_err(ServiceError::io("create", &config.root))?;
+        let db = PgMetadata::connect(url, pool_size).await?;
+        let live = db.live_uploads().await?;
+        Services::assemble(config, Box::new(db), &live)
+    }
+
+    fn assemble(config: Config, db: Box<dyn Metadata>, live: &[String]) -> Result<Services> {
+        let blobs = Blobs::open(
+            &config.root,
+            config.instance.as_deref(),
+            config.max_entry_bytes,
+        )?;
+        blobs.discard_orphans(live);
         let signer = Signer::load_or_create(&config.root.join("token.key"))?;
         Ok(Services {
             inner: Arc::new(Inner {
@@ -126,8 +149,8 @@ impl Services {
     }
 
     /// Finalized, unexpired artifacts of a run (of all runs for `None`).
-    pub fn artifacts(&self, run_id: Option<&str>) -> Result<Vec<ArtifactInfo>> {
-        self.inner.db.artifacts(run_id, now_secs())
+    pub async fn artifacts(&self, run_id: Option<&str>) -> Result<Vec<ArtifactInfo>> {
+        self.inner.db.artifacts(run_id, now_secs()).await
     }
 
     /// An artifact's zip, streamed.
@@ -135,7 +158,8 @@ impl Services {
         let info = self
             .inner
             .db
-            .artifact_by_id(id, now_secs())?
+            .artifact_by_id(id, now_secs())
+            .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no artifact with id {id}")))?;
         let stream = self
             .inner
@@ -147,7 +171,7 @@ impl Services {
 
     /// Deletes an artifact and, when nothing else shares it, its content.
     pub async fn delete_artifact(&self, id: i64) -> Result<Option<ArtifactInfo>> {
-        let Some((info, upload)) = self.inner.db.delete_artifact(id)? else {
+        let Some((info, upload)) = self.inner.db.delete_artifact(id).await? else {
             return Ok(None);
         };
         self.inner.blobs.discard(&upload).await;
@@ -156,13 +180,13 @@ impl Services {
     }
 
     /// Cache entries of a repository (of all for `None`).
-    pub fn caches(&self, repository: Option<&str>) -> Result<Vec<CacheInfo>> {
-        self.inner.db.caches(repository)
+    pub async fn caches(&self, repository: Option<&str>) -> Result<Vec<CacheInfo>> {
+        self.inner.db.caches(repository).await
     }
 
     /// Deletes a cache entry; `false` when there was none.
     pub async fn delete_cache(&self, id: i64) -> Result<bool> {
-        let Some((digest, upload)) = self.inner.db.delete_cache(id)? else {
+        let Some((digest, upload)) = self.inner.db.delete_cache(id).await? else {
             return Ok(false);
         };
         self.inner.blobs.discard(&upload).await;
@@ -172,7 +196,7 @@ impl Services {
 
     /// Deletes artifacts past their retention; returns how many.
     pub async fn purge_expired(&self) -> Result<usize> {
-        let expired = self.inner.db.expired_artifacts(now_secs())?;
+        let expired = self.inner.db.expired_artifacts(now_secs()).await?;
         for id in &expired {
             self.delete_artifact(*id).await?;
         }
@@ -181,7 +205,7 @@ impl Services {
 
     /// Removes a blob no row refers to any more.
     pub(crate) async fn release(&self, digest: &str) -> Result<()> {
-        if digest.is_empty() || self.inner.db.digest_used(digest)? {
+        if digest.is_empty() || self.inner.db.digest_used(digest).await? {
             return Ok(());
         }
         self.inner.blobs.delete(&parse_digest(digest)?).await

@@ -61,6 +61,9 @@ impl Signer {
             .chain(uuid::Uuid::new_v4().into_bytes())
             .collect();
         write_private(path, &key)?;
+        // Several instances sharing one directory may start at once: whoever linked first
+        // made the key, and everyone signs with what is on disk.
+        let key = std::fs::read(path).map_err(ServiceError::io("read", path))?;
         Ok(Signer { key })
     }
 
@@ -164,7 +167,21 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
         return Err(ServiceError::io("write", &tmp)(e));
     }
-    std::fs::rename(&tmp, path).map_err(ServiceError::io("rename", path))
+    // A link, not a rename: an existing key (another instance's, just made) is never replaced.
+    let linked = match std::fs::hard_link(&tmp, path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && short_key(path) => {
+            // A truncated key from a crash: nobody can be using it.
+            std::fs::rename(&tmp, path).map_err(ServiceError::io("rename", path))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other.map_err(ServiceError::io("link", path)),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
+fn short_key(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() < 32)
 }
 
 #[cfg(test)]

@@ -50,18 +50,18 @@ pub fn artifacts(args: &ArtifactsArgs) -> Result<Outcome, CliError> {
     runtime()?.block_on(async {
         match &args.command {
             ArtifactsCommand::List { run } => {
-                let all = services.artifacts(run.as_deref()).map_err(failed)?;
+                let all = services.artifacts(run.as_deref()).await.map_err(failed)?;
                 output::print(&artifact_table(&all))?;
             }
             ArtifactsCommand::Download { run, name, dir } => {
-                for a in selected(&services, run, name.as_deref())? {
+                for a in selected(&services, run, name.as_deref()).await? {
                     let path = dir.join(format!("{}.zip", a.name));
                     save(&services, &a, &path).await?;
                     output::print(&format!("{}\n", path.display()))?;
                 }
             }
             ArtifactsCommand::Rm { run, name } => {
-                for a in selected(&services, run, name.as_deref())? {
+                for a in selected(&services, run, name.as_deref()).await? {
                     services.delete_artifact(a.id).await.map_err(failed)?;
                     output::print(&format!(
                         "deleted artifact `{}` of run {}\n",
@@ -74,13 +74,14 @@ pub fn artifacts(args: &ArtifactsArgs) -> Result<Outcome, CliError> {
     })
 }
 
-fn selected(
+async fn selected(
     services: &Services,
     run: &str,
     name: Option<&str>,
 ) -> Result<Vec<ArtifactInfo>, CliError> {
     let found: Vec<ArtifactInfo> = services
         .artifacts(Some(run))
+        .await
         .map_err(failed)?
         .into_iter()
         .filter(|a| name.is_none_or(|n| a.name == n))
@@ -205,13 +206,13 @@ pub fn cache(args: &CacheArgs) -> Result<Outcome, CliError> {
         match &args.command {
             CacheCommand::List { repo } => {
                 output::print(&cache_table(
-                    &services.caches(repo.as_deref()).map_err(failed)?,
+                    &services.caches(repo.as_deref()).await.map_err(failed)?,
                 ))?;
             }
             CacheCommand::Rm { ids, key, repo } => {
                 let mut victims = ids.clone();
                 if let Some(prefix) = key {
-                    let all = services.caches(repo.as_deref()).map_err(failed)?;
+                    let all = services.caches(repo.as_deref()).await.map_err(failed)?;
                     victims.extend(
                         all.iter()
                             .filter(|c| c.key.starts_with(prefix.as_str()))

@@ -46,10 +46,7 @@ async fn run_artifacts(shared: &Arc<Shared>, id: i64) -> Result<Vec<ArtifactInfo
     load_run(shared, id).await?;
     let services = shared.services.clone().ok_or(ArtifactsError::Disabled)?;
     let run = id.to_string();
-    tokio::task::spawn_blocking(move || services.services().artifacts(Some(&run)))
-        .await
-        .map_err(|e| ApiError::Store(crate::store::StoreError::Task(e.to_string())))?
-        .map_err(ArtifactsError::from)
+    Ok(services.services().artifacts(Some(&run)).await?)
 }
 
 /// `2026-12-07T12:00:00Z`, as GitHub's API writes times.

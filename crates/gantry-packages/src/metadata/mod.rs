@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use std::collections::HashSet;
 
 pub(crate) use postgres::PgMeta;
+/// The PostgreSQL plumbing other components keeping tables beside the registry's reuse.
+pub use postgres::{migrate as pg_migrate, pool as pg_pool};
 
 /// Which database holds the registry's metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -61,19 +61,8 @@ impl PgMeta {
     /// Connects and migrates to the latest schema. Several daemons starting at once serialise
     /// on an advisory lock; the first migrates, the others find nothing to do.
     pub async fn connect(url: &str, pool_size: usize) -> MetaResult<PgMeta> {
-        let config: tokio_postgres::Config = url.parse().map_err(MetadataError::Url)?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .build()
-            .map_err(|e| MetadataError::PoolSetup(e.to_string()))?;
-        migrate(&pool).await?;
+        let pool = pool(url, pool_size)?;
+        migrate(&pool, "pkg_schema", MIGRATION_LOCK, MIGRATIONS).await?;
         Ok(PgMeta { pool })
     }
 
@@ -128,30 +117,64 @@ impl PgMeta {
     }
 }
 
-async fn migrate(pool: &Pool) -> MetaResult<()> {
+/// A pool of at most `size` connections to `url` (none is opened yet).
+pub fn pool(url: &str, size: usize) -> MetaResult<Pool> {
+    let config: tokio_postgres::Config = url.parse().map_err(MetadataError::Url)?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size.max(1))
+        .build()
+        .map_err(|e| MetadataError::PoolSetup(e.to_string()))
+}
+
+/// Brings the tables of one component to the latest of its `migrations` (`migrations[i]` takes
+/// the schema from version `i` to `i + 1`; `version_table` holds the version). Several daemons
+/// starting at once serialise on the advisory `lock`; the first migrates, the others find
+/// nothing to do. A database newer than `migrations` is refused rather than guessed at.
+pub async fn migrate(
+    pool: &Pool,
+    version_table: &str,
+    lock: i64,
+    migrations: &[&str],
+) -> MetaResult<()> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])
         .await?;
-    tx.batch_execute("CREATE TABLE IF NOT EXISTS pkg_schema (version INTEGER NOT NULL)")
-        .await?;
-    let found: i32 = match tx.query_opt("SELECT version FROM pkg_schema", &[]).await? {
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {version_table} (version INTEGER NOT NULL)"
+    ))
+    .await?;
+    let select = format!("SELECT version FROM {version_table}");
+    let found: i32 = match tx.query_opt(&select, &[]).await? {
         Some(row) => row.try_get(0)?,
         None => {
-            tx.execute("INSERT INTO pkg_schema (version) VALUES (0)", &[])
-                .await?;
+            tx.execute(
+                &format!("INSERT INTO {version_table} (version) VALUES (0)"),
+                &[],
+            )
+            .await?;
             0
         }
     };
-    let latest = MIGRATIONS.len() as i32;
+    let latest = migrations.len() as i32;
     if found > latest {
         return Err(MetadataError::NewerSchema(found));
     }
-    for step in MIGRATIONS.iter().skip(found.max(0) as usize) {
+    for step in migrations.iter().skip(found.max(0) as usize) {
         tx.batch_execute(step).await?;
     }
-    tx.execute("UPDATE pkg_schema SET version = $1", &[&latest])
-        .await?;
+    tx.execute(
+        &format!("UPDATE {version_table} SET version = $1"),
+        &[&latest],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

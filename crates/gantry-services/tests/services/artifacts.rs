@@ -66,7 +66,15 @@ async fn the_real_client_uploads_lists_downloads_and_deletes() {
     let again = node(&server, &token, false, work.path(), "upload", &args).await;
     assert!(!again.ok);
     assert!(again.output.contains("already exists"), "{}", again.output);
-    assert_eq!(server.services().artifacts(Some("100")).unwrap().len(), 1);
+    assert_eq!(
+        server
+            .services()
+            .artifacts(Some("100"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Another run sees none of it.
     let other = server.token("200", "octo/app", "refs/heads/main");
@@ -76,7 +84,7 @@ async fn the_real_client_uploads_lists_downloads_and_deletes() {
 
     let deleted = node(&server, &token, false, work.path(), "delete", &["build"]).await;
     assert!(deleted.ok, "{}", deleted.output);
-    assert!(server.services().artifacts(None).unwrap().is_empty());
+    assert!(server.services().artifacts(None).await.unwrap().is_empty());
     assert_eq!(
         server.blob_count(),
         0,
@@ -103,7 +111,14 @@ async fn retention_is_capped_by_config() {
     )
     .await;
     assert!(up.ok, "{}", up.output);
-    assert!(server.services().artifacts(Some("7")).unwrap().is_empty());
+    assert!(
+        server
+            .services()
+            .artifacts(Some("7"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(server.services().purge_expired().await.unwrap(), 1);
     assert_eq!(server.blob_count(), 0);
 }

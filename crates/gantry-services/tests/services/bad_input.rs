@@ -126,7 +126,7 @@ async fn missing_forged_and_foreign_tokens_are_refused() {
                 .contains("for run 2, not run 1")
         );
     }
-    assert_eq!(server.services().artifacts(None).unwrap().len(), 1);
+    assert_eq!(server.services().artifacts(None).await.unwrap().len(), 1);
 
     // Another repository's token cannot fill or commit this repository's cache reservation.
     let client = reqwest::Client::new();
@@ -173,7 +173,7 @@ async fn missing_forged_and_foreign_tokens_are_refused() {
     )
     .await;
     assert_eq!(status, 404);
-    assert!(server.services().caches(None).unwrap().is_empty());
+    assert!(server.services().caches(None).await.unwrap().is_empty());
     assert_eq!(
         server.staged_count(),
         0,
@@ -208,7 +208,7 @@ async fn digest_and_size_mismatches_store_nothing() {
         body["msg"].as_str().unwrap().contains("size mismatch"),
         "{body}"
     );
-    assert!(server.services().artifacts(None).unwrap().is_empty());
+    assert!(server.services().artifacts(None).await.unwrap().is_empty());
     assert_eq!(server.blob_count(), 0);
     // The right digest and size still finalize it, after which the upload URL is dead.
     assert_eq!(
@@ -324,7 +324,7 @@ async fn truncated_uploads_leave_no_part() {
             .unwrap()
             .contains("bytes 5..10 are missing")
     );
-    assert!(server.services().caches(None).unwrap().is_empty());
+    assert!(server.services().caches(None).await.unwrap().is_empty());
     assert_eq!(server.blob_count(), 0);
 }
 
@@ -412,6 +412,6 @@ async fn oversized_requests_are_refused() {
         .unwrap();
     assert_eq!(res.status().as_u16(), 400);
     assert!(res.text().await.unwrap().contains("over the limit"));
-    assert!(server.services().caches(None).unwrap().is_empty());
+    assert!(server.services().caches(None).await.unwrap().is_empty());
     assert_eq!(server.blob_count(), 0);
 }

@@ -175,6 +175,7 @@ async fn least_recently_used_entries_are_evicted_past_the_limit() {
     let keys: Vec<String> = server
         .services()
         .caches(Some("octo/app"))
+        .await
         .unwrap()
         .into_iter()
         .map(|c| c.key)

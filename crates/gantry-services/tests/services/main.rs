@@ -5,4 +5,7 @@
 mod artifacts;
 mod bad_input;
 mod caches;
+#[path = "../../../gantry-packages/tests/registry/pg.rs"]
+mod pg;
+mod shared;
 mod support;
