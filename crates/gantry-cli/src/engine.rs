@@ -346,9 +346,13 @@ pub fn repo_info(dir: &std::path::Path, prefer_tag: bool) -> Option<RepoInfo> {
     })
 }
 
-/// The `github` context as expressions outside a step see it (for planning matrices).
-pub fn github_context(info: &GithubInfo) -> Json {
-    info.context(&gantry_runner::context::StepVars::default())
+/// The `github` context planning sees for one workflow: the run's facts named for the
+/// workflow, as the runner will give them to its steps; the run numbers are not known yet (the
+/// daemon's planner has none either).
+pub fn github_context(info: &GithubInfo, workflow: &Workflow, path: &str) -> Json {
+    let mut info = info.clone();
+    info.set_workflow(workflow.name.as_ref().map(|n| n.value.as_str()), path);
+    Json::Object(info.context_before_run())
 }
 
 /// Plans one workflow for `event` with the workflows it calls (from `callees`); `github` is the

@@ -72,6 +72,8 @@ pub(crate) struct Shared {
     /// reads the mirror without it.
     /// Holds, per repository, when the last completed fetch into its mirror started.
     pub plan_lock: Arc<Mutex<HashMap<String, std::time::Instant>>>,
+    /// Parsed `schedule:` crons by workflow blob, so the cron loop parses only changed files.
+    pub schedules: crate::schedule::ScheduleCache,
     pub metrics: Metrics,
     /// Group commit of webhook deliveries (see [`crate::committer`]).
     pub committer: Committer,
@@ -282,6 +284,7 @@ impl Daemon {
             closing: CancellationToken::new(),
             tasks: TaskTracker::new(),
             plan_lock: Arc::new(Mutex::new(HashMap::new())),
+            schedules: Default::default(),
             metrics: Metrics::default(),
             committer,
             base_url,

@@ -166,7 +166,12 @@ impl EngineLauncher {
         cancel: &CancellationToken,
     ) -> GroupedExecutor {
         let vars = serde_json::json!(run.variables);
-        let (by_job, errors) = job_groups(workflow, &github_json(run), run.inputs.as_ref(), &vars);
+        let (by_job, errors) = job_groups(
+            workflow,
+            &github_json(run, workflow),
+            run.inputs.as_ref(),
+            &vars,
+        );
         for error in errors {
             tracing::warn!(run = run.run_id, %error, "a job's concurrency group is not enforced");
         }
@@ -232,7 +237,7 @@ fn plan_run(
         keys.clear();
     }
     let context = PlanContext {
-        github: Some(github_json(run)),
+        github: Some(github_json(run, workflow)),
         vars: Some(serde_json::json!(run.variables)),
     };
     let resolve = |target: &CallTarget| read_callee(&run.workspace, source, target);
@@ -286,16 +291,10 @@ fn leg_name(id: &str, row: &gantry_plan::MatrixRow) -> String {
     format!("{id} ({})", values.join(", "))
 }
 
-/// The parts of the `github` context known before the run starts (for planning and for
-/// job-level concurrency groups).
-fn github_json(run: &QueuedRun) -> Value {
-    let owner = run.repo.split('/').next().unwrap_or_default();
-    serde_json::json!({
-        "event_name": run.event, "event": event_payload(run), "ref": run.git_ref,
-        "sha": run.sha, "repository": run.repo, "repository_owner": owner,
-        "workflow": run.workflow_path, "run_id": run.run_id.to_string(),
-        "run_attempt": run.attempt.to_string(),
-    })
+/// The `github` context as the run's steps see it outside a step (for planning and for
+/// job-level concurrency groups): the same builder as the runner's.
+fn github_json(run: &QueuedRun, workflow: &gantry_workflow::Workflow) -> Value {
+    Value::Object(github_info(run, workflow).context())
 }
 
 /// `workflow_dispatch` inputs reach the planner through the payload, as GitHub sends them.
@@ -308,33 +307,21 @@ fn event_payload(run: &QueuedRun) -> Value {
 }
 
 fn github_info(run: &QueuedRun, workflow: &gantry_workflow::Workflow) -> GithubInfo {
-    let text = |path: &[&str]| {
-        path.iter()
-            .try_fold(&run.payload, |v, k| v.get(*k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+    let payload = event_payload(run);
+    let facts = gantry_plan::EventFacts {
+        event_name: &run.event,
+        payload: &payload,
+        repository: &run.repo,
+        sha: &run.sha,
+        git_ref: &run.git_ref,
+        workflow_path: &run.workflow_path,
+        workflow_name: workflow.name.as_ref().map(|n| n.value.as_str()),
     };
-    let actor = text(&["sender", "login"]);
     let mut info = GithubInfo {
-        event_name: run.event.clone(),
-        event: event_payload(run),
-        sha: run.sha.clone(),
-        git_ref: run.git_ref.clone(),
-        head_ref: text(&["pull_request", "head", "ref"]),
-        base_ref: text(&["pull_request", "base", "ref"]),
-        repository: run.repo.clone(),
-        triggering_actor: actor.clone(),
-        actor,
-        workflow: workflow
-            .name
-            .as_ref()
-            .map_or_else(|| run.workflow_path.clone(), |n| n.value.clone()),
-        workflow_path: run.workflow_path.clone(),
         run_id: run.run_id.to_string(),
         run_number: u64::try_from(run.run_id).unwrap_or_default(),
         run_attempt: u64::from(run.attempt),
-        ..GithubInfo::default()
+        ..GithubInfo::for_event(&facts)
     };
     if let Some(packages) = &run.packages {
         info.token = packages.token.clone();

@@ -352,7 +352,7 @@ fn plan_file(
         changed_files: at.changed.clone(),
         ..Event::new(input.event, input.payload.clone())
     };
-    let github = github_context(input, git_ref, sha, path);
+    let github = github_context(input, at, path, workflow);
     let context = PlanContext {
         github: Some(github.clone()),
         vars: Some(json!(input.repo.variables)),
@@ -417,29 +417,19 @@ fn job_infos(workflow: &Workflow, jobs: &[gantry_plan::PlannedJob]) -> Vec<Plann
         .collect()
 }
 
-/// The parts of the `github` context known before the run starts.
-pub fn github_context(input: &EventInput<'_>, git_ref: &str, sha: &str, path: &str) -> Value {
-    let (owner, _) = input
-        .repo_name
-        .split_once('/')
-        .unwrap_or((input.repo_name, ""));
-    let ref_name = git_ref
-        .strip_prefix("refs/heads/")
-        .or_else(|| git_ref.strip_prefix("refs/tags/"))
-        .unwrap_or(git_ref);
-    json!({
-        "event_name": input.event,
-        "event": input.payload,
-        "ref": git_ref,
-        "ref_name": ref_name,
-        "sha": sha,
-        "repository": input.repo_name,
-        "repository_owner": owner,
-        "workflow": path,
-        "actor": str_at(input.payload, &["sender", "login"]).unwrap_or_default(),
-        "head_ref": str_at(input.payload, &["pull_request", "head", "ref"]).unwrap_or_default(),
-        "base_ref": str_at(input.payload, &["pull_request", "base", "ref"]).unwrap_or_default(),
-    })
+/// The `github` context known before the run is stored (no run numbers yet), from the same
+/// builder the runner's steps see.
+fn github_context(input: &EventInput<'_>, at: &At<'_>, path: &str, workflow: &Workflow) -> Value {
+    let facts = gantry_plan::EventFacts {
+        event_name: input.event,
+        payload: input.payload,
+        repository: input.repo_name,
+        sha: at.sha,
+        git_ref: at.git_ref,
+        workflow_path: path,
+        workflow_name: workflow.name.as_ref().map(|n| n.value.as_str()),
+    };
+    Value::Object(gantry_plan::GithubInfo::for_event(&facts).context_before_run())
 }
 
 struct Contexts {

@@ -13,8 +13,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
+mod cache;
+
+pub(crate) use cache::ScheduleCache;
+
 use crate::daemon::Shared;
-use crate::planner::{PlanFailure, fetch, workflow_files};
+use crate::planner::{PlanFailure, fetch};
 use crate::store::{Committed, DeliveryStatus, NewDelivery};
 
 /// Planning a scheduled event is not on a webhook's clock; it may wait for the plan lock.
@@ -74,34 +78,26 @@ async fn due_crons(
         let mirror = fetch(&shared.config.data_dir, &repo, &config.url)?;
         let branch = format!("refs/heads/{}", config.default_branch);
         let commit = mirror.revparse_single(&branch)?.peel_to_commit()?;
-        let files = workflow_files(&mirror, &commit)?;
-        Ok(files
-            .iter()
-            .filter_map(|(path, text)| Some((path, text.as_ref().ok()?)))
-            .flat_map(|(path, text)| crons_due(path, text, minute))
-            .collect())
+        // Only workflow files whose blob changed since the last minute are parsed again.
+        let (crons, parsed) = shared.schedules.crons(&repo, &mirror, &commit)?;
+        tracing::debug!(repo, parsed, "schedules read");
+        Ok(due_at(&crons, minute).collect())
     });
     task.await.map_err(|e| PlanFailure::Task(e.to_string()))?
 }
 
 /// The cron strings of one workflow file that fire exactly at `minute`.
-pub(crate) fn crons_due(path: &str, text: &str, minute: i64) -> Vec<String> {
-    let parsed = gantry_workflow::parse_workflow(path, text);
-    let Some(workflow) = parsed.value.as_ref().filter(|_| !parsed.has_errors()) else {
-        return Vec::new();
-    };
-    let Ok(triggers) = gantry_plan::Triggers::compile(&gantry_plan::trigger_specs(workflow)) else {
-        return Vec::new();
-    };
-    let Some(trigger) = triggers.get("schedule") else {
-        return Vec::new();
-    };
-    trigger
-        .crons
+#[cfg(test)]
+fn crons_due(path: &str, text: &str, minute: i64) -> Vec<String> {
+    due_at(&cache::schedule_crons(path, text), minute).collect()
+}
+
+/// The cron strings among `crons` that fire exactly at `minute`.
+fn due_at(crons: &[gantry_workflow::cron::Cron], minute: i64) -> impl Iterator<Item = String> + '_ {
+    crons
         .iter()
-        .filter(|c| c.next_after_unix(minute - 1) == Some(minute))
+        .filter(move |c| c.next_after_unix(minute - 1) == Some(minute))
         .map(|c| c.as_str().to_owned())
-        .collect()
 }
 
 /// Plans and records one firing (a no-op when it was already recorded).

@@ -54,20 +54,13 @@ pub fn event_ref(event: &str, payload: &Json) -> Result<EventRef, EventRefError>
         event: event.to_owned(),
         field,
     };
-    let (head_ref, base_ref) = if PULL_REQUEST_EVENTS.contains(&event) {
-        (
-            text(&["pull_request", "head", "ref"]).unwrap_or_default(),
-            text(&["pull_request", "base", "ref"]).unwrap_or_default(),
-        )
-    } else {
-        ("", "")
-    };
+    let (head_ref, base_ref) = pull_request_refs(event, payload);
     let at = |git_ref: String, sha: Option<&str>, fallback: Option<String>| EventRef {
         git_ref,
         sha: sha.map(str::to_owned),
         fallback,
-        head_ref: head_ref.to_owned(),
-        base_ref: base_ref.to_owned(),
+        head_ref: head_ref.clone(),
+        base_ref: base_ref.clone(),
     };
     let default_branch = || {
         text(&["repository", "default_branch"])
@@ -134,6 +127,25 @@ pub fn event_ref(event: &str, payload: &Json) -> Result<EventRef, EventRefError>
         }
         _ => at(default_branch()?, None, None),
     })
+}
+
+/// `GITHUB_HEAD_REF` / `GITHUB_BASE_REF`: the pull request's branches for pull-request events,
+/// empty for the others.
+pub fn pull_request_refs(event: &str, payload: &Json) -> (String, String) {
+    if !PULL_REQUEST_EVENTS.contains(&event) {
+        return (String::new(), String::new());
+    }
+    let text = |pointer: &str| {
+        payload
+            .pointer(pointer)
+            .and_then(Json::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        text("/pull_request/head/ref"),
+        text("/pull_request/base/ref"),
+    )
 }
 
 /// `name` with `prefix` unless it is already a full ref.

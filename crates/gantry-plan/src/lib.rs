@@ -8,6 +8,7 @@ pub mod calls;
 pub mod dag;
 pub mod event;
 pub mod event_ref;
+pub mod github;
 pub mod inputs;
 pub mod job_matrix;
 pub mod matrix;
@@ -20,7 +21,8 @@ pub use calls::{
 };
 pub use dag::{DagError, JobGraph, UnknownJob};
 pub use event::{ChangedFiles, Event, SkipReason, Trigger, TriggerError, TriggerSpec, Triggers};
-pub use event_ref::{EventRef, EventRefError, event_ref, is_zero_sha};
+pub use event_ref::{EventRef, EventRefError, event_ref, is_zero_sha, pull_request_refs};
+pub use github::{EventFacts, GithubInfo, RUN_FIELDS, STEP_FIELDS};
 pub use inputs::{InputError, InputKind, InputSpec, resolve_inputs};
 pub use job_matrix::{
     JobMatrixError, MATRIX_CONTEXTS, MatrixContexts, MatrixPlan, job_matrix, job_matrix_with,

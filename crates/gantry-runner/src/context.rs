@@ -12,165 +12,40 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::event::Conclusion;
 
-/// Facts about the run that the `github` context and the `GITHUB_*` variables expose.
-#[derive(Debug, Clone)]
-pub struct GithubInfo {
-    pub event_name: String,
-    pub event: Json,
-    pub sha: String,
-    /// `refs/heads/main`, `refs/tags/v1`, `refs/pull/1/merge`.
-    pub git_ref: String,
-    pub head_ref: String,
-    pub base_ref: String,
-    pub repository: String,
-    pub actor: String,
-    pub triggering_actor: String,
-    pub workflow: String,
-    /// `.github/workflows/ci.yml`.
-    pub workflow_path: String,
-    pub run_id: String,
-    pub run_number: u64,
-    pub run_attempt: u64,
-    pub server_url: String,
-    pub api_url: String,
-    pub graphql_url: String,
-    pub token: String,
-}
+/// The run's facts, from `gantry-plan` so the planner, the daemon and `gantry run` build the
+/// same `github` context the steps see.
+pub use gantry_plan::GithubInfo;
 
-impl Default for GithubInfo {
-    fn default() -> Self {
-        Self {
-            event_name: "push".into(),
-            event: json!({}),
-            sha: "0000000000000000000000000000000000000000".into(),
-            git_ref: "refs/heads/main".into(),
-            head_ref: String::new(),
-            base_ref: String::new(),
-            repository: "local/repository".into(),
-            actor: "gantry".into(),
-            triggering_actor: "gantry".into(),
-            workflow: "workflow".into(),
-            workflow_path: String::new(),
-            run_id: "1".into(),
-            run_number: 1,
-            run_attempt: 1,
-            server_url: "https://github.com".into(),
-            api_url: "https://api.github.com".into(),
-            graphql_url: "https://api.github.com/graphql".into(),
-            token: String::new(),
-        }
-    }
-}
-
-impl GithubInfo {
-    /// `main` for `refs/heads/main`, `v1` for `refs/tags/v1`, `1/merge` for pull refs.
-    pub fn ref_name(&self) -> String {
-        let r = &self.git_ref;
-        ["refs/heads/", "refs/tags/", "refs/pull/"]
-            .iter()
-            .find_map(|p| r.strip_prefix(p))
-            .unwrap_or(r)
-            .to_owned()
-    }
-
-    pub fn ref_type(&self) -> &'static str {
-        if self.git_ref.starts_with("refs/tags/") {
-            "tag"
-        } else {
-            "branch"
-        }
-    }
-
-    pub fn owner(&self) -> String {
-        self.repository
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    /// `owner/repo/.github/workflows/ci.yml@refs/heads/main`.
-    pub fn workflow_ref(&self) -> String {
-        format!(
-            "{}/{}@{}",
-            self.repository, self.workflow_path, self.git_ref
-        )
-    }
-
-    /// A numeric id from the payload (`sender.id`, `repository.id`, `repository.owner.id`), as
-    /// GitHub fills `GITHUB_ACTOR_ID` and friends; empty when the payload has none.
-    fn payload_id(&self, path: &[&str]) -> String {
-        match path.iter().try_fold(&self.event, |v, k| v.get(k)) {
-            Some(Json::Number(n)) => n.to_string(),
-            Some(Json::String(s)) => s.clone(),
-            _ => String::new(),
-        }
-    }
-
-    pub fn actor_id(&self) -> String {
-        self.payload_id(&["sender", "id"])
-    }
-
-    pub fn repository_id(&self) -> String {
-        self.payload_id(&["repository", "id"])
-    }
-
-    pub fn repository_owner_id(&self) -> String {
-        self.payload_id(&["repository", "owner", "id"])
-    }
-
+/// What the runner adds to [`GithubInfo`]: the per-step `github` fields and the `GITHUB_*`,
+/// `RUNNER_*` variables, derived from the same facts.
+pub trait StepGithub {
     /// The `github` context for a step (`job`, `action`, paths filled from `step`).
-    pub fn context(&self, step: &StepVars) -> Json {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Json| {
-            m.insert(k.to_owned(), v);
+    fn step_context(&self, step: &StepVars) -> Json;
+    /// The `GITHUB_*`, `RUNNER_*` and `CI` variables every step gets.
+    fn default_env(&self, step: &StepVars, runner: &RunnerInfo) -> IndexMap<String, String>;
+}
+
+impl StepGithub for GithubInfo {
+    fn step_context(&self, step: &StepVars) -> Json {
+        // The plan-time context with the step's fields filled in place (same key order).
+        let mut m = GithubInfo::context(self);
+        let mut put = |k: &str, v: &str| {
+            m.insert(k.to_owned(), json!(v));
         };
-        put("event", self.event.clone());
-        put("event_name", json!(self.event_name));
-        put("event_path", json!(step.event_path));
-        put("sha", json!(self.sha));
-        put("ref", json!(self.git_ref));
-        put("ref_name", json!(self.ref_name()));
-        put("ref_type", json!(self.ref_type()));
-        put("ref_protected", json!(false));
-        put("head_ref", json!(self.head_ref));
-        put("base_ref", json!(self.base_ref));
-        put("repository", json!(self.repository));
-        put("repository_owner", json!(self.owner()));
-        put("repository_id", json!(self.repository_id()));
-        put("repository_owner_id", json!(self.repository_owner_id()));
-        put("actor_id", json!(self.actor_id()));
-        put(
-            "repositoryUrl",
-            json!(format!("git://github.com/{}.git", self.repository)),
-        );
-        put("actor", json!(self.actor));
-        put("triggering_actor", json!(self.triggering_actor));
-        put("workflow", json!(self.workflow));
-        put("workflow_ref", json!(self.workflow_ref()));
-        put("workflow_sha", json!(self.sha));
-        put("run_id", json!(self.run_id));
-        put("run_number", json!(self.run_number.to_string()));
-        put("run_attempt", json!(self.run_attempt.to_string()));
-        put("retention_days", json!("90"));
-        put("server_url", json!(self.server_url));
-        put("api_url", json!(self.api_url));
-        put("graphql_url", json!(self.graphql_url));
-        put("token", json!(self.token));
-        put("workspace", json!(step.workspace));
-        put("job", json!(step.job));
-        put("action", json!(step.action));
-        put("action_path", json!(step.action_path));
-        put("action_repository", json!(step.action_repository));
-        put("action_ref", json!(step.action_ref));
+        put("event_path", &step.event_path);
+        put("workspace", &step.workspace);
+        put("job", &step.job);
+        put("action", &step.action);
+        put("action_path", &step.action_path);
+        put("action_repository", &step.action_repository);
+        put("action_ref", &step.action_ref);
         for (key, value) in &step.files {
-            put(key, json!(value));
+            put(key, value);
         }
         Json::Object(m)
     }
 
-    /// The `GITHUB_*`, `RUNNER_*` and `CI` variables every step gets.
-    pub fn default_env(&self, step: &StepVars, runner: &RunnerInfo) -> IndexMap<String, String> {
+    fn default_env(&self, step: &StepVars, runner: &RunnerInfo) -> IndexMap<String, String> {
         let mut env = IndexMap::new();
         let mut put = |k: &str, v: &str| {
             env.insert(k.to_owned(), v.to_owned());

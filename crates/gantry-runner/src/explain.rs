@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 use crate::calls::CallScope;
-use crate::context::{NeedRecord, Scope, Status, StepVars, string_map};
+use crate::context::{NeedRecord, Scope, Status, StepGithub, StepVars, string_map};
 use crate::engine::RunOptions;
 use crate::event::Conclusion;
 use crate::executor::{Executor, ExecutorError, JobEnvironment, JobSpec, Platform};
@@ -207,7 +207,7 @@ fn step_scope<'s>(
         workspace: workspace(shared),
         ..StepVars::default()
     };
-    scope.set("github", shared.options.github.context(&vars));
+    scope.set("github", shared.options.github.step_context(&vars));
     scope.set("env", string_map(env));
     scope.set("steps", Json::Object(Map::new()));
     scope.set("job", serde_json::json!({ "status": "success" }));

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::calls::CallScope;
 use crate::commands::{Annotation, AnnotationLevel};
 use crate::context::{
-    GithubInfo, HashFiles, LocalHashFiles, NeedRecord, RunnerInfo, Scope, Status, StepRecord,
-    needs_context, string_map,
+    GithubInfo, HashFiles, LocalHashFiles, NeedRecord, RunnerInfo, Scope, Status, StepGithub,
+    StepRecord, needs_context, string_map,
 };
 use crate::engine::{Dispatch, RunOptions};
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
@@ -187,7 +187,7 @@ impl JobRunner<'_> {
         };
         let mut scope = Scope::new(status, self.hash.as_ref().map(|h| h as &dyn HashFiles));
         let vars = self.step_vars(frame, "");
-        scope.set("github", self.github().context(&vars));
+        scope.set("github", self.github().step_context(&vars));
         scope.set("env", string_map(env));
         self.set_common(&mut scope);
         scope.set("runner", self.runner.context());
@@ -279,7 +279,7 @@ pub(crate) fn job_scope<'s>(shared: &'s RunShared, inst: &'s JobInstance) -> Sco
         job: inst.id.clone(),
         ..Default::default()
     };
-    scope.set("github", shared.options.github.context(&vars));
+    scope.set("github", shared.options.github.step_context(&vars));
     set_common(&mut scope, shared, inst);
     scope
 }

@@ -34,7 +34,7 @@ mod step_names;
 pub use action_source::{ActionSource, StoreSource};
 pub use actions::{ActionCall, ActionError, ActionRegistry, BuiltinAction};
 pub use commands::{Annotation, AnnotationLevel};
-pub use context::{GithubInfo, HashFiles, LocalHashFiles};
+pub use context::{GithubInfo, HashFiles, LocalHashFiles, StepGithub};
 pub use engine::{RunOptions, run};
 pub use event::{Conclusion, JobSummary, LogStream, RunEvent, RunResult, StepRef};
 pub use logs::{LogWriter, next_run_dir};

@@ -422,7 +422,6 @@ fn plan_all(
     let mut planned = Vec::new();
     let mut outcome = Outcome::Clean;
     let mut found_jobs = Vec::new();
-    let github_context = engine::github_context(github);
     let cwd = std::env::current_dir().unwrap_or_default();
     let store = Store::open(args.data_dir.as_deref());
     for file in discover::workflow_files(&args.workflows.workflows)? {
@@ -463,8 +462,8 @@ fn plan_all(
         if !selected.is_empty() && jobs.is_empty() {
             continue;
         }
-        let plan = match engine::plan_run(&workflow, event, &jobs, github_context.clone(), &callees)
-        {
+        let github_context = engine::github_context(github, &workflow, &path);
+        let plan = match engine::plan_run(&workflow, event, &jobs, github_context, &callees) {
             Ok(WorkflowOutcome::Run(plan)) => {
                 if let Some(changes) = explain {
                     explain_paths(&path, &workflow, (event, changes), None);
@@ -652,7 +651,8 @@ fn print_explanation(
     for p in planned {
         let mut options = RunOptions::new("dry-run");
         options.github = github.clone();
-        options.github.workflow_path.clone_from(&p.path);
+        let name = p.workflow.name.as_ref().map(|n| n.value.as_str());
+        options.github.set_workflow(name, &p.path);
         options.secrets = settings.secrets.clone();
         options.vars = settings.vars.clone();
         options.platforms = settings.platforms.clone();
@@ -922,12 +922,7 @@ fn run_options(
     let mut github = context.github.clone();
     github.run_id = run_id.to_owned();
     github.run_number = number;
-    github.workflow = p
-        .workflow
-        .name
-        .as_ref()
-        .map_or_else(|| p.path.clone(), |n| n.value.clone());
-    github.workflow_path = p.path.clone();
+    github.set_workflow(p.workflow.name.as_ref().map(|n| n.value.as_str()), &p.path);
     let crons = p.workflow.on.events.get("schedule");
     let crons = crons.iter().flat_map(|c| c.value.crons.iter());
     payload::name_schedule(

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Ran, StepError};
 use crate::commands::{CommandProcessor, Effect};
+use crate::context::StepGithub;
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ExecutorError, ExitStatus, OutputChunk, Stream};
 use crate::file_commands::FileCommand;

@@ -2,6 +2,7 @@
 
 mod docker;
 mod fixtures;
+mod github_context;
 mod harness;
 mod host;
 mod remote_actions;
