@@ -175,4 +175,35 @@ fn download_artifact_with_run_id_reads_an_earlier_runs_artifacts() {
         listed.contains("earlier-sums") && listed.contains("earlier "),
         "{listed}"
     );
+
+    // `gantry artifacts download` writes the zip the upload made; `rm` deletes one by name.
+    let out = work.path().join("zips");
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = out.display().to_string();
+    let saved = gantry(
+        &data,
+        &[
+            "artifacts",
+            "download",
+            &earlier,
+            "--name",
+            "earlier-sums",
+            "-o",
+            &dir,
+        ],
+    );
+    assert!(saved.contains("earlier-sums.zip"), "{saved}");
+    let zip = std::fs::read(out.join("earlier-sums.zip")).unwrap();
+    assert!(zip.starts_with(b"PK"), "not a zip");
+    let removed = gantry(
+        &data,
+        &["artifacts", "rm", &earlier, "--name", "earlier-sums"],
+    );
+    assert!(
+        removed.contains("deleted artifact `earlier-sums`"),
+        "{removed}"
+    );
+    let listed = gantry(&data, &["artifacts", "list", &earlier]);
+    assert!(!listed.contains("earlier-sums"), "{listed}");
+    assert!(listed.contains("earlier "), "{listed}");
 }
