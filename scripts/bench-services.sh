@@ -126,6 +126,7 @@ cache_workflow bench-deps
   && git remote add origin https://github.com/gantry-bench/services.git)
 
 CPU_FILE="$WORK/cpu"
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Runs a workflow with `tool` (gantry|act); prints its output; a failed run stops the benchmark.
 run_workflow() { # tool file
   local out status=0
@@ -223,6 +224,8 @@ median() {
 }
 ratio() { if [ -z "$1" ] || [ -z "$2" ] || [ "$1" = fail ] || [ "$2" = fail ]; then echo "-"; else awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / (b > 0 ? b : 1) }'; fi; }
 echo "gantry-services benchmark: $SIZE_MB MB, gantry $PROFILE build, medians of $ROUNDS rounds (ms)"
+# The machine may be shared: the ratios mean little without the load they were taken at.
+echo "load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 printf '%-19s %8s %8s %8s %8s %9s %9s %9s\n' phase gantry act "dock cp" durable gantry/cp act/cp act/gantry
 for p in up up6 down save restore; do
   case "$p" in

@@ -37,6 +37,10 @@ pub fn stored_actions() -> Vec<(&'static str, PathBuf)> {
     vec![
         ("actions/cache@v4", shared_action("cache@v4")),
         (
+            "actions/github-script@v7",
+            shared_action("github-script@v7"),
+        ),
+        (
             "actions/upload-artifact@v4",
             built_action("upload-artifact@v4"),
         ),

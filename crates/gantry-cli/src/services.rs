@@ -6,7 +6,9 @@
 //! `ACTIONS_CACHE_SERVICE_V2`. Job containers use host networking by default, so 127.0.0.1 is
 //! the host's loopback for them too. Each run gets its own token: that run's artifacts, its
 //! repository's caches seen from its ref. Caches and artifacts live in `<data dir>/services`,
-//! so a second run of the repository restores what the first saved.
+//! so a second run of the repository restores what the first saved. `GITHUB_API_URL` points at
+//! the services' REST slice, which accepts the run's `GITHUB_TOKEN`, so download-artifact's
+//! `run-id` reads an earlier run's artifacts and other API calls fail at once with a 404.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -61,6 +63,17 @@ impl RunServices {
         gantry_services::job_env(&url, &token).into_iter().collect()
     }
 
+    /// `GITHUB_API_URL` for a run: the services' slice of GitHub's REST API (download-artifact's
+    /// `run-id`), accepting the run's `GITHUB_TOKEN` for its repository while `gantry run`
+    /// runs. The token may be shared by the invocation's runs (the registry's); they are of
+    /// one repository, which is all the API's scope names.
+    pub fn api_url_for(&self, github_token: &str, scope: &RunScope) -> String {
+        self.handle
+            .services()
+            .grant_api_token(Some(github_token), scope);
+        gantry_services::api_url(&format!("http://{}", self.handle.addr()))
+    }
+
     /// Stops after in-flight requests.
     pub async fn stop(self) {
         self.handle.shutdown().await;
@@ -89,6 +102,11 @@ mod tests {
         let other = services.env_for_run(&scope("2"));
         assert_ne!(env["ACTIONS_RUNTIME_TOKEN"], other["ACTIONS_RUNTIME_TOKEN"]);
         assert!(dir.path().join("services/services.db").is_file());
+        let api = services.api_url_for("ghs_run", &scope("1"));
+        assert!(
+            api.starts_with("http://127.0.0.1:") && api.ends_with("/_api"),
+            "{api}"
+        );
         services.stop().await;
     }
 }

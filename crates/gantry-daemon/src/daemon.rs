@@ -625,7 +625,8 @@ async fn queued_run(shared: &Shared, claimed: ClaimedRun) -> QueuedRun {
     let services = shared.services.as_ref().map(|services| {
         let branch = repo.map_or("main", |r| r.default_branch.as_str());
         let scope = crate::services::run_scope(claimed.id, &spec.repo, &spec.git_ref, branch);
-        services.grant(claimed.id, &scope)
+        let github_token = packages.as_ref().map(|p| p.token.as_str());
+        services.grant(claimed.id, &scope, github_token)
     });
     QueuedRun {
         packages,

@@ -323,6 +323,13 @@ fn github_info(run: &QueuedRun, workflow: &gantry_workflow::Workflow) -> GithubI
         run_attempt: u64::from(run.attempt),
         ..GithubInfo::for_event(&facts)
     };
+    if let Some(services) = &run.services {
+        // download-artifact's `run-id` reads other runs there with the run's GITHUB_TOKEN;
+        // any other API call gets a 404 instead of an unreachable api.github.com.
+        info.api_url = services.api_url();
+        info.graphql_url = format!("{}/graphql", info.api_url);
+        info.token.clone_from(&services.api_token);
+    }
     if let Some(packages) = &run.packages {
         info.token = packages.token.clone();
     }

@@ -133,12 +133,21 @@ pub struct ServicesAccess {
     pub url: String,
     /// `ACTIONS_RUNTIME_TOKEN`: this run's artifacts, its repository's caches.
     pub token: String,
+    /// The run's `GITHUB_TOKEN` as the services' REST API (`GITHUB_API_URL`) accepts it: the
+    /// package token when the daemon hosts the registry, else one minted for the services.
+    #[serde(default)]
+    pub api_token: String,
 }
 
 impl ServicesAccess {
     /// The variables GitHub's runner gives every step for the services.
     pub fn env(&self) -> Vec<(String, String)> {
         gantry_services::job_env(&self.url, &self.token)
+    }
+
+    /// `GITHUB_API_URL`: the services' slice of GitHub's REST API.
+    pub fn api_url(&self) -> String {
+        gantry_services::api_url(&self.url)
     }
 }
 
@@ -148,6 +157,7 @@ impl std::fmt::Debug for ServicesAccess {
         f.debug_struct("ServicesAccess")
             .field("url", &self.url)
             .field("token", &"***")
+            .field("api_token", &"***")
             .finish()
     }
 }
@@ -297,12 +307,16 @@ mod tests {
             services: Some(ServicesAccess {
                 url: "http://127.0.0.1:1".into(),
                 token: "eyJ.runtime".into(),
+                api_token: "ghs_api".into(),
             }),
         };
         let shown = format!("{run:?}");
         assert!(shown.contains("KEY"), "{shown}");
         assert!(
-            !shown.contains("hunter2") && !shown.contains("ghs_tok") && !shown.contains("eyJ"),
+            !shown.contains("hunter2")
+                && !shown.contains("ghs_tok")
+                && !shown.contains("eyJ")
+                && !shown.contains("ghs_api"),
             "{shown}"
         );
     }

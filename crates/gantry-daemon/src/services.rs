@@ -6,7 +6,8 @@
 //! token's signature and scope; in front of them the daemon keeps the set of tokens whose runs
 //! are in flight here, so a token stops working the moment its run ends, and every token minted
 //! before a restart is dead after it (the runs it belonged to were failed or re-queued with a
-//! new attempt and a new token). Data lives in `<data_dir>/services/`: caches outlive runs, so a
+//! new attempt and a new token). The run's `GITHUB_TOKEN` is granted the services' REST slice
+//! (`GITHUB_API_URL`, download-artifact's `run-id`) for its repository, and revoked with it. Data lives in `<data_dir>/services/`: caches outlive runs, so a
 //! repository's next run restores what an earlier one saved; artifacts are kept for their
 //! retention (capped by `[services] max_retention_days`) and purged hourly.
 
@@ -16,7 +17,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use gantry_services::{RunScope, Services};
@@ -78,7 +79,8 @@ impl RunServices {
         &self.services
     }
 
-    /// The services' routes (`/twirp/...`, `/_apis/artifactcache/...`, `/_blob/...`) behind
+    /// The services' routes (`/twirp/...`, `/_apis/artifactcache/...`, `/_blob/...`, the REST
+    /// slice under `/_api`) behind
     /// the gate that refuses tokens of runs that are not in flight.
     pub fn router(self: &Arc<Self>) -> Router {
         self.services
@@ -86,23 +88,40 @@ impl RunServices {
             .layer(axum::middleware::from_fn_with_state(self.clone(), gate))
     }
 
-    /// Mints `run_id`'s token and lets it through the gate until [`RunServices::revoke`].
-    pub fn grant(&self, run_id: i64, scope: &RunScope) -> ServicesAccess {
+    /// Mints `run_id`'s token, grants the REST API (`GITHUB_API_URL`) to its `GITHUB_TOKEN`
+    /// (`github_token`, or a fresh one when the run has none), and lets both through the gate
+    /// until [`RunServices::revoke`].
+    pub fn grant(
+        &self,
+        run_id: i64,
+        scope: &RunScope,
+        github_token: Option<&str>,
+    ) -> ServicesAccess {
         let token = self.services.mint_run_token(scope, TOKEN_TTL);
+        let api_token = self.services.grant_api_token(github_token, scope);
         if let Ok(mut live) = self.live.lock() {
             live.insert(token.clone(), run_id);
+            live.insert(api_token.clone(), run_id);
         }
         ServicesAccess {
             url: self.base_url.clone(),
             token,
+            api_token,
         }
     }
 
     /// Ends every token of `run_id` (its run finished).
     pub fn revoke(&self, run_id: i64) {
-        if let Ok(mut live) = self.live.lock() {
-            live.retain(|_, run| *run != run_id);
-        }
+        let Ok(mut live) = self.live.lock() else {
+            return;
+        };
+        live.retain(|token, run| {
+            let keep = *run != run_id;
+            if !keep {
+                self.services.revoke_api_token(token);
+            }
+            keep
+        });
     }
 
     fn is_live(&self, token: &str) -> bool {
@@ -155,16 +174,8 @@ pub(crate) fn run_scope(run_id: i64, repo: &str, git_ref: &str, default_branch: 
 /// Refuses a bearer token the daemon did not hand to a run in flight. Requests without one
 /// (signed blob URLs) go on; the services check their signatures, and refuse token-less calls.
 async fn gate(State(services): State<Arc<RunServices>>, request: Request, next: Next) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    match token {
+    // The services' own parsing: `Bearer <t>`, and Octokit's `token <t>` for the REST API.
+    match gantry_services::bearer_token(request.headers()) {
         Some(token) if !services.is_live(token) => {
             revoked(request.uri().path().starts_with("/twirp/"))
         }

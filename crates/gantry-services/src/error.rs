@@ -13,9 +13,17 @@ pub enum ServiceError {
     NoToken,
     #[error("invalid runtime token: {0}")]
     BadToken(&'static str),
+    #[error(
+        "requires authentication: give download-artifact `github-token` (the run's GITHUB_TOKEN)"
+    )]
+    NoApiToken,
+    #[error(
+        "bad credentials: the token is not the GITHUB_TOKEN of a run gantry serves (or its run has ended)"
+    )]
+    BadApiToken,
     #[error("the runtime token is for run {token}, not run {asked}")]
     OtherRun { token: String, asked: String },
-    #[error("the runtime token is for repository {token}, not {asked}")]
+    #[error("the token is for repository {token}, not {asked}")]
     OtherRepository { token: String, asked: String },
     #[error("invalid or expired signed url")]
     BadSignature,
@@ -61,7 +69,7 @@ impl ServiceError {
     pub(crate) fn status(&self) -> StatusCode {
         use ServiceError::*;
         match self {
-            NoToken | BadToken(_) => StatusCode::UNAUTHORIZED,
+            NoToken | BadToken(_) | NoApiToken | BadApiToken => StatusCode::UNAUTHORIZED,
             OtherRun { .. } | OtherRepository { .. } | BadSignature => StatusCode::FORBIDDEN,
             NotFound(_) => StatusCode::NOT_FOUND,
             AlreadyExists(_) => StatusCode::CONFLICT,

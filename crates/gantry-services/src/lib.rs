@@ -6,7 +6,9 @@
 //! - The cache service of `@actions/cache` (actions/cache@v4): the legacy `_apis/artifactcache`
 //!   REST API and the v2 Twirp `CacheService`.
 //! - The part of GitHub's REST API that reads another run's artifacts (download-artifact's
-//!   `run-id` with `github-token`), for a job whose `GITHUB_API_URL` points here.
+//!   `run-id` with `github-token`), under [`API_PATH`]: jobs get [`api_url`] as
+//!   `GITHUB_API_URL`, and their `GITHUB_TOKEN` is granted with
+//!   [`Services::grant_api_token`]. Every other API path answers GitHub's 404 JSON.
 //!
 //! Both share one router ([`Services::router`], mountable by the daemon; [`serve`] runs it
 //! standalone), one metadata database and one content-addressed store of files (`blobs`), into
@@ -32,5 +34,6 @@ mod token;
 pub use config::Config;
 pub use db::{ArtifactInfo, CacheInfo};
 pub use error::ServiceError;
-pub use server::{ServeHandle, Services, job_env, serve};
+pub use rest::{API_PATH, api_url};
+pub use server::{ServeHandle, Services, bearer_token, job_env, serve};
 pub use token::RunScope;

@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use gantry_packages::Digest;
 use gantry_packages::storage::ByteStream;
 use std::net::SocketAddr;
@@ -29,6 +29,7 @@ pub(crate) struct Inner {
     pub db: Box<dyn Metadata>,
     pub blobs: Blobs,
     pub signer: Signer,
+    pub api_tokens: rest::ApiTokens,
 }
 
 /// The artifact and cache services over one data directory. Cheap to clone.
@@ -81,6 +82,7 @@ impl Services {
                 db,
                 blobs,
                 signer,
+                api_tokens: rest::ApiTokens::default(),
             }),
         })
     }
@@ -100,14 +102,6 @@ impl Services {
             )
             .route("/_apis/artifactcache/cache", get(cache::legacy_lookup))
             .route(
-                "/repos/{owner}/{repo}/actions/runs/{run}/artifacts",
-                get(rest::list_run_artifacts),
-            )
-            .route(
-                "/repos/{owner}/{repo}/actions/artifacts/{id}/zip",
-                get(rest::download_zip),
-            )
-            .route(
                 "/_apis/artifactcache/caches",
                 post(cache::legacy_reserve).get(cache::legacy_list),
             )
@@ -115,6 +109,7 @@ impl Services {
                 "/_apis/artifactcache/caches/{id}",
                 axum::routing::patch(cache::legacy_upload).post(cache::legacy_commit),
             )
+            .merge(rest_api())
             .layer(DefaultBodyLimit::max(json_limit));
         // Blob bodies are streamed and bounded by `max_request_bytes` in the handler.
         let blobs = Router::new()
@@ -126,6 +121,26 @@ impl Services {
         rpc.merge(blobs).with_state(self.clone())
     }
 
+    /// Lets the REST API (`GITHUB_API_URL`) accept `token` (a run's `GITHUB_TOKEN`) for the
+    /// repository of `scope`, or a fresh token when none is given; returns the token.
+    pub fn grant_api_token(&self, token: Option<&str>, scope: &RunScope) -> String {
+        let token = token
+            .filter(|t| !t.trim().is_empty())
+            .map_or_else(rest::new_api_token, str::to_owned);
+        self.inner.api_tokens.grant(&token, scope);
+        token
+    }
+
+    /// The REST API stops accepting `token`.
+    pub fn revoke_api_token(&self, token: &str) {
+        self.inner.api_tokens.revoke(token);
+    }
+
+    /// Whether `token` is one [`Services::grant_api_token`] granted and did not revoke.
+    pub fn is_api_token(&self, token: &str) -> bool {
+        self.inner.api_tokens.scope(token).is_some()
+    }
+
     /// Mints a run's `ACTIONS_RUNTIME_TOKEN`.
     pub fn mint_run_token(&self, scope: &RunScope, ttl: Duration) -> String {
         let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
@@ -134,18 +149,21 @@ impl Services {
 
     /// The scope of the request's bearer token.
     pub(crate) fn authorize(&self, headers: &HeaderMap) -> Result<RunScope> {
-        let value = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ServiceError::NoToken)?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            // Octokit (the REST API's client) writes `token <t>`.
-            .or_else(|| value.strip_prefix("token "))
-            .ok_or(ServiceError::NoToken)?
-            .trim();
+        let token = bearer_token(headers).ok_or(ServiceError::NoToken)?;
         self.inner.signer.verify(token, now_secs())
+    }
+
+    /// The scope of a REST API request's token: a granted API token, else a runtime token.
+    pub(crate) fn authorize_api(&self, headers: &HeaderMap) -> Result<RunScope> {
+        let token = bearer_token(headers).ok_or(ServiceError::NoApiToken)?;
+        match self.inner.api_tokens.scope(token) {
+            Some(scope) => Ok(scope),
+            None => self
+                .inner
+                .signer
+                .verify(token, now_secs())
+                .map_err(|_| ServiceError::BadApiToken),
+        }
     }
 
     /// Finalized, unexpired artifacts of a run (of all runs for `None`).
@@ -220,6 +238,38 @@ impl Services {
             base_url(headers)
         )
     }
+}
+
+/// The REST API's routes under [`rest::API_PATH`], every other path there answered with 404.
+fn rest_api() -> Router<Services> {
+    let api = rest::API_PATH;
+    Router::new()
+        .route(
+            &format!("{api}/repos/{{owner}}/{{repo}}/actions/runs/{{run}}/artifacts"),
+            get(rest::list_run_artifacts),
+        )
+        .route(
+            &format!("{api}/repos/{{owner}}/{{repo}}/actions/artifacts/{{id}}/zip"),
+            get(rest::download_zip),
+        )
+        .route(api, any(rest::not_served))
+        .route(&format!("{api}/"), any(rest::not_served))
+        .route(&format!("{api}/{{*rest}}"), any(rest::not_served))
+}
+
+/// The token of an `Authorization` header: `Bearer <t>`, or `token <t>` as Octokit (the REST
+/// API's client) writes it.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .or_else(|| value.strip_prefix("token "))?
+        .trim();
+    (!token.is_empty()).then_some(token)
 }
 
 /// Answers a Twirp call: the bearer token's scope goes to `call`, its value or error is

@@ -786,11 +786,17 @@ async fn run_one(
     if let Some(services) = services {
         // As GitHub's runner: every step's process (called workflows' too), not `env.*`; the
         // token masked like a secret.
-        let env = services.env_for_run(&run_scope(context, &run_id));
+        let scope = run_scope(context, &run_id);
+        let env = services.env_for_run(&scope);
         options
             .masked_values
             .extend(env.get(RUNTIME_TOKEN).cloned());
         options.runner_env.extend(env);
+        // download-artifact's `run-id` reads other runs through the REST API with the run's
+        // GITHUB_TOKEN; any other API call gets a 404 there instead of an unreachable host.
+        let api = services.api_url_for(&options.github.token, &scope);
+        options.github.graphql_url = format!("{api}/graphql");
+        options.github.api_url = api;
     }
     options.debug = debug;
     let mut writer = LogWriter::new(&dir).map_err(|source| RunError::RunDir {

@@ -125,3 +125,85 @@ fn upload_artifact_then_download_artifact_in_a_dependent_job_byte_for_byte() {
         assert!(listed.contains(name), "{listed}");
     }
 }
+
+/// The events file of run `n` of `repo` names its run id (`github.run_id`).
+fn run_id_of(repo: &Path, n: u32) -> String {
+    let events = std::fs::read_to_string(repo.join(format!(".gantry/runs/{n}/events.jsonl")))
+        .unwrap_or_else(|e| panic!("run {n}'s events: {e}"));
+    let first: serde_json::Value = serde_json::from_str(events.lines().next().unwrap()).unwrap();
+    first["run_id"].as_str().unwrap().to_owned()
+}
+
+/// download-artifact@v4 with `run-id` and `github-token` of a later `gantry run`: it reads the
+/// first run's artifacts through `GITHUB_API_URL`; another repository's are refused, and an
+/// API call gantry does not serve answers GitHub's 404 at once.
+#[test]
+fn download_artifact_with_run_id_reads_an_earlier_runs_artifacts() {
+    images_ready();
+    let work = tempfile::tempdir().unwrap();
+    let (repo, data) = services_repo(work.path(), "run-id.yml");
+
+    let first = gantry_run(&repo, &data, &["workflow_dispatch"]);
+    let earlier = run_id_of(&repo, 1);
+    assert!(
+        first.contains(&format!("uploaded by run {earlier}")),
+        "{first}"
+    );
+
+    let from = format!("from={earlier}");
+    let second = gantry_run(&repo, &data, &["workflow_dispatch", "--input", &from]);
+    let later = run_id_of(&repo, 2);
+    assert_ne!(later, earlier);
+    for line in [
+        "data.bin: OK".to_owned(),
+        "sub/c.txt: OK".to_owned(),
+        format!("run {later} verified 3000000 bytes of run {earlier}"),
+        "another repository: failure".to_owned(),
+        "other api call: 404 Not Found".to_owned(),
+    ] {
+        assert!(second.contains(&line), "{line}\n{second}");
+    }
+    assert!(
+        second.contains("for repository gantry-examples/services, not someone/else"),
+        "{second}"
+    );
+    // Downloading added nothing to the later run; the earlier run keeps its two artifacts.
+    let listed = gantry(&data, &["artifacts", "list", &later]);
+    assert!(!listed.contains("earlier"), "{listed}");
+    let listed = gantry(&data, &["artifacts", "list", &earlier]);
+    assert!(
+        listed.contains("earlier-sums") && listed.contains("earlier "),
+        "{listed}"
+    );
+
+    // `gantry artifacts download` writes the zip the upload made; `rm` deletes one by name.
+    let out = work.path().join("zips");
+    std::fs::create_dir_all(&out).unwrap();
+    let dir = out.display().to_string();
+    let saved = gantry(
+        &data,
+        &[
+            "artifacts",
+            "download",
+            &earlier,
+            "--name",
+            "earlier-sums",
+            "-o",
+            &dir,
+        ],
+    );
+    assert!(saved.contains("earlier-sums.zip"), "{saved}");
+    let zip = std::fs::read(out.join("earlier-sums.zip")).unwrap();
+    assert!(zip.starts_with(b"PK"), "not a zip");
+    let removed = gantry(
+        &data,
+        &["artifacts", "rm", &earlier, "--name", "earlier-sums"],
+    );
+    assert!(
+        removed.contains("deleted artifact `earlier-sums`"),
+        "{removed}"
+    );
+    let listed = gantry(&data, &["artifacts", "list", &earlier]);
+    assert!(!listed.contains("earlier-sums"), "{listed}");
+    assert!(listed.contains("earlier "), "{listed}");
+}

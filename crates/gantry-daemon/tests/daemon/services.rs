@@ -36,6 +36,15 @@ jobs:
           echo "uploaded $size bytes"
           printf '%s' "$ACTIONS_RUNTIME_TOKEN" > '{file}'
           echo "token=$ACTIONS_RUNTIME_TOKEN"
+      - name: rest
+        env:
+          GH: ${{{{ github.token }}}}
+        run: |
+          set -eu
+          printf '%s' "$GH" > '{file}.github'
+          listed=$(curl -sSf -H "Authorization: token $GH" "$GITHUB_API_URL/repos/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID/artifacts" | jq -r '.artifacts[].name')
+          echo "rest lists $listed"
+          echo "other api: $(curl -s -o /dev/null -w '%{{http_code}}' -H "Authorization: token $GH" "$GITHUB_API_URL/user")"
 "#,
         file = token_file.display()
     )
@@ -128,6 +137,30 @@ async fn a_runs_artifact_is_listed_and_served_and_its_token_dies_with_the_run() 
         body["msg"].as_str().unwrap().contains("its run has ended"),
         "{body}"
     );
+
+    // The REST API (`GITHUB_API_URL`) took the run's GITHUB_TOKEN while it ran, and serves
+    // nothing else; after the run neither that nor the runtime token passes, in Octokit's
+    // `token` form either.
+    assert!(log.contains("rest lists report"), "{log}");
+    assert!(log.contains("other api: 404"), "{log}");
+    let github_token = std::fs::read_to_string(env.path("token.github")).unwrap();
+    assert!(!github_token.is_empty());
+    for auth in [
+        format!("token {token}"),
+        format!("Bearer {token}"),
+        format!("token {github_token}"),
+    ] {
+        let response = client
+            .http
+            .get(client.url(&format!(
+                "/_api/repos/{REPO}/actions/runs/{first}/artifacts"
+            )))
+            .header("Authorization", auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
 
     // A second run has its own artifact; the first run's id is not reachable through it.
     let second = release(&client, "services-2").await;

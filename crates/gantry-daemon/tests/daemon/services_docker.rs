@@ -136,3 +136,32 @@ async fn artifacts_pass_between_jobs_and_the_api_serves_their_zips() {
     );
     server.stop().await;
 }
+
+/// download-artifact@v4 with `run-id` and `github-token` in a later run reads an earlier run's
+/// artifacts through `GITHUB_API_URL` at the daemon's address, with the later run's
+/// `GITHUB_TOKEN` (the earlier run's token died with its run); another repository's are
+/// refused (the reason is the step's annotation, which gantry-cli's test reads), and an API
+/// call gantry does not serve gets GitHub's 404 at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn download_artifact_with_run_id_reads_an_earlier_runs_artifacts() {
+    let env = docker_env("run-id.yml");
+    let mut server = start(&env).await;
+    let client = server.client.clone();
+    let (earlier, up) = dispatch(&client, json!({}), "up").await;
+    assert!(up.contains(&format!("uploaded by run {earlier}")), "{up}");
+    let (later, down) = dispatch(&client, json!({"from": earlier.to_string()}), "down").await;
+    for line in [
+        "data.bin: OK".to_owned(),
+        "sub/c.txt: OK".to_owned(),
+        format!("run {later} verified 3000000 bytes of run {earlier}"),
+        "another repository: failure".to_owned(),
+        "other api call: 404 Not Found".to_owned(),
+    ] {
+        assert!(down.contains(&line), "{line}\n{down}");
+    }
+    let own = client.get(&format!("/api/runs/{later}/artifacts")).await;
+    assert_eq!(own.body["total_count"], 0, "{}", own.body);
+    let theirs = client.get(&format!("/api/runs/{earlier}/artifacts")).await;
+    assert_eq!(theirs.body["total_count"], 2, "{}", theirs.body);
+    server.stop().await;
+}

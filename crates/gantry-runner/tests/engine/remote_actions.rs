@@ -15,6 +15,10 @@ use gantry_runner::{ActionRegistry, Conclusion, RunEvent, StoreSource};
 use crate::docker::{RUNNER_IMAGE, RunObjects, engine};
 use crate::harness::{options, run_source_on};
 
+#[path = "../../../../tests/support/npm_clients.rs"]
+mod npm_clients;
+use npm_clients::npm_installed;
+
 const WORKFLOW: &str = r#"
 on: push
 jobs:
@@ -220,49 +224,11 @@ async fn remote_actions_run_from_the_store() {
 const TOOL_CACHE_CLIENT: &str = "@actions/tool-cache@2.0.2";
 
 fn tool_cache_probe() -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    // Keyed by the probe's text too, so an edited probe is installed afresh.
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (PROBE_ACTION, PROBE_SCRIPT).hash(&mut h);
-        h.finish()
-    };
-    let dir = cache.join(format!("gantry-tests/tool-cache-probe-2.0.2-{key:016x}"));
-    if dir.join("node_modules/@actions/tool-cache").is_dir() && dir.join("action.yml").is_file() {
-        return dir;
-    }
-    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-    let tmp = tempfile::tempdir_in(dir.parent().unwrap()).unwrap();
-    std::fs::write(
-        tmp.path().join("package.json"),
-        r#"{"name":"probe","private":true}"#,
+    npm_installed(
+        "tool-cache-probe",
+        &[TOOL_CACHE_CLIENT],
+        &[("action.yml", PROBE_ACTION), ("index.js", PROBE_SCRIPT)],
     )
-    .unwrap();
-    let status = std::process::Command::new("npm")
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--ignore-scripts",
-            TOOL_CACHE_CLIENT,
-        ])
-        .current_dir(tmp.path())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("npm must be installed (scripts/ensure-tools.sh)");
-    assert!(status.success(), "npm install {TOOL_CACHE_CLIENT} failed");
-    std::fs::write(tmp.path().join("action.yml"), PROBE_ACTION).unwrap();
-    std::fs::write(tmp.path().join("index.js"), PROBE_SCRIPT).unwrap();
-    let tmp = tmp.keep();
-    // Another test process may have won the race; either copy is complete.
-    if std::fs::rename(&tmp, &dir).is_err() {
-        let _ = std::fs::remove_dir_all(&tmp);
-    }
-    dir
 }
 
 const PROBE_ACTION: &str = "name: tool-cache probe\nruns:\n  using: node20\n  main: index.js\n";

@@ -124,7 +124,8 @@ async fn retention_is_capped_by_config() {
 }
 
 /// download-artifact's `run-id` + `github-token`: the client's `findBy` reads another run's
-/// artifacts through the REST API; a token of another repository reads nothing.
+/// artifacts through the REST API with the later run's `GITHUB_TOKEN`; a token of another
+/// repository reads nothing.
 #[tokio::test(flavor = "multi_thread")]
 async fn another_run_of_the_repository_is_read_through_the_rest_api() {
     let server = Server::start().await;
@@ -149,10 +150,11 @@ async fn another_run_of_the_repository_is_read_through_the_rest_api() {
         assert!(up.ok, "{}", up.output);
     }
     let run2 = server.token("302", "octo/app", "refs/heads/feature");
+    let github_token = server.github_token("302", "octo/app");
     let find = [
         ("FIND_RUN", "301"),
         ("FIND_REPO", "octo/app"),
-        ("FIND_TOKEN", run2.as_str()),
+        ("FIND_TOKEN", github_token.as_str()),
     ];
     let listed = node_with(&server, &run2, false, work.path(), "list", &[], &find).await;
     assert!(listed.ok, "{}", listed.output);
@@ -176,19 +178,19 @@ async fn another_run_of_the_repository_is_read_through_the_rest_api() {
     assert_eq!(own.result, serde_json::json!([]), "{}", own.output);
 
     // A token of another repository, asking for octo/app's run, is refused.
-    let stranger = server.token("303", "evil/app", "refs/heads/main");
+    let stranger = server.github_token("303", "evil/app");
     let find = [
         ("FIND_RUN", "301"),
         ("FIND_REPO", "octo/app"),
         ("FIND_TOKEN", stranger.as_str()),
     ];
-    let theirs = node_with(&server, &stranger, false, work.path(), "list", &[], &find).await;
+    let theirs = node_with(&server, &run2, false, work.path(), "list", &[], &find).await;
     assert!(!theirs.ok, "{}", theirs.output);
     let client = reqwest::Client::new();
     let id = listed.result[0]["id"].as_i64().unwrap();
     for path in [
-        "repos/octo/app/actions/runs/301/artifacts".to_owned(),
-        format!("repos/octo/app/actions/artifacts/{id}/zip"),
+        "_api/repos/octo/app/actions/runs/301/artifacts".to_owned(),
+        format!("_api/repos/octo/app/actions/artifacts/{id}/zip"),
     ] {
         let res = client
             .get(format!("{}{path}", server.url()))
@@ -220,6 +222,80 @@ async fn another_run_of_the_repository_is_read_through_the_rest_api() {
     }
 }
 
+/// The REST API without a token, with a token it never granted, with a revoked one: 401 with
+/// GitHub's `{"message"}`, nothing listed; any path it does not serve: GitHub's 404 JSON, at
+/// once and for every method, so an action calling the API for something else fails fast.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rest_api_refuses_unknown_tokens_and_answers_404_for_other_calls() {
+    let server = Server::start().await;
+    let client = reqwest::Client::new();
+    let list = format!(
+        "{}/repos/octo/app/actions/runs/1/artifacts",
+        server.api_url()
+    );
+    let granted = server.github_token("1", "octo/app");
+    let call = |auth: Option<String>| {
+        let mut req = client.get(&list);
+        if let Some(auth) = auth {
+            req = req.header("Authorization", auth);
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = call(Some(format!("token {granted}"))).await;
+    assert_eq!((status, &body["total_count"]), (200, &0.into()), "{body}");
+    let (status, body) = call(None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("requires authentication")
+    );
+    for wrong in ["ghs_not-a-token-of-this-server", "a.b.c"] {
+        let (status, body) = call(Some(format!("token {wrong}"))).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("bad credentials"),
+            "{body}"
+        );
+    }
+    server.services().revoke_api_token(&granted);
+    let (status, body) = call(Some(format!("token {granted}"))).await;
+    assert_eq!(status, 401, "{body}");
+
+    for (method, path) in [
+        ("GET", "/repos/octo/app"),
+        ("GET", ""),
+        ("GET", "/"),
+        ("POST", "/graphql"),
+        ("PATCH", "/repos/octo/app/issues/1"),
+        ("DELETE", "/repos/octo/app/actions/artifacts/1"),
+    ] {
+        let res = client
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", server.api_url()),
+            )
+            .header("Authorization", format!("token {granted}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{method} {path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert!(message.starts_with("Not Found: "), "{body}");
+        assert!(message.contains("download-artifact's run-id"), "{body}");
+        assert_eq!(body["documentation_url"], "https://docs.github.com/rest");
+    }
+}
+
 /// Downloads honour byte ranges (the Azure SDK's `x-ms-range`, plain `Range`).
 #[tokio::test(flavor = "multi_thread")]
 async fn blob_downloads_serve_byte_ranges() {
@@ -242,7 +318,7 @@ async fn blob_downloads_serve_byte_ranges() {
     let id = up.result["id"].as_i64().unwrap();
     let res = reqwest::Client::new()
         .get(format!(
-            "{}repos/octo/app/actions/artifacts/{id}/zip",
+            "{}_api/repos/octo/app/actions/artifacts/{id}/zip",
             server.url()
         ))
         .header("Authorization", format!("Bearer {token}"))

@@ -415,3 +415,36 @@ async fn oversized_requests_are_refused() {
     assert!(server.services().caches(None).await.unwrap().is_empty());
     assert_eq!(server.blob_count(), 0);
 }
+
+/// Finalized content is immutable: its upload URL refuses more bytes (single PUT and staged
+/// blocks), a second CreateArtifact of the name is refused, and the stored bytes stay.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_finalized_artifact_cannot_be_overwritten() {
+    let server = Server::start().await;
+    let token = server.token("61", "octo/app", "refs/heads/main");
+    let url = create(&server, &token, "61", "fixed").await;
+    let data = b"PK-original".to_vec();
+    assert_eq!(put(&url, data.clone()).await.0, 201);
+    let (status, body) = finalize(&server, &token, "61", "fixed", data.len(), &sha256(&data)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, answer) = put(&url, b"PK-replaced".to_vec()).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("can no longer change"), "{answer}");
+    let block = format!("{url}&comp=block&blockid=AAAA");
+    let (status, answer) = put(&block, b"more".to_vec()).await;
+    assert!(status >= 400, "{status} {answer}");
+    let (status, body) = twirp(&server, Some(&token), "CreateArtifact", json!({
+        "workflow_run_backend_id": "61", "workflow_job_run_backend_id": "61", "name": "fixed", "version": 4
+    }))
+    .await;
+    assert_eq!(status, 409, "{body}");
+    let id = server.services().artifacts(Some("61")).unwrap()[0].id;
+    let (_, stream) = server.services().artifact_content(id).await.unwrap();
+    let stored: Vec<u8> = futures::StreamExt::collect::<Vec<_>>(stream)
+        .await
+        .into_iter()
+        .flat_map(|chunk| chunk.unwrap().to_vec())
+        .collect();
+    assert_eq!(stored, data);
+    assert_eq!(server.blob_count(), 1);
+}

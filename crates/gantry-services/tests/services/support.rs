@@ -2,9 +2,12 @@
 
 use gantry_services::{Config, RunScope, ServeHandle, Services};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
+
+#[path = "../../../../tests/support/npm_clients.rs"]
+mod npm_clients;
+use npm_clients::npm_installed;
 
 pub const ARTIFACT_CLIENT: &str = "@actions/artifact@2.3.2";
 pub const CACHE_CLIENT: &str = "@actions/cache@4.1.0";
@@ -38,15 +41,20 @@ impl Server {
         format!("http://{}/", self.handle.addr())
     }
 
+    /// `GITHUB_API_URL`.
+    pub fn api_url(&self) -> String {
+        gantry_services::api_url(&self.url())
+    }
+
     pub fn token(&self, run: &str, repo: &str, git_ref: &str) -> String {
-        let scope = RunScope {
-            run_id: run.into(),
-            repository: repo.into(),
-            git_ref: git_ref.into(),
-            default_ref: "refs/heads/main".into(),
-        };
         self.services()
-            .mint_run_token(&scope, Duration::from_secs(600))
+            .mint_run_token(&scope(run, repo, git_ref), Duration::from_secs(600))
+    }
+
+    /// A run's `GITHUB_TOKEN`, granted for the REST API as `gantry run` and the daemon do.
+    pub fn github_token(&self, run: &str, repo: &str) -> String {
+        self.services()
+            .grant_api_token(None, &scope(run, repo, "refs/heads/main"))
     }
 
     /// Every content blob stored (staging and temp files excluded).
@@ -58,6 +66,15 @@ impl Server {
     pub fn staged_count(&self) -> usize {
         count_files(&self.dir.path().join("services/staging"))
             + count_files(&self.dir.path().join("services/blobs/uploads"))
+    }
+}
+
+fn scope(run: &str, repo: &str, git_ref: &str) -> RunScope {
+    RunScope {
+        run_id: run.into(),
+        repository: repo.into(),
+        git_ref: git_ref.into(),
+        default_ref: "refs/heads/main".into(),
     }
 }
 
@@ -77,63 +94,22 @@ pub fn count_files(dir: &Path) -> usize {
         .sum()
 }
 
-/// The npm clients, installed once per machine into the user's cache directory.
+/// The npm clients with the driver script beside them, installed once per machine (a changed
+/// driver is a new directory).
 pub fn clients_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-            .unwrap_or_else(std::env::temp_dir);
-        let dir = cache.join("gantry-tests/services-clients-artifact-2.3.2-cache-4.1.0");
-        if dir.join("node_modules/@actions/cache").is_dir() {
-            return dir;
-        }
-        std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
-        let tmp = tempfile::tempdir_in(dir.parent().unwrap()).unwrap();
-        std::fs::write(
-            tmp.path().join("package.json"),
-            r#"{"name":"clients","private":true}"#,
+        npm_installed(
+            "services-clients",
+            &[ARTIFACT_CLIENT, CACHE_CLIENT],
+            &[("driver.js", DRIVER)],
         )
-        .unwrap();
-        let status = std::process::Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--ignore-scripts",
-                ARTIFACT_CLIENT,
-                CACHE_CLIENT,
-            ])
-            .current_dir(tmp.path())
-            .stdout(Stdio::null())
-            .status()
-            .expect("npm must be installed (scripts/ensure-tools.sh)");
-        assert!(status.success(), "npm install of the clients failed");
-        let tmp = tmp.keep();
-        // Another test process may have won the race; either copy is complete.
-        if std::fs::rename(&tmp, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
-        dir
     })
 }
 
-/// The driver script beside the clients, named by its content so a changed driver is a new
-/// file (written through a temp name: test processes race for it).
-pub fn driver() -> &'static Path {
-    static FILE: OnceLock<PathBuf> = OnceLock::new();
-    FILE.get_or_init(|| {
-        use sha2::Digest as _;
-        let hash = hex::encode(sha2::Sha256::digest(DRIVER.as_bytes()));
-        let file = clients_dir().join(format!("driver-{}.js", &hash[..16]));
-        if !file.is_file() {
-            let tmp = tempfile::NamedTempFile::new_in(clients_dir()).unwrap();
-            std::fs::write(tmp.path(), DRIVER).unwrap();
-            tmp.persist(&file).unwrap();
-        }
-        file
-    })
+/// The driver script beside the clients.
+pub fn driver() -> PathBuf {
+    clients_dir().join("driver.js")
 }
 
 /// Calls the real clients' public API; prints `RESULT:<json>` or `ERROR:<message>`.
@@ -218,7 +194,7 @@ pub async fn node_with(
         .env("GITHUB_WORKSPACE", cwd)
         .env("RUNNER_TEMP", cwd.join(".runner-temp"))
         .env("GITHUB_REF", "refs/heads/main")
-        .env("GITHUB_API_URL", server.url().trim_end_matches('/'))
+        .env("GITHUB_API_URL", server.api_url())
         .envs(env.iter().copied())
         .env_remove("ACTIONS_CACHE_SERVICE_V2")
         .env_remove("GITHUB_SERVER_URL")
