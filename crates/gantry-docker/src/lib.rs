@@ -30,7 +30,7 @@ pub use host::{HostExecutor, ReapReport};
 pub use owner::{LABEL_OWNER, LABEL_SCOPE, Owner, ProcessId};
 pub use resources::{
     CleanReport, LABEL_JOB, LABEL_MANAGED, LABEL_RUN_ID, ManagedObjects, Selection, clean,
-    clean_all, clean_run, list, list_managed,
+    clean_all, clean_blocking, clean_run, list, list_managed,
 };
 pub use routing::RoutingExecutor;
 

@@ -265,6 +265,26 @@ pub async fn clean(docker: &Docker, selection: &Selection) -> Result<CleanReport
     Ok(report)
 }
 
+/// [`clean`] for `Drop` guards (tests that must leave nothing behind, even when they fail): blocks
+/// the calling thread, which may be a runtime's own, even one a panic is tearing down, so the
+/// cleanup runs on a thread of its own with a runtime of its own and the default engine.
+pub fn clean_blocking(selection: &Selection) -> Result<CleanReport, ExecutorError> {
+    let selection = selection.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::io_error("starting a runtime for the cleanup", e))?;
+        runtime.block_on(async {
+            let docker = Docker::connect_with_defaults()
+                .map_err(|e| crate::engine_error("connecting to docker", e))?;
+            clean(&docker, &selection).await
+        })
+    })
+    .join()
+    .map_err(|_| ExecutorError::Other("the cleanup thread panicked".into()))?
+}
+
 /// The host job directories (`gantry-job-*` in this machine's temp directory, bind-mounted at
 /// `/__w`) of job containers a killed gantry left behind: they hold the workspace copy.
 async fn job_dirs(docker: &Docker, containers: &[String]) -> Vec<std::path::PathBuf> {

@@ -7,7 +7,7 @@ use tempfile::TempDir;
 
 /// A test's temporary directory that, when dropped, also removes what gantry runs in it left on
 /// the Docker engine: every container, network and volume labelled with the directory as its
-/// scope (`io.gantry.scope`, what `gantry run` labels with). So a test that fails half-way
+/// scope (`io.gantry.scope`, what `gantry run` labels with), and their job directories. So a test that fails half-way
 /// (a run that leaked, a failed status assertion) still leaves nothing behind; a passing test
 /// asserts separately that gantry itself removed everything.
 pub struct ScopedDir(TempDir);
@@ -27,31 +27,10 @@ impl std::ops::Deref for ScopedDir {
 
 impl Drop for ScopedDir {
     fn drop(&mut self) {
-        let Ok(scope) = std::fs::canonicalize(self.0.path()) else {
-            return;
-        };
-        let filter = format!("label=io.gantry.scope={}", scope.display());
-        let kinds: [(&[&str], &[&str]); 3] = [
-            (&["ps", "-aq"], &["rm", "-f", "-v"]),
-            (&["network", "ls", "-q"], &["network", "rm"]),
-            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
-        ];
-        for (list, remove) in kinds {
-            // No engine (or no docker CLI): nothing can have been left on it.
-            let Ok(out) = Command::new("docker")
-                .args(list)
-                .args(["--filter", &filter])
-                .output()
-            else {
-                return;
-            };
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker").args(remove).args(&ids).output();
-            }
+        // What `gantry clean` in this directory would remove: the runs here have all ended.
+        if let Ok(scope) = std::fs::canonicalize(self.0.path()) {
+            let scope = Some(scope.display().to_string());
+            let _ = gantry_docker::clean_blocking(&gantry_docker::Selection::Ended { scope });
         }
     }
 }

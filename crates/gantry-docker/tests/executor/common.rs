@@ -3,7 +3,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use gantry_docker::{Docker, DockerExecutor, HostExecutor, LABEL_RUN_ID, list_managed};
+use gantry_docker::{
+    Docker, DockerExecutor, HostExecutor, Selection, clean_blocking, list_managed,
+};
 use gantry_runner::executor::{
     ExecRequest, Executor, ExitStatus, JobEnvironment, JobSpec, Platform, Stream,
 };
@@ -132,39 +134,11 @@ impl Harness {
 
 /// Whatever a test ends with (a failed assertion too), nothing labelled with its run id stays
 /// on the engine. The executor's own cleanup of a dropped job runs on the test's runtime, which
-/// a panicking test tears down before that cleanup is done; this runs without one, through the
-/// docker CLI, after it.
+/// a panicking test tears down before that cleanup is done; this one blocks until it is.
 impl Drop for Harness {
     fn drop(&mut self) {
         if let Kind::Docker(_) = self.kind {
-            remove_labelled(&format!("{LABEL_RUN_ID}={}", self.run_id));
-        }
-    }
-}
-
-/// Removes every container, network, volume and image carrying `label` (`key=value`).
-pub fn remove_labelled(label: &str) {
-    let filter = format!("label={label}");
-    let kinds: [(&[&str], &[&str]); 4] = [
-        (&["ps", "-aq"], &["rm", "-f", "-v"]),
-        (&["network", "ls", "-q"], &["network", "rm"]),
-        (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
-        (&["image", "ls", "-q"], &["image", "rm", "-f"]),
-    ];
-    for (list, remove) in kinds {
-        let Ok(out) = Command::new("docker")
-            .args(list)
-            .args(["--filter", &filter])
-            .output()
-        else {
-            return;
-        };
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            let _ = Command::new("docker").args(remove).args(&ids).output();
+            let _ = clean_blocking(&Selection::Run(self.run_id.clone()));
         }
     }
 }

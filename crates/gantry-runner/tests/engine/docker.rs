@@ -78,36 +78,12 @@ pub(crate) async fn engine() -> Docker {
 
 /// Removes every container, network and volume labelled with a run id when dropped, so a test
 /// that fails half-way (a panicking fixture, a leak it reports) leaves nothing on the engine.
-/// Synchronous (the docker CLI): a panic tears the test's runtime down first.
+/// Blocking: a panic tears the test's runtime down first.
 pub(crate) struct RunObjects(pub String);
 
 impl Drop for RunObjects {
     fn drop(&mut self) {
-        let filter = format!("label={}={}", gantry_docker::LABEL_RUN_ID, self.0);
-        let kinds: [(&[&str], &[&str]); 3] = [
-            (&["ps", "-aq"], &["rm", "-f", "-v"]),
-            (&["network", "ls", "-q"], &["network", "rm"]),
-            (&["volume", "ls", "-q"], &["volume", "rm", "-f"]),
-        ];
-        for (list, remove) in kinds {
-            let Ok(out) = std::process::Command::new("docker")
-                .args(list)
-                .args(["--filter", &filter])
-                .output()
-            else {
-                return;
-            };
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker")
-                    .args(remove)
-                    .args(&ids)
-                    .output();
-            }
-        }
+        let _ = gantry_docker::clean_blocking(&gantry_docker::Selection::Run(self.0.clone()));
     }
 }
 
