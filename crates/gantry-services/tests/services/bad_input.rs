@@ -438,7 +438,7 @@ async fn a_finalized_artifact_cannot_be_overwritten() {
     }))
     .await;
     assert_eq!(status, 409, "{body}");
-    let id = server.services().artifacts(Some("61")).unwrap()[0].id;
+    let id = server.services().artifacts(Some("61")).await.unwrap()[0].id;
     let (_, stream) = server.services().artifact_content(id).await.unwrap();
     let stored: Vec<u8> = futures::StreamExt::collect::<Vec<_>>(stream)
         .await
