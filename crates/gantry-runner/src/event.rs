@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::commands::Annotation;
 use crate::mask::Masker;
+use crate::workflow_commands::Annotation;
 
 /// The result of a step, a job or a run, with GitHub's names (`needs.x.result`,
 /// `steps.x.outcome`).
@@ -334,7 +334,7 @@ pub struct JobSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::AnnotationLevel;
+    use crate::workflow_commands::AnnotationLevel;
     use proptest::prelude::*;
     use serde_json::{Map, Value};
 

@@ -16,7 +16,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::calls::CallScope;
 use crate::context::{NeedRecord, Scope, Status, StepGithub, StepVars, string_map};
-use crate::engine::RunOptions;
+use crate::dispatcher::RunOptions;
 use crate::event::Conclusion;
 use crate::executor::{Executor, ExecutorError, JobEnvironment, JobSpec, Platform};
 use crate::job::{JobInstance, RunShared, job_scope};

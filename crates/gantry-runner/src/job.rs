@@ -11,17 +11,17 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::calls::CallScope;
-use crate::commands::{Annotation, AnnotationLevel};
 use crate::context::{
     GithubInfo, HashFiles, LocalHashFiles, NeedRecord, RunnerInfo, Scope, Status, StepGithub,
     StepRecord, needs_context, string_map,
 };
-use crate::engine::{Dispatch, RunOptions};
+use crate::dispatcher::{Dispatch, RunOptions};
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ContainerSpec, Executor, JobEnvironment, JobSpec, Platform};
 use crate::file_commands::PrependPath;
 use crate::mask::{Masker, SharedMasker};
 use crate::step::StepError;
+use crate::workflow_commands::{Annotation, AnnotationLevel};
 
 /// What every job of a run shares.
 pub(crate) struct RunShared {

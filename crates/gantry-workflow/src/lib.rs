@@ -11,7 +11,7 @@ pub mod memory;
 pub mod model;
 mod parse;
 pub mod schema;
-pub mod template;
+pub mod schema_walk;
 pub mod uses;
 pub mod yaml;
 

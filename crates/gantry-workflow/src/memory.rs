@@ -7,7 +7,7 @@
 //! `${{ github.sha }}` and `format('a {0}', x)` for `a ${{ x }}`); a mapping key only once it is
 //! accepted (a duplicate or unexpected key, and the value under it, are skipped unread); a
 //! collection only for its own header (its children charge themselves, and an illegal
-//! collection's children are skipped). The walker in `template.rs` calls [`Meter::charge`] at
+//! collection's children are skipped). The walker in `schema_walk.rs` calls [`Meter::charge`] at
 //! exactly those points.
 
 use crate::model::{Diagnostic, Severity, Span};

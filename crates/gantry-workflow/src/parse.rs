@@ -4,7 +4,7 @@ use crate::convert;
 use crate::model::{Action, Diagnostic, Parsed, Severity, Span, Workflow};
 use crate::schema::{self, action_schema, workflow_schema};
 use crate::yaml::{self, YamlOptions};
-use crate::{checks, template};
+use crate::{checks, schema_walk};
 
 /// GitHub's parser limits and feature switches. `Default` is what github.com does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> 
     };
     let schema = workflow_schema();
     let background = options.allow_background_steps;
-    let (found, result_size) = template::validate_metered(
+    let (found, result_size) = schema_walk::validate_metered(
         schema,
         "workflow-root",
         &root,
@@ -79,7 +79,7 @@ pub fn parse_workflow_with(_file: &str, source: &str, options: &ReadOptions) -> 
 fn event_configs(schema: &schema::Schema, on: &yaml::Node, background: bool) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     if let Some(dispatch) = on.get("workflow_dispatch") {
-        diagnostics.extend(template::validate(
+        diagnostics.extend(schema_walk::validate(
             schema,
             "workflow-dispatch",
             dispatch,
@@ -124,7 +124,7 @@ pub fn parse_action_with(_file: &str, source: &str, options: &ReadOptions) -> Pa
         return finish(None, diagnostics);
     };
     let background = options.allow_background_steps;
-    let (found, _) = template::validate_metered(
+    let (found, _) = schema_walk::validate_metered(
         action_schema(),
         "action-root",
         &root,
@@ -150,7 +150,7 @@ fn runs_conditions(root: &yaml::Node, background: bool) -> Vec<Diagnostic> {
     ["pre-if", "post-if"]
         .iter()
         .filter_map(|key| runs.get(key))
-        .flat_map(|node| template::validate(action_schema(), "runs-if", node, background))
+        .flat_map(|node| schema_walk::validate(action_schema(), "runs-if", node, background))
         .collect()
 }
 

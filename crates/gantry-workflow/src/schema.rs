@@ -1,5 +1,5 @@
 //! GitHub's template schema (`schema/workflow-v1.0.json`, `schema/action-v1.0.json`), compiled
-//! once into an immutable table of definitions that the template walker follows.
+//! once into an immutable table of definitions that the schema walker (`schema_walk.rs`) follows.
 //!
 //! The format is GitHub's, not JSON Schema: every definition is a null, boolean, number, string,
 //! sequence, mapping or one-of (`allowed-values` is a one-of of string constants), and may carry

@@ -10,12 +10,12 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Ran, StepError};
-use crate::commands::{CommandProcessor, Effect};
 use crate::context::StepGithub;
 use crate::event::{Conclusion, LogStream, RunEvent, StepRef};
 use crate::executor::{ExecutorError, ExitStatus, OutputChunk, Stream};
 use crate::file_commands::FileCommand;
 use crate::job::{Frame, JobRunner};
+use crate::workflow_commands::{CommandProcessor, Effect};
 
 /// `PATH` used when the workflow sets none and `GITHUB_PATH` added directories (the executor
 /// only fills in `PATH` when it is absent).

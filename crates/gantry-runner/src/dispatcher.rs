@@ -16,13 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actions::ActionRegistry;
 use crate::calls::{CallScope, call_outputs, call_result, callee_scope, jobs_context};
-use crate::commands::{Annotation, AnnotationLevel};
 use crate::concurrency::{Admit, JobGroups, Slot};
 use crate::context::{GithubInfo, NeedRecord, Status};
 use crate::event::{Conclusion, JobSummary, LogStream, RunEvent, RunResult};
 use crate::executor::{Executor, Platform};
 use crate::job::{EventSink, JobInstance, JobOutcome, RunShared, job_scope, millis, run_job};
 use crate::mask::SharedMasker;
+use crate::workflow_commands::{Annotation, AnnotationLevel};
 
 /// How to run: everything that is not in the workflow file.
 #[derive(Debug, Clone)]
