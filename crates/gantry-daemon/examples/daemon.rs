@@ -1,13 +1,17 @@
-//! Runs the daemon with the process launcher: `daemon <gantry.toml>`.
+//! Runs the daemon with the real engine on the host executor: `daemon <gantry.toml>`.
 //!
-//! Prints `listening on <addr>` once it serves, and drains on SIGTERM. The crash tests start
-//! this binary, kill it with SIGKILL and start it again.
+//! Prints `listening on <addr>` once it serves, and drains on SIGTERM. The crash tests and
+//! `scripts/bench-daemon.sh` start this binary, kill it with SIGKILL and start it again. Jobs
+//! run as host processes under `<data_dir>/host` (no Docker), and `runs-on: ubuntu-latest`
+//! runs there too unless the configuration maps that label, so the tests' and the
+//! benchmark's configurations need no `[labels]`.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use gantry_daemon::{Config, Daemon, ProcessLauncher};
+use gantry_daemon::engine::HOST_LABEL;
+use gantry_daemon::{Config, Daemon, EngineLauncher};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -19,14 +23,19 @@ async fn main() -> std::process::ExitCode {
         eprintln!("usage: daemon <gantry.toml>");
         return std::process::ExitCode::from(2);
     };
-    let config = match Config::load(&path) {
+    let mut config = match Config::load(&path) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("error: {e}");
             return std::process::ExitCode::from(2);
         }
     };
-    let launcher = ProcessLauncher::with_pid_dir(config.data_dir.join("pids"));
+    config
+        .labels
+        .entry("ubuntu-latest".to_owned())
+        .or_insert_with(|| HOST_LABEL.to_owned());
+    // Host jobs' sessions are recorded here, so a restart after `kill -9` reaps them.
+    let launcher = EngineLauncher::host_only(config.data_dir.join("host"));
     let handle = match Daemon::start(config, Arc::new(launcher)).await {
         Ok(handle) => handle,
         Err(e) => {

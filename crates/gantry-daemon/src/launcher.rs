@@ -28,9 +28,6 @@
 //! Steps of composite actions (`3.1`) are reported under their top-level step. A launcher
 //! masks every string it reports (the engine's events are masked by the runner at its one
 //! choke point); the daemon stores what it is given.
-//!
-//! [`crate::ProcessLauncher`] is a small real implementation that runs `run:` steps as host
-//! shell processes; the tests use it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

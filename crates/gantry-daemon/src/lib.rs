@@ -68,7 +68,6 @@ mod lease;
 pub mod markdown;
 pub mod metrics;
 pub mod planner;
-mod process;
 mod schedule;
 mod services;
 pub mod signature;
@@ -85,5 +84,4 @@ pub use launcher::{
     AnnotationLevel, Conclusion, PackagesAccess, PlannedJobInfo, QueuedRun, RunEvent, RunLauncher,
     RunOutcome, ServicesAccess,
 };
-pub use process::ProcessLauncher;
 pub use store::{PgSettings, PgStore, SqliteStore, Store, StoreError};

@@ -73,7 +73,7 @@ async fn a_run_shows_its_jobs_steps_annotations_and_summary() {
         .get(&format!("/api/runs/{id}/jobs/test/logs"))
         .await
         .body;
-    assert_eq!(logs["chunks"][0]["text"], "testing");
+    assert!(chunk_texts(&logs).iter().any(|t| t == "testing"), "{logs}");
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn runs_are_listed_with_filters() {
 async fn live_logs_follow_the_job_until_it_ends() {
     let mut env = Env::new();
     let wf = format!(
-        "on: release\njobs:\n  build:\n    runs-on: x\n    steps:\n      - run: |\n          echo before\n          while [ ! -f '{}' ]; do sleep 0.05; done\n          echo after\n",
+        "on: release\njobs:\n  build:\n    runs-on: ubuntu-latest\n    steps:\n      - run: |\n          echo before\n          while [ ! -f '{}' ]; do sleep 0.05; done\n          echo after\n",
         env.gate().display()
     );
     env.repo(REPO, &[("g.yml", &wf)]);
@@ -124,7 +124,7 @@ async fn live_logs_follow_the_job_until_it_ends() {
     let mut opened = false;
     while let Some(chunk) = response.chunk().await.unwrap() {
         text.push_str(&String::from_utf8_lossy(&chunk));
-        if !opened && text.contains("before") {
+        if !opened && text.contains("\"before\"") {
             // The stream delivered a line while the job was still running: let it finish.
             env.open_gate();
             opened = true;
@@ -196,18 +196,18 @@ async fn rerun_whole_and_failed_jobs_only() {
         "on: release
 jobs:
   a:
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - run: echo a >> '{marks}'
   b:
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - run: |
           echo b >> '{marks}'
           test -f '{flag}'
   c:
     needs: b
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - run: echo c >> '{marks}'
 ",
@@ -249,7 +249,13 @@ jobs:
     assert_eq!(rerun["attempt"], 2);
     assert_eq!(rerun["rerun_of"], id);
     assert_eq!(conclusions(&rerun), ["a=success", "b=success", "c=success"]);
-    assert_eq!(env.marks(), ["a", "b", "b", "c"]);
+    // Independent jobs run at once, so only the multiset of executions is fixed.
+    let sorted_marks = || {
+        let mut marks = env.marks();
+        marks.sort();
+        marks
+    };
+    assert_eq!(sorted_marks(), ["a", "b", "b", "c"]);
 
     let none_failed = client
         .post(
@@ -263,7 +269,7 @@ jobs:
         .await;
     assert_eq!(whole.status, 201, "{}", whole.body);
     client.wait_completed(run_ids(&whole)[0]).await;
-    assert_eq!(env.marks(), ["a", "b", "b", "c", "a", "b", "c"]);
+    assert_eq!(sorted_marks(), ["a", "a", "b", "b", "b", "c", "c"]);
 }
 
 #[tokio::test]
@@ -280,7 +286,7 @@ async fn workflow_dispatch_with_inputs() {
         default: false
 jobs:
   greet:
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - run: echo \"hello ${{{{ inputs.name }}}} ${{{{ inputs.loud }}}} ${{{{ github.ref }}}}\" >> '{}'
 ",
@@ -355,7 +361,7 @@ async fn secrets_are_masked_in_stored_logs() {
     let wf = "on: workflow_dispatch
 jobs:
   leak:
-    runs-on: x
+    runs-on: ubuntu-latest
     steps:
       - run: |
           echo \"token=${{ secrets.TOKEN }}\"
@@ -383,13 +389,11 @@ jobs:
         .get(&format!("/api/runs/{id}/jobs/leak/logs"))
         .await
         .body;
-    let text: Vec<&str> = logs["chunks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(text, ["token=***", "plain *** too", "::error::bad ***"]);
+    let text = chunk_texts(&logs);
+    assert!(!logs.to_string().contains("s3cr3t-value"), "{logs}");
+    for line in ["token=***", "plain *** too"] {
+        assert!(text.iter().any(|t| t == line), "{line}: {logs}");
+    }
     assert_eq!(run["jobs"][0]["annotations"][0]["message"], "bad ***");
 }
 

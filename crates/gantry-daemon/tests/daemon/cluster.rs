@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt;
-use gantry_daemon::{ProcessLauncher, RunLauncher};
+use gantry_daemon::{EngineLauncher, RunLauncher};
 
 use crate::common::*;
 use crate::crash::{Process, kill9, spawn};
@@ -72,7 +72,7 @@ async fn until_listening(db: &str, count: usize) {
 async fn kill_a(env: &Env, a: Process) {
     kill9(a);
     // A's step survives it in its own process group; what A's restart would reap, reap here.
-    ProcessLauncher::with_pid_dir(env.path("data-a/pids"))
+    EngineLauncher::host_only(env.path("data-a/host"))
         .reap()
         .await;
 }

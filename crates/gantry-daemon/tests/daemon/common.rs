@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_daemon::signature::sign;
-use gantry_daemon::{Config, Daemon, DaemonHandle, ProcessLauncher, RepoConfig, RunLauncher};
+use gantry_daemon::{Config, Daemon, DaemonHandle, EngineLauncher, RepoConfig, RunLauncher};
 use serde_json::Value;
 
 pub const SECRET: &str = "test-secret";
@@ -111,6 +111,10 @@ impl Env {
         config.listen = "127.0.0.1:0".to_owned();
         config.webhook_secret = None;
         config.drain_timeout_secs = 600;
+        // The tests' workflows run on this machine, through the real engine.
+        config
+            .labels
+            .insert("ubuntu-latest".to_owned(), "host".to_owned());
         Env { dir, config }
     }
 
@@ -158,14 +162,34 @@ impl Env {
             .collect()
     }
 
+    /// The real engine on the host executor, its job directories (and the sessions a restart
+    /// reaps) under this workspace.
+    pub fn launcher(&self) -> EngineLauncher {
+        EngineLauncher::host_only(self.path("host"))
+    }
+
     pub async fn start(&self) -> Server {
-        self.start_with(Arc::new(ProcessLauncher::new())).await
+        self.start_with(Arc::new(self.launcher())).await
     }
 
     pub async fn start_with(&self, launcher: Arc<dyn RunLauncher>) -> Server {
         let handle = Daemon::start(self.config.clone(), launcher).await.unwrap();
         Server::new(handle)
     }
+}
+
+/// The text of every log chunk in a `/logs` reply, in order. The engine logs each step's
+/// `Run` header and script before the step's own output.
+pub fn chunk_texts(logs: &Value) -> Vec<String> {
+    logs["chunks"]
+        .as_array()
+        .map(|chunks| {
+            chunks
+                .iter()
+                .filter_map(|c| c["text"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A workflow that marks its execution, then waits for the gate file.

@@ -95,6 +95,15 @@ async fn kill_9_then_restart_runs_every_acknowledged_delivery_exactly_once() {
     assert_eq!(acknowledged.len(), 3);
     let in_flight = acknowledged[0];
     client.wait_status(in_flight, "running").await;
+    // Killed mid-step: the engine sets the job up (workspace copy) before the step marks.
+    let mark = format!("run {in_flight}");
+    for _ in 0..600 {
+        if env.marks().contains(&mark) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(env.marks().contains(&mark), "the step never started");
     kill9(process);
 
     // The restarted daemon fails the interrupted run, reaps its step and runs the others.

@@ -9,7 +9,7 @@ use gantry_daemon::store::{
     RunSpec, SqliteStore, Store,
 };
 use gantry_daemon::{
-    PlannedJobInfo, ProcessLauncher, QueuedRun, RestartPolicy, RunEvent, RunLauncher, RunOutcome,
+    EngineLauncher, PlannedJobInfo, QueuedRun, RestartPolicy, RunEvent, RunLauncher, RunOutcome,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -17,12 +17,21 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
-/// The process launcher, counting launches and reaps.
-#[derive(Default)]
+/// The engine on the host, counting launches and reaps.
 struct Counting {
-    inner: ProcessLauncher,
+    inner: EngineLauncher,
     launches: AtomicUsize,
     reaps: AtomicUsize,
+}
+
+impl Counting {
+    fn new(env: &Env) -> Counting {
+        Counting {
+            inner: env.launcher(),
+            launches: AtomicUsize::new(0),
+            reaps: AtomicUsize::new(0),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -98,7 +107,7 @@ async fn committed_runs_execute_exactly_once_across_restarts() {
                 .unwrap();
         }
     }
-    let launcher = Arc::new(Counting::default());
+    let launcher = Arc::new(Counting::new(&env));
     let mut server = env.start_with(launcher.clone()).await;
     for id in 1..=6 {
         let run = server.client.wait_completed(id).await;
@@ -107,7 +116,7 @@ async fn committed_runs_execute_exactly_once_across_restarts() {
     server.stop().await;
     assert_eq!(launcher.launches.load(Ordering::SeqCst), 6);
     // A second restart finds nothing to do.
-    let launcher2 = Arc::new(Counting::default());
+    let launcher2 = Arc::new(Counting::new(&env));
     let mut server = env.start_with(launcher2.clone()).await;
     assert!(server.handle().recovered().is_empty());
     server.stop().await;
@@ -144,7 +153,7 @@ fn crashed_mid_run(env: &Env, workflow: &str) {
 async fn runs_in_flight_at_a_crash_fail_with_the_reason_and_are_reaped() {
     let env = env_with_repo();
     crashed_mid_run(&env, &marking_workflow(&env, "release"));
-    let launcher = Arc::new(Counting::default());
+    let launcher = Arc::new(Counting::new(&env));
     let mut server = env.start_with(launcher.clone()).await;
     assert_eq!(server.handle().recovered(), [1]);
     let run = server.client.run(1).await;
@@ -165,7 +174,7 @@ async fn runs_in_flight_at_a_crash_can_be_requeued_by_config() {
     let mut env = env_with_repo();
     env.config.on_restart = RestartPolicy::Requeue;
     crashed_mid_run(&env, &marking_workflow(&env, "release"));
-    let launcher = Arc::new(Counting::default());
+    let launcher = Arc::new(Counting::new(&env));
     let mut server = env.start_with(launcher.clone()).await;
     let run = server.client.wait_completed(1).await;
     assert_eq!(run["conclusion"], "success", "{run}");
@@ -257,8 +266,7 @@ async fn retention_prunes_finished_runs_their_logs_and_old_deliveries() {
 async fn a_second_daemon_on_the_same_data_dir_is_refused() {
     let env = env_with_repo();
     let mut first = env.start().await;
-    let second =
-        gantry_daemon::Daemon::start(env.config.clone(), Arc::new(ProcessLauncher::new())).await;
+    let second = gantry_daemon::Daemon::start(env.config.clone(), Arc::new(env.launcher())).await;
     assert!(
         matches!(second, Err(gantry_daemon::DaemonError::Locked(_))),
         "{:?}",

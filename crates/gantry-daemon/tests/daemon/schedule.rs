@@ -25,7 +25,7 @@ async fn a_due_schedule_queues_one_run_on_the_default_branch() {
             ("nightly.yml", NIGHTLY),
             (
                 "push.yml",
-                "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+                "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: 'true'\n",
             ),
         ],
     );
@@ -47,8 +47,10 @@ async fn a_due_schedule_queues_one_run_on_the_default_branch() {
         .get(&format!("/api/runs/{id}/jobs/build/logs"))
         .await
         .body;
-    assert_eq!(
-        logs["chunks"][0]["text"], "scheduled schedule 0 3 * * 1 refs/heads/master",
+    assert!(
+        chunk_texts(&logs)
+            .iter()
+            .any(|t| t == "scheduled schedule 0 3 * * 1 refs/heads/master"),
         "{logs}"
     );
 }
@@ -60,7 +62,7 @@ async fn a_repository_without_schedules_fires_nothing() {
         REPO,
         &[(
             "push.yml",
-            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: 'true'\n",
+            "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: 'true'\n",
         )],
     );
     let server = env.start().await;
