@@ -38,6 +38,13 @@ impl JobEnvironment for Plain<'_> {
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError> {
         self.0.read_file(path).await
     }
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        self.0.read_file_within(path, limit).await
+    }
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {
         self.0.has_program(program).await
     }

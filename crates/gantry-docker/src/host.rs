@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use gantry_runner::executor::{
     CANCEL_GRACE, ExecRequest, Executor, ExecutorError, ExitStatus, JobEnvironment, JobPaths,
-    JobSpec, OutputChunk, Stream as Out,
+    JobSpec, OutputChunk, Stream as Out, read_local_within,
 };
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
@@ -386,6 +386,17 @@ impl JobEnvironment for HostJob {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io_error(format!("reading {path}"), e)),
         }
+    }
+
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        let path = PathBuf::from(path);
+        tokio::task::spawn_blocking(move || read_local_within(&path, limit))
+            .await
+            .map_err(|e| ExecutorError::Other(format!("reading a file: {e}")))?
     }
 
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {

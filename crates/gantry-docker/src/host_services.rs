@@ -107,6 +107,14 @@ impl JobEnvironment for WithServices {
         self.job.read_file(path).await
     }
 
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        self.job.read_file_within(path, limit).await
+    }
+
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {
         self.job.has_program(program).await
     }

@@ -14,7 +14,7 @@ use bollard::query_parameters::{
 use futures::{Stream, StreamExt, TryStreamExt};
 use gantry_runner::executor::{
     CANCEL_GRACE, ContainerStepRequest, ExecRequest, ExecutorError, ExitStatus, JobContainers,
-    JobEnvironment, JobPaths, OutputChunk, Stream as Out,
+    JobEnvironment, JobPaths, OutputChunk, Stream as Out, read_local_within,
 };
 use std::collections::HashMap;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -281,6 +281,53 @@ impl DockerJob {
         }
     }
 
+    /// [`DockerJob::download_file`] of at most `limit` bytes: the engine's archive stream is
+    /// dropped once it holds more than the file may (plus the tar headers), so a huge file in
+    /// the container is never buffered whole.
+    async fn download_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        // Headers (a PAX record for a long name included) and the padding of one file.
+        const TAR_OVERHEAD: u64 = 64 * 1024;
+        let too_large = |size: String| ExecutorError::TooLarge {
+            path: path.to_owned(),
+            size,
+            limit,
+        };
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(&self.container, Some(opts));
+        let mut archive = Vec::new();
+        while let Some(part) = stream.next().await {
+            match part {
+                Ok(bytes) => archive.extend_from_slice(&bytes),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => return Ok(None),
+                Err(e) => {
+                    return Err(engine_error(
+                        &format!("reading {path} from the job container"),
+                        e,
+                    ));
+                }
+            }
+            if archive.len() as u64 > limit + TAR_OVERHEAD {
+                return Err(too_large("more".to_owned()));
+            }
+        }
+        match tarball::first_file(&archive, path)? {
+            Some(data) if data.len() as u64 > limit => {
+                Err(too_large(format!("{} bytes", data.len())))
+            }
+            data => Ok(data),
+        }
+    }
+
     /// Files a root step created in the bind-mounted temp directory may not be deletable by a
     /// non-root gantry; open them up before the directory is removed.
     async fn release_temp(&self) {
@@ -467,6 +514,34 @@ impl JobEnvironment for DockerJob {
                 self.download_file(path).await
             }
             Err(e) => Err(io_error(format!("reading {path}"), e)),
+        }
+    }
+
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        tarball::check_step_path(path)?;
+        let Some(host) = self.work_path(path) else {
+            return self.download_file_within(path, limit).await;
+        };
+        let host = match self.confined(&host).await {
+            Confined::Inside(real) => real,
+            Confined::Missing => return Ok(None),
+            Confined::Elsewhere => return self.download_file_within(path, limit).await,
+        };
+        let read = tokio::task::spawn_blocking(move || read_local_within(&host, limit))
+            .await
+            .map_err(|e| ExecutorError::Other(format!("reading {path}: {e}")))?;
+        match read {
+            // A file a root step created with mode 0600: ask the engine instead.
+            Err(ExecutorError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                self.download_file_within(path, limit).await
+            }
+            read => read,
         }
     }
 

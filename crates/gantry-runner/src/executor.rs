@@ -150,6 +150,15 @@ pub trait JobEnvironment: Send + Sync {
     /// Reads a file at a path as steps see it; `Ok(None)` when it does not exist.
     async fn read_file(&self, path: &str) -> Result<Option<Vec<u8>>, ExecutorError>;
 
+    /// Reads a file of at most `limit` bytes, as [`JobEnvironment::read_file`]; a larger one is
+    /// [`ExecutorError::TooLarge`], refused by its size before its contents are read (a
+    /// repository's `action.yml` can be a sparse gigabyte that costs nothing on disk).
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError>;
+
     /// Whether `program` can be found on the environment's `PATH` (shell selection: `bash` or
     /// `sh` when a step names no shell).
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError>;
@@ -334,8 +343,41 @@ pub enum ExecutorError {
     /// Another crate's error passed through as it is (a built-in action's failure).
     #[error(transparent)]
     Passed(Box<dyn std::error::Error + Send + Sync>),
+    #[error("{path} is larger than the {limit}-byte limit ({size})")]
+    TooLarge {
+        path: String,
+        /// What is known of its size: `1073741824 bytes`, or `more` when the size was not
+        /// reported and reading stopped at the limit.
+        size: String,
+        limit: u64,
+    },
     #[error("{0}")]
     Other(String),
+}
+
+/// [`JobEnvironment::read_file_within`] for a file on this machine: the size of the opened file
+/// is checked before anything is read, and the read stops one byte past `limit`.
+pub fn read_local_within(
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, ExecutorError> {
+    use gantry_files::ReadError;
+    let too_large = |size: String| ExecutorError::TooLarge {
+        path: path.display().to_string(),
+        size,
+        limit,
+    };
+    match gantry_files::read_bytes(path, limit) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(ReadError::TooLarge { size, .. }) => Err(too_large(format!("{size} bytes"))),
+        Err(ReadError::Grew { .. }) => Err(too_large("more".to_owned())),
+        Err(ReadError::Io { source, .. }) => Err(ExecutorError::Io {
+            context: format!("reading {}", path.display()),
+            source,
+        }),
+        Err(e @ ReadError::NotText { .. }) => Err(ExecutorError::failed("reading", e)),
+    }
 }
 
 impl ExecutorError {

@@ -87,3 +87,43 @@ fn a_sparse_gigabyte_local_action_is_not_read_by_the_linter() {
         "a child reached {peak} bytes resident"
     );
 }
+
+/// A step makes `act/action.yml` a sparse gigabyte, the next runs `./act`: the runner refuses
+/// the file by its size (`Executor::read_file_within`), it never reads it.
+fn run_a_gigabyte_local_action(platform: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      \
+        - run: mkdir -p act && truncate -s 1G act/action.yml\n      \
+        - uses: ./act\n";
+    let path = dir.path().join(".github/workflows/ci.yml");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, workflow).unwrap();
+    let (status, text) = gantry(dir.path(), &["run", "-P", platform]);
+    assert_ne!(status, 0, "{text}");
+    assert!(
+        text.contains("act/action.yml is larger than the 1048576-byte limit (1073741824 bytes)"),
+        "{text}"
+    );
+    let peak = children_peak_rss();
+    eprintln!("peak resident set of the children: {peak} bytes");
+    assert!(
+        peak < MAX_RSS_BYTES,
+        "a child reached {peak} bytes resident"
+    );
+    (dir, text)
+}
+
+#[test]
+fn a_gigabyte_local_action_is_refused_by_size_by_the_host_runner() {
+    run_a_gigabyte_local_action("ubuntu-latest=host");
+}
+
+#[test]
+fn a_gigabyte_local_action_is_refused_by_size_by_the_docker_runner() {
+    crate::run_docker::docker_ready();
+    let (dir, _) = run_a_gigabyte_local_action("ubuntu-latest=gantry/busybox:latest");
+    assert_eq!(
+        crate::run_docker::leftovers(dir.path()),
+        Vec::<String>::new()
+    );
+}

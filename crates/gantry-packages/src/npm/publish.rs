@@ -89,13 +89,34 @@ async fn publish_changes(
         .cloned()
         .unwrap_or_default();
     let exists = |v: &str| pkg.is_some_and(|p| p.versions.iter().any(|r| r.version == v));
+    // The stored version that `version` is the same as: build metadata (`1.0.0+b1`) does not
+    // make a new version (semver 2.0 §10: it is ignored when comparing versions).
+    let same_as = |v: &str| {
+        let new = semver::Version::parse(v).ok()?;
+        pkg?.versions
+            .iter()
+            .find(|r| {
+                semver::Version::parse(&r.version).is_ok_and(|old| old.cmp_precedence(&new).is_eq())
+            })
+            .map(|r| r.version.clone())
+    };
     let mut changes = Vec::new();
     for (version, manifest) in versions {
-        if exists(version) {
+        let existing = if exists(version) {
+            Some(version.clone())
+        } else {
+            same_as(version)
+        };
+        if let Some(existing) = existing {
+            let build = if &existing == version {
+                String::new()
+            } else {
+                format!(" (as {version}: build metadata does not make a new version)")
+            };
             return Err(NpmError::new(
                 StatusCode::CONFLICT,
                 format!(
-                    "Cannot publish over existing version {version} of {name}: published versions are immutable; bump the version"
+                    "Cannot publish over existing version {existing} of {name}{build}: published versions are immutable; bump the version"
                 ),
             ));
         }

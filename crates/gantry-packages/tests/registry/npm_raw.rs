@@ -43,6 +43,12 @@ async fn error(resp: reqwest::Response) -> (u16, String) {
     )
 }
 
+/// Publishes `version` of `@octo/pkg` as the admin; the status and error message.
+async fn republish(s: &Server, version: &str, tarball: &[u8]) -> (u16, String) {
+    let doc = publish_doc("@octo/pkg", version, tarball, &s.url(""));
+    error(publish(s, &s.admin, &doc).await).await
+}
+
 async fn republishing_a_version_is_409_and_keeps_the_original(meta: Meta) {
     let s = Server::start_on(meta).await;
     let base = s.url("");
@@ -56,20 +62,35 @@ async fn republishing_a_version_is_409_and_keeps_the_original(meta: Meta) {
         .status(),
         200
     );
-    let (status, message) = error(
-        publish(
-            &s,
-            &s.admin,
-            &publish_doc("@octo/pkg", "1.0.0", b"second", &base),
-        )
-        .await,
-    )
-    .await;
+    let (status, message) = republish(&s, "1.0.0", b"second").await;
     assert_eq!(status, 409);
     assert!(
         message.contains("Cannot publish over existing version 1.0.0"),
         "{message}"
     );
+    // Build metadata does not make a new version: `1.0.0+b1` is `1.0.0`.
+    let (status, message) = republish(&s, "1.0.0+b1", b"third").await;
+    assert_eq!(status, 409);
+    assert!(
+        message.contains(
+            "Cannot publish over existing version 1.0.0 of @octo/pkg (as 1.0.0+b1: build metadata does not make a new version)"
+        ),
+        "{message}"
+    );
+    let packument: Value = client()
+        .get(s.url("/@octo%2fpkg"))
+        .bearer_auth(&s.admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let versions: Vec<&String> = packument["versions"].as_object().unwrap().keys().collect();
+    assert_eq!(versions, ["1.0.0"], "{packument}");
+    // A prerelease is a new version.
+    let pre = publish_doc("@octo/pkg", "1.0.1-rc.1+b1", b"rc", &base);
+    assert_eq!(publish(&s, &s.admin, &pre).await.status(), 200);
     let tarball = client()
         .get(s.url("/@octo/pkg/-/pkg-1.0.0.tgz"))
         .bearer_auth(&s.admin)

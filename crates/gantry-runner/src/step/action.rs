@@ -216,7 +216,12 @@ impl JobRunner<'_> {
     ) -> Result<gantry_workflow::Action, StepError> {
         for file in ["action.yml", "action.yaml"] {
             let path = format!("{dir}/{file}");
-            let bytes = match self.env.read_file(&path).await {
+            // The repository chose this file: refused by its size, never read whole.
+            let bytes = match self
+                .env
+                .read_file_within(&path, gantry_files::MAX_WORKFLOW_BYTES)
+                .await
+            {
                 Ok(Some(b)) => b,
                 Ok(None) => continue,
                 Err(source) => return Err(StepError::ReadAction { path, source }),

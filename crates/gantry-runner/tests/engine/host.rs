@@ -164,6 +164,14 @@ impl JobEnvironment for TestJob {
         }
     }
 
+    async fn read_file_within(
+        &self,
+        path: &str,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, ExecutorError> {
+        gantry_runner::executor::read_local_within(Path::new(path), limit)
+    }
+
     async fn has_program(&self, program: &str) -> Result<bool, ExecutorError> {
         let path = std::env::var("PATH").unwrap_or_default();
         Ok(path
