@@ -166,6 +166,10 @@ impl JobRunner<'_> {
         frame: &mut Frame,
         mut env: IndexMap<String, String>,
     ) -> Ran {
+        // Whether this step runs *after* a cancellation is decided with its condition: a cancel
+        // arriving between the condition and the process start must stop the step, not hand it
+        // the fresh token that `if: always()` steps get.
+        let runs_after_cancel = frame.cancel.is_cancelled();
         let scope = self.scope(frame, &env);
         match scope.eval_condition(step.if_.as_ref().map(|c| c.value.as_str())) {
             Ok(true) => {}
@@ -194,7 +198,7 @@ impl JobRunner<'_> {
                 }
             }
         }
-        let (cancel, timed_out) = self.step_token(&frame.cancel, timeout);
+        let (cancel, timed_out) = self.step_token(&frame.cancel, runs_after_cancel, timeout);
         let mut ran = match &step.kind {
             StepKind::Run {
                 run,
@@ -231,9 +235,10 @@ impl JobRunner<'_> {
     fn step_token(
         &self,
         parent: &CancellationToken,
+        runs_after_cancel: bool,
         timeout: Option<f64>,
     ) -> (CancellationToken, Arc<AtomicBool>) {
-        let (token, limit) = if parent.is_cancelled() {
+        let (token, limit) = if runs_after_cancel {
             (
                 CancellationToken::new(),
                 Some(

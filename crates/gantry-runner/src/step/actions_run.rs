@@ -537,7 +537,7 @@ impl JobRunner<'_> {
                 return Conclusion::Failure;
             }
         }
-        let (cancel, _) = self.step_token(&job.cancel, None);
+        let (cancel, _) = self.step_token(&job.cancel, job.cancel.is_cancelled(), None);
         let frame = Frame {
             inputs: Some(post.inputs.clone()),
             action_path: post.action_dir.clone(),

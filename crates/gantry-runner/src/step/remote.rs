@@ -305,7 +305,7 @@ impl JobRunner<'_> {
             .as_ref()
             .map(|r| (r.repository(), r.git_ref.clone()))
             .unwrap_or_default();
-        let (cancel, _) = self.step_token(&frame.cancel, None);
+        let (cancel, _) = self.step_token(&frame.cancel, frame.cancel.is_cancelled(), None);
         let inner = Frame {
             inputs: Some(Json::Object(inputs)),
             action_path: site.dir.clone(),
